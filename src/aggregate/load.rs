@@ -1,0 +1,170 @@
+//! Loading judgment files for `shinpan report`: a run directory, FastChat's
+//! `model_judgment/` files, or ja-vicuna-qa's `pairwise:*.jsonl` files, in any mix.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use super::{Mode, ModelSummary, Report, summarize_pairs, summarize_single};
+use crate::judge::{PairJudgment, SingleJudgment};
+use crate::store::read_jsonl;
+
+/// Judgments read from files.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Single-mode rows.
+    pub single: Vec<SingleJudgment>,
+    /// Pairwise rows.
+    pub pair: Vec<PairJudgment>,
+}
+
+/// Reads every judgment file under the given paths (files, or directories searched
+/// recursively for `*.jsonl`). Each file's kind is told by its first record; files that hold
+/// no judgments (answers, questions) are skipped.
+pub fn load_judgments(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            collect(p, &mut files)
+                .with_context(|| format!("{}: cannot list the directory", p.display()))?;
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    files.sort();
+    let mut out = Loaded::default();
+    for f in files {
+        match kind_of(&f)? {
+            Some(Kind::Single) => out.single.extend(
+                read_jsonl::<SingleJudgment>(&f)
+                    .with_context(|| f.display().to_string())?
+                    .into_iter()
+                    .map(|(_, r)| r),
+            ),
+            Some(Kind::Pair) => out.pair.extend(
+                read_jsonl::<PairJudgment>(&f)
+                    .with_context(|| f.display().to_string())?
+                    .into_iter()
+                    .map(|(_, r)| r),
+            ),
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+enum Kind {
+    Single,
+    Pair,
+}
+
+fn kind_of(path: &Path) -> anyhow::Result<Option<Kind>> {
+    use std::io::BufRead;
+    let f = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    for line in std::io::BufReader::new(f).lines() {
+        let line = line.with_context(|| format!("{}: cannot read", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+            return Ok(None);
+        };
+        return Ok(if v.get("g1_winner").is_some() {
+            Some(Kind::Pair)
+        } else if v.get("score").is_some() && v.get("model").is_some() {
+            Some(Kind::Single)
+        } else {
+            None
+        });
+    }
+    Ok(None)
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "jsonl") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Builds one report per (mode, judge) found. `baseline` forces pairwise-baseline; without
+/// it, a model present in every pairwise game of a judge is taken as that judge's baseline
+/// (as in ja-vicuna-qa and FastChat's default run), and otherwise all pairs are reported.
+pub fn build_reports(loaded: &Loaded, baseline: Option<&str>) -> anyhow::Result<Vec<Report>> {
+    let mut reports = Vec::new();
+    let mut single_by_judge: BTreeMap<&str, Vec<SingleJudgment>> = BTreeMap::new();
+    for r in &loaded.single {
+        single_by_judge.entry(r.judge.model()).or_default().push(r.clone());
+    }
+    for (judge, rows) in single_by_judge {
+        reports.push(Report {
+            mode: Mode::Single,
+            judge: judge.to_string(),
+            baseline: None,
+            models: summarize_single(&rows)
+                .into_iter()
+                .map(ModelSummary::Single)
+                .collect(),
+        });
+    }
+    let mut pair_by_judge: BTreeMap<&str, Vec<PairJudgment>> = BTreeMap::new();
+    for r in &loaded.pair {
+        pair_by_judge.entry(r.judge.model()).or_default().push(r.clone());
+    }
+    for (judge, rows) in pair_by_judge {
+        let base = match baseline {
+            Some(b) => {
+                if !rows.iter().any(|r| r.model_1 == b || r.model_2 == b) {
+                    bail!("--baseline {b}: no pairwise game of judge {judge} involves that model");
+                }
+                Some(b.to_string())
+            }
+            None => common_model(&rows),
+        };
+        reports.push(Report {
+            mode: if base.is_some() {
+                Mode::PairwiseBaseline
+            } else {
+                Mode::PairwiseAll
+            },
+            judge: judge.to_string(),
+            models: summarize_pairs(&rows, base.as_deref())
+                .into_iter()
+                .map(ModelSummary::Pair)
+                .collect(),
+            baseline: base,
+        });
+    }
+    if reports.is_empty() {
+        bail!("no judgment records found (expected FastChat single or pair judgment files)");
+    }
+    Ok(reports)
+}
+
+/// The one model that plays in every game, if exactly one does and there are at least
+/// three models (with two models both play everywhere, so the first listed is not assumed).
+fn common_model(rows: &[PairJudgment]) -> Option<String> {
+    let first = rows.first()?;
+    let mut models: Vec<&str> = rows
+        .iter()
+        .flat_map(|r| [r.model_1.as_str(), r.model_2.as_str()])
+        .collect();
+    models.sort_unstable();
+    models.dedup();
+    let common: Vec<&str> = [first.model_1.as_str(), first.model_2.as_str()]
+        .into_iter()
+        .filter(|m| rows.iter().all(|r| r.model_1 == *m || r.model_2 == *m))
+        .collect();
+    match common.as_slice() {
+        [one] if models.len() >= 3 => Some(one.to_string()),
+        _ => None,
+    }
+}

@@ -1,0 +1,75 @@
+//! Aggregation: judgment records in, per-model summaries out. The rules are FastChat's
+//! `show_result.py`: single mode drops rows without a score and averages the rest; pairwise
+//! mode drops games where either order failed, and counts a game as a tie when either order
+//! says tie or the two orders disagree.
+
+mod load;
+mod pairwise;
+mod single;
+
+pub use load::{Loaded, build_reports, load_judgments};
+pub use pairwise::{GameOutcome, PairSummary, combine, summarize_pairs};
+pub use single::{CategoryScore, SingleSummary, summarize_single};
+
+use serde::Serialize;
+
+/// What kind of evaluation a report describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// 1-10 grading of each answer.
+    Single,
+    /// Each model against one baseline model.
+    PairwiseBaseline,
+    /// Every pair of models.
+    PairwiseAll,
+}
+
+impl Mode {
+    /// The name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Single => "single",
+            Mode::PairwiseBaseline => "pairwise-baseline",
+            Mode::PairwiseAll => "pairwise-all",
+        }
+    }
+}
+
+/// One model's line in a report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum ModelSummary {
+    /// Single-mode figures.
+    Single(SingleSummary),
+    /// Pairwise figures.
+    Pair(PairSummary),
+}
+
+/// The result of one judged evaluation, ready for an exporter.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The evaluation mode.
+    pub mode: Mode,
+    /// The judge model.
+    pub judge: String,
+    /// The baseline model (pairwise-baseline only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// One entry per model, best first.
+    pub models: Vec<ModelSummary>,
+}
+
+/// Mean of a slice, `None` when empty.
+pub(crate) fn mean(xs: &[f64]) -> Option<f64> {
+    if xs.is_empty() {
+        None
+    } else {
+        Some(xs.iter().sum::<f64>() / xs.len() as f64)
+    }
+}
+
+/// Divides, `None` when the denominator is zero.
+pub(crate) fn ratio(num: usize, den: usize) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
+}

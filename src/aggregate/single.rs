@@ -1,0 +1,105 @@
+//! Single-mode summaries: mean 1-10 score per model, overall, per turn and per category.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::mean;
+use crate::judge::SingleJudgment;
+
+/// Mean score of one category.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CategoryScore {
+    /// Mean score.
+    pub score: Option<f64>,
+    /// Scored rows.
+    pub n: usize,
+}
+
+/// One model's single-mode figures.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SingleSummary {
+    /// The model.
+    pub model: String,
+    /// Scored rows (every turn counts once).
+    pub n: usize,
+    /// Rows without a score (judge failures, unreadable verdicts).
+    pub errors: usize,
+    /// Mean over every scored row.
+    pub score: Option<f64>,
+    /// Mean over turn-1 rows.
+    pub turn1: Option<f64>,
+    /// Mean over turn-2 rows (`null` for one-turn benchmarks).
+    pub turn2: Option<f64>,
+    /// Mean per question category, where the records carry one.
+    pub categories: BTreeMap<String, CategoryScore>,
+}
+
+/// Summarises single-mode judgments per model, best first. An error row is dropped when a
+/// later row for the same question, model, turn and judge has a score (a retried failure).
+pub fn summarize_single(rows: &[SingleJudgment]) -> Vec<SingleSummary> {
+    let scored: HashSet<(&str, &str, u32, &str)> = rows
+        .iter()
+        .filter(|r| r.valid_score().is_some())
+        .map(key)
+        .collect();
+    let mut by_model: HashMap<&str, Vec<&SingleJudgment>> = HashMap::new();
+    for r in rows {
+        by_model.entry(r.model.as_str()).or_default().push(r);
+    }
+    let mut out: Vec<SingleSummary> = by_model
+        .into_iter()
+        .map(|(model, rows)| {
+            let mut all = Vec::new();
+            let mut turns: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+            let mut cats: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+            let mut errors = 0;
+            for r in rows {
+                match r.valid_score() {
+                    Some(s) => {
+                        all.push(s);
+                        if (1..=2).contains(&r.turn) {
+                            turns[r.turn as usize - 1].push(s);
+                        }
+                        if let Some(c) = &r.category {
+                            cats.entry(c.clone()).or_default().push(s);
+                        }
+                    }
+                    None if scored.contains(&key(r)) => {}
+                    None => errors += 1,
+                }
+            }
+            SingleSummary {
+                model: model.to_string(),
+                n: all.len(),
+                errors,
+                score: mean(&all),
+                turn1: mean(&turns[0]),
+                turn2: mean(&turns[1]),
+                categories: cats
+                    .into_iter()
+                    .map(|(c, xs)| {
+                        (
+                            c,
+                            CategoryScore {
+                                score: mean(&xs),
+                                n: xs.len(),
+                            },
+                        )
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.score
+            .unwrap_or(f64::NEG_INFINITY)
+            .total_cmp(&a.score.unwrap_or(f64::NEG_INFINITY))
+            .then_with(|| a.model.cmp(&b.model))
+    });
+    out
+}
+
+fn key(r: &SingleJudgment) -> (&str, &str, u32, &str) {
+    (r.question_id.0.as_str(), r.model.as_str(), r.turn, r.judge.model())
+}

@@ -1,0 +1,212 @@
+//! Benchmark data: question files, reference answers and candidate answers in FastChat's
+//! formats (and the dialects of its Japanese forks).
+
+mod records;
+
+pub use records::{AnswerRecord, Choice, Usage};
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer};
+
+use crate::store::read_jsonl;
+
+/// A question id as written upstream: FastChat uses integers, some Japanese forks write the
+/// same ids as strings. Both spellings of one id compare equal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QuestionId(pub String);
+
+impl fmt::Display for QuestionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for QuestionId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => Ok(QuestionId(s)),
+            serde_json::Value::Number(n) => Ok(QuestionId(n.to_string())),
+            other => Err(serde::de::Error::custom(format!(
+                "question_id must be an integer or a string, found {other}"
+            ))),
+        }
+    }
+}
+
+impl serde::Serialize for QuestionId {
+    /// Integer ids are written back as integers, so files stay byte-compatible with FastChat.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.parse::<i64>() {
+            Ok(n) if n.to_string() == self.0 => s.serialize_i64(n),
+            _ => s.serialize_str(&self.0),
+        }
+    }
+}
+
+/// One benchmark question (FastChat `question.jsonl` record).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct Question {
+    /// Unique id within the file.
+    pub question_id: QuestionId,
+    /// Category; selects the sampling temperature and whether judging uses a reference.
+    #[serde(default = "default_category")]
+    pub category: String,
+    /// The user turns, in order (one for Vicuna QA, two for MT-bench).
+    pub turns: Vec<String>,
+    /// Reference answers, one per turn, when the question file carries them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Vec<String>>,
+}
+
+fn default_category() -> String {
+    "general".to_string()
+}
+
+/// Categories judged against a reference answer (FastChat's `NEED_REF_CATS`).
+pub const REFERENCE_CATEGORIES: &[&str] = &["math", "reasoning", "coding", "arena-hard-200"];
+
+impl Question {
+    /// Whether this question is judged with a reference answer.
+    pub fn needs_reference(&self) -> bool {
+        REFERENCE_CATEGORIES.contains(&self.category.as_str())
+    }
+}
+
+/// Errors in benchmark input files; each names the file and, where known, the line.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: crate::store::StoreError,
+    },
+    #[error("{path}:{line}: question {id} appears twice (first on line {first})")]
+    DuplicateId {
+        path: PathBuf,
+        line: usize,
+        first: usize,
+        id: QuestionId,
+    },
+    #[error("{path}:{line}: question {id} has no turns")]
+    NoTurns {
+        path: PathBuf,
+        line: usize,
+        id: QuestionId,
+    },
+    #[error("{path}: no questions in the file")]
+    Empty { path: PathBuf },
+}
+
+/// Reads a FastChat question file, rejecting duplicate ids and questions without turns.
+pub fn load_questions(path: &Path) -> Result<Vec<Question>, BenchError> {
+    let rows: Vec<(usize, Question)> = read_jsonl(path).map_err(|source| BenchError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut seen: HashMap<QuestionId, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for (line, q) in rows {
+        if let Some(&first) = seen.get(&q.question_id) {
+            return Err(BenchError::DuplicateId {
+                path: path.to_path_buf(),
+                line,
+                first,
+                id: q.question_id,
+            });
+        }
+        if q.turns.is_empty() || q.turns.iter().all(|t| t.trim().is_empty()) {
+            return Err(BenchError::NoTurns {
+                path: path.to_path_buf(),
+                line,
+                id: q.question_id,
+            });
+        }
+        seen.insert(q.question_id.clone(), line);
+        out.push(q);
+    }
+    if out.is_empty() {
+        return Err(BenchError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(out)
+}
+
+/// Reads reference answers (FastChat answer format, e.g. `reference_answer/gpt-4.jsonl`) and
+/// attaches them to the questions they answer. A reference already inside the question file
+/// wins over one from a separate file. Returns how many questions received a reference.
+pub fn attach_references(questions: &mut [Question], path: &Path) -> Result<usize, BenchError> {
+    let rows: Vec<(usize, AnswerRecord)> = read_jsonl(path).map_err(|source| BenchError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let by_id: HashMap<QuestionId, Vec<String>> = rows
+        .into_iter()
+        .filter_map(|(_, a)| {
+            let turns = a.choices.into_iter().next()?.turns;
+            Some((a.question_id, turns))
+        })
+        .collect();
+    let mut attached = 0;
+    for q in questions.iter_mut() {
+        if q.reference.is_none()
+            && let Some(turns) = by_id.get(&q.question_id)
+        {
+            q.reference = Some(turns.clone());
+            attached += 1;
+        }
+    }
+    Ok(attached)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(content: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(content.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn reads_int_and_string_ids_alike() {
+        let f = file(
+            "{\"question_id\": 81, \"category\": \"writing\", \"turns\": [\"a\", \"b\"]}\n\
+             {\"question_id\": \"82\", \"category\": \"math\", \"turns\": [\"c\"], \"reference\": [\"4\"]}\n",
+        );
+        let qs = load_questions(f.path()).unwrap();
+        assert_eq!(qs[0].question_id, QuestionId("81".into()));
+        assert_eq!(qs[1].question_id, QuestionId("82".into()));
+        assert!(qs[1].needs_reference() && !qs[0].needs_reference());
+        assert_eq!(serde_json::to_string(&qs[0].question_id).unwrap(), "81");
+    }
+
+    #[test]
+    fn duplicate_ids_name_both_lines() {
+        let f = file(
+            "{\"question_id\": 1, \"turns\": [\"a\"]}\n\n{\"question_id\": \"1\", \"turns\": [\"b\"]}\n",
+        );
+        let err = load_questions(f.path()).unwrap_err().to_string();
+        assert!(err.contains(":3: question 1 appears twice (first on line 1)"), "{err}");
+    }
+
+    #[test]
+    fn references_attach_by_id() {
+        let mut qs = vec![Question {
+            question_id: QuestionId("7".into()),
+            category: "math".into(),
+            turns: vec!["1+1?".into()],
+            reference: None,
+        }];
+        let f = file(
+            "{\"question_id\": 7, \"answer_id\": \"x\", \"model_id\": \"gpt-4\", \"choices\": [{\"index\": 0, \"turns\": [\"2\"]}], \"tstamp\": 1.0}\n",
+        );
+        assert_eq!(attach_references(&mut qs, f.path()).unwrap(), 1);
+        assert_eq!(qs[0].reference.as_deref(), Some(&["2".to_string()][..]));
+    }
+}

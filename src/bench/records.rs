@@ -1,0 +1,71 @@
+//! FastChat's answer record, with shinpan's additions as extra fields.
+
+use serde::{Deserialize, Serialize};
+
+use super::QuestionId;
+
+/// Token usage reported by the API for one call, or summed over a conversation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens in the prompt.
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    /// Tokens generated.
+    #[serde(default)]
+    pub completion_tokens: u64,
+}
+
+impl Usage {
+    /// Total tokens billed.
+    pub fn total(&self) -> u64 {
+        self.prompt_tokens + self.completion_tokens
+    }
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, rhs: Self) {
+        self.prompt_tokens += rhs.prompt_tokens;
+        self.completion_tokens += rhs.completion_tokens;
+    }
+}
+
+/// One sampled conversation: the assistant's reply to each turn.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Choice {
+    /// Sample index (FastChat keeps `num_choices` samples; shinpan writes one).
+    #[serde(default)]
+    pub index: u32,
+    /// The assistant's replies, one per user turn.
+    pub turns: Vec<String>,
+}
+
+/// A candidate model's answer to one question (FastChat `model_answer/*.jsonl`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnswerRecord {
+    /// The question answered.
+    pub question_id: QuestionId,
+    /// Unique id of this answer.
+    #[serde(default)]
+    pub answer_id: String,
+    /// The model's display name (the file name is derived from it).
+    #[serde(alias = "model")]
+    pub model_id: String,
+    /// Sampled conversations; shinpan writes exactly one.
+    pub choices: Vec<Choice>,
+    /// Unix time the answer was completed.
+    #[serde(default)]
+    pub tstamp: f64,
+    /// Tokens used to produce the whole conversation (shinpan extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Why each turn stopped (`stop`, `length`, …) (shinpan extension).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finish_reasons: Vec<String>,
+}
+
+impl AnswerRecord {
+    /// The replies of the first sample, or none.
+    pub fn turns(&self) -> &[String] {
+        self.choices.first().map(|c| c.turns.as_slice()).unwrap_or(&[])
+    }
+}

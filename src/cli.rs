@@ -1,0 +1,174 @@
+//! The command line (clap derive); doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::Format;
+
+/// shinpan (審判): evaluate chat LLMs on Japanese benchmarks with an LLM as the judge.
+#[derive(Debug, Parser)]
+#[command(name = "shinpan", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate missing answers, judge them, and write the report.
+    Run(RunArgs),
+    /// Head-to-head: A against B (B is the baseline), both orders, result from A's side.
+    Compare(CompareArgs),
+    /// Summarise judgment files: a run directory or FastChat / ja-vicuna-qa judgment files.
+    Report(ReportArgs),
+    /// Serve an offline OpenAI-compatible simulator on 127.0.0.1.
+    Simulate(SimulateArgs),
+    /// Run the whole pipeline offline against a built-in simulator on the sample questions.
+    Demo(DemoArgs),
+}
+
+/// Settings of the default endpoint; they override the config file's `[endpoint]` table.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EndpointArgs {
+    /// Base URL of the OpenAI-compatible API, including `/v1`
+    /// [default: $OPENAI_BASE_URL, else https://api.openai.com/v1].
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Environment variable holding the API key [default: OPENAI_API_KEY].
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// Requests per minute, paced evenly.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rpm: Option<u32>,
+    /// Tokens per minute (prompt estimate plus max tokens), paced evenly.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub tpm: Option<u32>,
+    /// Requests in flight at once [default: 8].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: Option<u32>,
+    /// Seconds one attempt may take [default: 120].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
+    /// Attempts per request, the first included [default: 6].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: Option<u32>,
+}
+
+/// Options shared by `run` and `compare`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CommonArgs {
+    /// The judge model.
+    #[arg(long, value_name = "MODEL")]
+    pub judge: Option<String>,
+    /// Question file (FastChat `question.jsonl` format).
+    #[arg(long, value_name = "FILE")]
+    pub questions: Option<PathBuf>,
+    /// Reference answers (FastChat answer format), for math, reasoning and coding.
+    #[arg(long, value_name = "FILE")]
+    pub references: Option<PathBuf>,
+    /// Output directory [default: results/<run name>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Directory of prompt templates overriding the built-in ones by name (`single.tera`, …).
+    #[arg(long, value_name = "DIR")]
+    pub prompts: Option<PathBuf>,
+    /// Maximum tokens per candidate answer turn [default: 1024].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tokens: Option<u32>,
+    /// Maximum tokens per judge reply [default: 2048].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub judge_max_tokens: Option<u32>,
+    /// Candidate temperature for every category (default: FastChat's per-category table).
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<f32>,
+    /// System prompt for candidate models.
+    #[arg(long, value_name = "TEXT")]
+    pub system_prompt: Option<String>,
+    /// Times an unreadable verdict is asked for again [default: 2].
+    #[arg(long, value_name = "N")]
+    pub reasks: Option<u32>,
+    /// Format of the report printed at the end.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// TOML config file; flags override it.
+    pub config: Option<PathBuf>,
+    /// Candidate models, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
+    pub models: Option<Vec<String>>,
+    /// single (1-10 grades), pairwise-baseline (each model vs --baseline) or pairwise-all.
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// The baseline model for pairwise-baseline (must be one of --models).
+    #[arg(long, value_name = "MODEL")]
+    pub baseline: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The model being evaluated.
+    pub a: String,
+    /// The baseline it is compared with.
+    pub b: String,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run directories, judgment files, or directories of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Report pairwise games against this model only, from the other models' side.
+    #[arg(long, value_name = "MODEL")]
+    pub baseline: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Port on 127.0.0.1 (0 picks a free one; the URL is printed).
+    #[arg(long, default_value_t = 8089)]
+    pub port: u16,
+    /// Delay before each reply, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Requests per minute before answering 429 with Retry-After.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rpm: Option<u32>,
+    /// Share of requests failed with HTTP 500 (0-1).
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Share of judge replies without a readable verdict (0-1).
+    #[arg(long, default_value_t = 0.0)]
+    pub garble_rate: f64,
+    /// Share of pairwise verdicts that favour the first answer regardless (0-1).
+    #[arg(long, default_value_t = 0.0)]
+    pub position_bias: f64,
+    /// Model qualities, e.g. `big=0.9,small=0.3` (others are derived from the name).
+    #[arg(long, value_delimiter = ',', value_name = "MODEL=Q")]
+    pub quality: Vec<String>,
+    /// Seed for everything the simulator draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Output directory.
+    #[arg(long, default_value = "results/demo")]
+    pub out: PathBuf,
+    /// Format of the reports printed at the end.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}

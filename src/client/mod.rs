@@ -1,0 +1,383 @@
+//! The client layer: everything about talking to OpenAI-compatible chat endpoints (OpenAI,
+//! Azure's v1 API, vLLM, llama.cpp, Ollama). It owns HTTP, the API key, pacing (requests and
+//! tokens per minute), the concurrency cap, timeouts and retries, so no pipeline stage knows
+//! about providers.
+//!
+//! Requests are built with async-openai's types, but sent with our own reqwest loop:
+//! async-openai's built-in retries bypass any rate limiter, obey `Retry-After` without a cap,
+//! hide the HTTP status of non-OpenAI error bodies and reject replies with an unknown
+//! `finish_reason` (see `../shared/NOTES.md`). Here every attempt, first or retry, waits for
+//! the limiter.
+
+mod limit;
+mod retry;
+mod wire;
+
+pub use limit::Limiter;
+pub use retry::{RetryPolicy, parse_retry_after};
+pub use wire::{ChatRequest, Message, Role};
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use crate::bench::Usage;
+use wire::{WireResponse, error_message};
+
+/// Where and how to reach one OpenAI-compatible API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointConfig {
+    /// Base URL including `/v1`, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// Name of the environment variable holding the API key; `None` sends no key.
+    pub api_key_env: Option<String>,
+    /// Requests per minute (`None`: unlimited).
+    pub rpm: Option<NonZeroU32>,
+    /// Tokens per minute, prompt plus completion cap (`None`: unlimited).
+    pub tpm: Option<NonZeroU32>,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Limit on one attempt, from sending to the last byte of the reply.
+    pub timeout: Duration,
+    /// How failed attempts are retried.
+    pub retry: RetryPolicy,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.openai.com/v1".into(),
+            api_key_env: Some("OPENAI_API_KEY".into()),
+            rpm: None,
+            tpm: None,
+            concurrency: 8,
+            timeout: Duration::from_secs(120),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    #[error("HTTP {status}: {message}")]
+    Status {
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("malformed response: {0}")]
+    Malformed(String),
+    #[error("response has no choices")]
+    NoChoices,
+    #[error("the provider refused or filtered the reply ({0})")]
+    Refused(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("gave up after {attempts} attempts: {last}")]
+    GaveUp {
+        attempts: u32,
+        last: Box<ClientError>,
+    },
+}
+
+impl ClientError {
+    /// Whether another attempt might succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::Status { status, .. } => {
+                matches!(status, 408 | 409 | 425 | 429) || *status >= 500
+            }
+            ClientError::Timeout(_)
+            | ClientError::Connect(_)
+            | ClientError::Malformed(_)
+            | ClientError::NoChoices => true,
+            ClientError::Refused(_) | ClientError::Config(_) | ClientError::GaveUp { .. } => false,
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClientError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// A successful completion.
+#[derive(Debug, Clone)]
+pub struct ChatResponse {
+    /// The assistant's text.
+    pub content: String,
+    /// Why generation stopped, as the server said it (`stop`, `length`, …).
+    pub finish_reason: String,
+    /// Tokens billed for this call (zero when the server reports none).
+    pub usage: Usage,
+    /// Attempts it took, the successful one included.
+    pub attempts: u32,
+}
+
+/// Counters for one endpoint, for summaries and tests.
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    /// HTTP attempts made.
+    pub attempts: AtomicU64,
+    /// Requests answered successfully.
+    pub succeeded: AtomicU64,
+    /// Requests that failed after all attempts.
+    pub failed: AtomicU64,
+    /// Attempts answered with 429.
+    pub rate_limited: AtomicU64,
+    /// Prompt plus completion tokens of successful calls.
+    pub tokens: AtomicU64,
+}
+
+/// A client for one endpoint; clone it freely (clones share limits and counters).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: EndpointConfig,
+    url: String,
+    api_key: Option<String>,
+    http: reqwest::Client,
+    limiter: Limiter,
+    slots: Semaphore,
+    stats: ClientStats,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.inner.url)
+            .field("api_key", &self.inner.api_key.as_ref().map(|_| "<redacted>"))
+            .field("limiter", &self.inner.limiter)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Builds a client, reading the API key from the configured environment variable.
+    pub fn new(config: EndpointConfig) -> Result<Self, ClientError> {
+        let api_key = match &config.api_key_env {
+            None => None,
+            Some(var) => match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
+                _ => None,
+            },
+        };
+        Self::with_key(config, api_key)
+    }
+
+    /// Builds a client with an explicit key (tests, or keys from elsewhere).
+    pub fn with_key(config: EndpointConfig, api_key: Option<String>) -> Result<Self, ClientError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let base = config.base_url.trim_end_matches('/');
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ClientError::Config(format!(
+                "base URL {base:?} must start with http:// or https:// (--base-url)"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.timeout.min(Duration::from_secs(30)))
+            .build()
+            .map_err(|e| ClientError::Config(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                url: format!("{base}/chat/completions"),
+                limiter: Limiter::new(config.rpm, config.tpm),
+                slots: Semaphore::new(config.concurrency.max(1)),
+                api_key: api_key.map(|k| k.trim().to_string()),
+                config,
+                http,
+                stats: ClientStats::default(),
+            }),
+        })
+    }
+
+    /// The endpoint's settings.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.inner.config
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &ClientStats {
+        &self.inner.stats
+    }
+
+    /// Sends one chat completion, pacing, retrying and timing out as configured.
+    pub async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, ClientError> {
+        let policy = self.inner.config.retry;
+        let body = req.to_body();
+        let tokens = req.estimated_tokens();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result = {
+                let _slot = self.inner.slots.acquire().await.expect("never closed");
+                self.inner.limiter.acquire(tokens).await;
+                self.attempt(&body).await
+            };
+            match result {
+                Ok(mut resp) => {
+                    resp.attempts = attempt;
+                    let s = &self.inner.stats;
+                    s.succeeded.fetch_add(1, Ordering::Relaxed);
+                    s.tokens.fetch_add(resp.usage.total(), Ordering::Relaxed);
+                    return Ok(resp);
+                }
+                Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
+                    tokio::time::sleep(policy.delay(attempt, e.retry_after())).await;
+                }
+                Err(e) => {
+                    self.inner.stats.failed.fetch_add(1, Ordering::Relaxed);
+                    let e = self.redact(e);
+                    return Err(if attempt > 1 {
+                        ClientError::GaveUp {
+                            attempts: attempt,
+                            last: Box::new(e),
+                        }
+                    } else {
+                        e
+                    });
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        body: &async_openai::types::chat::CreateChatCompletionRequest,
+    ) -> Result<ChatResponse, ClientError> {
+        let inner = &self.inner;
+        inner.stats.attempts.fetch_add(1, Ordering::Relaxed);
+        let mut rb = inner.http.post(&inner.url).json(body);
+        if let Some(key) = &inner.api_key {
+            rb = rb.bearer_auth(key);
+        }
+        let timeout = inner.config.timeout;
+        let started = Instant::now();
+        let fut = async {
+            let resp = rb.send().await.map_err(|e| {
+                if e.is_timeout() {
+                    ClientError::Timeout(timeout)
+                } else {
+                    ClientError::Connect(describe(&e))
+                }
+            })?;
+            let status = resp.status();
+            let retry_after = parse_retry_after(resp.headers());
+            let text = resp
+                .text()
+                .await
+                .map_err(|e| ClientError::Connect(describe(&e)))?;
+            Ok::<_, ClientError>((status, retry_after, text))
+        };
+        let (status, retry_after, text) = tokio::time::timeout(timeout, fut)
+            .await
+            .map_err(|_| ClientError::Timeout(started.elapsed()))??;
+        if !status.is_success() {
+            if status.as_u16() == 429 {
+                inner.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+            }
+            return Err(ClientError::Status {
+                status: status.as_u16(),
+                message: error_message(&text),
+                retry_after,
+            });
+        }
+        parse_response(&text)
+    }
+
+    fn redact(&self, e: ClientError) -> ClientError {
+        let Some(key) = &self.inner.api_key else {
+            return e;
+        };
+        let msg = e.to_string();
+        if key.len() >= 4 && msg.contains(key.as_str()) {
+            ClientError::Config(msg.replace(key.as_str(), "<redacted>"))
+        } else {
+            e
+        }
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+fn parse_response(text: &str) -> Result<ChatResponse, ClientError> {
+    let wire: WireResponse = serde_json::from_str(text).map_err(|e| {
+        let head: String = text.chars().take(120).collect();
+        ClientError::Malformed(format!("{e} in {head:?}"))
+    })?;
+    let usage = wire.usage.map(Usage::from).unwrap_or_default();
+    let choice = wire.choices.into_iter().next().ok_or(ClientError::NoChoices)?;
+    let finish_reason = choice.finish_reason.unwrap_or_else(|| "stop".into());
+    let message = choice.message;
+    let refusal = message.as_ref().and_then(|m| m.refusal.clone());
+    let content = message.and_then(|m| m.content).unwrap_or_default();
+    if content.is_empty() && (finish_reason == "content_filter" || refusal.is_some()) {
+        return Err(ClientError::Refused(
+            refusal.unwrap_or_else(|| format!("finish_reason {finish_reason}")),
+        ));
+    }
+    Ok(ChatResponse {
+        content,
+        finish_reason,
+        usage,
+        attempts: 1,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lenient_parsing_accepts_what_compatible_servers_send() {
+        let r = parse_response(
+            r#"{"choices":[{"message":{"content":"はい"},"finish_reason":"eos_token"}],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#,
+        )
+        .unwrap();
+        assert_eq!((r.content.as_str(), r.finish_reason.as_str()), ("はい", "eos_token"));
+        assert_eq!(r.usage.total(), 5);
+        assert!(matches!(parse_response(r#"{"choices":[]}"#), Err(ClientError::NoChoices)));
+        assert!(matches!(parse_response("<html>"), Err(ClientError::Malformed(_))));
+        assert!(matches!(
+            parse_response(r#"{"choices":[{"message":{"content":null},"finish_reason":"content_filter"}]}"#),
+            Err(ClientError::Refused(_))
+        ));
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_key() {
+        let c = Client::with_key(
+            EndpointConfig {
+                base_url: "http://127.0.0.1:1/v1".into(),
+                ..Default::default()
+            },
+            Some("sk-secret-123\n".into()),
+        )
+        .unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("sk-secret") && dbg.contains("<redacted>"), "{dbg}");
+    }
+}

@@ -1,0 +1,174 @@
+//! What goes over the wire: requests built with async-openai's types, and a lenient reading
+//! of responses, since OpenAI-compatible servers (vLLM, llama.cpp, Ollama, proxies) differ in
+//! what they put in a reply (no `created`, unknown `finish_reason`, extra fields).
+
+use async_openai::types::chat::{
+    ChatCompletionRequestAssistantMessage, ChatCompletionRequestAssistantMessageContent,
+    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+    ChatCompletionRequestSystemMessageContent, ChatCompletionRequestUserMessage,
+    ChatCompletionRequestUserMessageContent, CreateChatCompletionRequest,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::bench::Usage;
+
+/// Who speaks a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Message {
+    /// The speaker.
+    pub role: Role,
+    /// Plain-text content.
+    pub content: String,
+}
+
+impl Message {
+    /// A system message.
+    pub fn system(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::System,
+            content: content.into(),
+        }
+    }
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::User,
+            content: content.into(),
+        }
+    }
+    /// An assistant message.
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::Assistant,
+            content: content.into(),
+        }
+    }
+}
+
+/// One chat-completion request, independent of the endpoint it is sent to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatRequest {
+    /// The model name the API expects.
+    pub model: String,
+    /// The conversation so far.
+    pub messages: Vec<Message>,
+    /// Sampling temperature.
+    pub temperature: f32,
+    /// Cap on generated tokens.
+    pub max_tokens: u32,
+}
+
+impl ChatRequest {
+    /// A rough token count for pacing: about one token per three UTF-8 bytes of prompt (one
+    /// per Japanese character, a little over one per English word), plus the output cap,
+    /// which providers count against the limit up front.
+    pub fn estimated_tokens(&self) -> u32 {
+        let bytes: usize = self.messages.iter().map(|m| m.content.len() + 4).sum();
+        ((bytes / 3) as u32).saturating_add(self.max_tokens)
+    }
+
+    /// The JSON body, built from async-openai's request types.
+    pub fn to_body(&self) -> CreateChatCompletionRequest {
+        let messages = self
+            .messages
+            .iter()
+            .map(|m| match m.role {
+                Role::System => ChatCompletionRequestMessage::System(
+                    ChatCompletionRequestSystemMessage::from(
+                        ChatCompletionRequestSystemMessageContent::Text(m.content.clone()),
+                    ),
+                ),
+                Role::User => ChatCompletionRequestMessage::User(
+                    ChatCompletionRequestUserMessage::from(
+                        ChatCompletionRequestUserMessageContent::Text(m.content.clone()),
+                    ),
+                ),
+                Role::Assistant => ChatCompletionRequestMessage::Assistant(
+                    ChatCompletionRequestAssistantMessage::from(
+                        ChatCompletionRequestAssistantMessageContent::Text(m.content.clone()),
+                    ),
+                ),
+            })
+            .collect();
+        #[allow(deprecated)]
+        CreateChatCompletionRequest {
+            model: self.model.clone(),
+            messages,
+            temperature: Some(self.temperature),
+            // `max_tokens` rather than `max_completion_tokens`: every OpenAI-compatible
+            // server understands it.
+            max_tokens: Some(self.max_tokens),
+            ..Default::default()
+        }
+    }
+}
+
+/// The parts of a chat-completion response shinpan uses.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireResponse {
+    #[serde(default)]
+    pub choices: Vec<WireChoice>,
+    #[serde(default)]
+    pub usage: Option<WireUsage>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireChoice {
+    #[serde(default)]
+    pub message: Option<WireMessage>,
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireMessage {
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
+    pub refusal: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireUsage {
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    #[serde(default)]
+    pub completion_tokens: u64,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(u: WireUsage) -> Self {
+        Usage {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+        }
+    }
+}
+
+/// Pulls a human-readable message out of an error body (OpenAI `{"error":{"message"}}`,
+/// old vLLM `{"object":"error","message"}`, or plain text), shortened.
+pub(crate) fn error_message(body: &str) -> String {
+    let from_json = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .or_else(|| v.get("message"))
+                .or_else(|| v.get("error"))
+                .and_then(|m| m.as_str().map(str::to_string))
+        });
+    let text = from_json.unwrap_or_else(|| body.trim().to_string());
+    let mut short: String = text.chars().take(300).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}

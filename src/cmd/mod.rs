@@ -1,0 +1,19 @@
+//! One file per subcommand; each turns parsed arguments into library calls.
+
+mod demo;
+mod report;
+mod run;
+mod simulate;
+
+use crate::cli::{Cli, Command};
+
+/// Runs a parsed command line.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run(a) => run::run(a).await,
+        Command::Compare(a) => run::compare(a).await,
+        Command::Report(a) => report::report(a),
+        Command::Simulate(a) => simulate::simulate(a).await,
+        Command::Demo(a) => demo::demo(a).await,
+    }
+}

@@ -1,0 +1,55 @@
+//! `shinpan simulate`.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use crate::cli::SimulateArgs;
+use crate::config::UsageError;
+use crate::simulate::{SimConfig, start};
+
+fn rate(v: f64, flag: &str) -> Result<f64, UsageError> {
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(UsageError(format!("{flag} {v} is outside 0-1")))
+    }
+}
+
+/// Parses `name=0.8` pairs.
+pub fn parse_quality(items: &[String]) -> Result<HashMap<String, f64>, UsageError> {
+    items
+        .iter()
+        .map(|s| {
+            let (name, q) = s
+                .rsplit_once('=')
+                .ok_or_else(|| UsageError(format!("--quality {s:?}: expected MODEL=Q")))?;
+            let q: f64 = q
+                .parse()
+                .map_err(|_| UsageError(format!("--quality {s:?}: {q:?} is not a number")))?;
+            Ok((name.to_string(), rate(q, "--quality")?))
+        })
+        .collect()
+}
+
+pub async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
+    let config = SimConfig {
+        latency: Duration::from_millis(a.latency_ms),
+        rpm: a.rpm.and_then(NonZeroU32::new),
+        fail_rate: rate(a.fail_rate, "--fail-rate")?,
+        garble_rate: rate(a.garble_rate, "--garble-rate")?,
+        position_bias: rate(a.position_bias, "--position-bias")?,
+        quality: parse_quality(&a.quality)?,
+        seed: a.seed,
+    };
+    let running = start(a.port, config)
+        .await
+        .map_err(|e| UsageError(format!("--port {}: cannot listen: {e}", a.port)))?;
+    println!("shinpan simulate: listening on {}", running.base_url());
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    tokio::signal::ctrl_c().await?;
+    eprintln!("shinpan simulate: {}", running.stats.to_json());
+    running.stop().await;
+    Ok(())
+}

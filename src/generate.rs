@@ -1,0 +1,114 @@
+//! Candidate answers: each question is played as a conversation, turn by turn (turn 2 sees
+//! the model's own answer to turn 1), and written as a FastChat answer record.
+
+use crate::bench::{AnswerRecord, Choice, Question, Usage};
+use crate::client::{ChatRequest, Client, ClientError, Message};
+use crate::util::unix_now;
+
+/// A model under evaluation and how to ask it.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    /// Display name (answers file name, judgment records, reports).
+    pub name: String,
+    /// The model name the API expects.
+    pub api_model: String,
+    /// Client for its endpoint.
+    pub client: Client,
+    /// System prompt placed before the first turn.
+    pub system_prompt: Option<String>,
+    /// Fixed temperature; `None` uses the per-category table.
+    pub temperature: Option<f32>,
+    /// Output cap per turn.
+    pub max_tokens: u32,
+}
+
+/// FastChat's sampling temperature for a question category.
+pub fn category_temperature(category: &str) -> f32 {
+    match category {
+        "writing" | "roleplay" => 0.7,
+        "extraction" | "math" | "coding" | "reasoning" => 0.0,
+        "stem" | "humanities" => 0.1,
+        _ => 0.7,
+    }
+}
+
+/// Why an answer could not be produced.
+#[derive(Debug, thiserror::Error)]
+#[error("{model}, question {question_id}, turn {turn}: {source}")]
+pub struct GenerateError {
+    /// The model asked.
+    pub model: String,
+    /// The question.
+    pub question_id: String,
+    /// The turn that failed (1-based).
+    pub turn: usize,
+    /// What the client reported.
+    pub source: ClientError,
+}
+
+/// Plays every turn of `q` with the candidate and returns the answer record.
+pub async fn answer(c: &Candidate, q: &Question) -> Result<AnswerRecord, GenerateError> {
+    let temperature = c
+        .temperature
+        .unwrap_or_else(|| category_temperature(&q.category));
+    let mut messages = Vec::with_capacity(q.turns.len() * 2 + 1);
+    if let Some(s) = &c.system_prompt {
+        messages.push(Message::system(s.clone()));
+    }
+    let mut turns = Vec::with_capacity(q.turns.len());
+    let mut finish_reasons = Vec::with_capacity(q.turns.len());
+    let mut usage = Usage::default();
+    for (i, user) in q.turns.iter().enumerate() {
+        messages.push(Message::user(user.clone()));
+        let req = ChatRequest {
+            model: c.api_model.clone(),
+            messages: messages.clone(),
+            temperature,
+            max_tokens: c.max_tokens,
+        };
+        let reply = c.client.chat(&req).await.map_err(|source| GenerateError {
+            model: c.name.clone(),
+            question_id: q.question_id.to_string(),
+            turn: i + 1,
+            source,
+        })?;
+        usage += reply.usage;
+        finish_reasons.push(reply.finish_reason);
+        messages.push(Message::assistant(reply.content.clone()));
+        turns.push(reply.content);
+    }
+    Ok(AnswerRecord {
+        question_id: q.question_id.clone(),
+        answer_id: answer_id(&c.name, &q.question_id.0, &turns),
+        model_id: c.name.clone(),
+        choices: vec![Choice { index: 0, turns }],
+        tstamp: unix_now(),
+        usage: Some(usage),
+        finish_reasons,
+    })
+}
+
+/// A short id derived from the answer's content (FastChat uses a random shortuuid; a content
+/// hash lets two runs agree on which answer a judgment used).
+fn answer_id(model: &str, qid: &str, turns: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [model, qid].into_iter().chain(turns.iter().map(String::as_str)) {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fastchat_temperature_table() {
+        assert_eq!(category_temperature("writing"), 0.7);
+        assert_eq!(category_temperature("math"), 0.0);
+        assert_eq!(category_temperature("humanities"), 0.1);
+        assert_eq!(category_temperature("その他"), 0.7);
+    }
+}

@@ -1,0 +1,283 @@
+//! Judging: renders the prompt for each item, asks the judge model, reads the verdict
+//! (asking again, a bounded number of times, when it cannot be read), and produces FastChat
+//! judgment records. Every pairwise game is judged in both orders.
+
+mod prompts;
+mod records;
+pub mod verdict;
+
+pub use prompts::{PromptError, PromptKind, Prompts};
+pub use records::{JudgeId, PairJudgment, SingleJudgment, Winner};
+
+use std::sync::Arc;
+
+use crate::bench::{AnswerRecord, Question, Usage};
+use crate::client::{ChatRequest, Client, Message};
+use crate::util::unix_now;
+use verdict::{Choice, VerdictError, parse_choice, parse_rating};
+
+/// A judge model and how to ask it.
+#[derive(Clone)]
+pub struct Judge {
+    /// Client for the judge's endpoint.
+    pub client: Client,
+    /// The judge's display name (used in file names and records).
+    pub name: String,
+    /// The model name the API expects.
+    pub api_model: String,
+    /// Judge prompts.
+    pub prompts: Arc<Prompts>,
+    /// Output cap for one judge reply.
+    pub max_tokens: u32,
+    /// Sampling temperature (0 for reproducible verdicts).
+    pub temperature: f32,
+    /// How many times an unreadable verdict is asked for again.
+    pub reasks: u32,
+}
+
+/// The outcome of asking for one verdict.
+struct Asked<T> {
+    prompt: String,
+    judgment: String,
+    reasks: Vec<String>,
+    verdict: Result<T, String>,
+    usage: Usage,
+}
+
+impl Judge {
+    /// Grades one model's answer to one turn (1-based) of a question.
+    pub async fn single(&self, q: &Question, answer: &AnswerRecord, turn: usize) -> SingleJudgment {
+        let reference = reference_for(q);
+        let kind = PromptKind::select(false, reference.is_some(), turn);
+        let mut vars: Vec<(String, String)> = Vec::new();
+        let a = answer.turns();
+        if turn == 1 {
+            vars.push(("question".into(), q.turns[0].clone()));
+            vars.push(("answer".into(), a.first().cloned().unwrap_or_default()));
+            if let Some(r) = reference {
+                vars.push(("ref_answer".into(), r[0].clone()));
+            }
+        } else {
+            push_conversation(&mut vars, q, a, "answer_", true);
+            if let Some(r) = reference {
+                push_refs(&mut vars, r);
+            }
+        }
+        let asked = self.ask(kind, &vars, parse_rating, "[[評価]]").await;
+        let (score, error) = match asked.verdict {
+            Ok(s) => (Some(s), None),
+            Err(e) => (None, Some(e)),
+        };
+        SingleJudgment {
+            question_id: q.question_id.clone(),
+            model: answer.model_id.clone(),
+            judge: JudgeId(vec![self.name.clone(), kind.name().into()]),
+            user_prompt: asked.prompt,
+            judgment: asked.judgment,
+            score,
+            turn: turn as u32,
+            tstamp: unix_now(),
+            category: Some(q.category.clone()),
+            error,
+            reasks: asked.reasks,
+            usage: Some(asked.usage),
+        }
+    }
+
+    /// Compares two models' answers to one turn in both orders: game 1 shows `m1` first,
+    /// game 2 shows `m2` first. Winners are mapped back to the models.
+    pub async fn pair(
+        &self,
+        q: &Question,
+        m1: &AnswerRecord,
+        m2: &AnswerRecord,
+        turn: usize,
+    ) -> PairJudgment {
+        let (g1, g2) = futures::join!(self.game(q, m1, m2, turn), self.game(q, m2, m1, turn));
+        let kind = PromptKind::select(true, reference_for(q).is_some(), turn);
+        let map = |v: &Result<Choice, String>, first: Winner, second: Winner| match v {
+            Ok(Choice::A) => first,
+            Ok(Choice::B) => second,
+            Ok(Choice::Tie) => Winner::Tie,
+            Err(_) => Winner::Error,
+        };
+        let mut usage = g1.usage;
+        usage += g2.usage;
+        PairJudgment {
+            question_id: q.question_id.clone(),
+            model_1: m1.model_id.clone(),
+            model_2: m2.model_id.clone(),
+            g1_winner: map(&g1.verdict, Winner::Model1, Winner::Model2),
+            g2_winner: map(&g2.verdict, Winner::Model2, Winner::Model1),
+            judge: JudgeId(vec![self.name.clone(), kind.name().into()]),
+            g1_error: g1.verdict.as_ref().err().cloned(),
+            g2_error: g2.verdict.as_ref().err().cloned(),
+            g1_user_prompt: g1.prompt,
+            g1_judgment: join_reasks(g1.judgment, &g1.reasks),
+            g2_user_prompt: g2.prompt,
+            g2_judgment: join_reasks(g2.judgment, &g2.reasks),
+            turn: turn as u32,
+            tstamp: unix_now(),
+            category: Some(q.category.clone()),
+            usage: Some(usage),
+        }
+    }
+
+    /// One order of a pairwise game: `a` is shown as assistant A.
+    async fn game(
+        &self,
+        q: &Question,
+        a: &AnswerRecord,
+        b: &AnswerRecord,
+        turn: usize,
+    ) -> Asked<Choice> {
+        let reference = reference_for(q);
+        let kind = PromptKind::select(true, reference.is_some(), turn);
+        let mut vars: Vec<(String, String)> = Vec::new();
+        if turn == 1 {
+            vars.push(("question".into(), q.turns[0].clone()));
+            vars.push(("answer_a".into(), a.turns().first().cloned().unwrap_or_default()));
+            vars.push(("answer_b".into(), b.turns().first().cloned().unwrap_or_default()));
+            if let Some(r) = reference {
+                vars.push(("ref_answer".into(), r[0].clone()));
+            }
+        } else {
+            push_conversation(&mut vars, q, a.turns(), "answer_a_", true);
+            push_conversation(&mut vars, q, b.turns(), "answer_b_", false);
+            if let Some(r) = reference {
+                push_refs(&mut vars, r);
+            }
+        }
+        self.ask(kind, &vars, parse_choice, "[[A]]、[[B]]、[[C]] のいずれか")
+            .await
+    }
+
+    /// Sends a judge prompt and reads the verdict, asking again (continuing the same
+    /// conversation) when the reply has no readable verdict.
+    async fn ask<T>(
+        &self,
+        kind: PromptKind,
+        vars: &[(String, String)],
+        parse: fn(&str) -> Result<T, VerdictError>,
+        format: &str,
+    ) -> Asked<T> {
+        let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut messages = match self.prompts.render(kind, &refs) {
+            Ok(m) => m,
+            Err(e) => return Asked::failed(String::new(), e.to_string()),
+        };
+        let prompt = messages[1].content.clone();
+        let mut usage = Usage::default();
+        let mut judgment = String::new();
+        let mut reasks = Vec::new();
+        for round in 0..=self.reasks {
+            let req = ChatRequest {
+                model: self.api_model.clone(),
+                messages: messages.clone(),
+                temperature: self.temperature,
+                max_tokens: self.max_tokens,
+            };
+            let reply = match self.client.chat(&req).await {
+                Ok(r) => r,
+                Err(e) => {
+                    return Asked {
+                        prompt,
+                        judgment,
+                        reasks,
+                        verdict: Err(format!("judge request failed: {e}")),
+                        usage,
+                    };
+                }
+            };
+            usage += reply.usage;
+            if round == 0 {
+                judgment = reply.content.clone();
+            } else {
+                reasks.push(reply.content.clone());
+            }
+            match parse(&reply.content) {
+                Ok(v) => {
+                    return Asked {
+                        prompt,
+                        judgment,
+                        reasks,
+                        verdict: Ok(v),
+                        usage,
+                    };
+                }
+                Err(e) if round == self.reasks => {
+                    let tries = round + 1;
+                    return Asked {
+                        prompt,
+                        judgment,
+                        reasks,
+                        verdict: Err(format!("unparsable verdict after {tries} replies: {e}")),
+                        usage,
+                    };
+                }
+                Err(_) => {
+                    messages.push(Message::assistant(reply.content));
+                    match self.prompts.reask(format) {
+                        Ok(m) => messages.push(m),
+                        Err(e) => return Asked::failed(prompt, e.to_string()),
+                    }
+                }
+            }
+        }
+        unreachable!("the loop returns on its last round")
+    }
+}
+
+impl<T> Asked<T> {
+    fn failed(prompt: String, error: String) -> Self {
+        Asked {
+            prompt,
+            judgment: String::new(),
+            reasks: Vec::new(),
+            verdict: Err(error),
+            usage: Usage::default(),
+        }
+    }
+}
+
+/// A question's reference answers, when its category is judged against one.
+fn reference_for(q: &Question) -> Option<&[String]> {
+    if !q.needs_reference() {
+        return None;
+    }
+    q.reference.as_deref().filter(|r| !r.is_empty())
+}
+
+fn push_conversation(
+    vars: &mut Vec<(String, String)>,
+    q: &Question,
+    answers: &[String],
+    prefix: &str,
+    with_questions: bool,
+) {
+    if with_questions {
+        vars.push(("question_1".into(), q.turns[0].clone()));
+        vars.push(("question_2".into(), q.turns.get(1).cloned().unwrap_or_default()));
+    }
+    for i in 0..2 {
+        vars.push((
+            format!("{prefix}{}", i + 1),
+            answers.get(i).cloned().unwrap_or_default(),
+        ));
+    }
+}
+
+fn push_refs(vars: &mut Vec<(String, String)>, r: &[String]) {
+    vars.push(("ref_answer_1".into(), r[0].clone()));
+    vars.push(("ref_answer_2".into(), r.get(1).cloned().unwrap_or_default()));
+}
+
+/// FastChat keeps one judgment text per game; re-asked replies are appended to it, marked.
+fn join_reasks(judgment: String, reasks: &[String]) -> String {
+    let mut out = judgment;
+    for r in reasks {
+        out.push_str("\n\n[再質問への回答]\n");
+        out.push_str(r);
+    }
+    out
+}

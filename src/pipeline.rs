@@ -1,0 +1,530 @@
+//! The streamed pipeline of one run: missing answers are generated while judging starts on
+//! each item as soon as the answers it needs exist; answers and judgments go to their
+//! append-only files as they complete; the report is built from the judgment file at the end.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::task::JoinSet;
+
+use crate::aggregate::{Loaded, Mode, Report, build_reports};
+use crate::bench::{AnswerRecord, Question, attach_references, load_questions};
+use crate::client::Client;
+use crate::config::{ModelOptions, RunOptions, UsageError};
+use crate::generate::{Candidate, GenerateError, answer};
+use crate::judge::{Judge, PairJudgment, Prompts, SingleJudgment};
+use crate::report::{Format, JsonExporter, MarkdownExporter};
+use crate::store::{JsonlSender, JsonlWriter, read_jsonl_if_exists, write_atomic};
+use crate::util::safe_file_name;
+
+/// What a run did, for the closing summary.
+#[derive(Debug, Default, Clone)]
+pub struct RunSummary {
+    /// Answers reused from the answer files.
+    pub answers_reused: usize,
+    /// Answers generated now.
+    pub answers_generated: usize,
+    /// Answers that could not be generated (with reasons).
+    pub answer_errors: Vec<String>,
+    /// Judgments skipped because the judgment file already had them.
+    pub judgments_reused: usize,
+    /// Judgments made now.
+    pub judgments_made: usize,
+    /// Judgments made now that have no verdict.
+    pub judgment_errors: usize,
+    /// Judgments not made because an answer they need is missing.
+    pub judgments_blocked: usize,
+    /// HTTP attempts, 429 answers and tokens, over all endpoints.
+    pub attempts: u64,
+    /// 429 answers received.
+    pub rate_limited: u64,
+    /// Tokens billed.
+    pub tokens: u64,
+    /// Whether the run was interrupted (Ctrl-C).
+    pub interrupted: bool,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl RunSummary {
+    /// One line saying what happened and, if anything failed, how to retry it.
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "answers: {} generated, {} reused, {} failed · judgments: {} made ({} without verdict), {} reused, {} blocked · {} API attempts, {} rate-limited, {} tokens · {:.1}s",
+            self.answers_generated,
+            self.answers_reused,
+            self.answer_errors.len(),
+            self.judgments_made,
+            self.judgment_errors,
+            self.judgments_reused,
+            self.judgments_blocked,
+            self.attempts,
+            self.rate_limited,
+            self.tokens,
+            self.elapsed.as_secs_f64()
+        );
+        if self.interrupted {
+            s.push_str(" · interrupted: re-run the same command to resume");
+        } else if !self.answer_errors.is_empty() || self.judgment_errors > 0 {
+            s.push_str(" · re-run the same command to retry what failed");
+        }
+        s
+    }
+}
+
+/// Everything a run produced.
+pub struct RunOutput {
+    /// Summary of the work done.
+    pub summary: RunSummary,
+    /// The report of this run's models.
+    pub report: Report,
+}
+
+enum Item {
+    Single { q: usize, m: usize, turn: usize },
+    Pair { q: usize, m1: usize, m2: usize, turn: usize },
+}
+
+enum Done {
+    Single(Box<SingleJudgment>),
+    Pair(Box<PairJudgment>),
+}
+
+/// One client per distinct endpoint, so models sharing an endpoint share its limits.
+fn clients(opts: &RunOptions) -> Result<HashMap<String, Client>, UsageError> {
+    let mut out: HashMap<String, Client> = HashMap::new();
+    for m in opts.models.iter().chain([&opts.judge]) {
+        let key = endpoint_key(m);
+        if !out.contains_key(&key) {
+            let c = Client::new(m.endpoint.clone())
+                .map_err(|e| UsageError(format!("model {}: {e}", m.name)))?;
+            out.insert(key, c);
+        }
+    }
+    Ok(out)
+}
+
+fn endpoint_key(m: &ModelOptions) -> String {
+    format!("{:?}", m.endpoint)
+}
+
+/// Answers file of a model inside a run directory.
+pub fn answers_path(out: &std::path::Path, model: &str) -> PathBuf {
+    out.join("answers").join(format!("{}.jsonl", safe_file_name(model)))
+}
+
+/// Judgment file of a judge and mode inside a run directory.
+pub fn judgments_path(out: &std::path::Path, judge: &str, mode: Mode) -> PathBuf {
+    let kind = if mode == Mode::Single { "single" } else { "pair" };
+    out.join("judgments")
+        .join(format!("{}_{kind}.jsonl", safe_file_name(judge)))
+}
+
+/// Loads questions (and references) named by the options.
+pub fn load_inputs(opts: &RunOptions) -> anyhow::Result<Vec<Question>> {
+    let mut qs = load_questions(&opts.questions).map_err(|e| UsageError(e.to_string()))?;
+    if let Some(r) = &opts.references {
+        attach_references(&mut qs, r).map_err(|e| UsageError(e.to_string()))?;
+    }
+    Ok(qs)
+}
+
+/// Runs one evaluation: generate what is missing, judge, write judgments and the report.
+pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput> {
+    let started = Instant::now();
+    let questions = Arc::new(load_inputs(opts)?);
+    let prompts = Arc::new(
+        Prompts::load(opts.prompts.as_deref()).map_err(|e| UsageError(e.to_string()))?,
+    );
+    let clients = clients(opts)?;
+    let candidates: Vec<Candidate> = opts
+        .models
+        .iter()
+        .map(|m| Candidate {
+            name: m.name.clone(),
+            api_model: m.api_model.clone(),
+            client: clients[&endpoint_key(m)].clone(),
+            system_prompt: m.system_prompt.clone(),
+            temperature: m.temperature,
+            max_tokens: m.max_tokens,
+        })
+        .collect();
+    let judge = Judge {
+        client: clients[&endpoint_key(&opts.judge)].clone(),
+        name: opts.judge.name.clone(),
+        api_model: opts.judge.api_model.clone(),
+        prompts,
+        max_tokens: opts.judge_max_tokens,
+        temperature: opts.judge.temperature.unwrap_or(0.0),
+        reasks: opts.reasks,
+    };
+
+    let mut summary = RunSummary::default();
+    let qindex: HashMap<&str, usize> = questions
+        .iter()
+        .enumerate()
+        .map(|(i, q)| (q.question_id.0.as_str(), i))
+        .collect();
+
+    // Answers already on disk: complete ones (every turn answered) are reused.
+    let mut answers: Vec<Vec<Option<Arc<AnswerRecord>>>> =
+        vec![vec![None; questions.len()]; candidates.len()];
+    for (mi, c) in candidates.iter().enumerate() {
+        let path = answers_path(&opts.out, &c.name);
+        let rows = read_jsonl_if_exists::<AnswerRecord>(&path)
+            .with_context(|| path.display().to_string())
+            .map_err(|e| UsageError(format!("{e:#}")))?;
+        for (_, mut a) in rows {
+            if let Some(&qi) = qindex.get(a.question_id.0.as_str())
+                && a.turns().len() >= questions[qi].turns.len()
+            {
+                a.model_id = c.name.clone();
+                answers[mi][qi] = Some(Arc::new(a));
+            }
+        }
+    }
+
+    // Judgments already on disk with a verdict are not made again.
+    let jpath = judgments_path(&opts.out, &judge.name, opts.mode);
+    let mut done_single: HashSet<(String, String, u32)> = HashSet::new();
+    let mut done_pair: HashSet<(String, String, String, u32)> = HashSet::new();
+    if opts.mode == Mode::Single {
+        for (_, r) in read_jsonl_if_exists::<SingleJudgment>(&jpath)
+            .with_context(|| jpath.display().to_string())?
+        {
+            if r.valid_score().is_some() && r.judge.model() == judge.name {
+                done_single.insert((r.question_id.0, r.model, r.turn));
+            }
+        }
+    } else {
+        for (_, r) in read_jsonl_if_exists::<PairJudgment>(&jpath)
+            .with_context(|| jpath.display().to_string())?
+        {
+            let (outcome, _) = crate::aggregate::combine(r.g1_winner, r.g2_winner);
+            if outcome != crate::aggregate::GameOutcome::Error && r.judge.model() == judge.name {
+                done_pair.insert((r.question_id.0, r.model_1, r.model_2, r.turn));
+            }
+        }
+    }
+
+    let jwriter = JsonlWriter::open(&jpath).with_context(|| jpath.display().to_string())?;
+    let jsender = jwriter.sender();
+    let mut awriters: HashMap<usize, JsonlWriter> = HashMap::new();
+    let mut gen_set: JoinSet<(usize, usize, Result<AnswerRecord, GenerateError>)> = JoinSet::new();
+    for (mi, c) in candidates.iter().enumerate() {
+        for (qi, q) in questions.iter().enumerate() {
+            if answers[mi][qi].is_some() {
+                summary.answers_reused += 1;
+                continue;
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = awriters.entry(mi) {
+                let p = answers_path(&opts.out, &c.name);
+                e.insert(JsonlWriter::open(&p).with_context(|| p.display().to_string())?);
+            }
+            let c = c.clone();
+            let q = q.clone();
+            gen_set.spawn(async move { (mi, qi, answer(&c, &q).await) });
+        }
+    }
+
+    let mut sched = Scheduler {
+        mode: opts.mode,
+        baseline: opts
+            .baseline
+            .as_ref()
+            .and_then(|b| candidates.iter().position(|c| &c.name == b)),
+        questions: questions.clone(),
+        names: candidates.iter().map(|c| c.name.clone()).collect(),
+        done_single,
+        done_pair,
+        reused: 0,
+        queued: HashSet::new(),
+    };
+    let mut judge_set: JoinSet<Done> = JoinSet::new();
+    for mi in 0..candidates.len() {
+        for qi in 0..questions.len() {
+            if answers[mi][qi].is_some() {
+                for item in sched.ready(&answers, mi, qi) {
+                    spawn_item(&mut judge_set, &judge, &questions, &answers, item);
+                }
+            }
+        }
+    }
+
+    let total_gen = gen_set.len();
+    let mut last_progress = Instant::now();
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        if gen_set.is_empty() && judge_set.is_empty() {
+            break;
+        }
+        tokio::select! {
+            Some(res) = gen_set.join_next(), if !gen_set.is_empty() => {
+                let (mi, qi, res) = res.context("an answer task panicked")?;
+                match res {
+                    Ok(a) => {
+                        awriters[&mi].send(&a).context("writing an answer")?;
+                        summary.answers_generated += 1;
+                        answers[mi][qi] = Some(Arc::new(a));
+                        for item in sched.ready(&answers, mi, qi) {
+                            spawn_item(&mut judge_set, &judge, &questions, &answers, item);
+                        }
+                    }
+                    Err(e) => summary.answer_errors.push(e.to_string()),
+                }
+            }
+            Some(res) = judge_set.join_next(), if !judge_set.is_empty() => {
+                let done = res.context("a judge task panicked")?;
+                record(&jsender, done, &mut summary)?;
+            }
+            _ = &mut ctrl_c => {
+                summary.interrupted = true;
+                gen_set.abort_all();
+                judge_set.abort_all();
+                while gen_set.join_next().await.is_some() {}
+                while judge_set.join_next().await.is_some() {}
+                break;
+            }
+        }
+        if progress && last_progress.elapsed() >= Duration::from_secs(2) {
+            last_progress = Instant::now();
+            eprintln!(
+                "shinpan: answers {}/{} · judgments made {} · in flight {}",
+                summary.answers_generated + summary.answer_errors.len(),
+                total_gen,
+                summary.judgments_made,
+                judge_set.len()
+            );
+        }
+    }
+    drop(jsender);
+    for (_, w) in awriters {
+        w.finish().context("writing answers")?;
+    }
+    jwriter.finish().context("writing judgments")?;
+    summary.judgments_reused = sched.reused;
+    summary.judgments_blocked = sched.blocked(&answers);
+    for c in clients.values() {
+        let s = c.stats();
+        use std::sync::atomic::Ordering::Relaxed;
+        summary.attempts += s.attempts.load(Relaxed);
+        summary.rate_limited += s.rate_limited.load(Relaxed);
+        summary.tokens += s.tokens.load(Relaxed);
+    }
+
+    let report = run_report(opts, &jpath)?;
+    write_reports(&opts.out, std::slice::from_ref(&report))?;
+    summary.elapsed = started.elapsed();
+    Ok(RunOutput { summary, report })
+}
+
+/// The report of a run's models and judge, read back from its judgment file.
+fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::Result<Report> {
+    let names: HashSet<&str> = opts.models.iter().map(|m| m.name.as_str()).collect();
+    let mut loaded = Loaded::default();
+    if opts.mode == Mode::Single {
+        loaded.single = read_jsonl_if_exists::<SingleJudgment>(jpath)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .filter(|r| names.contains(r.model.as_str()) && r.judge.model() == opts.judge.name)
+            .collect();
+    } else {
+        loaded.pair = read_jsonl_if_exists::<PairJudgment>(jpath)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .filter(|r| {
+                names.contains(r.model_1.as_str())
+                    && names.contains(r.model_2.as_str())
+                    && r.judge.model() == opts.judge.name
+            })
+            .collect();
+    }
+    let empty = Report {
+        mode: opts.mode,
+        judge: opts.judge.name.clone(),
+        baseline: opts.baseline.clone(),
+        models: Vec::new(),
+    };
+    if loaded.single.is_empty() && loaded.pair.is_empty() {
+        return Ok(empty);
+    }
+    let mut reports = build_reports(&loaded, opts.baseline.as_deref())?;
+    let mut report = reports.pop().unwrap_or(empty);
+    if opts.mode == Mode::PairwiseAll {
+        report.mode = Mode::PairwiseAll;
+        report.baseline = None;
+        report.models = crate::aggregate::summarize_pairs(&loaded.pair, None)
+            .into_iter()
+            .map(crate::aggregate::ModelSummary::Pair)
+            .collect();
+    }
+    Ok(report)
+}
+
+/// Writes `report-<mode>.md` and `report-<mode>.json` into the run directory.
+pub fn write_reports(out: &std::path::Path, reports: &[Report]) -> anyhow::Result<()> {
+    use crate::report::Exporter;
+    for r in reports {
+        let stem = format!("report-{}", r.mode.as_str());
+        for (ext, bytes) in [
+            ("md", MarkdownExporter.serialize(std::slice::from_ref(r))?),
+            ("json", JsonExporter.serialize(std::slice::from_ref(r))?),
+        ] {
+            let p = out.join(format!("{stem}.{ext}"));
+            write_atomic(&p, &bytes).with_context(|| p.display().to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints reports in a format to stdout.
+pub fn print_reports(reports: &[Report], format: Format) -> anyhow::Result<()> {
+    use std::io::Write;
+    let bytes = format.exporter().serialize(reports)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn record(tx: &JsonlSender, done: Done, summary: &mut RunSummary) -> anyhow::Result<()> {
+    summary.judgments_made += 1;
+    match done {
+        Done::Single(j) => {
+            if j.valid_score().is_none() {
+                summary.judgment_errors += 1;
+            }
+            tx.send(&*j)?;
+        }
+        Done::Pair(j) => {
+            if crate::aggregate::combine(j.g1_winner, j.g2_winner).0
+                == crate::aggregate::GameOutcome::Error
+            {
+                summary.judgment_errors += 1;
+            }
+            tx.send(&*j)?;
+        }
+    }
+    Ok(())
+}
+
+fn spawn_item(
+    set: &mut JoinSet<Done>,
+    judge: &Judge,
+    questions: &Arc<Vec<Question>>,
+    answers: &[Vec<Option<Arc<AnswerRecord>>>],
+    item: Item,
+) {
+    let judge = judge.clone();
+    let questions = questions.clone();
+    match item {
+        Item::Single { q, m, turn } => {
+            let a = answers[m][q].clone().expect("scheduled only when present");
+            set.spawn(async move { Done::Single(Box::new(judge.single(&questions[q], &a, turn).await)) });
+        }
+        Item::Pair { q, m1, m2, turn } => {
+            let a1 = answers[m1][q].clone().expect("scheduled only when present");
+            let a2 = answers[m2][q].clone().expect("scheduled only when present");
+            set.spawn(async move {
+                Done::Pair(Box::new(judge.pair(&questions[q], &a1, &a2, turn).await))
+            });
+        }
+    }
+}
+
+/// Decides which judgments become possible when an answer arrives.
+struct Scheduler {
+    mode: Mode,
+    baseline: Option<usize>,
+    questions: Arc<Vec<Question>>,
+    names: Vec<String>,
+    done_single: HashSet<(String, String, u32)>,
+    done_pair: HashSet<(String, String, String, u32)>,
+    reused: usize,
+    queued: HashSet<(usize, usize, usize, usize)>,
+}
+
+impl Scheduler {
+    /// The pairs (model_1, model_2) a model plays on a question. With a baseline, model_1 is
+    /// the candidate and model_2 the baseline (FastChat's convention); otherwise model_1 is
+    /// the one listed first.
+    fn partners(&self, m: usize) -> Vec<(usize, usize)> {
+        let n = self.names.len();
+        match (self.mode, self.baseline) {
+            (Mode::Single, _) => Vec::new(),
+            (Mode::PairwiseBaseline, Some(b)) if m == b => {
+                (0..n).filter(|&o| o != b).map(|o| (o, b)).collect()
+            }
+            (Mode::PairwiseBaseline, Some(b)) => vec![(m, b)],
+            _ => (0..n)
+                .filter(|&o| o != m)
+                .map(|o| (m.min(o), m.max(o)))
+                .collect(),
+        }
+    }
+
+    fn ready(
+        &mut self,
+        answers: &[Vec<Option<Arc<AnswerRecord>>>],
+        m: usize,
+        q: usize,
+    ) -> Vec<Item> {
+        let question = &self.questions[q];
+        let qid = question.question_id.0.clone();
+        let turns = question.turns.len();
+        let mut out = Vec::new();
+        if self.mode == Mode::Single {
+            for turn in 1..=turns {
+                if self.done_single.contains(&(qid.clone(), self.names[m].clone(), turn as u32)) {
+                    self.reused += 1;
+                } else {
+                    out.push(Item::Single { q, m, turn });
+                }
+            }
+            return out;
+        }
+        for (m1, m2) in self.partners(m) {
+            if answers[m1][q].is_none() || answers[m2][q].is_none() {
+                continue;
+            }
+            for turn in 1..=turns {
+                if !self.queued.insert((q, m1, m2, turn)) {
+                    continue;
+                }
+                let key = (qid.clone(), self.names[m1].clone(), self.names[m2].clone(), turn as u32);
+                if self.done_pair.contains(&key) {
+                    self.reused += 1;
+                } else {
+                    out.push(Item::Pair { q, m1, m2, turn });
+                }
+            }
+        }
+        out
+    }
+
+    /// Judgments that could not be made because an answer is missing.
+    fn blocked(&self, answers: &[Vec<Option<Arc<AnswerRecord>>>]) -> usize {
+        let mut n = 0;
+        for (q, question) in self.questions.iter().enumerate() {
+            let turns = question.turns.len();
+            for m in 0..self.names.len() {
+                if self.mode == Mode::Single {
+                    if answers[m][q].is_none() {
+                        n += turns;
+                    }
+                    continue;
+                }
+                for (m1, m2) in self.partners(m) {
+                    if m1 == m && (answers[m1][q].is_none() || answers[m2][q].is_none()) {
+                        n += turns;
+                    }
+                }
+            }
+        }
+        n
+    }
+}

@@ -1,0 +1,246 @@
+//! Append-only JSONL files: a reader that reports the line of any bad record, and one writer
+//! thread per output file, fed by a channel, flushing record by record so a killed run keeps
+//! everything it finished.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+
+/// Problems reading a JSONL file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot read: {0}")]
+    Io(#[from] io::Error),
+    #[error("line {line}: {message}")]
+    Parse { line: usize, message: String },
+}
+
+/// Reads every record of a JSONL file with its 1-based line number. Blank lines are skipped.
+/// A last line without a newline that does not parse is a record torn by a killed writer and
+/// is dropped; a bad line anywhere else is an error naming the line.
+pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>, StoreError> {
+    let mut text = String::new();
+    File::open(path)?.read_to_string(&mut text).map_err(|e| {
+        if e.kind() == io::ErrorKind::InvalidData {
+            io::Error::new(e.kind(), "not UTF-8 text")
+        } else {
+            e
+        }
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let ends_clean = text.ends_with('\n');
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<T>(line) {
+            Ok(v) => out.push((i + 1, v)),
+            Err(_) if i + 1 == lines.len() && !ends_clean => break,
+            Err(e) => {
+                return Err(StoreError::Parse {
+                    line: i + 1,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Like [`read_jsonl`], but a missing file reads as empty.
+pub fn read_jsonl_if_exists<T: DeserializeOwned>(
+    path: &Path,
+) -> Result<Vec<(usize, T)>, StoreError> {
+    match read_jsonl(path) {
+        Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        other => other,
+    }
+}
+
+/// The single writer of one JSONL file. Records are serialised by the sender and written,
+/// newline-terminated and flushed, by a dedicated thread in the order they were sent.
+pub struct JsonlWriter {
+    path: PathBuf,
+    tx: mpsc::UnboundedSender<String>,
+    thread: JoinHandle<io::Result<u64>>,
+}
+
+/// A cloneable handle that sends records to a [`JsonlWriter`].
+#[derive(Clone)]
+pub struct JsonlSender {
+    tx: mpsc::UnboundedSender<String>,
+}
+
+impl JsonlSender {
+    /// Queues one record for writing.
+    pub fn send<T: Serialize>(&self, record: &T) -> io::Result<()> {
+        let line = serde_json::to_string(record).map_err(io::Error::other)?;
+        self.tx
+            .send(line)
+            .map_err(|_| io::Error::other("the writer thread has stopped"))
+    }
+}
+
+impl JsonlWriter {
+    /// Opens `path` for appending (creating parent directories). A torn last line left by a
+    /// killed run is cut off first, so appended records start on a line of their own.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
+        truncate_torn_tail(&mut file)?;
+        let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+        let shown = path.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name(format!("writer {}", path.display()))
+            .spawn(move || {
+                let mut written = 0u64;
+                while let Some(line) = rx.blocking_recv() {
+                    file.write_all(line.as_bytes())?;
+                    file.write_all(b"\n")?;
+                    file.flush()?;
+                    written += 1;
+                }
+                file.sync_data()?;
+                let _ = shown;
+                Ok(written)
+            })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            tx,
+            thread,
+        })
+    }
+
+    /// A handle for sending records from any task.
+    pub fn sender(&self) -> JsonlSender {
+        JsonlSender {
+            tx: self.tx.clone(),
+        }
+    }
+
+    /// Queues one record for writing.
+    pub fn send<T: Serialize>(&self, record: &T) -> io::Result<()> {
+        self.sender().send(record)
+    }
+
+    /// Waits until every queued record is on disk; returns how many were written. Senders
+    /// still alive elsewhere must be dropped first, or this waits for them.
+    pub fn finish(self) -> io::Result<u64> {
+        drop(self.tx);
+        let path = self.path;
+        self.thread
+            .join()
+            .map_err(|_| io::Error::other(format!("writer of {} panicked", path.display())))?
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    }
+}
+
+fn truncate_torn_tail(file: &mut File) -> io::Result<()> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    // Scan back from the end for the last newline, a block at a time.
+    let mut end = len;
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let start = end.saturating_sub(buf.len() as u64);
+        let n = (end - start) as usize;
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut buf[..n])?;
+        if let Some(pos) = buf[..n].iter().rposition(|&b| b == b'\n') {
+            let keep = start + pos as u64 + 1;
+            if keep != len {
+                file.set_len(keep)?;
+            }
+            return Ok(());
+        }
+        if start == 0 {
+            file.set_len(0)?;
+            return Ok(());
+        }
+        end = start;
+    }
+}
+
+/// Reads a small file whole, naming the file in the error.
+pub fn read_to_string(path: &Path) -> anyhow::Result<String> {
+    let mut s = String::new();
+    BufReader::new(File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
+        .read_to_string(&mut s)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(s)
+}
+
+/// Writes a whole file atomically (temporary file, then rename), so a reader never sees half
+/// a report.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Counts the complete lines of a file (for progress messages).
+pub fn count_lines(path: &Path) -> usize {
+    File::open(path)
+        .map(|f| BufReader::new(f).lines().count())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Serialize, Debug, PartialEq)]
+    struct R {
+        a: u32,
+    }
+
+    #[test]
+    fn torn_last_line_is_dropped_and_cut_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.jsonl");
+        std::fs::write(&p, "{\"a\":1}\n{\"a\":2}\n{\"a\":").unwrap();
+        let rows: Vec<(usize, R)> = read_jsonl(&p).unwrap();
+        assert_eq!(rows, vec![(1, R { a: 1 }), (2, R { a: 2 })]);
+        let w = JsonlWriter::open(&p).unwrap();
+        w.send(&R { a: 3 }).unwrap();
+        assert_eq!(w.finish().unwrap(), 1);
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n"
+        );
+    }
+
+    #[test]
+    fn bad_middle_line_is_an_error_naming_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.jsonl");
+        std::fs::write(&p, "{\"a\":1}\nnot json\n{\"a\":2}\n").unwrap();
+        let err = read_jsonl::<R>(&p).unwrap_err().to_string();
+        assert!(err.starts_with("line 2:"), "{err}");
+    }
+}
