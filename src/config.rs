@@ -102,14 +102,23 @@ pub struct FileConfig {
 impl FileConfig {
     /// Reads and parses a config file; paths inside become relative to its directory.
     pub fn load(path: &Path) -> Result<Self, UsageError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| UsageError(format!("{}: cannot read the config file: {e}", path.display())))?;
-        let mut cfg: FileConfig = toml::from_str(&text)
-            .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            UsageError(format!(
+                "{}: cannot read the config file: {e}",
+                path.display()
+            ))
+        })?;
+        let mut cfg: FileConfig =
+            toml::from_str(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut cfg.questions, &mut cfg.references, &mut cfg.out, &mut cfg.prompts]
-            .into_iter()
-            .flatten()
+        for p in [
+            &mut cfg.questions,
+            &mut cfg.references,
+            &mut cfg.out,
+            &mut cfg.prompts,
+        ]
+        .into_iter()
+        .flatten()
         {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -181,13 +190,21 @@ fn nonzero(v: Option<u32>, what: &str) -> Result<Option<NonZeroU32>, UsageError>
     }
 }
 
-fn endpoint(file: &EndpointFile, flags: Option<&EndpointArgs>, source: &str) -> Result<EndpointConfig, UsageError> {
+fn endpoint(
+    file: &EndpointFile,
+    flags: Option<&EndpointArgs>,
+    source: &str,
+) -> Result<EndpointConfig, UsageError> {
     let d = EndpointConfig::default();
     let f = flags.cloned().unwrap_or_default();
     let base_url = f
         .base_url
         .or_else(|| file.base_url.clone())
-        .or_else(|| std::env::var("OPENAI_BASE_URL").ok().filter(|s| !s.trim().is_empty()))
+        .or_else(|| {
+            std::env::var("OPENAI_BASE_URL")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+        })
         .unwrap_or(d.base_url);
     let base_url = base_url.trim().trim_end_matches('/').to_string();
     if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
@@ -200,17 +217,33 @@ fn endpoint(file: &EndpointFile, flags: Option<&EndpointArgs>, source: &str) -> 
         Some(v) => Some(v),
         None => d.api_key_env,
     };
-    let concurrency = f.concurrency.or(file.concurrency).unwrap_or(d.concurrency as u32);
+    let concurrency = f
+        .concurrency
+        .or(file.concurrency)
+        .unwrap_or(d.concurrency as u32);
     if concurrency == 0 {
-        return usage(format!("{source}: concurrency must be at least 1 (--concurrency)"));
+        return usage(format!(
+            "{source}: concurrency must be at least 1 (--concurrency)"
+        ));
     }
-    let max_attempts = f.max_attempts.or(file.max_attempts).unwrap_or(d.retry.max_attempts);
+    let max_attempts = f
+        .max_attempts
+        .or(file.max_attempts)
+        .unwrap_or(d.retry.max_attempts);
     if max_attempts == 0 {
-        return usage(format!("{source}: max_attempts must be at least 1 (--max-attempts)"));
+        return usage(format!(
+            "{source}: max_attempts must be at least 1 (--max-attempts)"
+        ));
     }
-    let timeout = f.timeout.or(file.timeout_secs).map(Duration::from_secs).unwrap_or(d.timeout);
+    let timeout = f
+        .timeout
+        .or(file.timeout_secs)
+        .map(Duration::from_secs)
+        .unwrap_or(d.timeout);
     if timeout.is_zero() {
-        return usage(format!("{source}: timeout must be at least 1 second (--timeout)"));
+        return usage(format!(
+            "{source}: timeout must be at least 1 second (--timeout)"
+        ));
     }
     Ok(EndpointConfig {
         base_url,
@@ -273,7 +306,9 @@ pub fn resolve(
                 ));
             }
             Some(_) if names.len() < 2 => {
-                return usage("pairwise-baseline needs the baseline and at least one other model in --models");
+                return usage(
+                    "pairwise-baseline needs the baseline and at least one other model in --models",
+                );
             }
             _ => {}
         },
@@ -283,9 +318,15 @@ pub fn resolve(
         Mode::PairwiseAll => {}
     }
     let Some(questions) = common.questions.clone().or(cfg.questions.clone()) else {
-        return usage("no question file: give --questions FILE or `questions = \"...\"` in the config");
+        return usage(
+            "no question file: give --questions FILE or `questions = \"...\"` in the config",
+        );
     };
-    let default_ep = endpoint(&cfg.endpoint, Some(&common.endpoint), &format!("{cfg_name} [endpoint]"))?;
+    let default_ep = endpoint(
+        &cfg.endpoint,
+        Some(&common.endpoint),
+        &format!("{cfg_name} [endpoint]"),
+    )?;
     let max_tokens = common.max_tokens.or(cfg.max_tokens).unwrap_or(1024);
     let temperature = common.temperature.or(cfg.temperature);
     if let Some(t) = temperature
@@ -309,7 +350,10 @@ pub fn resolve(
                 // flags apply only to the default endpoint.
                 let merged = EndpointFile {
                     base_url: table.base_url.clone().or(cfg.endpoint.base_url.clone()),
-                    api_key_env: table.api_key_env.clone().or(cfg.endpoint.api_key_env.clone()),
+                    api_key_env: table
+                        .api_key_env
+                        .clone()
+                        .or(cfg.endpoint.api_key_env.clone()),
                     rpm: table.rpm.or(cfg.endpoint.rpm),
                     tpm: table.tpm.or(cfg.endpoint.tpm),
                     concurrency: table.concurrency.or(cfg.endpoint.concurrency),
@@ -328,23 +372,32 @@ pub fn resolve(
             system_prompt: m.system_prompt.or(system_prompt.clone()),
         })
     };
-    let models = names.iter().map(|n| resolve_model(n)).collect::<Result<Vec<_>, _>>()?;
+    let models = names
+        .iter()
+        .map(|n| resolve_model(n))
+        .collect::<Result<Vec<_>, _>>()?;
     let judge = resolve_model(&judge_name)?;
-    let out = common
-        .out
-        .clone()
-        .or(cfg.out.clone())
-        .unwrap_or_else(|| PathBuf::from("results").join(crate::util::safe_file_name(&judge_name)));
+    let out =
+        common.out.clone().or(cfg.out.clone()).unwrap_or_else(|| {
+            PathBuf::from("results").join(crate::util::safe_file_name(&judge_name))
+        });
     Ok(RunOptions {
         mode,
         models,
         judge,
-        baseline: if mode == Mode::PairwiseBaseline { baseline } else { None },
+        baseline: if mode == Mode::PairwiseBaseline {
+            baseline
+        } else {
+            None
+        },
         questions,
         references: common.references.clone().or(cfg.references.clone()),
         out,
         prompts: common.prompts.clone().or(cfg.prompts.clone()),
-        judge_max_tokens: common.judge_max_tokens.or(cfg.judge_max_tokens).unwrap_or(2048),
+        judge_max_tokens: common
+            .judge_max_tokens
+            .or(cfg.judge_max_tokens)
+            .unwrap_or(2048),
         reasks: common.reasks.or(cfg.reasks).unwrap_or(2),
     })
 }
@@ -372,7 +425,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("--baseline \"c\" is not among --models"), "{err}");
+        assert!(
+            err.contains("--baseline \"c\" is not among --models"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -406,7 +462,9 @@ mod tests {
 
     #[test]
     fn unknown_config_keys_are_refused() {
-        let err = toml::from_str::<FileConfig>("modles = [\"a\"]").unwrap_err().to_string();
+        let err = toml::from_str::<FileConfig>("modles = [\"a\"]")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("modles"), "{err}");
     }
 }

@@ -93,11 +93,17 @@ pub async fn answer(c: &Candidate, q: &Question) -> Result<AnswerRecord, Generat
 fn answer_id(model: &str, qid: &str, turns: &[String]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    for part in [model, qid].into_iter().chain(turns.iter().map(String::as_str)) {
+    for part in [model, qid]
+        .into_iter()
+        .chain(turns.iter().map(String::as_str))
+    {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }
-    h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -84,8 +84,17 @@ pub struct RunOutput {
 }
 
 enum Item {
-    Single { q: usize, m: usize, turn: usize },
-    Pair { q: usize, m1: usize, m2: usize, turn: usize },
+    Single {
+        q: usize,
+        m: usize,
+        turn: usize,
+    },
+    Pair {
+        q: usize,
+        m1: usize,
+        m2: usize,
+        turn: usize,
+    },
 }
 
 enum Done {
@@ -97,11 +106,10 @@ enum Done {
 fn clients(opts: &RunOptions) -> Result<HashMap<String, Client>, UsageError> {
     let mut out: HashMap<String, Client> = HashMap::new();
     for m in opts.models.iter().chain([&opts.judge]) {
-        let key = endpoint_key(m);
-        if !out.contains_key(&key) {
+        if let std::collections::hash_map::Entry::Vacant(e) = out.entry(endpoint_key(m)) {
             let c = Client::new(m.endpoint.clone())
                 .map_err(|e| UsageError(format!("model {}: {e}", m.name)))?;
-            out.insert(key, c);
+            e.insert(c);
         }
     }
     Ok(out)
@@ -113,12 +121,17 @@ fn endpoint_key(m: &ModelOptions) -> String {
 
 /// Answers file of a model inside a run directory.
 pub fn answers_path(out: &std::path::Path, model: &str) -> PathBuf {
-    out.join("answers").join(format!("{}.jsonl", safe_file_name(model)))
+    out.join("answers")
+        .join(format!("{}.jsonl", safe_file_name(model)))
 }
 
 /// Judgment file of a judge and mode inside a run directory.
 pub fn judgments_path(out: &std::path::Path, judge: &str, mode: Mode) -> PathBuf {
-    let kind = if mode == Mode::Single { "single" } else { "pair" };
+    let kind = if mode == Mode::Single {
+        "single"
+    } else {
+        "pair"
+    };
     out.join("judgments")
         .join(format!("{}_{kind}.jsonl", safe_file_name(judge)))
 }
@@ -136,9 +149,8 @@ pub fn load_inputs(opts: &RunOptions) -> anyhow::Result<Vec<Question>> {
 pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput> {
     let started = Instant::now();
     let questions = Arc::new(load_inputs(opts)?);
-    let prompts = Arc::new(
-        Prompts::load(opts.prompts.as_deref()).map_err(|e| UsageError(e.to_string()))?,
-    );
+    let prompts =
+        Arc::new(Prompts::load(opts.prompts.as_deref()).map_err(|e| UsageError(e.to_string()))?);
     let clients = clients(opts)?;
     let candidates: Vec<Candidate> = opts
         .models
@@ -424,7 +436,9 @@ fn spawn_item(
     match item {
         Item::Single { q, m, turn } => {
             let a = answers[m][q].clone().expect("scheduled only when present");
-            set.spawn(async move { Done::Single(Box::new(judge.single(&questions[q], &a, turn).await)) });
+            set.spawn(async move {
+                Done::Single(Box::new(judge.single(&questions[q], &a, turn).await))
+            });
         }
         Item::Pair { q, m1, m2, turn } => {
             let a1 = answers[m1][q].clone().expect("scheduled only when present");
@@ -479,7 +493,10 @@ impl Scheduler {
         let mut out = Vec::new();
         if self.mode == Mode::Single {
             for turn in 1..=turns {
-                if self.done_single.contains(&(qid.clone(), self.names[m].clone(), turn as u32)) {
+                if self
+                    .done_single
+                    .contains(&(qid.clone(), self.names[m].clone(), turn as u32))
+                {
                     self.reused += 1;
                 } else {
                     out.push(Item::Single { q, m, turn });
@@ -495,7 +512,12 @@ impl Scheduler {
                 if !self.queued.insert((q, m1, m2, turn)) {
                     continue;
                 }
-                let key = (qid.clone(), self.names[m1].clone(), self.names[m2].clone(), turn as u32);
+                let key = (
+                    qid.clone(),
+                    self.names[m1].clone(),
+                    self.names[m2].clone(),
+                    turn as u32,
+                );
                 if self.done_pair.contains(&key) {
                     self.reused += 1;
                 } else {

@@ -171,25 +171,42 @@ async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response 
             "retry-after-ms",
             HeaderValue::from(wait.as_millis().max(1) as u64),
         );
-        let mut resp = error(StatusCode::TOO_MANY_REQUESTS, "rate limit reached (simulated)");
+        let mut resp = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate limit reached (simulated)",
+        );
         resp.headers_mut().extend(headers);
         return resp;
     }
-    if sim.config.fail_rate > 0.0 && unit(&[&sim.config.seed.to_le_bytes(), &draw.to_le_bytes(), b"fail"]) < sim.config.fail_rate {
+    if sim.config.fail_rate > 0.0
+        && unit(&[&sim.config.seed.to_le_bytes(), &draw.to_le_bytes(), b"fail"])
+            < sim.config.fail_rate
+    {
         stats.failed.fetch_add(1, Ordering::Relaxed);
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure (simulated)");
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "injected failure (simulated)",
+        );
     }
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "request body is not JSON");
     };
-    let model = req.get("model").and_then(Value::as_str).unwrap_or("").to_string();
+    let model = req
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let Some(messages) = req.get("messages").and_then(Value::as_array) else {
         return error(StatusCode::BAD_REQUEST, "messages is required");
     };
     let messages: Vec<(String, String)> = messages
         .iter()
         .map(|m| {
-            let role = m.get("role").and_then(Value::as_str).unwrap_or("").to_string();
+            let role = m
+                .get("role")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             let content = match m.get("content") {
                 Some(Value::String(s)) => s.clone(),
                 Some(Value::Array(parts)) => parts
@@ -279,19 +296,27 @@ fn reply(config: &SimConfig, model: &str, messages: &[(String, String)]) -> (Str
     if first_user.contains("[[A]]") {
         let choice = pair_verdict(config, first_user);
         if !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
-            return ("どちらの回答にも長所があり、判断が難しいところです。".into(), true);
+            return (
+                "どちらの回答にも長所があり、判断が難しいところです。".into(),
+                true,
+            );
         }
         let text = if is_reask {
             format!("[[{choice}]]")
         } else {
-            format!("両方の回答を比較しました。内容の正確さと詳しさを考慮すると、最終判定は次のとおりです。\n\n[[{choice}]]")
+            format!(
+                "両方の回答を比較しました。内容の正確さと詳しさを考慮すると、最終判定は次のとおりです。\n\n[[{choice}]]"
+            )
         };
         return (text, true);
     }
     if first_user.contains("[[評価]]") || first_user.contains("[[rating]]") {
         let score = single_verdict(config, first_user);
         if !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
-            return ("この回答はおおむね良いと思います。評価は高めです。".into(), true);
+            return (
+                "この回答はおおむね良いと思います。評価は高めです。".into(),
+                true,
+            );
         }
         let text = if is_reask {
             format!("[[{score}]]")
@@ -305,8 +330,8 @@ fn reply(config: &SimConfig, model: &str, messages: &[(String, String)]) -> (Str
     let n = 1 + (q * 9.0).round() as usize;
     let mut out = String::new();
     for i in 0..n {
-        let pick = (unit(&[&seed, model.as_bytes(), key, &i.to_le_bytes()]) * SENTENCES.len() as f64)
-            as usize;
+        let pick = (unit(&[&seed, model.as_bytes(), key, &i.to_le_bytes()])
+            * SENTENCES.len() as f64) as usize;
         out.push_str(SENTENCES[pick.min(SENTENCES.len() - 1)]);
     }
     (out, false)
@@ -328,11 +353,18 @@ fn merit(config: &SimConfig, answer: &str) -> f64 {
 /// The judged answer of a single-mode prompt: the fenced answer, or the last assistant turn
 /// of a multi-turn conversation.
 fn judged_answer(prompt: &str) -> &str {
-    if let Some(a) = between(prompt, "[アシスタントの回答の開始]", "[アシスタントの回答の終了]") {
+    if let Some(a) = between(
+        prompt,
+        "[アシスタントの回答の開始]",
+        "[アシスタントの回答の終了]",
+    ) {
         return a;
     }
-    if let Some(conv) = between(prompt, "<|アシスタントとの会話の開始|>", "<|アシスタントとの会話の終了|>")
-        && let Some(pos) = conv.rfind("### アシスタント:")
+    if let Some(conv) = between(
+        prompt,
+        "<|アシスタントとの会話の開始|>",
+        "<|アシスタントとの会話の終了|>",
+    ) && let Some(pos) = conv.rfind("### アシスタント:")
     {
         return &conv[pos..];
     }
@@ -345,10 +377,30 @@ fn single_verdict(config: &SimConfig, prompt: &str) -> u32 {
 }
 
 fn pair_answers(prompt: &str) -> Option<(&str, &str)> {
-    let a = between(prompt, "[アシスタントAの回答の開始]", "[アシスタントAの回答の終了]")
-        .or_else(|| between(prompt, "<|アシスタントAとの会話の開始|>", "<|アシスタントAとの会話の終了|>"))?;
-    let b = between(prompt, "[アシスタントBの回答の開始]", "[アシスタントBの回答の終了]")
-        .or_else(|| between(prompt, "<|アシスタントBとの会話の開始|>", "<|アシスタントBとの会話の終了|>"))?;
+    let a = between(
+        prompt,
+        "[アシスタントAの回答の開始]",
+        "[アシスタントAの回答の終了]",
+    )
+    .or_else(|| {
+        between(
+            prompt,
+            "<|アシスタントAとの会話の開始|>",
+            "<|アシスタントAとの会話の終了|>",
+        )
+    })?;
+    let b = between(
+        prompt,
+        "[アシスタントBの回答の開始]",
+        "[アシスタントBの回答の終了]",
+    )
+    .or_else(|| {
+        between(
+            prompt,
+            "<|アシスタントBとの会話の開始|>",
+            "<|アシスタントBとの会話の終了|>",
+        )
+    })?;
     Some((a, b))
 }
 
@@ -359,7 +411,13 @@ fn pair_verdict(config: &SimConfig, prompt: &str) -> char {
     }
     let Some((a, b)) = pair_answers(prompt) else {
         let x = unit(&[&seed, prompt.as_bytes()]);
-        return if x < 0.4 { 'A' } else if x < 0.8 { 'B' } else { 'C' };
+        return if x < 0.4 {
+            'A'
+        } else if x < 0.8 {
+            'B'
+        } else {
+            'C'
+        };
     };
     let d = merit(config, a) - merit(config, b);
     if d > 0.75 {

@@ -37,7 +37,10 @@ mod tests {
 
     #[test]
     fn model_names_become_safe_file_names() {
-        assert_eq!(safe_file_name("tokyotech-llm/Swallow-7b"), "tokyotech-llm--Swallow-7b");
+        assert_eq!(
+            safe_file_name("tokyotech-llm/Swallow-7b"),
+            "tokyotech-llm--Swallow-7b"
+        );
         assert_eq!(safe_file_name(".."), "_..");
         assert_eq!(safe_file_name("../../etc/passwd"), "_..--..--etc--passwd");
         assert_eq!(safe_file_name("モデル:1"), "モデル_1");

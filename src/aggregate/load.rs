@@ -63,7 +63,8 @@ enum Kind {
 
 fn kind_of(path: &Path) -> anyhow::Result<Option<Kind>> {
     use std::io::BufRead;
-    let f = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let f =
+        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     for line in std::io::BufReader::new(f).lines() {
         let line = line.with_context(|| format!("{}: cannot read", path.display()))?;
         if line.trim().is_empty() {
@@ -102,7 +103,10 @@ pub fn build_reports(loaded: &Loaded, baseline: Option<&str>) -> anyhow::Result<
     let mut reports = Vec::new();
     let mut single_by_judge: BTreeMap<&str, Vec<SingleJudgment>> = BTreeMap::new();
     for r in &loaded.single {
-        single_by_judge.entry(r.judge.model()).or_default().push(r.clone());
+        single_by_judge
+            .entry(r.judge.model())
+            .or_default()
+            .push(r.clone());
     }
     for (judge, rows) in single_by_judge {
         reports.push(Report {
@@ -117,7 +121,10 @@ pub fn build_reports(loaded: &Loaded, baseline: Option<&str>) -> anyhow::Result<
     }
     let mut pair_by_judge: BTreeMap<&str, Vec<PairJudgment>> = BTreeMap::new();
     for r in &loaded.pair {
-        pair_by_judge.entry(r.judge.model()).or_default().push(r.clone());
+        pair_by_judge
+            .entry(r.judge.model())
+            .or_default()
+            .push(r.clone());
     }
     for (judge, rows) in pair_by_judge {
         let base = match baseline {

@@ -101,5 +101,10 @@ pub fn summarize_single(rows: &[SingleJudgment]) -> Vec<SingleSummary> {
 }
 
 fn key(r: &SingleJudgment) -> (&str, &str, u32, &str) {
-    (r.question_id.0.as_str(), r.model.as_str(), r.turn, r.judge.model())
+    (
+        r.question_id.0.as_str(),
+        r.model.as_str(),
+        r.turn,
+        r.judge.model(),
+    )
 }

@@ -192,7 +192,10 @@ mod tests {
             "{\"question_id\": 1, \"turns\": [\"a\"]}\n\n{\"question_id\": \"1\", \"turns\": [\"b\"]}\n",
         );
         let err = load_questions(f.path()).unwrap_err().to_string();
-        assert!(err.contains(":3: question 1 appears twice (first on line 1)"), "{err}");
+        assert!(
+            err.contains(":3: question 1 appears twice (first on line 1)"),
+            "{err}"
+        );
     }
 
     #[test]

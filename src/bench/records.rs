@@ -66,6 +66,9 @@ pub struct AnswerRecord {
 impl AnswerRecord {
     /// The replies of the first sample, or none.
     pub fn turns(&self) -> &[String] {
-        self.choices.first().map(|c| c.turns.as_slice()).unwrap_or(&[])
+        self.choices
+            .first()
+            .map(|c| c.turns.as_slice())
+            .unwrap_or(&[])
     }
 }

@@ -27,9 +27,11 @@ impl Limiter {
     pub fn new(rpm: Option<NonZeroU32>, tpm: Option<NonZeroU32>) -> Self {
         let requests = rpm.map(|rpm| {
             let period = Duration::from_secs_f64(60.0 / rpm.get() as f64);
-            RateLimiter::direct(Quota::with_period(period).expect("non-zero").allow_burst(
-                NonZeroU32::new(1).expect("one"),
-            ))
+            RateLimiter::direct(
+                Quota::with_period(period)
+                    .expect("non-zero")
+                    .allow_burst(NonZeroU32::new(1).expect("one")),
+            )
         });
         let tokens = tpm.map(|tpm| {
             // About two seconds of tokens may go at once; enough for one large request at

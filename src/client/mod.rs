@@ -159,7 +159,10 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("url", &self.inner.url)
-            .field("api_key", &self.inner.api_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "api_key",
+                &self.inner.api_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("limiter", &self.inner.limiter)
             .finish()
     }
@@ -329,7 +332,11 @@ fn parse_response(text: &str) -> Result<ChatResponse, ClientError> {
         ClientError::Malformed(format!("{e} in {head:?}"))
     })?;
     let usage = wire.usage.map(Usage::from).unwrap_or_default();
-    let choice = wire.choices.into_iter().next().ok_or(ClientError::NoChoices)?;
+    let choice = wire
+        .choices
+        .into_iter()
+        .next()
+        .ok_or(ClientError::NoChoices)?;
     let finish_reason = choice.finish_reason.unwrap_or_else(|| "stop".into());
     let message = choice.message;
     let refusal = message.as_ref().and_then(|m| m.refusal.clone());
@@ -357,12 +364,23 @@ mod tests {
             r#"{"choices":[{"message":{"content":"はい"},"finish_reason":"eos_token"}],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#,
         )
         .unwrap();
-        assert_eq!((r.content.as_str(), r.finish_reason.as_str()), ("はい", "eos_token"));
+        assert_eq!(
+            (r.content.as_str(), r.finish_reason.as_str()),
+            ("はい", "eos_token")
+        );
         assert_eq!(r.usage.total(), 5);
-        assert!(matches!(parse_response(r#"{"choices":[]}"#), Err(ClientError::NoChoices)));
-        assert!(matches!(parse_response("<html>"), Err(ClientError::Malformed(_))));
         assert!(matches!(
-            parse_response(r#"{"choices":[{"message":{"content":null},"finish_reason":"content_filter"}]}"#),
+            parse_response(r#"{"choices":[]}"#),
+            Err(ClientError::NoChoices)
+        ));
+        assert!(matches!(
+            parse_response("<html>"),
+            Err(ClientError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_response(
+                r#"{"choices":[{"message":{"content":null},"finish_reason":"content_filter"}]}"#
+            ),
             Err(ClientError::Refused(_))
         ));
     }
@@ -378,6 +396,9 @@ mod tests {
         )
         .unwrap();
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("sk-secret") && dbg.contains("<redacted>"), "{dbg}");
+        assert!(
+            !dbg.contains("sk-secret") && dbg.contains("<redacted>"),
+            "{dbg}"
+        );
     }
 }

@@ -37,7 +37,10 @@ impl RetryPolicy {
         }
         let exp = self
             .base_delay
-            .saturating_mul(1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX))
+            .saturating_mul(
+                1u32.checked_shl(retry.saturating_sub(1))
+                    .unwrap_or(u32::MAX),
+            )
             .min(self.max_delay);
         let half = exp / 2;
         let jitter = rand::rng().random_range(0..=half.as_millis() as u64);
@@ -89,8 +92,14 @@ mod tests {
             max_delay: Duration::from_secs(5),
             ..RetryPolicy::default()
         };
-        assert_eq!(p.delay(1, Some(Duration::from_secs(2))), Duration::from_secs(2));
-        assert_eq!(p.delay(1, Some(Duration::from_secs(3600))), Duration::from_secs(5));
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(3600))),
+            Duration::from_secs(5)
+        );
         let mut h = reqwest::header::HeaderMap::new();
         h.insert("retry-after", "1.5".parse().unwrap());
         assert_eq!(parse_retry_after(&h), Some(Duration::from_millis(1500)));

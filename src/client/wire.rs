@@ -82,16 +82,16 @@ impl ChatRequest {
             .messages
             .iter()
             .map(|m| match m.role {
-                Role::System => ChatCompletionRequestMessage::System(
-                    ChatCompletionRequestSystemMessage::from(
+                Role::System => {
+                    ChatCompletionRequestMessage::System(ChatCompletionRequestSystemMessage::from(
                         ChatCompletionRequestSystemMessageContent::Text(m.content.clone()),
-                    ),
-                ),
-                Role::User => ChatCompletionRequestMessage::User(
-                    ChatCompletionRequestUserMessage::from(
+                    ))
+                }
+                Role::User => {
+                    ChatCompletionRequestMessage::User(ChatCompletionRequestUserMessage::from(
                         ChatCompletionRequestUserMessageContent::Text(m.content.clone()),
-                    ),
-                ),
+                    ))
+                }
                 Role::Assistant => ChatCompletionRequestMessage::Assistant(
                     ChatCompletionRequestAssistantMessage::from(
                         ChatCompletionRequestAssistantMessageContent::Text(m.content.clone()),

@@ -136,8 +136,14 @@ impl Judge {
         let mut vars: Vec<(String, String)> = Vec::new();
         if turn == 1 {
             vars.push(("question".into(), q.turns[0].clone()));
-            vars.push(("answer_a".into(), a.turns().first().cloned().unwrap_or_default()));
-            vars.push(("answer_b".into(), b.turns().first().cloned().unwrap_or_default()));
+            vars.push((
+                "answer_a".into(),
+                a.turns().first().cloned().unwrap_or_default(),
+            ));
+            vars.push((
+                "answer_b".into(),
+                b.turns().first().cloned().unwrap_or_default(),
+            ));
             if let Some(r) = reference {
                 vars.push(("ref_answer".into(), r[0].clone()));
             }
@@ -257,7 +263,10 @@ fn push_conversation(
 ) {
     if with_questions {
         vars.push(("question_1".into(), q.turns[0].clone()));
-        vars.push(("question_2".into(), q.turns.get(1).cloned().unwrap_or_default()));
+        vars.push((
+            "question_2".into(),
+            q.turns.get(1).cloned().unwrap_or_default(),
+        ));
     }
     for i in 0..2 {
         vars.push((

@@ -66,7 +66,10 @@ impl PromptKind {
     pub fn is_pairwise(self) -> bool {
         matches!(
             self,
-            PromptKind::Pair | PromptKind::PairRef | PromptKind::PairMulti | PromptKind::PairRefMulti
+            PromptKind::Pair
+                | PromptKind::PairRef
+                | PromptKind::PairMulti
+                | PromptKind::PairRefMulti
         )
     }
 
@@ -113,12 +116,21 @@ const BUILTIN: &[(&str, &str)] = &[
     ("reask", include_str!("../../prompts/reask.tera")),
     ("single", include_str!("../../prompts/single.tera")),
     ("single-ref", include_str!("../../prompts/single-ref.tera")),
-    ("single-multi", include_str!("../../prompts/single-multi.tera")),
-    ("single-ref-multi", include_str!("../../prompts/single-ref-multi.tera")),
+    (
+        "single-multi",
+        include_str!("../../prompts/single-multi.tera"),
+    ),
+    (
+        "single-ref-multi",
+        include_str!("../../prompts/single-ref-multi.tera"),
+    ),
     ("pair", include_str!("../../prompts/pair.tera")),
     ("pair-ref", include_str!("../../prompts/pair-ref.tera")),
     ("pair-multi", include_str!("../../prompts/pair-multi.tera")),
-    ("pair-ref-multi", include_str!("../../prompts/pair-ref-multi.tera")),
+    (
+        "pair-ref-multi",
+        include_str!("../../prompts/pair-ref-multi.tera"),
+    ),
 ];
 
 /// A template that could not be loaded or rendered.
@@ -158,10 +170,11 @@ impl Prompts {
                 }
                 _ => (format!("built-in {name}.tera"), text.to_string()),
             };
-            tera.add_raw_template(name, &source).map_err(|e| PromptError {
-                origin: origin.clone(),
-                message: chain(&e),
-            })?;
+            tera.add_raw_template(name, &source)
+                .map_err(|e| PromptError {
+                    origin: origin.clone(),
+                    message: chain(&e),
+                })?;
             origins.push((name.to_string(), origin));
         }
         if let Some(dir) = dir {
@@ -277,7 +290,11 @@ mod tests {
         let msgs = p
             .render(
                 PromptKind::Pair,
-                &[("question", "富士山の高さは？"), ("answer_a", "3776m"), ("answer_b", "知りません")],
+                &[
+                    ("question", "富士山の高さは？"),
+                    ("answer_a", "3776m"),
+                    ("answer_b", "知りません"),
+                ],
             )
             .unwrap();
         insta::assert_snapshot!(msgs[1].content);
@@ -288,7 +305,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("single.tera"), "{{ questoin }} [[評価]]").unwrap();
         let err = Prompts::load(Some(dir.path())).unwrap_err().to_string();
-        assert!(err.contains("single.tera") && err.contains("questoin"), "{err}");
+        assert!(
+            err.contains("single.tera") && err.contains("questoin"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -296,6 +316,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("singel.tera"), "x").unwrap();
         let err = Prompts::load(Some(dir.path())).unwrap_err().to_string();
-        assert!(err.contains("singel.tera") && err.contains("expected one of"), "{err}");
+        assert!(
+            err.contains("singel.tera") && err.contains("expected one of"),
+            "{err}"
+        );
     }
 }

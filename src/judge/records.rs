@@ -37,8 +37,10 @@ impl<'de> Deserialize<'de> for JudgeId {
 #[serde(rename_all = "snake_case")]
 pub enum Winner {
     /// `model_1` won.
+    #[serde(rename = "model_1")]
     Model1,
     /// `model_2` won.
+    #[serde(rename = "model_2")]
     Model2,
     /// Neither won.
     Tie,

@@ -80,7 +80,10 @@ mod tests {
     #[test]
     fn the_last_tag_wins() {
         assert_eq!(parse_rating("形式は [[5]] です。…評価: [[8]]"), Ok(8.0));
-        assert_eq!(parse_choice("\"[[A]]\"、\"[[B]]\"、\"[[C]]\" のうち… [[B]]"), Ok(Choice::B));
+        assert_eq!(
+            parse_choice("\"[[A]]\"、\"[[B]]\"、\"[[C]]\" のうち… [[B]]"),
+            Ok(Choice::B)
+        );
         assert_eq!(parse_choice("最終判定: [[C]]"), Ok(Choice::Tie));
     }
 
@@ -94,11 +97,26 @@ mod tests {
 
     #[test]
     fn out_of_range_and_missing_are_failures() {
-        assert_eq!(parse_rating("[[11]]"), Err(VerdictError::OutOfRange("11".into())));
-        assert_eq!(parse_rating("[[0]]"), Err(VerdictError::OutOfRange("0".into())));
-        assert_eq!(parse_rating("[[8]] とした後で [[-1]]"), Err(VerdictError::OutOfRange("-1".into())));
-        assert_eq!(parse_rating("評価は8点です"), Err(VerdictError::NoTag("[[8]]")));
-        assert_eq!(parse_choice("Aの方が良い [A]"), Err(VerdictError::NoTag("[[A]]")));
+        assert_eq!(
+            parse_rating("[[11]]"),
+            Err(VerdictError::OutOfRange("11".into()))
+        );
+        assert_eq!(
+            parse_rating("[[0]]"),
+            Err(VerdictError::OutOfRange("0".into()))
+        );
+        assert_eq!(
+            parse_rating("[[8]] とした後で [[-1]]"),
+            Err(VerdictError::OutOfRange("-1".into()))
+        );
+        assert_eq!(
+            parse_rating("評価は8点です"),
+            Err(VerdictError::NoTag("[[8]]"))
+        );
+        assert_eq!(
+            parse_choice("Aの方が良い [A]"),
+            Err(VerdictError::NoTag("[[A]]"))
+        );
         assert!(parse_choice("[[D]]").is_err());
     }
 }

@@ -15,7 +15,11 @@ fn render(t: &Table, out: &mut String) {
     out.push_str(&format!("## {}\n\n", escape(&t.title)));
     out.push_str(&format!(
         "| {} |\n",
-        t.headers.iter().map(|h| escape(h)).collect::<Vec<_>>().join(" | ")
+        t.headers
+            .iter()
+            .map(|h| escape(h))
+            .collect::<Vec<_>>()
+            .join(" | ")
     ));
     out.push_str(&format!(
         "|{}|\n",
@@ -31,7 +35,10 @@ fn render(t: &Table, out: &mut String) {
     for row in &t.rows {
         out.push_str(&format!(
             "| {} |\n",
-            row.iter().map(|c| escape(c)).collect::<Vec<_>>().join(" | ")
+            row.iter()
+                .map(|c| escape(c))
+                .collect::<Vec<_>>()
+                .join(" | ")
         ));
     }
     out.push('\n');
@@ -43,7 +50,10 @@ impl Exporter for MarkdownExporter {
         for t in reports.iter().flat_map(tables) {
             render(&t, &mut out);
         }
-        if reports.iter().any(|r| r.mode != crate::aggregate::Mode::Single) {
+        if reports
+            .iter()
+            .any(|r| r.mode != crate::aggregate::Mode::Single)
+        {
             out.push_str(
                 "Each pairwise game is judged twice with the answers swapped; a game is a tie \
                  when either order says tie or the two orders disagree. Adjusted win rate = \

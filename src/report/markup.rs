@@ -39,7 +39,8 @@ pub fn pad(s: &str, w: usize, align: Align) -> String {
 }
 
 fn num(v: Option<f64>, digits: usize) -> String {
-    v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "-".into())
+    v.map(|x| format!("{x:.digits$}"))
+        .unwrap_or_else(|| "-".into())
 }
 
 /// The tables that present one report.

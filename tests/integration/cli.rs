@@ -1,0 +1,373 @@
+//! The real `shinpan` binary: demo end to end, `simulate` + `run` over HTTP, report shapes,
+//! and bad input.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn shinpan() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_shinpan"));
+    c.env_remove("OPENAI_BASE_URL").env_remove("OPENAI_API_KEY");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    shinpan().args(args).output().expect("shinpan runs")
+}
+
+fn stdout_json(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).expect("stdout is JSON")
+}
+
+fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).unwrap().lines().count()
+}
+
+#[test]
+fn demo_runs_the_whole_pipeline_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let o = run(&["demo", "--out", out.to_str().unwrap(), "--format", "json"]);
+    let reports = stdout_json(&o);
+    let reports = reports
+        .as_array()
+        .expect("two reports: single and pairwise");
+    assert_eq!(reports[0]["mode"], "single");
+    assert_eq!(reports[1]["mode"], "pairwise-baseline");
+    assert_eq!(reports[1]["baseline"], "demo-medium");
+    // 16 two-turn questions, 3 models.
+    for m in ["demo-large", "demo-medium", "demo-small"] {
+        assert_eq!(lines(&out.join(format!("answers/{m}.jsonl"))), 16);
+    }
+    assert_eq!(
+        lines(&out.join("judgments/demo-judge_single.jsonl")),
+        3 * 16 * 2
+    );
+    assert_eq!(
+        lines(&out.join("judgments/demo-judge_pair.jsonl")),
+        2 * 16 * 2
+    );
+    for f in [
+        "report-single.md",
+        "report-single.json",
+        "report-pairwise-baseline.md",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    // The simulated quality order shows through the judge.
+    let models: Vec<&str> = reports[0]["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(models, ["demo-large", "demo-medium", "demo-small"]);
+    let md = std::fs::read_to_string(out.join("report-pairwise-baseline.md")).unwrap();
+    assert!(md.contains("| demo-large |"), "{md}");
+}
+
+#[test]
+fn json_report_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let single = dir.path().join("j_single.jsonl");
+    std::fs::write(
+        &single,
+        [
+            r#"{"question_id": 1, "model": "モデルA", "judge": ["gpt-4", "single"], "score": 8, "turn": 1, "category": "writing"}"#,
+            r#"{"question_id": 1, "model": "モデルA", "judge": ["gpt-4", "single-multi"], "score": 6, "turn": 2, "category": "writing"}"#,
+            r#"{"question_id": 2, "model": "モデルA", "judge": ["gpt-4", "single"], "score": -1, "turn": 1, "category": "math"}"#,
+            r#"{"question_id": 2, "model": "model-b", "judge": ["gpt-4", "single"], "score": null, "turn": 1, "error": "no tag", "category": "math"}"#,
+            r#"{"question_id": 2, "model": "model-b", "judge": ["gpt-4", "single"], "score": 4.5, "turn": 1, "category": "math"}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let o = run(&["report", single.to_str().unwrap(), "--format", "json"]);
+    insta::assert_json_snapshot!("single_report", stdout_json(&o));
+
+    let pair = dir.path().join("j_pair.jsonl");
+    std::fs::write(
+        &pair,
+        [
+            r#"{"question_id": 1, "model_1": "a", "model_2": "base", "g1_winner": "model_1", "g2_winner": "model_1", "judge": ["gpt-4", "pair"], "turn": 1}"#,
+            r#"{"question_id": 2, "model_1": "base", "model_2": "a", "g1_winner": "model_2", "g2_winner": "model_2", "judge": ["gpt-4", "pair"], "turn": 1}"#,
+            r#"{"question_id": 3, "model_1": "a", "model_2": "base", "g1_winner": "model_1", "g2_winner": "model_2", "judge": ["gpt-4", "pair"], "turn": 1}"#,
+            r#"{"question_id": 4, "model_1": "a", "model_2": "base", "g1_winner": "tie", "g2_winner": "tie", "judge": ["gpt-4", "pair"], "turn": 1}"#,
+            r#"{"question_id": 5, "model_1": "a", "model_2": "base", "g1_winner": "model_2", "g2_winner": "error", "judge": ["gpt-4", "pair"], "turn": 1}"#,
+            r#"{"question_id": 6, "model_1": "a", "model_2": "base", "g1_winner": "model_2", "g2_winner": "model_2", "judge": ["gpt-4", "pair"], "turn": 1}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let o = run(&[
+        "report",
+        pair.to_str().unwrap(),
+        "--format",
+        "json",
+        "--baseline",
+        "base",
+    ]);
+    insta::assert_json_snapshot!("pair_report", stdout_json(&o));
+}
+
+#[test]
+fn terminal_tables_align_wide_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("j_single.jsonl");
+    std::fs::write(
+        &f,
+        "{\"question_id\": 1, \"model\": \"日本語モデル\", \"judge\": [\"j\", \"single\"], \"score\": 8, \"turn\": 1}\n\
+         {\"question_id\": 1, \"model\": \"en-model-long\", \"judge\": [\"j\", \"single\"], \"score\": 7, \"turn\": 1}\n",
+    )
+    .unwrap();
+    let o = run(&["report", f.to_str().unwrap()]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    use unicode_width::UnicodeWidthStr;
+    // The score column ends at the same display column on both rows.
+    let end_of = |needle: &str| {
+        let l = text.lines().find(|l| l.contains(needle)).unwrap();
+        let i = l
+            .find(if needle == "日本語モデル" {
+                "8.00"
+            } else {
+                "7.00"
+            })
+            .unwrap();
+        l[..i].width()
+    };
+    let score_col = [end_of("日本語モデル"), end_of("en-model-long")];
+    assert_eq!(
+        score_col[0], score_col[1],
+        "columns line up by display width:\n{text}"
+    );
+}
+
+struct Sim(Child, String);
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn simulator(args: &[&str]) -> Sim {
+    let mut child = shinpan()
+        .args(["simulate", "--port", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    Sim(child, url)
+}
+
+#[test]
+fn run_against_the_simulate_subcommand_with_a_rate_limit_and_failures() {
+    let sim = simulator(&[
+        "--rpm",
+        "3000",
+        "--fail-rate",
+        "0.1",
+        "--garble-rate",
+        "0.2",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("q.jsonl");
+    std::fs::write(
+        &q,
+        std::fs::read_to_string("questions/sample_ja.jsonl").unwrap(),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let o = run(&[
+        "run",
+        "--models",
+        "org/small,org/large",
+        "--judge",
+        "sim-judge",
+        "--mode",
+        "pairwise-all",
+        "--questions",
+        q.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--base-url",
+        &sim.1,
+        "--rpm",
+        "2400",
+        "--format",
+        "json",
+    ]);
+    let report = stdout_json(&o);
+    assert_eq!(report["mode"], "pairwise-all");
+    assert_eq!(report["judge"], "sim-judge");
+    for m in report["models"].as_array().unwrap() {
+        for key in [
+            "model",
+            "n",
+            "errors",
+            "wins",
+            "losses",
+            "ties",
+            "win_rate",
+            "loss_rate",
+            "adjusted_win_rate",
+            "position_consistency",
+        ] {
+            assert!(m.get(key).is_some(), "{key} missing in {m}");
+        }
+        assert_eq!(m["n"].as_u64().unwrap() + m["errors"].as_u64().unwrap(), 32);
+    }
+    // Model names with a slash are made safe for file names.
+    assert_eq!(lines(&out.join("answers/org--small.jsonl")), 16);
+    assert_eq!(lines(&out.join("judgments/sim-judge_pair.jsonl")), 32);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("answers: 32 generated"), "{stderr}");
+}
+
+#[test]
+fn bad_input_is_refused_with_exit_2_and_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let q = dir.path().join("q.jsonl");
+    std::fs::write(
+        &q,
+        "{\"question_id\": 1, \"turns\": [\"a\"]}\n{\"question_id\": 1, \"turns\": [\"b\"]}\n",
+    )
+    .unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "--models",
+                "a",
+                "--judge",
+                "j",
+                "--questions",
+                "missing.jsonl",
+            ],
+            "missing.jsonl",
+        ),
+        (
+            vec![
+                "--models",
+                "a",
+                "--judge",
+                "j",
+                "--questions",
+                q.to_str().unwrap(),
+            ],
+            ":2: question 1 appears twice",
+        ),
+        (
+            vec![
+                "--models",
+                "a,b",
+                "--judge",
+                "j",
+                "--mode",
+                "pairwise-baseline",
+                "--baseline",
+                "c",
+                "--questions",
+                "x",
+            ],
+            "--baseline \"c\" is not among --models",
+        ),
+        (
+            vec!["--models", "", "--judge", "j", "--questions", "x"],
+            "no candidate models",
+        ),
+        (
+            vec![
+                "--models",
+                "a",
+                "--judge",
+                "j",
+                "--mode",
+                "duel",
+                "--questions",
+                "x",
+            ],
+            "--mode: unknown mode \"duel\"",
+        ),
+        (
+            vec![
+                "--models",
+                "a",
+                "--judge",
+                "j",
+                "--questions",
+                "x",
+                "--base-url",
+                "ftp://x",
+            ],
+            "--base-url",
+        ),
+    ];
+    for (args, expected) in cases {
+        let o = shinpan()
+            .arg("run")
+            .args(&args)
+            .args(["--out", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: expected {expected:?} in {stderr}"
+        );
+        assert!(!out.exists(), "{args:?} wrote {}", out.display());
+    }
+    let o = run(&[
+        "run",
+        "--models",
+        "a",
+        "--judge",
+        "j",
+        "--questions",
+        "x",
+        "--rpm",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "clap refuses --rpm 0");
+}
+
+#[test]
+fn report_reads_ja_vicuna_qa_files() {
+    let dir = Path::new("../shared/datasets/ja_vicuna_qa/model_judgment/pairwise/gpt-4");
+    assert!(dir.exists(), "the shared datasets are beside the checkout");
+    let report = stdout_json(&run(&["report", dir.to_str().unwrap(), "--format", "json"]));
+    assert_eq!(report["baseline"], "openai--text-davinci-003");
+    let calm2 = report["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "cyberagent--calm2-7b-chat")
+        .unwrap();
+    // ja-vicuna-qa's show_result.py prints 70.0 / 15.0 / 77.5 for this model.
+    assert_eq!(
+        (
+            calm2["wins"].as_u64(),
+            calm2["losses"].as_u64(),
+            calm2["ties"].as_u64()
+        ),
+        (Some(56), Some(12), Some(12))
+    );
+    assert_eq!(calm2["adjusted_win_rate"].as_f64(), Some(0.775));
+}

@@ -1,0 +1,8 @@
+//! shinpan's integration tests: one test binary (each file in tests/ would link separately).
+//! They run the real binary and real HTTP against in-process servers on port 0: a scripted
+//! fake for fault injection, and shinpan's own simulator.
+
+mod cli;
+mod client;
+mod fake;
+mod pipeline;

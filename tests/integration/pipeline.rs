@@ -1,0 +1,337 @@
+//! The pipeline through the library against the scripted fake: both-order judging, the swap
+//! rule, re-asks, multi-turn generation, reuse of answers and judgments.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+use shinpan::aggregate::{Mode, ModelSummary};
+use shinpan::cli::{CommonArgs, EndpointArgs};
+use shinpan::config::{RunOptions, resolve};
+use shinpan::judge::{PairJudgment, SingleJudgment, Winner};
+use shinpan::store::read_jsonl;
+
+use crate::fake::{Fake, Reply, first_user};
+
+const QUESTIONS: &str = r#"{"question_id": 1, "category": "writing", "turns": ["春の俳句を詠んでください。", "それを英語に訳してください。"]}
+{"question_id": 2, "category": "math", "turns": ["2+3は？", "それを2倍すると？"], "reference": ["5", "10"]}
+"#;
+
+fn options(
+    fake: &Fake,
+    dir: &Path,
+    models: &[&str],
+    mode: &str,
+    baseline: Option<&str>,
+) -> RunOptions {
+    let q = dir.join("q.jsonl");
+    std::fs::write(&q, QUESTIONS).unwrap();
+    let common = CommonArgs {
+        judge: Some("judge".into()),
+        questions: Some(q),
+        out: Some(dir.join("out")),
+        endpoint: EndpointArgs {
+            base_url: Some(fake.base_url()),
+            api_key_env: Some(String::new()),
+            max_attempts: Some(2),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    resolve(
+        None,
+        Some(models.iter().map(|s| s.to_string()).collect()),
+        Some(mode.into()),
+        baseline.map(str::to_string),
+        &common,
+    )
+    .unwrap()
+}
+
+fn is_judge(body: &Value) -> bool {
+    let u = first_user(body);
+    u.contains("[[A]]") || u.contains("[[評価]]")
+}
+
+/// Candidate replies name the model and the turn, so tests can see which answer went where.
+fn candidate(body: &Value) -> String {
+    let model = body["model"].as_str().unwrap();
+    let turn = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .count();
+    format!("{model}の回答{turn}")
+}
+
+#[tokio::test]
+async fn every_pairwise_game_is_judged_in_both_orders_and_combined_by_the_swap_rule() {
+    // A judge that always prefers whatever is shown first: every game is inconsistent.
+    let fake = Fake::start(|_, body| {
+        if is_judge(body) {
+            Reply::Text("Aの方が良い。[[A]]".into())
+        } else {
+            Reply::Text(candidate(body))
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(
+        &fake,
+        dir.path(),
+        &["alpha", "beta"],
+        "pairwise-baseline",
+        Some("beta"),
+    );
+    let out = shinpan::pipeline::run(&opts, false).await.unwrap();
+
+    let rows: Vec<(usize, PairJudgment)> =
+        read_jsonl(&dir.path().join("out/judgments/judge_pair.jsonl")).unwrap();
+    assert_eq!(rows.len(), 4, "2 questions × 2 turns");
+    for (_, r) in &rows {
+        assert_eq!((r.model_1.as_str(), r.model_2.as_str()), ("alpha", "beta"));
+        // Game 1 shows model_1 first, game 2 shows model_2 first; "A" maps back accordingly.
+        assert_eq!((r.g1_winner, r.g2_winner), (Winner::Model1, Winner::Model2));
+        let t = r.turn;
+        let (a1, b1) = (format!("alphaの回答{t}"), format!("betaの回答{t}"));
+        let p1 = &r.g1_user_prompt;
+        let p2 = &r.g2_user_prompt;
+        assert!(
+            p1.find(&a1).unwrap() < p1.find(&b1).unwrap(),
+            "game 1 shows alpha first"
+        );
+        assert!(
+            p2.find(&b1).unwrap() < p2.find(&a1).unwrap(),
+            "game 2 shows beta first"
+        );
+    }
+    // Judge requests: 4 games × 2 orders.
+    let judge_calls = fake.seen().iter().filter(|s| is_judge(&s.body)).count();
+    assert_eq!(judge_calls, 8);
+    let ModelSummary::Pair(p) = &out.report.models[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (p.model.as_str(), p.wins, p.losses, p.ties),
+        ("alpha", 0, 0, 4)
+    );
+    assert_eq!(p.position_consistency, Some(0.0));
+    assert_eq!(p.adjusted_win_rate, Some(0.5));
+}
+
+#[tokio::test]
+async fn consistent_verdicts_count_as_wins_from_the_candidates_side() {
+    // A judge that always prefers alpha, wherever it is shown.
+    let fake = Fake::start(|_, body| {
+        if is_judge(body) {
+            let u = first_user(body);
+            let a_is_alpha = u.find("alpha").unwrap() < u.find("beta").unwrap();
+            Reply::Text(if a_is_alpha { "[[A]]" } else { "[[B]]" }.into())
+        } else {
+            Reply::Text(candidate(body))
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    // beta is the candidate here and alpha the baseline: the report is from beta's side.
+    let opts = options(
+        &fake,
+        dir.path(),
+        &["alpha", "beta"],
+        "pairwise-baseline",
+        Some("alpha"),
+    );
+    let out = shinpan::pipeline::run(&opts, false).await.unwrap();
+    let ModelSummary::Pair(p) = &out.report.models[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (p.model.as_str(), p.wins, p.losses, p.ties),
+        ("beta", 0, 4, 0)
+    );
+    assert_eq!(
+        (p.win_rate, p.loss_rate, p.position_consistency),
+        (Some(0.0), Some(1.0), Some(1.0))
+    );
+}
+
+#[tokio::test]
+async fn turn_two_sees_turn_one_and_is_judged_with_the_multi_turn_prompt() {
+    let fake = Fake::start(|_, body| {
+        if is_judge(body) {
+            Reply::Text("評価: [[7]]".into())
+        } else {
+            Reply::Text(candidate(body))
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(&fake, dir.path(), &["alpha"], "single", None);
+    let out = shinpan::pipeline::run(&opts, false).await.unwrap();
+    let seen = fake.seen();
+    let turn2 = seen
+        .iter()
+        .find(|s| {
+            !is_judge(&s.body) && s.messages().len() == 3 && s.messages()[0].1.contains("俳句")
+        })
+        .expect("a turn-2 request");
+    let m = turn2.messages();
+    assert_eq!(m[1], ("assistant".to_string(), "alphaの回答1".to_string()));
+    assert_eq!(m[2].1, "それを英語に訳してください。");
+    // Temperatures from the category table: writing 0.7, math 0.0.
+    let temps: Vec<f64> = seen
+        .iter()
+        .filter(|s| !is_judge(&s.body))
+        .map(|s| s.body["temperature"].as_f64().unwrap())
+        .collect();
+    assert!(temps.contains(&0.0) && temps.iter().any(|t| (t - 0.7).abs() < 1e-6));
+
+    let rows: Vec<(usize, SingleJudgment)> =
+        read_jsonl(&dir.path().join("out/judgments/judge_single.jsonl")).unwrap();
+    let prompt_of = |qid: &str, turn: u32| {
+        rows.iter()
+            .find(|(_, r)| r.question_id.0 == qid && r.turn == turn)
+            .map(|(_, r)| r.judge.0[1].clone())
+            .unwrap()
+    };
+    assert_eq!(prompt_of("1", 1), "single");
+    assert_eq!(prompt_of("1", 2), "single-multi");
+    assert_eq!(prompt_of("2", 1), "single-ref");
+    assert_eq!(prompt_of("2", 2), "single-ref-multi");
+    let multi = &rows
+        .iter()
+        .find(|(_, r)| r.judge.0[1] == "single-ref-multi")
+        .unwrap()
+        .1;
+    assert!(
+        multi.user_prompt.contains("alphaの回答1") && multi.user_prompt.contains("alphaの回答2")
+    );
+    assert!(
+        multi.user_prompt.contains("10"),
+        "reference answer of turn 2 is shown"
+    );
+    let ModelSummary::Single(s) = &out.report.models[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (s.n, s.errors, s.score, s.turn1, s.turn2),
+        (4, 0, Some(7.0), Some(7.0), Some(7.0))
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_verdict_is_asked_again_then_recorded_as_an_error() {
+    // Question 1: no tag at first, a tag when asked again. Question 2: never a tag.
+    let fake = Fake::start(|_, body| {
+        if !is_judge(body) {
+            return Reply::Text(candidate(body));
+        }
+        let reasked = body["messages"].as_array().unwrap().len() > 2;
+        if first_user(body).contains("俳句") {
+            Reply::Text(
+                if reasked {
+                    "［［９］］"
+                } else {
+                    "とても良い回答です。"
+                }
+                .into(),
+            )
+        } else {
+            Reply::Text("評価は[[11]]です。".into())
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(&fake, dir.path(), &["alpha"], "single", None);
+    opts.reasks = 1;
+    let out = shinpan::pipeline::run(&opts, false).await.unwrap();
+    let rows: Vec<(usize, SingleJudgment)> =
+        read_jsonl(&dir.path().join("out/judgments/judge_single.jsonl")).unwrap();
+    for (_, r) in &rows {
+        if r.question_id.0 == "1" {
+            assert_eq!((r.score, r.reasks.len()), (Some(9.0), 1), "{r:?}");
+        } else {
+            assert_eq!(r.score, None);
+            assert!(
+                r.error.as_deref().unwrap().contains("outside 1-10"),
+                "{:?}",
+                r.error
+            );
+        }
+    }
+    let ModelSummary::Single(s) = &out.report.models[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (s.n, s.errors, s.score),
+        (2, 2, Some(9.0)),
+        "errors excluded from the mean"
+    );
+    assert_eq!(out.summary.judgment_errors, 2);
+}
+
+#[tokio::test]
+async fn a_second_run_reuses_answers_and_judgments() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c2 = calls.clone();
+    let fake = Fake::start(move |_, body| {
+        c2.fetch_add(1, Ordering::SeqCst);
+        if is_judge(body) {
+            Reply::Text("[[C]]".into())
+        } else {
+            Reply::Text(candidate(body))
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(
+        &fake,
+        dir.path(),
+        &["alpha", "beta", "gamma"],
+        "pairwise-all",
+        None,
+    );
+    let first = shinpan::pipeline::run(&opts, false).await.unwrap();
+    assert_eq!(first.summary.answers_generated, 6);
+    assert_eq!(
+        first.summary.judgments_made,
+        3 * 2 * 2,
+        "3 pairs × 2 questions × 2 turns"
+    );
+    let after_first = calls.load(Ordering::SeqCst);
+    assert_eq!(
+        after_first,
+        6 * 2 + 12 * 2,
+        "2 turns per answer, 2 orders per game"
+    );
+
+    let second = shinpan::pipeline::run(&opts, false).await.unwrap();
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        after_first,
+        "no API call on a finished run"
+    );
+    assert_eq!(
+        (
+            second.summary.answers_reused,
+            second.summary.judgments_reused
+        ),
+        (6, 12)
+    );
+
+    // A new model joins: only its answers and its games are new.
+    let opts = options(
+        &fake,
+        dir.path(),
+        &["alpha", "beta", "gamma", "delta"],
+        "pairwise-all",
+        None,
+    );
+    let third = shinpan::pipeline::run(&opts, false).await.unwrap();
+    assert_eq!(third.summary.answers_generated, 2);
+    assert_eq!(third.summary.judgments_made, 3 * 2 * 2);
+    assert_eq!(third.report.mode, Mode::PairwiseAll);
+    assert_eq!(third.report.models.len(), 4);
+}
