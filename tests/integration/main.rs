@@ -5,4 +5,5 @@
 mod cli;
 mod client;
 mod fake;
+mod llama;
 mod pipeline;

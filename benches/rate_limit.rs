@@ -1,0 +1,70 @@
+//! Benchmark: a 200-request run (2 models × 50 one-turn questions, single mode: 100 answers
+//! and 100 judgments) against the simulator, with and without a rate limit, compared with
+//! the bound the limit implies. Run with `cargo bench --bench rate_limit`.
+
+use std::num::NonZeroU32;
+use std::time::Instant;
+
+use shinpan::cli::{CommonArgs, EndpointArgs};
+use shinpan::config::resolve;
+use shinpan::simulate::{SimConfig, start};
+
+async fn scenario(label: &str, server_rpm: Option<u32>, client_rpm: Option<u32>) {
+    let sim = start(
+        0,
+        SimConfig {
+            rpm: server_rpm.and_then(NonZeroU32::new),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("q.jsonl");
+    let questions: String = (1..=50)
+        .map(|i| format!("{{\"question_id\": {i}, \"category\": \"stem\", \"turns\": [\"質問{i}: 空はなぜ青いのですか。\"]}}\n"))
+        .collect();
+    std::fs::write(&q, questions).unwrap();
+    let common = CommonArgs {
+        judge: Some("judge".into()),
+        questions: Some(q),
+        out: Some(dir.path().join("out")),
+        endpoint: EndpointArgs {
+            base_url: Some(sim.base_url()),
+            api_key_env: Some(String::new()),
+            rpm: client_rpm,
+            concurrency: Some(16),
+            max_attempts: Some(10),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let opts = resolve(None, Some(vec!["a".into(), "b".into()]), Some("single".into()), None, &common).unwrap();
+    let started = Instant::now();
+    let out = shinpan::pipeline::run(&opts, false).await.unwrap();
+    let wall = started.elapsed().as_secs_f64();
+    let s = &out.summary;
+    assert_eq!(s.answers_generated + s.judgments_made, 200);
+    let bound = server_rpm
+        .or(client_rpm)
+        .map(|r| format!("{:.2} s", 199.0 * 60.0 / r as f64))
+        .unwrap_or_else(|| "none".into());
+    println!(
+        "{label:<44} wall {wall:>6.2} s   bound {bound:>8}   attempts {:>4}   429s {:>4}   ok {}",
+        s.attempts,
+        sim.stats.rate_limited.load(std::sync::atomic::Ordering::Relaxed),
+        sim.stats.ok.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    sim.stop().await;
+}
+
+fn main() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        println!("200 requests (100 answers + 100 judgments) against `shinpan simulate`");
+        scenario("no limit anywhere", None, None).await;
+        scenario("server 600 rpm, client --rpm 600", Some(600), Some(600)).await;
+        scenario("server 1200 rpm, client --rpm 1200", Some(1200), Some(1200)).await;
+        scenario("server 600 rpm, client unlimited (429s)", Some(600), None).await;
+    });
+}
