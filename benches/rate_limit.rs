@@ -39,7 +39,14 @@ async fn scenario(label: &str, server_rpm: Option<u32>, client_rpm: Option<u32>)
         },
         ..Default::default()
     };
-    let opts = resolve(None, Some(vec!["a".into(), "b".into()]), Some("single".into()), None, &common).unwrap();
+    let opts = resolve(
+        None,
+        Some(vec!["a".into(), "b".into()]),
+        Some("single".into()),
+        None,
+        &common,
+    )
+    .unwrap();
     let started = Instant::now();
     let out = shinpan::pipeline::run(&opts, false).await.unwrap();
     let wall = started.elapsed().as_secs_f64();
@@ -52,7 +59,9 @@ async fn scenario(label: &str, server_rpm: Option<u32>, client_rpm: Option<u32>)
     println!(
         "{label:<44} wall {wall:>6.2} s   bound {bound:>8}   attempts {:>4}   429s {:>4}   ok {}",
         s.attempts,
-        sim.stats.rate_limited.load(std::sync::atomic::Ordering::Relaxed),
+        sim.stats
+            .rate_limited
+            .load(std::sync::atomic::Ordering::Relaxed),
         sim.stats.ok.load(std::sync::atomic::Ordering::Relaxed),
     );
     sim.stop().await;

@@ -336,7 +336,9 @@ pub fn resolve(
     }
     let system_prompt = common.system_prompt.clone().or(cfg.system_prompt.clone());
     let model_tables = &cfg.model;
-    let resolve_model = |name: &str| -> Result<ModelOptions, UsageError> {
+    // The judge takes only its own [model.NAME] settings: the candidates' temperature and
+    // system prompt must not leak into judging.
+    let resolve_model = |name: &str, is_judge: bool| -> Result<ModelOptions, UsageError> {
         let m = model_tables.get(name).cloned().unwrap_or_default();
         let ep = match &m.endpoint {
             None => default_ep.clone(),
@@ -367,16 +369,24 @@ pub fn resolve(
             name: name.to_string(),
             api_model: m.api_model.unwrap_or_else(|| name.to_string()),
             endpoint: ep,
-            temperature: m.temperature.or(temperature),
+            temperature: if is_judge {
+                m.temperature
+            } else {
+                m.temperature.or(temperature)
+            },
             max_tokens: m.max_tokens.unwrap_or(max_tokens),
-            system_prompt: m.system_prompt.or(system_prompt.clone()),
+            system_prompt: if is_judge {
+                None
+            } else {
+                m.system_prompt.or(system_prompt.clone())
+            },
         })
     };
     let models = names
         .iter()
-        .map(|n| resolve_model(n))
+        .map(|n| resolve_model(n, false))
         .collect::<Result<Vec<_>, _>>()?;
-    let judge = resolve_model(&judge_name)?;
+    let judge = resolve_model(&judge_name, true)?;
     let out =
         common.out.clone().or(cfg.out.clone()).unwrap_or_else(|| {
             PathBuf::from("results").join(crate::util::safe_file_name(&judge_name))

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::task::JoinSet;
 
-use crate::aggregate::{Loaded, Mode, Report, build_reports};
+use crate::aggregate::{Mode, ModelSummary, Report, summarize_pairs, summarize_single};
 use crate::bench::{AnswerRecord, Question, attach_references, load_questions};
 use crate::client::Client;
 use crate::config::{ModelOptions, RunOptions, UsageError};
@@ -175,6 +175,15 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
     };
 
     let mut summary = RunSummary::default();
+    let unreferenced = questions
+        .iter()
+        .filter(|q| q.needs_reference() && q.reference.as_ref().is_none_or(|r| r.is_empty()))
+        .count();
+    if unreferenced > 0 && progress {
+        eprintln!(
+            "shinpan: warning: {unreferenced} math/reasoning/coding question(s) have no reference answer and are judged without one (--references)"
+        );
+    }
     let qindex: HashMap<&str, usize> = questions
         .iter()
         .enumerate()
@@ -334,47 +343,42 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
     Ok(RunOutput { summary, report })
 }
 
-/// The report of a run's models and judge, read back from its judgment file.
+/// The report of a run's models and judge, read back from its judgment file (so it counts
+/// judgments reused from earlier runs too).
 fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::Result<Report> {
     let names: HashSet<&str> = opts.models.iter().map(|m| m.name.as_str()).collect();
-    let mut loaded = Loaded::default();
-    if opts.mode == Mode::Single {
-        loaded.single = read_jsonl_if_exists::<SingleJudgment>(jpath)?
+    let judge = opts.judge.name.as_str();
+    let models = if opts.mode == Mode::Single {
+        let rows: Vec<SingleJudgment> = read_jsonl_if_exists::<SingleJudgment>(jpath)?
             .into_iter()
             .map(|(_, r)| r)
-            .filter(|r| names.contains(r.model.as_str()) && r.judge.model() == opts.judge.name)
+            .filter(|r| names.contains(r.model.as_str()) && r.judge.model() == judge)
             .collect();
+        summarize_single(&rows)
+            .into_iter()
+            .map(ModelSummary::Single)
+            .collect()
     } else {
-        loaded.pair = read_jsonl_if_exists::<PairJudgment>(jpath)?
+        let rows: Vec<PairJudgment> = read_jsonl_if_exists::<PairJudgment>(jpath)?
             .into_iter()
             .map(|(_, r)| r)
             .filter(|r| {
                 names.contains(r.model_1.as_str())
                     && names.contains(r.model_2.as_str())
-                    && r.judge.model() == opts.judge.name
+                    && r.judge.model() == judge
             })
             .collect();
-    }
-    let empty = Report {
-        mode: opts.mode,
-        judge: opts.judge.name.clone(),
-        baseline: opts.baseline.clone(),
-        models: Vec::new(),
-    };
-    if loaded.single.is_empty() && loaded.pair.is_empty() {
-        return Ok(empty);
-    }
-    let mut reports = build_reports(&loaded, opts.baseline.as_deref())?;
-    let mut report = reports.pop().unwrap_or(empty);
-    if opts.mode == Mode::PairwiseAll {
-        report.mode = Mode::PairwiseAll;
-        report.baseline = None;
-        report.models = crate::aggregate::summarize_pairs(&loaded.pair, None)
+        summarize_pairs(&rows, opts.baseline.as_deref())
             .into_iter()
-            .map(crate::aggregate::ModelSummary::Pair)
-            .collect();
-    }
-    Ok(report)
+            .map(ModelSummary::Pair)
+            .collect()
+    };
+    Ok(Report {
+        mode: opts.mode,
+        judge: judge.to_string(),
+        baseline: opts.baseline.clone(),
+        models,
+    })
 }
 
 /// Writes `report-<mode>.md` and `report-<mode>.json` into the run directory.

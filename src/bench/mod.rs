@@ -96,6 +96,15 @@ pub enum BenchError {
         line: usize,
         id: QuestionId,
     },
+    #[error(
+        "{path}:{line}: question {id} has {turns} turns; judging supports one- and two-turn questions"
+    )]
+    TooManyTurns {
+        path: PathBuf,
+        line: usize,
+        id: QuestionId,
+        turns: usize,
+    },
     #[error("{path}: no questions in the file")]
     Empty { path: PathBuf },
 }
@@ -121,6 +130,14 @@ pub fn load_questions(path: &Path) -> Result<Vec<Question>, BenchError> {
             return Err(BenchError::NoTurns {
                 path: path.to_path_buf(),
                 line,
+                id: q.question_id,
+            });
+        }
+        if q.turns.len() > 2 {
+            return Err(BenchError::TooManyTurns {
+                path: path.to_path_buf(),
+                line,
+                turns: q.turns.len(),
                 id: q.question_id,
             });
         }

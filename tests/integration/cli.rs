@@ -371,3 +371,107 @@ fn report_reads_ja_vicuna_qa_files() {
     );
     assert_eq!(calm2["adjusted_win_rate"].as_f64(), Some(0.775));
 }
+
+fn stats(url: &str) -> Value {
+    let addr = url.trim_start_matches("http://").trim_end_matches("/v1");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    use std::io::{Read, Write};
+    s.write_all(b"GET /stats HTTP/1.0\r\n\r\n").unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    serde_json::from_str(buf.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+}
+
+#[test]
+fn a_config_file_sends_each_model_to_its_own_endpoint() {
+    let candidates = simulator(&[]);
+    let judges = simulator(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("questions/sample_ja.jsonl", dir.path().join("q.jsonl")).unwrap();
+    let config = dir.path().join("shinpan.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+models = ["ローカル7b", "other"]
+judge = "gpt-judge"
+mode = "single"
+questions = "q.jsonl"
+out = "out"
+[endpoint]
+base_url = "{judges}"
+api_key_env = ""
+[endpoints.local]
+base_url = "{cands}"
+[model."ローカル7b"]
+endpoint = "local"
+api_model = "org/local-7b"
+[model.other]
+endpoint = "local"
+"#,
+            judges = judges.1,
+            cands = candidates.1
+        ),
+    )
+    .unwrap();
+    let o = run(&["run", config.to_str().unwrap(), "--format", "json"]);
+    let report = stdout_json(&o);
+    assert_eq!(report["models"].as_array().unwrap().len(), 2);
+    // Paths in the config are relative to it; answers went to the candidates' server and
+    // judgments to the judge's.
+    assert_eq!(lines(&dir.path().join("out/answers/ローカル7b.jsonl")), 16);
+    let (c, j) = (stats(&candidates.1), stats(&judges.1));
+    assert_eq!(
+        (c["ok"].as_u64(), c["judge_requests"].as_u64()),
+        (Some(2 * 32), Some(0))
+    );
+    assert_eq!(j["judge_requests"].as_u64(), Some(2 * 32));
+    assert_eq!(j["ok"], j["judge_requests"]);
+
+    // A flag overrides the file: --models narrows the run.
+    let o = run(&[
+        "run",
+        config.to_str().unwrap(),
+        "--models",
+        "other",
+        "--format",
+        "json",
+    ]);
+    let report = stdout_json(&o);
+    assert_eq!(report["models"][0]["model"], "other");
+    assert_eq!(report["models"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn compare_reports_a_against_b_from_as_side() {
+    let sim = simulator(&["--quality", "strong=0.9,weak=0.2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cmp");
+    let o = run(&[
+        "compare",
+        "strong",
+        "weak",
+        "--judge",
+        "j",
+        "--questions",
+        "questions/sample_ja.jsonl",
+        "--base-url",
+        &sim.1,
+        "--api-key-env",
+        "",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let report = stdout_json(&o);
+    assert_eq!(
+        (report["mode"].as_str(), report["baseline"].as_str()),
+        (Some("pairwise-baseline"), Some("weak"))
+    );
+    let models = report["models"].as_array().unwrap();
+    assert_eq!(models.len(), 1);
+    assert_eq!(models[0]["model"], "strong");
+    assert!(models[0]["win_rate"].as_f64().unwrap() > 0.8, "{report}");
+    assert_eq!(lines(&out.join("judgments/j_pair.jsonl")), 32);
+}

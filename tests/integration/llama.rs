@@ -40,9 +40,20 @@ fn start() -> Option<(Server, String)> {
         eprintln!("skipping: run scripts/fetch-llama.sh to install llama-server and the model");
         return None;
     }
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(&bin)
-        .args(["-m", model.to_str().unwrap(), "--host", "127.0.0.1", "--port", &port.to_string()])
+        .args([
+            "-m",
+            model.to_str().unwrap(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
         .args(["-c", "8192", "-np", "2", "-t", "1", "--seed", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -64,7 +75,10 @@ fn start() -> Option<(Server, String)> {
         if ok {
             return Some((server, format!("http://127.0.0.1:{port}/v1")));
         }
-        assert!(Instant::now() < deadline, "llama-server did not become ready");
+        assert!(
+            Instant::now() < deadline,
+            "llama-server did not become ready"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
 }
@@ -76,18 +90,42 @@ const QUESTIONS: &str = r#"{"question_id": 1, "category": "stem", "turns": ["Wha
 
 #[test]
 fn a_real_llama_cpp_server_end_to_end() {
-    let Some((_server, url)) = start() else { return };
+    let Some((_server, url)) = start() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let q = dir.path().join("q.jsonl");
     std::fs::write(&q, QUESTIONS).unwrap();
     let out = dir.path().join("run");
     let args = |mode: &str| {
         let mut a: Vec<String> = [
-            "run", "--models", "smol-a,smol-b", "--judge", "smol-judge", "--mode", mode,
-            "--questions", q.to_str().unwrap(), "--out", out.to_str().unwrap(),
-            "--base-url", &url, "--api-key-env", "", "--max-tokens", "48",
-            "--judge-max-tokens", "64", "--reasks", "1", "--concurrency", "2",
-            "--timeout", "120", "--format", "json",
+            "run",
+            "--models",
+            "smol-a,smol-b",
+            "--judge",
+            "smol-judge",
+            "--mode",
+            mode,
+            "--questions",
+            q.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--base-url",
+            &url,
+            "--api-key-env",
+            "",
+            "--max-tokens",
+            "48",
+            "--judge-max-tokens",
+            "64",
+            "--reasks",
+            "1",
+            "--concurrency",
+            "2",
+            "--timeout",
+            "120",
+            "--format",
+            "json",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -97,22 +135,37 @@ fn a_real_llama_cpp_server_end_to_end() {
         }
         a
     };
-    let o = Command::new(env!("CARGO_BIN_EXE_shinpan")).args(args("single")).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_shinpan"))
+        .args(args("single"))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.success(), "{stderr}");
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     // Real answers from the real model, every turn.
     let answers = std::fs::read_to_string(out.join("answers/smol-a.jsonl")).unwrap();
-    let rows: Vec<Value> = answers.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<Value> = answers
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rows.len(), 3);
     for r in &rows {
         let turns = r["choices"][0]["turns"].as_array().unwrap();
-        assert!(turns.iter().all(|t| !t.as_str().unwrap().trim().is_empty()), "{r}");
-        assert!(r["usage"]["completion_tokens"].as_u64().unwrap() > 0, "usage recorded: {r}");
+        assert!(
+            turns.iter().all(|t| !t.as_str().unwrap().trim().is_empty()),
+            "{r}"
+        );
+        assert!(
+            r["usage"]["completion_tokens"].as_u64().unwrap() > 0,
+            "usage recorded: {r}"
+        );
     }
     // Every judgment has a 1-10 score or an error with its reason; the report agrees.
     let judged = std::fs::read_to_string(out.join("judgments/smol-judge_single.jsonl")).unwrap();
-    let judged: Vec<Value> = judged.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let judged: Vec<Value> = judged
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(judged.len(), 2 * 4, "2 models × 4 turns");
     let mut errors = 0;
     for j in &judged {
@@ -131,12 +184,21 @@ fn a_real_llama_cpp_server_end_to_end() {
     assert_eq!(reported_errors as usize, errors);
 
     // Pairwise on the same answers: nothing is regenerated, every game is judged both ways.
-    let o = Command::new(env!("CARGO_BIN_EXE_shinpan")).args(args("pairwise-baseline")).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_shinpan"))
+        .args(args("pairwise-baseline"))
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.success(), "{stderr}");
-    assert!(stderr.contains("answers: 0 generated, 6 reused"), "{stderr}");
+    assert!(
+        stderr.contains("answers: 0 generated, 6 reused"),
+        "{stderr}"
+    );
     let pairs = std::fs::read_to_string(out.join("judgments/smol-judge_pair.jsonl")).unwrap();
-    let pairs: Vec<Value> = pairs.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let pairs: Vec<Value> = pairs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(pairs.len(), 4, "4 turns, smol-a against smol-b");
     for p in &pairs {
         for g in ["g1_winner", "g2_winner"] {
