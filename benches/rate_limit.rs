@@ -51,13 +51,13 @@ async fn scenario(label: &str, server_rpm: Option<u32>, client_rpm: Option<u32>)
     let out = shinpan::pipeline::run(&opts, false).await.unwrap();
     let wall = started.elapsed().as_secs_f64();
     let s = &out.summary;
-    assert_eq!(s.answers_generated + s.judgments_made, 200);
+    let failed = s.answer_errors.len() + s.judgment_errors;
     let bound = server_rpm
         .or(client_rpm)
         .map(|r| format!("{:.2} s", 199.0 * 60.0 / r as f64))
         .unwrap_or_else(|| "none".into());
     println!(
-        "{label:<44} wall {wall:>6.2} s   bound {bound:>8}   attempts {:>4}   429s {:>4}   ok {}",
+        "{label:<42} wall {wall:>6.2} s   bound {bound:>8}   attempts {:>4}   429s {:>4}   failed {failed}",
         s.attempts,
         sim.stats
             .rate_limited

@@ -27,14 +27,21 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before retry number `retry` (1 for the first retry). A server's `Retry-After`
-    /// is obeyed (never waiting less than it asks) but capped at `max_delay`; otherwise the
-    /// wait is exponential with "equal jitter": a uniform draw in `[d/2, d]`, which spreads
-    /// clients that failed together without ever collapsing to zero.
+    /// The wait before retry number `retry` (1 for the first retry): exponential with "equal
+    /// jitter" (a uniform draw in `[d/2, d]`, which spreads clients that failed together
+    /// without ever collapsing to zero), but never less than a server's `Retry-After`; both
+    /// capped at `max_delay`. Taking the larger of the two matters: obeying a short
+    /// `Retry-After` exactly sends every waiting request back at the same instant, and the
+    /// herd is refused again.
     pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
-        if let Some(ra) = retry_after {
-            return ra.min(self.max_delay);
+        let backoff = self.backoff(retry);
+        match retry_after {
+            Some(ra) => ra.max(backoff).min(self.max_delay),
+            None => backoff,
         }
+    }
+
+    fn backoff(&self, retry: u32) -> Duration {
         let exp = self
             .base_delay
             .saturating_mul(
@@ -99,6 +106,12 @@ mod tests {
         assert_eq!(
             p.delay(1, Some(Duration::from_secs(3600))),
             Duration::from_secs(5)
+        );
+        // A Retry-After shorter than the backoff does not shorten the wait.
+        let d = p.delay(3, Some(Duration::from_millis(10)));
+        assert!(
+            d >= Duration::from_secs(1) && d <= Duration::from_secs(2),
+            "{d:?}"
         );
         let mut h = reqwest::header::HeaderMap::new();
         h.insert("retry-after", "1.5".parse().unwrap());

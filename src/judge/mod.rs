@@ -63,7 +63,14 @@ impl Judge {
                 push_refs(&mut vars, r);
             }
         }
-        let asked = self.ask(kind, &vars, parse_rating, "[[評価]]").await;
+        let asked = self
+            .ask(
+                kind,
+                &vars,
+                parse_rating,
+                "[[評価]]（1から10の整数。例: [[5]]）",
+            )
+            .await;
         let (score, error) = match asked.verdict {
             Ok(s) => (Some(s), None),
             Err(e) => (None, Some(e)),

@@ -54,7 +54,7 @@ fn start() -> Option<(Server, String)> {
             "--port",
             &port.to_string(),
         ])
-        .args(["-c", "8192", "-np", "2", "-t", "1", "--seed", "1"])
+        .args(["-c", "8192", "-np", "2", "-t", "2", "--seed", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
