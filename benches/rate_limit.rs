@@ -62,7 +62,6 @@ async fn scenario(label: &str, server_rpm: Option<u32>, client_rpm: Option<u32>)
         sim.stats
             .rate_limited
             .load(std::sync::atomic::Ordering::Relaxed),
-        sim.stats.ok.load(std::sync::atomic::Ordering::Relaxed),
     );
     sim.stop().await;
 }

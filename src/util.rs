@@ -10,6 +10,19 @@ pub fn unix_now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// An error with its chain of causes, `outer: inner: innermost` (reqwest and tera put the
+/// useful part in the causes).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
 /// A model name made safe as a file name: `/` and other separators become `--`, and names
 /// that could climb out of the output directory (`..`) are defused.
 pub fn safe_file_name(name: &str) -> String {

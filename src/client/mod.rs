@@ -315,15 +315,7 @@ impl Client {
 }
 
 fn describe(e: &reqwest::Error) -> String {
-    use std::error::Error;
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
+    crate::util::error_chain(e)
 }
 
 fn parse_response(text: &str) -> Result<ChatResponse, ClientError> {

@@ -173,7 +173,7 @@ impl Prompts {
             tera.add_raw_template(name, &source)
                 .map_err(|e| PromptError {
                     origin: origin.clone(),
-                    message: chain(&e),
+                    message: crate::util::error_chain(&e),
                 })?;
             origins.push((name.to_string(), origin));
         }
@@ -211,7 +211,7 @@ impl Prompts {
     fn render_named(&self, name: &str, ctx: &Context) -> Result<String, PromptError> {
         self.tera.render(name, ctx).map_err(|e| PromptError {
             origin: self.origin(name),
-            message: chain(&e),
+            message: crate::util::error_chain(&e),
         })
     }
 
@@ -267,17 +267,6 @@ fn check_unknown_files(dir: &Path) -> Result<(), PromptError> {
         }
     }
     Ok(())
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
 }
 
 #[cfg(test)]

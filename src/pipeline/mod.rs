@@ -10,70 +10,23 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::task::JoinSet;
 
-use crate::aggregate::{Mode, ModelSummary, Report, summarize_pairs, summarize_single};
+mod output;
+mod schedule;
+mod summary;
+
+pub use output::{print_reports, write_reports};
+pub use summary::RunSummary;
+
+use crate::aggregate::{Mode, Report};
 use crate::bench::{AnswerRecord, Question, attach_references, load_questions};
 use crate::client::Client;
 use crate::config::{ModelOptions, RunOptions, UsageError};
 use crate::generate::{Candidate, GenerateError, answer};
 use crate::judge::{Judge, PairJudgment, Prompts, SingleJudgment};
-use crate::report::{Format, JsonExporter, MarkdownExporter};
-use crate::store::{JsonlSender, JsonlWriter, read_jsonl_if_exists, write_atomic};
+use crate::store::{JsonlSender, JsonlWriter, read_jsonl_if_exists};
 use crate::util::safe_file_name;
-
-/// What a run did, for the closing summary.
-#[derive(Debug, Default, Clone)]
-pub struct RunSummary {
-    /// Answers reused from the answer files.
-    pub answers_reused: usize,
-    /// Answers generated now.
-    pub answers_generated: usize,
-    /// Answers that could not be generated (with reasons).
-    pub answer_errors: Vec<String>,
-    /// Judgments skipped because the judgment file already had them.
-    pub judgments_reused: usize,
-    /// Judgments made now.
-    pub judgments_made: usize,
-    /// Judgments made now that have no verdict.
-    pub judgment_errors: usize,
-    /// Judgments not made because an answer they need is missing.
-    pub judgments_blocked: usize,
-    /// HTTP attempts, 429 answers and tokens, over all endpoints.
-    pub attempts: u64,
-    /// 429 answers received.
-    pub rate_limited: u64,
-    /// Tokens billed.
-    pub tokens: u64,
-    /// Whether the run was interrupted (Ctrl-C).
-    pub interrupted: bool,
-    /// Wall time.
-    pub elapsed: Duration,
-}
-
-impl RunSummary {
-    /// One line saying what happened and, if anything failed, how to retry it.
-    pub fn line(&self) -> String {
-        let mut s = format!(
-            "answers: {} generated, {} reused, {} failed · judgments: {} made ({} without verdict), {} reused, {} blocked · {} API attempts, {} rate-limited, {} tokens · {:.1}s",
-            self.answers_generated,
-            self.answers_reused,
-            self.answer_errors.len(),
-            self.judgments_made,
-            self.judgment_errors,
-            self.judgments_reused,
-            self.judgments_blocked,
-            self.attempts,
-            self.rate_limited,
-            self.tokens,
-            self.elapsed.as_secs_f64()
-        );
-        if self.interrupted {
-            s.push_str(" · interrupted: re-run the same command to resume");
-        } else if !self.answer_errors.is_empty() || self.judgment_errors > 0 {
-            s.push_str(" · re-run the same command to retry what failed");
-        }
-        s
-    }
-}
+use output::run_report;
+use schedule::{Item, Scheduler};
 
 /// Everything a run produced.
 pub struct RunOutput {
@@ -81,20 +34,6 @@ pub struct RunOutput {
     pub summary: RunSummary,
     /// The report of this run's models.
     pub report: Report,
-}
-
-enum Item {
-    Single {
-        q: usize,
-        m: usize,
-        turn: usize,
-    },
-    Pair {
-        q: usize,
-        m1: usize,
-        m2: usize,
-        turn: usize,
-    },
 }
 
 enum Done {
@@ -343,70 +282,6 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
     Ok(RunOutput { summary, report })
 }
 
-/// The report of a run's models and judge, read back from its judgment file (so it counts
-/// judgments reused from earlier runs too).
-fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::Result<Report> {
-    let names: HashSet<&str> = opts.models.iter().map(|m| m.name.as_str()).collect();
-    let judge = opts.judge.name.as_str();
-    let models = if opts.mode == Mode::Single {
-        let rows: Vec<SingleJudgment> = read_jsonl_if_exists::<SingleJudgment>(jpath)?
-            .into_iter()
-            .map(|(_, r)| r)
-            .filter(|r| names.contains(r.model.as_str()) && r.judge.model() == judge)
-            .collect();
-        summarize_single(&rows)
-            .into_iter()
-            .map(ModelSummary::Single)
-            .collect()
-    } else {
-        let rows: Vec<PairJudgment> = read_jsonl_if_exists::<PairJudgment>(jpath)?
-            .into_iter()
-            .map(|(_, r)| r)
-            .filter(|r| {
-                names.contains(r.model_1.as_str())
-                    && names.contains(r.model_2.as_str())
-                    && r.judge.model() == judge
-            })
-            .collect();
-        summarize_pairs(&rows, opts.baseline.as_deref())
-            .into_iter()
-            .map(ModelSummary::Pair)
-            .collect()
-    };
-    Ok(Report {
-        mode: opts.mode,
-        judge: judge.to_string(),
-        baseline: opts.baseline.clone(),
-        models,
-    })
-}
-
-/// Writes `report-<mode>.md` and `report-<mode>.json` into the run directory.
-pub fn write_reports(out: &std::path::Path, reports: &[Report]) -> anyhow::Result<()> {
-    use crate::report::Exporter;
-    for r in reports {
-        let stem = format!("report-{}", r.mode.as_str());
-        for (ext, bytes) in [
-            ("md", MarkdownExporter.serialize(std::slice::from_ref(r))?),
-            ("json", JsonExporter.serialize(std::slice::from_ref(r))?),
-        ] {
-            let p = out.join(format!("{stem}.{ext}"));
-            write_atomic(&p, &bytes).with_context(|| p.display().to_string())?;
-        }
-    }
-    Ok(())
-}
-
-/// Prints reports in a format to stdout.
-pub fn print_reports(reports: &[Report], format: Format) -> anyhow::Result<()> {
-    use std::io::Write;
-    let bytes = format.exporter().serialize(reports)?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(&bytes)?;
-    out.flush()?;
-    Ok(())
-}
-
 fn record(tx: &JsonlSender, done: Done, summary: &mut RunSummary) -> anyhow::Result<()> {
     summary.judgments_made += 1;
     match done {
@@ -451,106 +326,5 @@ fn spawn_item(
                 Done::Pair(Box::new(judge.pair(&questions[q], &a1, &a2, turn).await))
             });
         }
-    }
-}
-
-/// Decides which judgments become possible when an answer arrives.
-struct Scheduler {
-    mode: Mode,
-    baseline: Option<usize>,
-    questions: Arc<Vec<Question>>,
-    names: Vec<String>,
-    done_single: HashSet<(String, String, u32)>,
-    done_pair: HashSet<(String, String, String, u32)>,
-    reused: usize,
-    queued: HashSet<(usize, usize, usize, usize)>,
-}
-
-impl Scheduler {
-    /// The pairs (model_1, model_2) a model plays on a question. With a baseline, model_1 is
-    /// the candidate and model_2 the baseline (FastChat's convention); otherwise model_1 is
-    /// the one listed first.
-    fn partners(&self, m: usize) -> Vec<(usize, usize)> {
-        let n = self.names.len();
-        match (self.mode, self.baseline) {
-            (Mode::Single, _) => Vec::new(),
-            (Mode::PairwiseBaseline, Some(b)) if m == b => {
-                (0..n).filter(|&o| o != b).map(|o| (o, b)).collect()
-            }
-            (Mode::PairwiseBaseline, Some(b)) => vec![(m, b)],
-            _ => (0..n)
-                .filter(|&o| o != m)
-                .map(|o| (m.min(o), m.max(o)))
-                .collect(),
-        }
-    }
-
-    fn ready(
-        &mut self,
-        answers: &[Vec<Option<Arc<AnswerRecord>>>],
-        m: usize,
-        q: usize,
-    ) -> Vec<Item> {
-        let question = &self.questions[q];
-        let qid = question.question_id.0.clone();
-        let turns = question.turns.len();
-        let mut out = Vec::new();
-        if self.mode == Mode::Single {
-            for turn in 1..=turns {
-                if self
-                    .done_single
-                    .contains(&(qid.clone(), self.names[m].clone(), turn as u32))
-                {
-                    self.reused += 1;
-                } else {
-                    out.push(Item::Single { q, m, turn });
-                }
-            }
-            return out;
-        }
-        for (m1, m2) in self.partners(m) {
-            if answers[m1][q].is_none() || answers[m2][q].is_none() {
-                continue;
-            }
-            for turn in 1..=turns {
-                if !self.queued.insert((q, m1, m2, turn)) {
-                    continue;
-                }
-                let key = (
-                    qid.clone(),
-                    self.names[m1].clone(),
-                    self.names[m2].clone(),
-                    turn as u32,
-                );
-                if self.done_pair.contains(&key) {
-                    self.reused += 1;
-                } else {
-                    out.push(Item::Pair { q, m1, m2, turn });
-                }
-            }
-        }
-        out
-    }
-
-    /// Judgments that could not be made because an answer is missing.
-    fn blocked(&self, answers: &[Vec<Option<Arc<AnswerRecord>>>]) -> usize {
-        let mut n = 0;
-        for (q, question) in self.questions.iter().enumerate() {
-            let turns = question.turns.len();
-            for m in 0..self.names.len() {
-                if self.mode == Mode::Single {
-                    if answers[m][q].is_none() {
-                        n += turns;
-                    }
-                    continue;
-                }
-                for (m1, m2) in self.partners(m) {
-                    if m1 == m && (answers[m1][q].is_none() || answers[m2][q].is_none()) {
-                        n += turns;
-                    }
-                }
-            }
-        }
-        n
     }
 }

@@ -1,0 +1,75 @@
+//! The run's report: read back from the judgment file, written as Markdown and JSON, printed.
+
+use std::collections::HashSet;
+
+use anyhow::Context;
+
+use crate::aggregate::{Mode, ModelSummary, Report, summarize_pairs, summarize_single};
+use crate::config::RunOptions;
+use crate::judge::{PairJudgment, SingleJudgment};
+use crate::report::{Format, JsonExporter, MarkdownExporter};
+use crate::store::{read_jsonl_if_exists, write_atomic};
+
+/// The report of a run's models and judge, read back from its judgment file (so it counts
+/// judgments reused from earlier runs too).
+pub(super) fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::Result<Report> {
+    let names: HashSet<&str> = opts.models.iter().map(|m| m.name.as_str()).collect();
+    let judge = opts.judge.name.as_str();
+    let models = if opts.mode == Mode::Single {
+        let rows: Vec<SingleJudgment> = read_jsonl_if_exists::<SingleJudgment>(jpath)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .filter(|r| names.contains(r.model.as_str()) && r.judge.model() == judge)
+            .collect();
+        summarize_single(&rows)
+            .into_iter()
+            .map(ModelSummary::Single)
+            .collect()
+    } else {
+        let rows: Vec<PairJudgment> = read_jsonl_if_exists::<PairJudgment>(jpath)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .filter(|r| {
+                names.contains(r.model_1.as_str())
+                    && names.contains(r.model_2.as_str())
+                    && r.judge.model() == judge
+            })
+            .collect();
+        summarize_pairs(&rows, opts.baseline.as_deref())
+            .into_iter()
+            .map(ModelSummary::Pair)
+            .collect()
+    };
+    Ok(Report {
+        mode: opts.mode,
+        judge: judge.to_string(),
+        baseline: opts.baseline.clone(),
+        models,
+    })
+}
+
+/// Writes `report-<mode>.md` and `report-<mode>.json` into the run directory.
+pub fn write_reports(out: &std::path::Path, reports: &[Report]) -> anyhow::Result<()> {
+    use crate::report::Exporter;
+    for r in reports {
+        let stem = format!("report-{}", r.mode.as_str());
+        for (ext, bytes) in [
+            ("md", MarkdownExporter.serialize(std::slice::from_ref(r))?),
+            ("json", JsonExporter.serialize(std::slice::from_ref(r))?),
+        ] {
+            let p = out.join(format!("{stem}.{ext}"));
+            write_atomic(&p, &bytes).with_context(|| p.display().to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints reports in a format to stdout.
+pub fn print_reports(reports: &[Report], format: Format) -> anyhow::Result<()> {
+    use std::io::Write;
+    let bytes = format.exporter().serialize(reports)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&bytes)?;
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! Which judgments become possible as answers arrive, given the mode and what the judgment
+//! file already holds.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::aggregate::Mode;
+use crate::bench::{AnswerRecord, Question};
+
+/// One judgment to make: indexes into the run's questions and models; turns are 1-based.
+pub(super) enum Item {
+    Single {
+        q: usize,
+        m: usize,
+        turn: usize,
+    },
+    Pair {
+        q: usize,
+        m1: usize,
+        m2: usize,
+        turn: usize,
+    },
+}
+
+/// Decides which judgments become possible when an answer arrives.
+pub(super) struct Scheduler {
+    pub(super) mode: Mode,
+    pub(super) baseline: Option<usize>,
+    pub(super) questions: Arc<Vec<Question>>,
+    pub(super) names: Vec<String>,
+    pub(super) done_single: HashSet<(String, String, u32)>,
+    pub(super) done_pair: HashSet<(String, String, String, u32)>,
+    pub(super) reused: usize,
+    pub(super) queued: HashSet<(usize, usize, usize, usize)>,
+}
+
+impl Scheduler {
+    /// The pairs (model_1, model_2) a model plays on a question. With a baseline, model_1 is
+    /// the candidate and model_2 the baseline (FastChat's convention); otherwise model_1 is
+    /// the one listed first.
+    fn partners(&self, m: usize) -> Vec<(usize, usize)> {
+        let n = self.names.len();
+        match (self.mode, self.baseline) {
+            (Mode::Single, _) => Vec::new(),
+            (Mode::PairwiseBaseline, Some(b)) if m == b => {
+                (0..n).filter(|&o| o != b).map(|o| (o, b)).collect()
+            }
+            (Mode::PairwiseBaseline, Some(b)) => vec![(m, b)],
+            _ => (0..n)
+                .filter(|&o| o != m)
+                .map(|o| (m.min(o), m.max(o)))
+                .collect(),
+        }
+    }
+
+    pub(super) fn ready(
+        &mut self,
+        answers: &[Vec<Option<Arc<AnswerRecord>>>],
+        m: usize,
+        q: usize,
+    ) -> Vec<Item> {
+        let question = &self.questions[q];
+        let qid = question.question_id.0.clone();
+        let turns = question.turns.len();
+        let mut out = Vec::new();
+        if self.mode == Mode::Single {
+            for turn in 1..=turns {
+                if self
+                    .done_single
+                    .contains(&(qid.clone(), self.names[m].clone(), turn as u32))
+                {
+                    self.reused += 1;
+                } else {
+                    out.push(Item::Single { q, m, turn });
+                }
+            }
+            return out;
+        }
+        for (m1, m2) in self.partners(m) {
+            if answers[m1][q].is_none() || answers[m2][q].is_none() {
+                continue;
+            }
+            for turn in 1..=turns {
+                if !self.queued.insert((q, m1, m2, turn)) {
+                    continue;
+                }
+                let key = (
+                    qid.clone(),
+                    self.names[m1].clone(),
+                    self.names[m2].clone(),
+                    turn as u32,
+                );
+                if self.done_pair.contains(&key) {
+                    self.reused += 1;
+                } else {
+                    out.push(Item::Pair { q, m1, m2, turn });
+                }
+            }
+        }
+        out
+    }
+
+    /// Judgments that could not be made because an answer is missing.
+    pub(super) fn blocked(&self, answers: &[Vec<Option<Arc<AnswerRecord>>>]) -> usize {
+        let mut n = 0;
+        for (q, question) in self.questions.iter().enumerate() {
+            let turns = question.turns.len();
+            for m in 0..self.names.len() {
+                if self.mode == Mode::Single {
+                    if answers[m][q].is_none() {
+                        n += turns;
+                    }
+                    continue;
+                }
+                for (m1, m2) in self.partners(m) {
+                    if m1 == m && (answers[m1][q].is_none() || answers[m2][q].is_none()) {
+                        n += turns;
+                    }
+                }
+            }
+        }
+        n
+    }
+}

@@ -1,0 +1,58 @@
+//! The closing summary of a run.
+
+use std::time::Duration;
+
+/// What a run did, for the closing summary.
+#[derive(Debug, Default, Clone)]
+pub struct RunSummary {
+    /// Answers reused from the answer files.
+    pub answers_reused: usize,
+    /// Answers generated now.
+    pub answers_generated: usize,
+    /// Answers that could not be generated (with reasons).
+    pub answer_errors: Vec<String>,
+    /// Judgments skipped because the judgment file already had them.
+    pub judgments_reused: usize,
+    /// Judgments made now.
+    pub judgments_made: usize,
+    /// Judgments made now that have no verdict.
+    pub judgment_errors: usize,
+    /// Judgments not made because an answer they need is missing.
+    pub judgments_blocked: usize,
+    /// HTTP attempts, 429 answers and tokens, over all endpoints.
+    pub attempts: u64,
+    /// 429 answers received.
+    pub rate_limited: u64,
+    /// Tokens billed.
+    pub tokens: u64,
+    /// Whether the run was interrupted (Ctrl-C).
+    pub interrupted: bool,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl RunSummary {
+    /// One line saying what happened and, if anything failed, how to retry it.
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "answers: {} generated, {} reused, {} failed · judgments: {} made ({} without verdict), {} reused, {} blocked · {} API attempts, {} rate-limited, {} tokens · {:.1}s",
+            self.answers_generated,
+            self.answers_reused,
+            self.answer_errors.len(),
+            self.judgments_made,
+            self.judgment_errors,
+            self.judgments_reused,
+            self.judgments_blocked,
+            self.attempts,
+            self.rate_limited,
+            self.tokens,
+            self.elapsed.as_secs_f64()
+        );
+        if self.interrupted {
+            s.push_str(" · interrupted: re-run the same command to resume");
+        } else if !self.answer_errors.is_empty() || self.judgment_errors > 0 {
+            s.push_str(" · re-run the same command to retry what failed");
+        }
+        s
+    }
+}
