@@ -91,6 +91,12 @@ pub struct CommonArgs {
     /// Format of the report printed at the end.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Bootstrap rounds for confidence intervals (0: none).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// Seed for the bootstrap: the same seed and data give the same intervals.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
     #[command(flatten)]
     pub endpoint: EndpointArgs,
 }
@@ -133,6 +139,21 @@ pub struct ReportArgs {
     /// Report pairwise games against this model only, from the other models' side.
     #[arg(long, value_name = "MODEL")]
     pub baseline: Option<String>,
+    /// Only reports of this mode: single, pairwise-baseline or pairwise-all (pairwise-all
+    /// counts every game for both players, as FastChat's `--mode pairwise-all`) [default:
+    /// every mode found, a model in every game taken as the baseline].
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// Count games with an error in either order as ties (ja-vicuna-qa's rule) instead of
+    /// leaving them out (FastChat's rule).
+    #[arg(long)]
+    pub errors_as_ties: bool,
+    /// Bootstrap rounds for confidence intervals (0: none).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// Seed for the bootstrap: the same seed and data give the same intervals.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]

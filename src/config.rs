@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::aggregate::Mode;
+use crate::aggregate::{BootstrapOptions, Mode, StatsOptions};
 use crate::cli::{CommonArgs, EndpointArgs};
 use crate::client::{EndpointConfig, RetryPolicy};
 
@@ -168,6 +168,8 @@ pub struct RunOptions {
     pub judge_max_tokens: u32,
     /// Re-asks for unreadable verdicts.
     pub reasks: u32,
+    /// How the report aggregates (bootstrap rounds and seed).
+    pub stats: StatsOptions,
 }
 
 /// Parses a mode name.
@@ -409,6 +411,13 @@ pub fn resolve(
             .or(cfg.judge_max_tokens)
             .unwrap_or(2048),
         reasks: common.reasks.or(cfg.reasks).unwrap_or(2),
+        stats: StatsOptions {
+            bootstrap: BootstrapOptions {
+                rounds: common.bootstrap,
+                seed: common.seed,
+            },
+            errors_as_ties: false,
+        },
     })
 }
 

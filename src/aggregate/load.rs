@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use super::{Mode, ModelSummary, Report, summarize_pairs, summarize_single};
+use super::{Mode, ModelSummary, Report, StatsOptions, summarize_pairs, summarize_single};
 use crate::judge::{PairJudgment, SingleJudgment};
 use crate::store::read_jsonl;
 
@@ -96,59 +96,73 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Builds one report per (mode, judge) found. `baseline` forces pairwise-baseline; without
-/// it, a model present in every pairwise game of a judge is taken as that judge's baseline
-/// (as in ja-vicuna-qa and FastChat's default run), and otherwise all pairs are reported.
-pub fn build_reports(loaded: &Loaded, baseline: Option<&str>) -> anyhow::Result<Vec<Report>> {
+/// Builds one report per (mode, judge) found. `mode` keeps only reports of that mode and,
+/// for pairwise data, decides between a baseline and all pairs. `baseline` forces
+/// pairwise-baseline; without it (and without `--mode pairwise-all`), a model present in every
+/// pairwise game of a judge is taken as that judge's baseline (as in ja-vicuna-qa), and
+/// otherwise all pairs are reported.
+pub fn build_reports(
+    loaded: &Loaded,
+    baseline: Option<&str>,
+    mode: Option<Mode>,
+    opts: &StatsOptions,
+) -> anyhow::Result<Vec<Report>> {
     let mut reports = Vec::new();
-    let mut single_by_judge: BTreeMap<&str, Vec<SingleJudgment>> = BTreeMap::new();
-    for r in &loaded.single {
-        single_by_judge
-            .entry(r.judge.model())
-            .or_default()
-            .push(r.clone());
+    if mode.is_none_or(|m| m == Mode::Single) {
+        let mut by_judge: BTreeMap<&str, Vec<&SingleJudgment>> = BTreeMap::new();
+        for r in &loaded.single {
+            by_judge.entry(r.judge.model()).or_default().push(r);
+        }
+        for (judge, rows) in by_judge {
+            reports.push(Report {
+                mode: Mode::Single,
+                judge: judge.to_string(),
+                baseline: None,
+                models: summarize_single(&rows, opts)
+                    .into_iter()
+                    .map(ModelSummary::Single)
+                    .collect(),
+                position_bias: None,
+            });
+        }
     }
-    for (judge, rows) in single_by_judge {
-        reports.push(Report {
-            mode: Mode::Single,
-            judge: judge.to_string(),
-            baseline: None,
-            models: summarize_single(&rows)
-                .into_iter()
-                .map(ModelSummary::Single)
-                .collect(),
-        });
-    }
-    let mut pair_by_judge: BTreeMap<&str, Vec<PairJudgment>> = BTreeMap::new();
-    for r in &loaded.pair {
-        pair_by_judge
-            .entry(r.judge.model())
-            .or_default()
-            .push(r.clone());
-    }
-    for (judge, rows) in pair_by_judge {
-        let base = match baseline {
-            Some(b) => {
-                if !rows.iter().any(|r| r.model_1 == b || r.model_2 == b) {
-                    bail!("--baseline {b}: no pairwise game of judge {judge} involves that model");
+    if mode != Some(Mode::Single) {
+        let mut by_judge: BTreeMap<&str, Vec<&PairJudgment>> = BTreeMap::new();
+        for r in &loaded.pair {
+            by_judge.entry(r.judge.model()).or_default().push(r);
+        }
+        for (judge, rows) in by_judge {
+            let base = match (baseline, mode) {
+                (Some(b), _) => {
+                    if !rows.iter().any(|r| r.model_1 == b || r.model_2 == b) {
+                        bail!(
+                            "--baseline {b}: no pairwise game of judge {judge} involves that model"
+                        );
+                    }
+                    Some(b.to_string())
                 }
-                Some(b.to_string())
-            }
-            None => common_model(&rows),
-        };
-        reports.push(Report {
-            mode: if base.is_some() {
-                Mode::PairwiseBaseline
-            } else {
-                Mode::PairwiseAll
-            },
-            judge: judge.to_string(),
-            models: summarize_pairs(&rows, base.as_deref())
-                .into_iter()
-                .map(ModelSummary::Pair)
-                .collect(),
-            baseline: base,
-        });
+                (None, Some(Mode::PairwiseAll)) => None,
+                (None, Some(Mode::PairwiseBaseline)) => match common_model(&rows) {
+                    Some(b) => Some(b),
+                    None => bail!(
+                        "--mode pairwise-baseline: no single model plays in every game of judge {judge}; name it with --baseline"
+                    ),
+                },
+                (None, _) => common_model(&rows),
+            };
+            let result = summarize_pairs(&rows, base.as_deref(), opts);
+            reports.push(Report {
+                mode: if base.is_some() {
+                    Mode::PairwiseBaseline
+                } else {
+                    Mode::PairwiseAll
+                },
+                judge: judge.to_string(),
+                models: result.models.into_iter().map(ModelSummary::Pair).collect(),
+                position_bias: Some(result.position),
+                baseline: base,
+            });
+        }
     }
     if reports.is_empty() {
         bail!("no judgment records found (expected FastChat single or pair judgment files)");
@@ -158,7 +172,7 @@ pub fn build_reports(loaded: &Loaded, baseline: Option<&str>) -> anyhow::Result<
 
 /// The one model that plays in every game, if exactly one does and there are at least
 /// three models (with two models both play everywhere, so the first listed is not assumed).
-fn common_model(rows: &[PairJudgment]) -> Option<String> {
+fn common_model(rows: &[&PairJudgment]) -> Option<String> {
     let first = rows.first()?;
     let mut models: Vec<&str> = rows
         .iter()

@@ -3,12 +3,18 @@
 //! mode drops games where either order failed, and counts a game as a tie when either order
 //! says tie or the two orders disagree.
 
+pub mod bootstrap;
+pub mod bt;
 mod load;
 mod pairwise;
+mod position;
+mod ratings;
 mod single;
 
+pub use bootstrap::BootstrapOptions;
 pub use load::{Loaded, build_reports, load_judgments};
-pub use pairwise::{GameOutcome, PairSummary, combine, summarize_pairs};
+pub use pairwise::{GameOutcome, PairSummary, PairwiseResult, combine, summarize_pairs};
+pub use position::{InconsistentGame, PositionBias};
 pub use single::{CategoryScore, SingleSummary, summarize_single};
 
 use serde::Serialize;
@@ -36,6 +42,16 @@ impl Mode {
     }
 }
 
+/// How figures are aggregated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatsOptions {
+    /// Bootstrap rounds and seed for every interval.
+    pub bootstrap: BootstrapOptions,
+    /// Count pairwise games with an error in either order as ties (ja-vicuna-qa's rule)
+    /// instead of leaving them out (FastChat's rule).
+    pub errors_as_ties: bool,
+}
+
 /// One model's line in a report.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
@@ -58,6 +74,9 @@ pub struct Report {
     pub baseline: Option<String>,
     /// One entry per model, best first.
     pub models: Vec<ModelSummary>,
+    /// Position-bias figures (pairwise reports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position_bias: Option<PositionBias>,
 }
 
 /// Mean of a slice, `None` when empty.

@@ -1,10 +1,13 @@
-//! Pairwise summaries: wins, losses and ties after combining both orders of each game.
+//! Pairwise summaries: wins, losses and ties after combining both orders of each game, with
+//! Bradley-Terry ratings and position-bias figures.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::ratio;
+use super::position::{PositionBias, measure_position};
+use super::ratings::rate;
+use super::{StatsOptions, ratio};
 use crate::judge::{PairJudgment, Winner};
 
 /// The combined result of both orders of one game.
@@ -16,7 +19,7 @@ pub enum GameOutcome {
     Model2,
     /// A tie: either order said tie, or the orders disagree.
     Tie,
-    /// At least one order has no verdict; the game is left out of every rate.
+    /// At least one order has no verdict.
     Error,
 }
 
@@ -37,9 +40,10 @@ pub fn combine(g1: Winner, g2: Winner) -> (GameOutcome, bool) {
 pub struct PairSummary {
     /// The model.
     pub model: String,
-    /// Games with a verdict in both orders.
+    /// Games counted in the rates.
     pub n: usize,
-    /// Games left out because an order has no verdict.
+    /// Games with no verdict in at least one order (left out of the rates, or counted as ties
+    /// with `--errors-as-ties`).
     pub errors: usize,
     /// Games won.
     pub wins: usize,
@@ -53,8 +57,27 @@ pub struct PairSummary {
     pub loss_rate: Option<f64>,
     /// (wins + ties / 2) / n.
     pub adjusted_win_rate: Option<f64>,
-    /// Share of games whose two orders gave the same verdict.
+    /// Share of games (with a verdict in both orders) whose two orders agree.
     pub position_consistency: Option<f64>,
+    /// Bradley-Terry rating, Elo scale, baseline (or the mean) at 1000.
+    pub bt_rating: Option<f64>,
+    /// 95% bootstrap interval of the rating.
+    pub bt_ci: Option<[f64; 2]>,
+    /// Win probability against the baseline that the ratings imply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted_win_rate: Option<f64>,
+    /// 95% bootstrap interval of the predicted win rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted_win_rate_ci: Option<[f64; 2]>,
+}
+
+/// Everything computed from one judge's pairwise games.
+#[derive(Debug, Clone)]
+pub struct PairwiseResult {
+    /// One entry per model (the baseline left out), best first.
+    pub models: Vec<PairSummary>,
+    /// Position-bias figures over the same games.
+    pub position: PositionBias,
 }
 
 #[derive(Default)]
@@ -64,54 +87,85 @@ struct Tally {
     ties: usize,
     errors: usize,
     consistent: usize,
+    judged: usize,
 }
 
 /// Summarises pairwise games per model, best first. With a baseline, only games against it
 /// count and the baseline itself is not listed (each row is from the other model's side,
 /// whichever position the baseline held); without one, every game counts for both players.
-pub fn summarize_pairs(rows: &[PairJudgment], baseline: Option<&str>) -> Vec<PairSummary> {
+/// An error game superseded by a later judged row of the same game (a retried failure) is
+/// dropped.
+pub fn summarize_pairs(
+    rows: &[&PairJudgment],
+    baseline: Option<&str>,
+    opts: &StatsOptions,
+) -> PairwiseResult {
     let judged: HashSet<(&str, &str, &str, u32, &str)> = rows
         .iter()
+        .copied()
         .filter(|r| combine(r.g1_winner, r.g2_winner).0 != GameOutcome::Error)
         .map(key)
         .collect();
-    let mut tallies: HashMap<&str, Tally> = HashMap::new();
-    let mut order: BTreeSet<&str> = BTreeSet::new();
-    for r in rows {
-        if let Some(b) = baseline
-            && r.model_1 != b
-            && r.model_2 != b
-        {
-            continue;
+    let games: Vec<&PairJudgment> = rows
+        .iter()
+        .copied()
+        .filter(|r| match baseline {
+            Some(b) => r.model_1 == b || r.model_2 == b,
+            None => true,
+        })
+        .filter(|r| {
+            combine(r.g1_winner, r.g2_winner).0 != GameOutcome::Error || !judged.contains(&key(r))
+        })
+        .collect();
+
+    let names: Vec<&str> = games
+        .iter()
+        .flat_map(|r| [r.model_1.as_str(), r.model_2.as_str()])
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+
+    let mut tallies: Vec<Tally> = names.iter().map(|_| Tally::default()).collect();
+    // Combined outcomes as (model_1, model_2, outcome) for the ratings.
+    let mut outcomes: Vec<(usize, usize, GameOutcome)> = Vec::with_capacity(games.len());
+    for r in &games {
+        let (mut outcome, consistent) = combine(r.g1_winner, r.g2_winner);
+        let (i1, i2) = (index[r.model_1.as_str()], index[r.model_2.as_str()]);
+        let error = outcome == GameOutcome::Error;
+        if error && opts.errors_as_ties {
+            outcome = GameOutcome::Tie;
         }
-        let (outcome, consistent) = combine(r.g1_winner, r.g2_winner);
-        if outcome == GameOutcome::Error && judged.contains(&key(r)) {
-            continue; // a failure that a later row retried successfully
+        if outcome != GameOutcome::Error {
+            outcomes.push((i1, i2, outcome));
         }
-        for (me, my_win) in [
-            (r.model_1.as_str(), GameOutcome::Model1),
-            (r.model_2.as_str(), GameOutcome::Model2),
-        ] {
-            if baseline == Some(me) {
-                continue;
+        for (me, my_win) in [(i1, GameOutcome::Model1), (i2, GameOutcome::Model2)] {
+            let t = &mut tallies[me];
+            if error {
+                t.errors += 1;
+            } else {
+                t.judged += 1;
+                if consistent {
+                    t.consistent += 1;
+                }
             }
-            order.insert(me);
-            let t = tallies.entry(me).or_default();
             match outcome {
-                GameOutcome::Error => t.errors += 1,
+                GameOutcome::Error => {}
                 GameOutcome::Tie => t.ties += 1,
                 o if o == my_win => t.wins += 1,
                 _ => t.losses += 1,
             }
-            if outcome != GameOutcome::Error && consistent {
-                t.consistent += 1;
-            }
         }
     }
-    let mut out: Vec<PairSummary> = order
-        .into_iter()
-        .map(|model| {
-            let t = &tallies[model];
+
+    let anchor = baseline.and_then(|b| index.get(b).copied());
+    let ratings = rate(names.len(), &outcomes, anchor, opts.bootstrap);
+    let mut models: Vec<PairSummary> = names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != anchor)
+        .map(|(i, model)| {
+            let t = &tallies[i];
             let n = t.wins + t.losses + t.ties;
             PairSummary {
                 model: model.to_string(),
@@ -124,17 +178,22 @@ pub fn summarize_pairs(rows: &[PairJudgment], baseline: Option<&str>) -> Vec<Pai
                 loss_rate: ratio(t.losses, n),
                 adjusted_win_rate: (n > 0)
                     .then(|| (t.wins as f64 + 0.5 * t.ties as f64) / n as f64),
-                position_consistency: ratio(t.consistent, n),
+                position_consistency: ratio(t.consistent, t.judged),
+                bt_rating: ratings.rating.get(i).copied(),
+                bt_ci: ratings.rating_ci.get(i).copied().flatten(),
+                predicted_win_rate: ratings.predicted.get(i).copied().flatten(),
+                predicted_win_rate_ci: ratings.predicted_ci.get(i).copied().flatten(),
             }
         })
         .collect();
-    out.sort_by(|a, b| {
+    models.sort_by(|a, b| {
         b.adjusted_win_rate
             .unwrap_or(-1.0)
             .total_cmp(&a.adjusted_win_rate.unwrap_or(-1.0))
             .then_with(|| a.model.cmp(&b.model))
     });
-    out
+    let position = measure_position(&games, &index, opts.bootstrap);
+    PairwiseResult { models, position }
 }
 
 fn key(r: &PairJudgment) -> (&str, &str, &str, u32, &str) {

@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::mean;
+use super::bootstrap::mean_interval;
+use super::{StatsOptions, mean};
 use crate::judge::SingleJudgment;
 
 /// Mean score of one category.
@@ -12,6 +13,8 @@ use crate::judge::SingleJudgment;
 pub struct CategoryScore {
     /// Mean score.
     pub score: Option<f64>,
+    /// 95% bootstrap interval of the mean.
+    pub score_ci: Option<[f64; 2]>,
     /// Scored rows.
     pub n: usize,
 }
@@ -27,6 +30,8 @@ pub struct SingleSummary {
     pub errors: usize,
     /// Mean over every scored row.
     pub score: Option<f64>,
+    /// 95% bootstrap interval of `score` (resampling rows).
+    pub score_ci: Option<[f64; 2]>,
     /// Mean over turn-1 rows.
     pub turn1: Option<f64>,
     /// Mean over turn-2 rows (`null` for one-turn benchmarks).
@@ -37,14 +42,15 @@ pub struct SingleSummary {
 
 /// Summarises single-mode judgments per model, best first. An error row is dropped when a
 /// later row for the same question, model, turn and judge has a score (a retried failure).
-pub fn summarize_single(rows: &[SingleJudgment]) -> Vec<SingleSummary> {
+pub fn summarize_single(rows: &[&SingleJudgment], opts: &StatsOptions) -> Vec<SingleSummary> {
     let scored: HashSet<(&str, &str, u32, &str)> = rows
         .iter()
+        .copied()
         .filter(|r| r.valid_score().is_some())
         .map(key)
         .collect();
     let mut by_model: HashMap<&str, Vec<&SingleJudgment>> = HashMap::new();
-    for r in rows {
+    for &r in rows {
         by_model.entry(r.model.as_str()).or_default().push(r);
     }
     let mut out: Vec<SingleSummary> = by_model
@@ -69,23 +75,25 @@ pub fn summarize_single(rows: &[SingleJudgment]) -> Vec<SingleSummary> {
                     None => errors += 1,
                 }
             }
+            let b = opts.bootstrap;
             SingleSummary {
                 model: model.to_string(),
                 n: all.len(),
                 errors,
                 score: mean(&all),
+                score_ci: mean_interval(&all, b, model),
                 turn1: mean(&turns[0]),
                 turn2: mean(&turns[1]),
                 categories: cats
                     .into_iter()
                     .map(|(c, xs)| {
-                        (
-                            c,
-                            CategoryScore {
-                                score: mean(&xs),
-                                n: xs.len(),
-                            },
-                        )
+                        let ci = mean_interval(&xs, b, &format!("{model}\u{1f}{c}"));
+                        let score = CategoryScore {
+                            score: mean(&xs),
+                            score_ci: ci,
+                            n: xs.len(),
+                        };
+                        (c, score)
                     })
                     .collect(),
             }

@@ -15,16 +15,18 @@ use crate::store::{read_jsonl_if_exists, write_atomic};
 pub(super) fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::Result<Report> {
     let names: HashSet<&str> = opts.models.iter().map(|m| m.name.as_str()).collect();
     let judge = opts.judge.name.as_str();
-    let models = if opts.mode == Mode::Single {
+    let (models, position_bias) = if opts.mode == Mode::Single {
         let rows: Vec<SingleJudgment> = read_jsonl_if_exists::<SingleJudgment>(jpath)?
             .into_iter()
             .map(|(_, r)| r)
             .filter(|r| names.contains(r.model.as_str()) && r.judge.model() == judge)
             .collect();
-        summarize_single(&rows)
+        let refs: Vec<&SingleJudgment> = rows.iter().collect();
+        let models = summarize_single(&refs, &opts.stats)
             .into_iter()
             .map(ModelSummary::Single)
-            .collect()
+            .collect();
+        (models, None)
     } else {
         let rows: Vec<PairJudgment> = read_jsonl_if_exists::<PairJudgment>(jpath)?
             .into_iter()
@@ -35,16 +37,17 @@ pub(super) fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::
                     && r.judge.model() == judge
             })
             .collect();
-        summarize_pairs(&rows, opts.baseline.as_deref())
-            .into_iter()
-            .map(ModelSummary::Pair)
-            .collect()
+        let refs: Vec<&PairJudgment> = rows.iter().collect();
+        let result = summarize_pairs(&refs, opts.baseline.as_deref(), &opts.stats);
+        let models = result.models.into_iter().map(ModelSummary::Pair).collect();
+        (models, Some(result.position))
     };
     Ok(Report {
         mode: opts.mode,
         judge: judge.to_string(),
         baseline: opts.baseline.clone(),
         models,
+        position_bias,
     })
 }
 

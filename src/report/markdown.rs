@@ -42,6 +42,10 @@ fn render(t: &Table, out: &mut String) {
         ));
     }
     out.push('\n');
+    if !t.note.is_empty() {
+        out.push_str(&t.note);
+        out.push_str("\n\n");
+    }
 }
 
 impl Exporter for MarkdownExporter {
@@ -49,17 +53,6 @@ impl Exporter for MarkdownExporter {
         let mut out = String::from("# shinpan report\n\n");
         for t in reports.iter().flat_map(tables) {
             render(&t, &mut out);
-        }
-        if reports
-            .iter()
-            .any(|r| r.mode != crate::aggregate::Mode::Single)
-        {
-            out.push_str(
-                "Each pairwise game is judged twice with the answers swapped; a game is a tie \
-                 when either order says tie or the two orders disagree. Adjusted win rate = \
-                 (wins + ties/2) / games; consistency = share of games whose two orders agree; \
-                 games with an error in either order are excluded from every rate.\n",
-            );
         }
         Ok(out.into_bytes())
     }

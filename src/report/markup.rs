@@ -1,8 +1,9 @@
 //! The table model shared by the terminal and Markdown exporters, and the cells they format.
+//! Each table carries a one-line plain explanation of its figures, which Markdown prints.
 
 use unicode_width::UnicodeWidthStr;
 
-use crate::aggregate::{Mode, ModelSummary, Report};
+use crate::aggregate::{Mode, ModelSummary, PairSummary, PositionBias, Report, SingleSummary};
 
 /// Column alignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub struct Table {
     pub align: Vec<Align>,
     /// Rows of cells.
     pub rows: Vec<Vec<String>>,
+    /// What the figures mean, in one or two plain sentences.
+    pub note: String,
 }
 
 /// Display width of a string in terminal columns (CJK characters count two).
@@ -43,6 +46,14 @@ fn num(v: Option<f64>, digits: usize) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+fn ci(v: Option<[f64; 2]>, digits: usize) -> String {
+    v.map(|[lo, hi]| format!("[{lo:.digits$}, {hi:.digits$}]"))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// How many inconsistent games the tables list (JSON lists them all).
+const LISTED: usize = 20;
+
 /// The tables that present one report.
 pub fn tables(r: &Report) -> Vec<Table> {
     let title = match (&r.mode, &r.baseline) {
@@ -51,8 +62,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         }
         _ => format!("{} (judge: {})", r.mode.as_str(), r.judge),
     };
-    let mut out = Vec::new();
-    let singles: Vec<_> = r
+    let singles: Vec<&SingleSummary> = r
         .models
         .iter()
         .filter_map(|m| match m {
@@ -60,7 +70,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
             _ => None,
         })
         .collect();
-    let pairs: Vec<_> = r
+    let pairs: Vec<&PairSummary> = r
         .models
         .iter()
         .filter_map(|m| match m {
@@ -68,87 +78,255 @@ pub fn tables(r: &Report) -> Vec<Table> {
             _ => None,
         })
         .collect();
+    let mut out = Vec::new();
     if !singles.is_empty() {
-        let has_turn2 = singles.iter().any(|s| s.turn2.is_some());
-        let mut headers = vec!["model", "score", "turn 1"];
-        if has_turn2 {
-            headers.push("turn 2");
-        }
-        headers.extend(["n", "errors"]);
-        let rows = singles
-            .iter()
-            .map(|s| {
-                let mut row = vec![s.model.clone(), num(s.score, 2), num(s.turn1, 2)];
-                if has_turn2 {
-                    row.push(num(s.turn2, 2));
-                }
-                row.extend([s.n.to_string(), s.errors.to_string()]);
-                row
-            })
-            .collect();
-        out.push(table(title.clone(), headers, rows));
-        let mut cats: Vec<&String> = singles.iter().flat_map(|s| s.categories.keys()).collect();
-        cats.sort();
-        cats.dedup();
-        if !cats.is_empty() {
-            let mut headers: Vec<&str> = vec!["model"];
-            headers.extend(cats.iter().map(|c| c.as_str()));
-            let rows = singles
-                .iter()
-                .map(|s| {
-                    let mut row = vec![s.model.clone()];
-                    row.extend(
-                        cats.iter()
-                            .map(|c| num(s.categories.get(*c).and_then(|x| x.score), 2)),
-                    );
-                    row
-                })
-                .collect();
-            out.push(table(format!("{title}: score per category"), headers, rows));
-        }
+        single_tables(&title, &singles, &mut out);
     }
     if !pairs.is_empty() {
-        let headers = vec![
-            "model",
-            "wins",
-            "losses",
-            "ties",
-            "errors",
-            "win rate",
-            "loss rate",
-            "adjusted",
-            "consistency",
-        ];
-        let rows = pairs
-            .iter()
-            .map(|p| {
-                vec![
-                    p.model.clone(),
-                    p.wins.to_string(),
-                    p.losses.to_string(),
-                    p.ties.to_string(),
-                    p.errors.to_string(),
-                    num(p.win_rate, 3),
-                    num(p.loss_rate, 3),
-                    num(p.adjusted_win_rate, 3),
-                    num(p.position_consistency, 3),
-                ]
-            })
-            .collect();
-        out.push(table(title, headers, rows));
+        out.push(pair_table(&title, r, &pairs));
+    }
+    if let Some(p) = &r.position_bias {
+        position_tables(&title, p, &mut out);
     }
     out
 }
 
-fn table(title: String, headers: Vec<&str>, rows: Vec<Vec<String>>) -> Table {
+fn single_tables(title: &str, singles: &[&SingleSummary], out: &mut Vec<Table>) {
+    let has_turn2 = singles.iter().any(|s| s.turn2.is_some());
+    let mut headers = vec!["model", "score", "95% CI", "turn 1"];
+    if has_turn2 {
+        headers.push("turn 2");
+    }
+    headers.extend(["n", "errors"]);
+    let rows = singles
+        .iter()
+        .map(|s| {
+            let mut row = vec![
+                s.model.clone(),
+                num(s.score, 2),
+                ci(s.score_ci, 2),
+                num(s.turn1, 2),
+            ];
+            if has_turn2 {
+                row.push(num(s.turn2, 2));
+            }
+            row.extend([s.n.to_string(), s.errors.to_string()]);
+            row
+        })
+        .collect();
+    out.push(table(
+        title.to_string(),
+        headers,
+        rows,
+        "Score: mean 1-10 grade over every graded turn; 95% CI: bootstrap interval of that mean; \
+         n: graded rows; errors: judgments without a readable verdict, left out of every mean.",
+    ));
+    let mut cats: Vec<&String> = singles.iter().flat_map(|s| s.categories.keys()).collect();
+    cats.sort();
+    cats.dedup();
+    if cats.is_empty() {
+        return;
+    }
+    let mut headers: Vec<&str> = vec!["model"];
+    headers.extend(cats.iter().map(|c| c.as_str()));
+    let rows = singles
+        .iter()
+        .map(|s| {
+            let mut row = vec![s.model.clone()];
+            row.extend(cats.iter().map(|c| {
+                let c = s.categories.get(*c);
+                match c {
+                    Some(c) => format!("{} {}", num(c.score, 2), ci(c.score_ci, 1)),
+                    None => "-".into(),
+                }
+            }));
+            row
+        })
+        .collect();
+    out.push(table(
+        format!("{title}: score per category"),
+        headers,
+        rows,
+        "Mean grade per question category, with its 95% bootstrap interval; few questions per \
+         category make wide intervals.",
+    ));
+}
+
+fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
+    let with_baseline = r.baseline.is_some();
+    let mut headers = vec![
+        "model",
+        "wins",
+        "losses",
+        "ties",
+        "errors",
+        "win rate",
+        "loss rate",
+        "adjusted",
+        "consistency",
+        "BT rating",
+        "95% CI",
+    ];
+    if with_baseline {
+        headers.extend(["pred. win", "95% CI"]);
+    }
+    let rows = pairs
+        .iter()
+        .map(|p| {
+            let mut row = vec![
+                p.model.clone(),
+                p.wins.to_string(),
+                p.losses.to_string(),
+                p.ties.to_string(),
+                p.errors.to_string(),
+                num(p.win_rate, 3),
+                num(p.loss_rate, 3),
+                num(p.adjusted_win_rate, 3),
+                num(p.position_consistency, 3),
+                num(p.bt_rating, 0),
+                ci(p.bt_ci, 0),
+            ];
+            if with_baseline {
+                row.push(num(p.predicted_win_rate, 3));
+                row.push(ci(p.predicted_win_rate_ci, 3));
+            }
+            row
+        })
+        .collect();
+    let anchor = match &r.baseline {
+        Some(b) => format!("{b} is fixed at 1000"),
+        None => "the mean is 1000".to_string(),
+    };
+    table(
+        title.to_string(),
+        headers,
+        rows,
+        &format!(
+            "Each game is judged twice with the answers swapped; it is a tie when either order says \
+             tie or the orders disagree. Adjusted = (wins + ties/2) / games; consistency = share of \
+             games whose two orders agree; errors = games without a verdict in an order. BT rating: \
+             Bradley-Terry strength on the Elo scale ({anchor}; +400 = 10:1 odds) with its 95% \
+             bootstrap interval over games{}.",
+            if r.baseline.is_some() {
+                "; pred. win: the win rate against the baseline that the ratings imply"
+            } else {
+                ""
+            }
+        ),
+    )
+}
+
+fn position_tables(title: &str, p: &PositionBias, out: &mut Vec<Table>) {
+    let rows = vec![
+        vec![
+            "games judged in both orders".into(),
+            p.games.to_string(),
+            String::new(),
+        ],
+        vec!["consistency".into(), num(p.consistency, 3), String::new()],
+        vec![
+            "first-position win rate".into(),
+            num(p.first_position_win_rate, 3),
+            format!("of {} decisive verdicts", p.decisive_verdicts),
+        ],
+        vec![
+            "home advantage (Elo)".into(),
+            num(p.home_advantage_elo, 1),
+            ci(p.home_advantage_ci, 1),
+        ],
+        vec![
+            "first-position win probability".into(),
+            num(p.first_position_win_probability, 3),
+            "between equal answers".into(),
+        ],
+    ];
+    out.push(table(
+        format!("{title}: position bias"),
+        vec!["measure", "value", "95% CI / basis"],
+        rows,
+        "Consistency: share of games whose two orders agree. First-position win rate: share of \
+         decisive single-order verdicts won by the answer shown first (0.5 = no bias). Home \
+         advantage: the first position's edge in Elo points from a Bradley-Terry fit with a \
+         position term, with its bootstrap interval (an interval excluding 0 is a real bias).",
+    ));
+    if p.inconsistent.is_empty() {
+        return;
+    }
+    let rows = p
+        .inconsistent
+        .iter()
+        .take(LISTED)
+        .map(|g| {
+            vec![
+                g.question_id.to_string(),
+                g.turn.to_string(),
+                g.model_1.clone(),
+                g.model_2.clone(),
+                winner(g.g1_winner),
+                winner(g.g2_winner),
+            ]
+        })
+        .collect();
+    let more = p.inconsistent.len().saturating_sub(LISTED);
+    out.push(table(
+        format!("{title}: inconsistent games"),
+        vec![
+            "question",
+            "turn",
+            "model_1",
+            "model_2",
+            "model_1 first",
+            "model_2 first",
+        ],
+        rows,
+        &format!(
+            "Games whose verdict changed when the answers were swapped (winners named by model){}.",
+            if more > 0 {
+                format!("; {more} more in the JSON report")
+            } else {
+                String::new()
+            }
+        ),
+    ));
+}
+
+fn winner(w: crate::judge::Winner) -> String {
+    use crate::judge::Winner;
+    match w {
+        Winner::Model1 => "model_1",
+        Winner::Model2 => "model_2",
+        Winner::Tie => "tie",
+        Winner::Error => "error",
+    }
+    .to_string()
+}
+
+/// Figures are right-aligned; names and words are left-aligned.
+fn is_figure(cell: &str) -> bool {
+    cell.is_empty()
+        || cell
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '[')
+}
+
+fn table(title: String, headers: Vec<&str>, rows: Vec<Vec<String>>, note: &str) -> Table {
     let align = (0..headers.len())
-        .map(|i| if i == 0 { Align::Left } else { Align::Right })
+        .map(|i| {
+            let figures = rows.iter().all(|r| r.get(i).is_none_or(|c| is_figure(c)));
+            if i > 0 && figures {
+                Align::Right
+            } else {
+                Align::Left
+            }
+        })
         .collect();
     Table {
         title,
         headers: headers.into_iter().map(str::to_string).collect(),
         align,
         rows,
+        note: note.to_string(),
     }
 }
 

@@ -1,0 +1,153 @@
+//! Position bias: how often the two orders of a game agree, how often the answer shown first
+//! wins a decisive verdict, and a Bradley-Terry fit with a home-advantage term (as Rakuda
+//! does) that estimates the judge's preference for the first position in Elo points.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use super::bootstrap::{BootstrapOptions, interval, resample_counts, rng_for};
+use super::bt::{ELO_PER_NAT, Obs, fit, win_probability};
+use super::ratio;
+use crate::bench::QuestionId;
+use crate::judge::{PairJudgment, Winner};
+
+/// A game whose two orders disagree.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InconsistentGame {
+    /// The question.
+    pub question_id: QuestionId,
+    /// The first model of the pair (shown first in game 1).
+    pub model_1: String,
+    /// The second model (shown first in game 2).
+    pub model_2: String,
+    /// The turn.
+    pub turn: u32,
+    /// Verdict with model_1 shown first.
+    pub g1_winner: Winner,
+    /// Verdict with model_2 shown first.
+    pub g2_winner: Winner,
+}
+
+/// The position-bias figures of one judge over a set of games.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct PositionBias {
+    /// Games with a verdict in both orders.
+    pub games: usize,
+    /// Share of those whose two orders agree.
+    pub consistency: Option<f64>,
+    /// Single-order verdicts that named a winner (not a tie).
+    pub decisive_verdicts: usize,
+    /// Share of decisive verdicts won by the answer shown first (0.5 = no bias).
+    pub first_position_win_rate: Option<f64>,
+    /// The first position's advantage in Elo points, from a Bradley-Terry fit with a
+    /// position term over single-order verdicts.
+    pub home_advantage_elo: Option<f64>,
+    /// 95% bootstrap interval (resampling games).
+    pub home_advantage_ci: Option<[f64; 2]>,
+    /// The win probability of the first position between equally strong answers.
+    pub first_position_win_probability: Option<f64>,
+    /// Every game whose orders disagree.
+    pub inconsistent: Vec<InconsistentGame>,
+}
+
+/// Index of a single-order result: the first-shown model wins, the second wins, tie.
+fn slot(w: Winner, first_is_model_1: bool) -> usize {
+    match (w, first_is_model_1) {
+        (Winner::Model1, true) | (Winner::Model2, false) => 0,
+        (Winner::Model2, true) | (Winner::Model1, false) => 1,
+        _ => 2,
+    }
+}
+
+/// Measures position bias over games (error games are left out).
+pub fn measure_position(
+    games: &[&PairJudgment],
+    index: &HashMap<&str, usize>,
+    opts: BootstrapOptions,
+) -> PositionBias {
+    let mut out = PositionBias::default();
+    let mut agree = 0;
+    let mut first_wins = 0;
+    // Per ordered pair (model_1, model_2): counts of the 9 (g1 slot, g2 slot) combinations.
+    let mut cells: BTreeMap<(usize, usize), [u64; 9]> = BTreeMap::new();
+    for r in games {
+        if r.g1_winner == Winner::Error || r.g2_winner == Winner::Error {
+            continue;
+        }
+        out.games += 1;
+        if r.g1_winner == r.g2_winner {
+            agree += 1;
+        } else {
+            out.inconsistent.push(InconsistentGame {
+                question_id: r.question_id.clone(),
+                model_1: r.model_1.clone(),
+                model_2: r.model_2.clone(),
+                turn: r.turn,
+                g1_winner: r.g1_winner,
+                g2_winner: r.g2_winner,
+            });
+        }
+        let (s1, s2) = (slot(r.g1_winner, true), slot(r.g2_winner, false));
+        for s in [s1, s2] {
+            if s != 2 {
+                out.decisive_verdicts += 1;
+                if s == 0 {
+                    first_wins += 1;
+                }
+            }
+        }
+        let key = (index[r.model_1.as_str()], index[r.model_2.as_str()]);
+        cells.entry(key).or_default()[s1 * 3 + s2] += 1;
+    }
+    out.consistency = ratio(agree, out.games);
+    out.first_position_win_rate = ratio(first_wins, out.decisive_verdicts);
+    if out.games == 0 {
+        return out;
+    }
+    let k = index.len();
+    let keys: Vec<(usize, usize)> = cells.keys().copied().collect();
+    let counts: Vec<u64> = cells.values().flat_map(|c| c.iter().copied()).collect();
+    let home_of = |counts: &[u64]| -> f64 {
+        let mut obs = Vec::with_capacity(keys.len() * 2);
+        for (p, &(m1, m2)) in keys.iter().enumerate() {
+            // Order 1 shows model_1 first; order 2 shows model_2 first.
+            let mut o1 = Obs {
+                a: m1,
+                b: m2,
+                wins_a: 0.0,
+                n: 0.0,
+                home: 1.0,
+            };
+            let mut o2 = Obs {
+                a: m2,
+                b: m1,
+                wins_a: 0.0,
+                n: 0.0,
+                home: 1.0,
+            };
+            for s1 in 0..3 {
+                for s2 in 0..3 {
+                    let c = counts[p * 9 + s1 * 3 + s2] as f64;
+                    o1.n += c;
+                    o2.n += c;
+                    o1.wins_a += c * [1.0, 0.0, 0.5][s1];
+                    o2.wins_a += c * [1.0, 0.0, 0.5][s2];
+                }
+            }
+            obs.extend([o1, o2].into_iter().filter(|o| o.n > 0.0));
+        }
+        fit(k, &obs, 0, true).home * ELO_PER_NAT
+    };
+    let home = home_of(&counts);
+    out.home_advantage_elo = Some(home);
+    out.first_position_win_probability = Some(win_probability(home));
+    if opts.rounds > 0 {
+        let mut rng = rng_for(opts.seed, "position");
+        let samples = (0..opts.rounds)
+            .map(|_| home_of(&resample_counts(&counts, &mut rng)))
+            .collect();
+        out.home_advantage_ci = interval(samples);
+    }
+    out
+}
