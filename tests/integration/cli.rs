@@ -348,30 +348,6 @@ fn bad_input_is_refused_with_exit_2_and_nothing_written() {
     assert_eq!(o.status.code(), Some(2), "clap refuses --rpm 0");
 }
 
-#[test]
-fn report_reads_ja_vicuna_qa_files() {
-    let dir = Path::new("../shared/datasets/ja_vicuna_qa/model_judgment/pairwise/gpt-4");
-    assert!(dir.exists(), "the shared datasets are beside the checkout");
-    let report = stdout_json(&run(&["report", dir.to_str().unwrap(), "--format", "json"]));
-    assert_eq!(report["baseline"], "openai--text-davinci-003");
-    let calm2 = report["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["model"] == "cyberagent--calm2-7b-chat")
-        .unwrap();
-    // ja-vicuna-qa's show_result.py prints 70.0 / 15.0 / 77.5 for this model.
-    assert_eq!(
-        (
-            calm2["wins"].as_u64(),
-            calm2["losses"].as_u64(),
-            calm2["ties"].as_u64()
-        ),
-        (Some(56), Some(12), Some(12))
-    );
-    assert_eq!(calm2["adjusted_win_rate"].as_f64(), Some(0.775));
-}
-
 fn stats(url: &str) -> Value {
     let addr = url.trim_start_matches("http://").trim_end_matches("/v1");
     let mut s = std::net::TcpStream::connect(addr).unwrap();

@@ -7,3 +7,4 @@ mod client;
 mod fake;
 mod llama;
 mod pipeline;
+mod upstream;
