@@ -97,6 +97,9 @@ pub struct CommonArgs {
     /// Seed for the bootstrap: the same seed and data give the same intervals.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
+    /// Most inconsistent games listed in a report (0: all); the count is always given.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_listed: usize,
     #[command(flatten)]
     pub endpoint: EndpointArgs,
 }
@@ -154,6 +157,9 @@ pub struct ReportArgs {
     /// Seed for the bootstrap: the same seed and data give the same intervals.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
+    /// Most inconsistent games listed in a report (0: all); the count is always given.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_listed: usize,
 }
 
 #[derive(Debug, Args)]

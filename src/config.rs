@@ -417,6 +417,7 @@ pub fn resolve(
                 seed: common.seed,
             },
             errors_as_ties: false,
+            max_listed: common.max_listed,
         },
     })
 }

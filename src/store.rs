@@ -20,32 +20,38 @@ pub enum StoreError {
     Parse { line: usize, message: String },
 }
 
-/// Reads every record of a JSONL file with its 1-based line number. Blank lines are skipped.
-/// A last line without a newline that does not parse is a record torn by a killed writer and
-/// is dropped; a bad line anywhere else is an error naming the line.
+/// Reads every record of a JSONL file with its 1-based line number, streaming (the file is
+/// never held whole). Blank lines are skipped. A last line without a newline that does not
+/// parse is a record torn by a killed writer and is dropped; a bad line anywhere else is an
+/// error naming the line.
 pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>, StoreError> {
-    let mut text = String::new();
-    File::open(path)?.read_to_string(&mut text).map_err(|e| {
-        if e.kind() == io::ErrorKind::InvalidData {
-            io::Error::new(e.kind(), "not UTF-8 text")
-        } else {
-            e
+    let mut reader = BufReader::with_capacity(1 << 16, File::open(path)?);
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    let mut line_no = 0;
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            break;
         }
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let ends_clean = text.ends_with('\n');
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = Vec::with_capacity(lines.len());
-    for (i, line) in lines.iter().enumerate() {
+        line_no += 1;
+        let complete = buf.last() == Some(&b'\n');
+        let mut line = std::str::from_utf8(&buf).map_err(|_| StoreError::Parse {
+            line: line_no,
+            message: "not UTF-8 text".into(),
+        })?;
+        if line_no == 1 {
+            line = line.strip_prefix('\u{feff}').unwrap_or(line);
+        }
         if line.trim().is_empty() {
             continue;
         }
         match serde_json::from_str::<T>(line) {
-            Ok(v) => out.push((i + 1, v)),
-            Err(_) if i + 1 == lines.len() && !ends_clean => break,
+            Ok(v) => out.push((line_no, v)),
+            Err(_) if !complete => break,
             Err(e) => {
                 return Err(StoreError::Parse {
-                    line: i + 1,
+                    line: line_no,
                     message: e.to_string(),
                 });
             }

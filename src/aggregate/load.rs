@@ -6,17 +6,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+use super::records::{PairGame, SingleGrade};
 use super::{Mode, ModelSummary, Report, StatsOptions, summarize_pairs, summarize_single};
-use crate::judge::{PairJudgment, SingleJudgment};
 use crate::store::read_jsonl;
 
 /// Judgments read from files.
 #[derive(Debug, Default)]
 pub struct Loaded {
     /// Single-mode rows.
-    pub single: Vec<SingleJudgment>,
+    pub single: Vec<SingleGrade>,
     /// Pairwise rows.
-    pub pair: Vec<PairJudgment>,
+    pub pair: Vec<PairGame>,
 }
 
 /// Reads every judgment file under the given paths (files, or directories searched
@@ -39,13 +39,13 @@ pub fn load_judgments(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
     for f in files {
         match kind_of(&f)? {
             Some(Kind::Single) => out.single.extend(
-                read_jsonl::<SingleJudgment>(&f)
+                read_jsonl::<SingleGrade>(&f)
                     .with_context(|| f.display().to_string())?
                     .into_iter()
                     .map(|(_, r)| r),
             ),
             Some(Kind::Pair) => out.pair.extend(
-                read_jsonl::<PairJudgment>(&f)
+                read_jsonl::<PairGame>(&f)
                     .with_context(|| f.display().to_string())?
                     .into_iter()
                     .map(|(_, r)| r),
@@ -109,7 +109,7 @@ pub fn build_reports(
 ) -> anyhow::Result<Vec<Report>> {
     let mut reports = Vec::new();
     if mode.is_none_or(|m| m == Mode::Single) {
-        let mut by_judge: BTreeMap<&str, Vec<&SingleJudgment>> = BTreeMap::new();
+        let mut by_judge: BTreeMap<&str, Vec<&SingleGrade>> = BTreeMap::new();
         for r in &loaded.single {
             by_judge.entry(r.judge.model()).or_default().push(r);
         }
@@ -127,7 +127,7 @@ pub fn build_reports(
         }
     }
     if mode != Some(Mode::Single) {
-        let mut by_judge: BTreeMap<&str, Vec<&PairJudgment>> = BTreeMap::new();
+        let mut by_judge: BTreeMap<&str, Vec<&PairGame>> = BTreeMap::new();
         for r in &loaded.pair {
             by_judge.entry(r.judge.model()).or_default().push(r);
         }
@@ -172,7 +172,7 @@ pub fn build_reports(
 
 /// The one model that plays in every game, if exactly one does and there are at least
 /// three models (with two models both play everywhere, so the first listed is not assumed).
-fn common_model(rows: &[&PairJudgment]) -> Option<String> {
+fn common_model(rows: &[&PairGame]) -> Option<String> {
     let first = rows.first()?;
     let mut models: Vec<&str> = rows
         .iter()

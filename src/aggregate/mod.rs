@@ -9,12 +9,14 @@ mod load;
 mod pairwise;
 mod position;
 mod ratings;
+mod records;
 mod single;
 
 pub use bootstrap::BootstrapOptions;
 pub use load::{Loaded, build_reports, load_judgments};
 pub use pairwise::{GameOutcome, PairSummary, PairwiseResult, combine, summarize_pairs};
 pub use position::{InconsistentGame, PositionBias};
+pub use records::{JudgeName, PairGame, SingleGrade};
 pub use single::{CategoryScore, SingleSummary, summarize_single};
 
 use serde::Serialize;
@@ -43,13 +45,25 @@ impl Mode {
 }
 
 /// How figures are aggregated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatsOptions {
     /// Bootstrap rounds and seed for every interval.
     pub bootstrap: BootstrapOptions,
     /// Count pairwise games with an error in either order as ties (ja-vicuna-qa's rule)
     /// instead of leaving them out (FastChat's rule).
     pub errors_as_ties: bool,
+    /// At most this many inconsistent games are listed (0: all); the count is always given.
+    pub max_listed: usize,
+}
+
+impl Default for StatsOptions {
+    fn default() -> Self {
+        Self {
+            bootstrap: BootstrapOptions::default(),
+            errors_as_ties: false,
+            max_listed: 1000,
+        }
+    }
 }
 
 /// One model's line in a report.

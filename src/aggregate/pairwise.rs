@@ -1,14 +1,15 @@
 //! Pairwise summaries: wins, losses and ties after combining both orders of each game, with
 //! Bradley-Terry ratings and position-bias figures.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
 use super::position::{PositionBias, measure_position};
 use super::ratings::rate;
+use super::records::{PairGame, superseded};
 use super::{StatsOptions, ratio};
-use crate::judge::{PairJudgment, Winner};
+use crate::judge::Winner;
 
 /// The combined result of both orders of one game.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,28 +94,27 @@ struct Tally {
 /// Summarises pairwise games per model, best first. With a baseline, only games against it
 /// count and the baseline itself is not listed (each row is from the other model's side,
 /// whichever position the baseline held); without one, every game counts for both players.
-/// An error game superseded by a later judged row of the same game (a retried failure) is
-/// dropped.
+/// An error game that shinpan recorded and a later row of the same game judged (a retried
+/// failure) is dropped.
 pub fn summarize_pairs(
-    rows: &[&PairJudgment],
+    rows: &[&PairGame],
     baseline: Option<&str>,
     opts: &StatsOptions,
 ) -> PairwiseResult {
-    let judged: HashSet<(&str, &str, &str, u32, &str)> = rows
+    let retried = superseded(
+        rows,
+        key,
+        |r| r.g1_error.is_some() || r.g2_error.is_some(),
+        |r| combine(r.g1_winner, r.g2_winner).0 != GameOutcome::Error,
+    );
+    let games: Vec<&PairGame> = rows
         .iter()
-        .copied()
-        .filter(|r| combine(r.g1_winner, r.g2_winner).0 != GameOutcome::Error)
-        .map(key)
-        .collect();
-    let games: Vec<&PairJudgment> = rows
-        .iter()
-        .copied()
+        .enumerate()
+        .filter(|(i, _)| !retried.contains(i))
+        .map(|(_, r)| *r)
         .filter(|r| match baseline {
             Some(b) => r.model_1 == b || r.model_2 == b,
             None => true,
-        })
-        .filter(|r| {
-            combine(r.g1_winner, r.g2_winner).0 != GameOutcome::Error || !judged.contains(&key(r))
         })
         .collect();
 
@@ -192,11 +192,11 @@ pub fn summarize_pairs(
             .total_cmp(&a.adjusted_win_rate.unwrap_or(-1.0))
             .then_with(|| a.model.cmp(&b.model))
     });
-    let position = measure_position(&games, &index, opts.bootstrap);
+    let position = measure_position(&games, &index, opts.bootstrap, opts.max_listed);
     PairwiseResult { models, position }
 }
 
-fn key(r: &PairJudgment) -> (&str, &str, &str, u32, &str) {
+fn key(r: &PairGame) -> (&str, &str, &str, u32, &str) {
     (
         r.question_id.0.as_str(),
         r.model_1.as_str(),

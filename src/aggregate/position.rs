@@ -9,8 +9,9 @@ use serde::Serialize;
 use super::bootstrap::{BootstrapOptions, interval, resample_counts, rng_for};
 use super::bt::{ELO_PER_NAT, Obs, fit, win_probability};
 use super::ratio;
+use super::records::PairGame;
 use crate::bench::QuestionId;
-use crate::judge::{PairJudgment, Winner};
+use crate::judge::Winner;
 
 /// A game whose two orders disagree.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -47,7 +48,9 @@ pub struct PositionBias {
     pub home_advantage_ci: Option<[f64; 2]>,
     /// The win probability of the first position between equally strong answers.
     pub first_position_win_probability: Option<f64>,
-    /// Every game whose orders disagree.
+    /// How many games' orders disagree.
+    pub inconsistent_games: usize,
+    /// Those games, in file order (at most `--max-listed` of them).
     pub inconsistent: Vec<InconsistentGame>,
 }
 
@@ -62,9 +65,10 @@ fn slot(w: Winner, first_is_model_1: bool) -> usize {
 
 /// Measures position bias over games (error games are left out).
 pub fn measure_position(
-    games: &[&PairJudgment],
+    games: &[&PairGame],
     index: &HashMap<&str, usize>,
     opts: BootstrapOptions,
+    max_listed: usize,
 ) -> PositionBias {
     let mut out = PositionBias::default();
     let mut agree = 0;
@@ -78,7 +82,10 @@ pub fn measure_position(
         out.games += 1;
         if r.g1_winner == r.g2_winner {
             agree += 1;
+        } else if max_listed > 0 && out.inconsistent.len() >= max_listed {
+            out.inconsistent_games += 1;
         } else {
+            out.inconsistent_games += 1;
             out.inconsistent.push(InconsistentGame {
                 question_id: r.question_id.clone(),
                 model_1: r.model_1.clone(),

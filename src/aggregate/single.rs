@@ -1,12 +1,12 @@
 //! Single-mode summaries: mean 1-10 score per model, overall, per turn and per category.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
 use super::bootstrap::mean_interval;
+use super::records::{SingleGrade, superseded};
 use super::{StatsOptions, mean};
-use crate::judge::SingleJudgment;
 
 /// Mean score of one category.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -40,18 +40,21 @@ pub struct SingleSummary {
     pub categories: BTreeMap<String, CategoryScore>,
 }
 
-/// Summarises single-mode judgments per model, best first. An error row is dropped when a
-/// later row for the same question, model, turn and judge has a score (a retried failure).
-pub fn summarize_single(rows: &[&SingleJudgment], opts: &StatsOptions) -> Vec<SingleSummary> {
-    let scored: HashSet<(&str, &str, u32, &str)> = rows
-        .iter()
-        .copied()
-        .filter(|r| r.valid_score().is_some())
-        .map(key)
-        .collect();
-    let mut by_model: HashMap<&str, Vec<&SingleJudgment>> = HashMap::new();
-    for &r in rows {
-        by_model.entry(r.model.as_str()).or_default().push(r);
+/// Summarises single-mode judgments per model, best first. An error row that shinpan recorded
+/// is dropped when a later row for the same question, model, turn and judge has a score (a
+/// retried failure).
+pub fn summarize_single(rows: &[&SingleGrade], opts: &StatsOptions) -> Vec<SingleSummary> {
+    let retried = superseded(
+        rows,
+        key,
+        |r| r.error.is_some(),
+        |r| r.valid_score().is_some(),
+    );
+    let mut by_model: HashMap<&str, Vec<&SingleGrade>> = HashMap::new();
+    for (i, &r) in rows.iter().enumerate() {
+        if !retried.contains(&i) {
+            by_model.entry(r.model.as_str()).or_default().push(r);
+        }
     }
     let mut out: Vec<SingleSummary> = by_model
         .into_iter()
@@ -71,7 +74,6 @@ pub fn summarize_single(rows: &[&SingleJudgment], opts: &StatsOptions) -> Vec<Si
                             cats.entry(c.clone()).or_default().push(s);
                         }
                     }
-                    None if scored.contains(&key(r)) => {}
                     None => errors += 1,
                 }
             }
@@ -108,7 +110,7 @@ pub fn summarize_single(rows: &[&SingleJudgment], opts: &StatsOptions) -> Vec<Si
     out
 }
 
-fn key(r: &SingleJudgment) -> (&str, &str, u32, &str) {
+fn key(r: &SingleGrade) -> (&str, &str, u32, &str) {
     (
         r.question_id.0.as_str(),
         r.model.as_str(),

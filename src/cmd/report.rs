@@ -17,6 +17,7 @@ pub fn report(a: ReportArgs) -> anyhow::Result<()> {
             seed: a.seed,
         },
         errors_as_ties: a.errors_as_ties,
+        max_listed: a.max_listed,
     };
     let loaded = load_judgments(&a.paths)?;
     let reports = build_reports(&loaded, a.baseline.as_deref(), mode, &opts)?;

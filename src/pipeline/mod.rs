@@ -152,7 +152,7 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
     let mut done_single: HashSet<(String, String, u32)> = HashSet::new();
     let mut done_pair: HashSet<(String, String, String, u32)> = HashSet::new();
     if opts.mode == Mode::Single {
-        for (_, r) in read_jsonl_if_exists::<SingleJudgment>(&jpath)
+        for (_, r) in read_jsonl_if_exists::<crate::aggregate::SingleGrade>(&jpath)
             .with_context(|| jpath.display().to_string())?
         {
             if r.valid_score().is_some() && r.judge.model() == judge.name {
@@ -160,7 +160,7 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
             }
         }
     } else {
-        for (_, r) in read_jsonl_if_exists::<PairJudgment>(&jpath)
+        for (_, r) in read_jsonl_if_exists::<crate::aggregate::PairGame>(&jpath)
             .with_context(|| jpath.display().to_string())?
         {
             let (outcome, _) = crate::aggregate::combine(r.g1_winner, r.g2_winner);

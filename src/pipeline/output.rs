@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use anyhow::Context;
 
 use crate::aggregate::{Mode, ModelSummary, Report, summarize_pairs, summarize_single};
+use crate::aggregate::{PairGame, SingleGrade};
 use crate::config::RunOptions;
-use crate::judge::{PairJudgment, SingleJudgment};
 use crate::report::{Format, JsonExporter, MarkdownExporter};
 use crate::store::{read_jsonl_if_exists, write_atomic};
 
@@ -16,19 +16,19 @@ pub(super) fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::
     let names: HashSet<&str> = opts.models.iter().map(|m| m.name.as_str()).collect();
     let judge = opts.judge.name.as_str();
     let (models, position_bias) = if opts.mode == Mode::Single {
-        let rows: Vec<SingleJudgment> = read_jsonl_if_exists::<SingleJudgment>(jpath)?
+        let rows: Vec<SingleGrade> = read_jsonl_if_exists::<SingleGrade>(jpath)?
             .into_iter()
             .map(|(_, r)| r)
             .filter(|r| names.contains(r.model.as_str()) && r.judge.model() == judge)
             .collect();
-        let refs: Vec<&SingleJudgment> = rows.iter().collect();
+        let refs: Vec<&SingleGrade> = rows.iter().collect();
         let models = summarize_single(&refs, &opts.stats)
             .into_iter()
             .map(ModelSummary::Single)
             .collect();
         (models, None)
     } else {
-        let rows: Vec<PairJudgment> = read_jsonl_if_exists::<PairJudgment>(jpath)?
+        let rows: Vec<PairGame> = read_jsonl_if_exists::<PairGame>(jpath)?
             .into_iter()
             .map(|(_, r)| r)
             .filter(|r| {
@@ -37,7 +37,7 @@ pub(super) fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::
                     && r.judge.model() == judge
             })
             .collect();
-        let refs: Vec<&PairJudgment> = rows.iter().collect();
+        let refs: Vec<&PairGame> = rows.iter().collect();
         let result = summarize_pairs(&refs, opts.baseline.as_deref(), &opts.stats);
         let models = result.models.into_iter().map(ModelSummary::Pair).collect();
         (models, Some(result.position))

@@ -267,7 +267,7 @@ fn position_tables(title: &str, p: &PositionBias, out: &mut Vec<Table>) {
             ]
         })
         .collect();
-    let more = p.inconsistent.len().saturating_sub(LISTED);
+    let more = p.inconsistent_games.saturating_sub(LISTED);
     out.push(table(
         format!("{title}: inconsistent games"),
         vec![
@@ -282,7 +282,7 @@ fn position_tables(title: &str, p: &PositionBias, out: &mut Vec<Table>) {
         &format!(
             "Games whose verdict changed when the answers were swapped (winners named by model){}.",
             if more > 0 {
-                format!("; {more} more in the JSON report")
+                format!("; {more} more (the JSON report lists up to --max-listed)")
             } else {
                 String::new()
             }

@@ -335,3 +335,64 @@ async fn a_second_run_reuses_answers_and_judgments() {
     assert_eq!(third.report.mode, Mode::PairwiseAll);
     assert_eq!(third.report.models.len(), 4);
 }
+
+#[tokio::test]
+async fn a_later_run_retries_only_the_failed_judgments_and_the_report_counts_the_retry() {
+    let fixed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let f2 = fixed.clone();
+    let judge_calls = Arc::new(AtomicUsize::new(0));
+    let j2 = judge_calls.clone();
+    let fake = Fake::start(move |_, body| {
+        if !is_judge(body) {
+            return Reply::Text(candidate(body));
+        }
+        j2.fetch_add(1, Ordering::SeqCst);
+        // The judge cannot grade the math question until it is "fixed".
+        if first_user(body).contains("2+3") && !f2.load(Ordering::SeqCst) {
+            Reply::Text("採点できません。".into())
+        } else {
+            Reply::Text("[[6]]".into())
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(&fake, dir.path(), &["alpha"], "single", None);
+    opts.reasks = 0;
+    let first = shinpan::pipeline::run(&opts, false).await.unwrap();
+    let ModelSummary::Single(s) = &first.report.models[0] else {
+        panic!()
+    };
+    assert_eq!((s.n, s.errors), (2, 2));
+    assert_eq!(judge_calls.load(Ordering::SeqCst), 4);
+
+    fixed.store(true, Ordering::SeqCst);
+    let second = shinpan::pipeline::run(&opts, false).await.unwrap();
+    assert_eq!(
+        judge_calls.load(Ordering::SeqCst),
+        6,
+        "only the two failed turns are judged again"
+    );
+    assert_eq!(
+        (
+            second.summary.judgments_made,
+            second.summary.judgments_reused
+        ),
+        (2, 2)
+    );
+    let ModelSummary::Single(s) = &second.report.models[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (s.n, s.errors, s.score),
+        (4, 0, Some(6.0)),
+        "the retried errors no longer count"
+    );
+    // Nothing is rewritten: the failed records stay in the file, superseded.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/judgments/judge_single.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        6
+    );
+}

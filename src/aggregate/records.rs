@@ -1,0 +1,125 @@
+//! The parts of judgment records that aggregation reads. Prompts and judge replies are
+//! skipped while parsing, so a report over a million judgments holds only what it counts.
+
+use serde::{Deserialize, Deserializer};
+
+use crate::bench::QuestionId;
+use crate::judge::Winner;
+
+/// The judge model of a record: FastChat's `judge: [model, prompt]` or ja-vicuna-qa's
+/// `judge_model: "model"`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JudgeName(pub String);
+
+impl JudgeName {
+    /// The judge model's name.
+    pub fn model(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for JudgeName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let id = crate::judge::JudgeId::deserialize(d)?;
+        Ok(JudgeName(id.model().to_string()))
+    }
+}
+
+fn default_turn() -> u32 {
+    1
+}
+
+/// One single-mode grade.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SingleGrade {
+    /// The question.
+    pub question_id: QuestionId,
+    /// The model graded.
+    pub model: String,
+    /// The judge.
+    #[serde(default, alias = "judge_model")]
+    pub judge: JudgeName,
+    /// The rating; `null` or `-1` when there is none.
+    #[serde(default)]
+    pub score: Option<f64>,
+    /// The turn (1-based).
+    #[serde(default = "default_turn")]
+    pub turn: u32,
+    /// The question's category, when recorded.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Why there is no score.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+impl SingleGrade {
+    /// The usable score, or `None` for an error row (null, -1, or an error recorded).
+    pub fn valid_score(&self) -> Option<f64> {
+        match self.score {
+            Some(s) if self.error.is_none() && s != -1.0 => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Indexes of error rows that a later row of the same item superseded: a failure shinpan
+/// recorded (with its reason) and a later run retried successfully. Only rows that carry
+/// shinpan's error reason qualify, so upstream files (where a duplicate key is a second full
+/// run) are counted exactly as their own scripts count them. Memory is proportional to the
+/// number of such error rows, not to the file.
+pub fn superseded<'a, T, K: std::hash::Hash + Eq>(
+    rows: &[&'a T],
+    key: impl Fn(&'a T) -> K,
+    retried_error: impl Fn(&'a T) -> bool,
+    valid: impl Fn(&'a T) -> bool,
+) -> std::collections::HashSet<usize> {
+    let mut errors: std::collections::HashMap<K, Vec<usize>> = std::collections::HashMap::new();
+    for (i, &r) in rows.iter().enumerate() {
+        if retried_error(r) {
+            errors.entry(key(r)).or_default().push(i);
+        }
+    }
+    let mut out = std::collections::HashSet::new();
+    if errors.is_empty() {
+        return out;
+    }
+    for (i, &r) in rows.iter().enumerate() {
+        if valid(r)
+            && let Some(idx) = errors.get(&key(r))
+        {
+            out.extend(idx.iter().copied().filter(|&e| e < i));
+        }
+    }
+    out
+}
+
+/// One pairwise game, both orders.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PairGame {
+    /// The question.
+    pub question_id: QuestionId,
+    /// Shown first in game 1.
+    pub model_1: String,
+    /// Shown first in game 2.
+    pub model_2: String,
+    /// Winner with model_1 shown first.
+    pub g1_winner: Winner,
+    /// Winner with model_2 shown first.
+    pub g2_winner: Winner,
+    /// The judge.
+    #[serde(default, alias = "judge_model")]
+    pub judge: JudgeName,
+    /// The turn (1-based).
+    #[serde(default = "default_turn")]
+    pub turn: u32,
+    /// The question's category, when recorded.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Present when shinpan recorded why game 1 has no verdict (the text is not kept).
+    #[serde(default)]
+    pub g1_error: Option<serde::de::IgnoredAny>,
+    /// Present when shinpan recorded why game 2 has no verdict.
+    #[serde(default)]
+    pub g2_error: Option<serde::de::IgnoredAny>,
+}
