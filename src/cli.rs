@@ -100,6 +100,10 @@ pub struct CommonArgs {
     /// Most inconsistent games listed in a report (0: all); the count is always given.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_listed: usize,
+    /// Score answers to Japanese questions that are not in Japanese as failures: grade 1 in
+    /// single mode, a lost game in pairwise mode (unless both answers fail).
+    #[arg(long)]
+    pub non_japanese_as_failure: bool,
     #[command(flatten)]
     pub endpoint: EndpointArgs,
 }
@@ -160,6 +164,10 @@ pub struct ReportArgs {
     /// Most inconsistent games listed in a report (0: all); the count is always given.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_listed: usize,
+    /// Score answers to Japanese questions that are not in Japanese as failures: grade 1 in
+    /// single mode, a lost game in pairwise mode (unless both answers fail).
+    #[arg(long)]
+    pub non_japanese_as_failure: bool,
 }
 
 #[derive(Debug, Args)]

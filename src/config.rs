@@ -418,6 +418,7 @@ pub fn resolve(
             },
             errors_as_ties: false,
             max_listed: common.max_listed,
+            non_japanese_as_failure: common.non_japanese_as_failure,
         },
     })
 }

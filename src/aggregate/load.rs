@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+use super::answers::AnswerIndex;
 use super::records::{PairGame, SingleGrade};
 use super::{Mode, ModelSummary, Report, StatsOptions, summarize_pairs, summarize_single};
 use crate::store::read_jsonl;
@@ -17,11 +18,14 @@ pub struct Loaded {
     pub single: Vec<SingleGrade>,
     /// Pairwise rows.
     pub pair: Vec<PairGame>,
+    /// Lengths and languages of the answers and questions found beside them.
+    pub answers: AnswerIndex,
 }
 
 /// Reads every judgment file under the given paths (files, or directories searched
-/// recursively for `*.jsonl`). Each file's kind is told by its first record; files that hold
-/// no judgments (answers, questions) are skipped.
+/// recursively for `*.jsonl`), and the answer and question files among them (for length and
+/// language figures). Each file's kind is told by its first record. Reference answers
+/// (under a `reference_answer` directory) are not a model's answers and are skipped.
 pub fn load_judgments(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
     let mut files = Vec::new();
     for p in paths {
@@ -50,6 +54,18 @@ pub fn load_judgments(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
                     .into_iter()
                     .map(|(_, r)| r),
             ),
+            Some(Kind::Answers) => {
+                let reference = f.components().any(|c| c.as_os_str() == "reference_answer");
+                if !reference {
+                    out.answers
+                        .add_answers(&f)
+                        .with_context(|| f.display().to_string())?;
+                }
+            }
+            Some(Kind::Questions) => out
+                .answers
+                .add_questions(&f)
+                .with_context(|| f.display().to_string())?,
             None => {}
         }
     }
@@ -59,6 +75,8 @@ pub fn load_judgments(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
 enum Kind {
     Single,
     Pair,
+    Answers,
+    Questions,
 }
 
 fn kind_of(path: &Path) -> anyhow::Result<Option<Kind>> {
@@ -77,6 +95,10 @@ fn kind_of(path: &Path) -> anyhow::Result<Option<Kind>> {
             Some(Kind::Pair)
         } else if v.get("score").is_some() && v.get("model").is_some() {
             Some(Kind::Single)
+        } else if v.get("choices").is_some() && v.get("question_id").is_some() {
+            Some(Kind::Answers)
+        } else if v.get("turns").is_some() && v.get("question_id").is_some() {
+            Some(Kind::Questions)
         } else {
             None
         });
@@ -114,15 +136,14 @@ pub fn build_reports(
             by_judge.entry(r.judge.model()).or_default().push(r);
         }
         for (judge, rows) in by_judge {
+            let (models, length) = summarize_single(&rows, opts, &loaded.answers);
             reports.push(Report {
                 mode: Mode::Single,
                 judge: judge.to_string(),
                 baseline: None,
-                models: summarize_single(&rows, opts)
-                    .into_iter()
-                    .map(ModelSummary::Single)
-                    .collect(),
+                models: models.into_iter().map(ModelSummary::Single).collect(),
                 position_bias: None,
+                length_bias: length,
             });
         }
     }
@@ -150,7 +171,7 @@ pub fn build_reports(
                 },
                 (None, _) => common_model(&rows),
             };
-            let result = summarize_pairs(&rows, base.as_deref(), opts);
+            let result = summarize_pairs(&rows, base.as_deref(), opts, &loaded.answers);
             reports.push(Report {
                 mode: if base.is_some() {
                     Mode::PairwiseBaseline
@@ -160,6 +181,7 @@ pub fn build_reports(
                 judge: judge.to_string(),
                 models: result.models.into_iter().map(ModelSummary::Pair).collect(),
                 position_bias: Some(result.position),
+                length_bias: result.length,
                 baseline: base,
             });
         }

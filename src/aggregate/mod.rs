@@ -3,14 +3,17 @@
 //! mode drops games where either order failed, and counts a game as a tie when either order
 //! says tie or the two orders disagree.
 
+pub mod answers;
 pub mod bootstrap;
 pub mod bt;
+pub mod length;
 mod load;
 mod pairwise;
 mod position;
 mod ratings;
 mod records;
 mod single;
+pub mod text;
 
 pub use bootstrap::BootstrapOptions;
 pub use load::{Loaded, build_reports, load_judgments};
@@ -54,6 +57,19 @@ pub struct StatsOptions {
     pub errors_as_ties: bool,
     /// At most this many inconsistent games are listed (0: all); the count is always given.
     pub max_listed: usize,
+    /// Score answers to Japanese questions that are not in Japanese as failures: the lowest
+    /// grade (1) in single mode, a loss in pairwise mode (unless both answers fail).
+    pub non_japanese_as_failure: bool,
+}
+
+/// How verdicts follow answer length.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct LengthBias {
+    /// Rows (single) or games (pairwise) with known answer lengths.
+    pub n: usize,
+    /// Pearson correlation of the score with the answer's length (single), or of the
+    /// outcome for model_1 (1, ½, 0) with model_1's length minus model_2's (pairwise).
+    pub correlation: Option<f64>,
 }
 
 impl Default for StatsOptions {
@@ -62,6 +78,7 @@ impl Default for StatsOptions {
             bootstrap: BootstrapOptions::default(),
             errors_as_ties: false,
             max_listed: 1000,
+            non_japanese_as_failure: false,
         }
     }
 }
@@ -91,6 +108,9 @@ pub struct Report {
     /// Position-bias figures (pairwise reports).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position_bias: Option<PositionBias>,
+    /// Length-bias figures, when answer lengths are known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length_bias: Option<LengthBias>,
 }
 
 /// Mean of a slice, `None` when empty.

@@ -5,10 +5,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
+use super::answers::{AnswerIndex, off_language};
+use super::length::{length_controlled, pearson, std_dev};
 use super::position::{PositionBias, measure_position};
 use super::ratings::rate;
 use super::records::{PairGame, superseded};
-use super::{StatsOptions, ratio};
+use super::{LengthBias, StatsOptions, mean, ratio};
 use crate::judge::Winner;
 
 /// The combined result of both orders of one game.
@@ -70,6 +72,14 @@ pub struct PairSummary {
     /// 95% bootstrap interval of the predicted win rate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicted_win_rate_ci: Option<[f64; 2]>,
+    /// Length-controlled win rate against the baseline: the win rate predicted at equal
+    /// answer length (AlpacaEval-style), beside the raw `adjusted_win_rate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lc_win_rate: Option<f64>,
+    /// Mean answer length in characters over the games counted.
+    pub answer_chars: Option<f64>,
+    /// Share of the model's answers to Japanese questions that are not in Japanese.
+    pub non_japanese: Option<f64>,
 }
 
 /// Everything computed from one judge's pairwise games.
@@ -79,6 +89,8 @@ pub struct PairwiseResult {
     pub models: Vec<PairSummary>,
     /// Position-bias figures over the same games.
     pub position: PositionBias,
+    /// Length-bias figures, when answer lengths are known.
+    pub length: Option<LengthBias>,
 }
 
 #[derive(Default)]
@@ -89,6 +101,11 @@ struct Tally {
     errors: usize,
     consistent: usize,
     judged: usize,
+    chars: Vec<f64>,
+    off_language: usize,
+    language_known: usize,
+    /// (own length − opponent's, outcome from this side) of games against the baseline.
+    vs_baseline: Vec<(f64, f64)>,
 }
 
 /// Summarises pairwise games per model, best first. With a baseline, only games against it
@@ -100,6 +117,7 @@ pub fn summarize_pairs(
     rows: &[&PairGame],
     baseline: Option<&str>,
     opts: &StatsOptions,
+    answers: &AnswerIndex,
 ) -> PairwiseResult {
     let retried = superseded(
         rows,
@@ -129,17 +147,52 @@ pub fn summarize_pairs(
     let mut tallies: Vec<Tally> = names.iter().map(|_| Tally::default()).collect();
     // Combined outcomes as (model_1, model_2, outcome) for the ratings.
     let mut outcomes: Vec<(usize, usize, GameOutcome)> = Vec::with_capacity(games.len());
+    let anchor = baseline.and_then(|b| index.get(b).copied());
+    // (length of model_1's answer − model_2's, outcome from model_1's side) per game.
+    let mut length_pairs: Vec<(f64, f64)> = Vec::new();
     for r in &games {
         let (mut outcome, consistent) = combine(r.g1_winner, r.g2_winner);
         let (i1, i2) = (index[r.model_1.as_str()], index[r.model_2.as_str()]);
+        let (qid, turn) = (r.question_id.0.as_str(), r.turn);
+        let a1 = r.answer_1.or_else(|| answers.answer(&r.model_1, qid, turn));
+        let a2 = r.answer_2.or_else(|| answers.answer(&r.model_2, qid, turn));
+        let q_ja = r
+            .question
+            .and_then(|q| q.japanese)
+            .or_else(|| answers.question_japanese(qid, turn));
+        let (off1, off2) = (off_language(q_ja, a1), off_language(q_ja, a2));
         let error = outcome == GameOutcome::Error;
         if error && opts.errors_as_ties {
             outcome = GameOutcome::Tie;
         }
+        if opts.non_japanese_as_failure && outcome != GameOutcome::Error {
+            match (off1, off2) {
+                (Some(true), Some(true)) => {}
+                (Some(true), _) => outcome = GameOutcome::Model2,
+                (_, Some(true)) => outcome = GameOutcome::Model1,
+                _ => {}
+            }
+        }
         if outcome != GameOutcome::Error {
             outcomes.push((i1, i2, outcome));
         }
-        for (me, my_win) in [(i1, GameOutcome::Model1), (i2, GameOutcome::Model2)] {
+        let y1 = match outcome {
+            GameOutcome::Model1 => 1.0,
+            GameOutcome::Model2 => 0.0,
+            _ => 0.5,
+        };
+        let diff = match (a1, a2) {
+            (Some(a), Some(b)) if outcome != GameOutcome::Error => {
+                let d = a.chars as f64 - b.chars as f64;
+                length_pairs.push((d, y1));
+                Some(d)
+            }
+            _ => None,
+        };
+        for (me, other, my_win, mine, off, sign) in [
+            (i1, i2, GameOutcome::Model1, a1, off1, 1.0),
+            (i2, i1, GameOutcome::Model2, a2, off2, -1.0),
+        ] {
             let t = &mut tallies[me];
             if error {
                 t.errors += 1;
@@ -155,11 +208,25 @@ pub fn summarize_pairs(
                 o if o == my_win => t.wins += 1,
                 _ => t.losses += 1,
             }
+            if let Some(a) = mine {
+                t.chars.push(a.chars as f64);
+            }
+            if let Some(off) = off {
+                t.language_known += 1;
+                t.off_language += usize::from(off);
+            }
+            if let Some(d) = diff
+                && Some(other) == anchor
+            {
+                let y = if sign > 0.0 { y1 } else { 1.0 - y1 };
+                t.vs_baseline.push((sign * d, y));
+            }
         }
     }
 
-    let anchor = baseline.and_then(|b| index.get(b).copied());
     let ratings = rate(names.len(), &outcomes, anchor, opts.bootstrap);
+    let diffs: Vec<f64> = length_pairs.iter().map(|p| p.0).collect();
+    let scale = std_dev(&diffs).filter(|s| *s > 0.0);
     let mut models: Vec<PairSummary> = names
         .iter()
         .enumerate()
@@ -183,6 +250,13 @@ pub fn summarize_pairs(
                 bt_ci: ratings.rating_ci.get(i).copied().flatten(),
                 predicted_win_rate: ratings.predicted.get(i).copied().flatten(),
                 predicted_win_rate_ci: ratings.predicted_ci.get(i).copied().flatten(),
+                lc_win_rate: scale.and_then(|sd| {
+                    let xs: Vec<f64> = t.vs_baseline.iter().map(|(d, _)| (d / sd).tanh()).collect();
+                    let ys: Vec<f64> = t.vs_baseline.iter().map(|(_, y)| *y).collect();
+                    length_controlled(&xs, &ys)
+                }),
+                answer_chars: mean(&t.chars),
+                non_japanese: ratio(t.off_language, t.language_known),
             }
         })
         .collect();
@@ -193,7 +267,18 @@ pub fn summarize_pairs(
             .then_with(|| a.model.cmp(&b.model))
     });
     let position = measure_position(&games, &index, opts.bootstrap, opts.max_listed);
-    PairwiseResult { models, position }
+    let length = (!length_pairs.is_empty()).then(|| {
+        let ys: Vec<f64> = length_pairs.iter().map(|p| p.1).collect();
+        LengthBias {
+            n: length_pairs.len(),
+            correlation: pearson(&diffs, &ys),
+        }
+    });
+    PairwiseResult {
+        models,
+        position,
+        length,
+    }
 }
 
 fn key(r: &PairGame) -> (&str, &str, &str, u32, &str) {

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Deserializer};
 
+use super::text::{TextStats, stats_of_text};
 use crate::bench::QuestionId;
 use crate::judge::Winner;
 
@@ -116,6 +117,15 @@ pub struct PairGame {
     /// The question's category, when recorded.
     #[serde(default)]
     pub category: Option<String>,
+    /// Length and language of model_1's answer, when the record embeds it (ja-vicuna-qa).
+    #[serde(default, deserialize_with = "stats_of_text")]
+    pub answer_1: Option<TextStats>,
+    /// Length and language of model_2's answer, when embedded.
+    #[serde(default, deserialize_with = "stats_of_text")]
+    pub answer_2: Option<TextStats>,
+    /// Language of the question, when embedded.
+    #[serde(default, deserialize_with = "stats_of_text")]
+    pub question: Option<TextStats>,
     /// Present when shinpan recorded why game 1 has no verdict (the text is not kept).
     #[serde(default)]
     pub g1_error: Option<serde::de::IgnoredAny>,

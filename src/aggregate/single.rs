@@ -4,9 +4,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::answers::{AnswerIndex, off_language};
 use super::bootstrap::mean_interval;
+use super::length::pearson;
 use super::records::{SingleGrade, superseded};
-use super::{StatsOptions, mean};
+use super::{LengthBias, StatsOptions, mean, ratio};
 
 /// Mean score of one category.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -38,12 +40,22 @@ pub struct SingleSummary {
     pub turn2: Option<f64>,
     /// Mean per question category, where the records carry one.
     pub categories: BTreeMap<String, CategoryScore>,
+    /// Mean length in characters of the graded answers, when the answers are known.
+    pub answer_chars: Option<f64>,
+    /// Share of answers to Japanese questions that are not in Japanese.
+    pub non_japanese: Option<f64>,
 }
 
 /// Summarises single-mode judgments per model, best first. An error row that shinpan recorded
 /// is dropped when a later row for the same question, model, turn and judge has a score (a
 /// retried failure).
-pub fn summarize_single(rows: &[&SingleGrade], opts: &StatsOptions) -> Vec<SingleSummary> {
+pub fn summarize_single(
+    rows: &[&SingleGrade],
+    opts: &StatsOptions,
+    answers: &AnswerIndex,
+) -> (Vec<SingleSummary>, Option<LengthBias>) {
+    let mut lengths: Vec<f64> = Vec::new();
+    let mut length_scores: Vec<f64> = Vec::new();
     let retried = superseded(
         rows,
         key,
@@ -63,9 +75,27 @@ pub fn summarize_single(rows: &[&SingleGrade], opts: &StatsOptions) -> Vec<Singl
             let mut turns: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
             let mut cats: BTreeMap<String, Vec<f64>> = BTreeMap::new();
             let mut errors = 0;
+            let mut chars = Vec::new();
+            let (mut off_n, mut known_n) = (0usize, 0usize);
             for r in rows {
-                match r.valid_score() {
+                let (qid, turn) = (r.question_id.0.as_str(), r.turn);
+                let answer = answers.answer(model, qid, turn);
+                let off = off_language(answers.question_japanese(qid, turn), answer);
+                if let Some(off) = off {
+                    known_n += 1;
+                    off_n += usize::from(off);
+                }
+                let score = match r.valid_score() {
+                    Some(_) if opts.non_japanese_as_failure && off == Some(true) => Some(1.0),
+                    other => other,
+                };
+                match score {
                     Some(s) => {
+                        if let Some(a) = answer {
+                            chars.push(a.chars as f64);
+                            lengths.push(a.chars as f64);
+                            length_scores.push(s);
+                        }
                         all.push(s);
                         if (1..=2).contains(&r.turn) {
                             turns[r.turn as usize - 1].push(s);
@@ -98,6 +128,8 @@ pub fn summarize_single(rows: &[&SingleGrade], opts: &StatsOptions) -> Vec<Singl
                         (c, score)
                     })
                     .collect(),
+                answer_chars: mean(&chars),
+                non_japanese: ratio(off_n, known_n),
             }
         })
         .collect();
@@ -107,7 +139,11 @@ pub fn summarize_single(rows: &[&SingleGrade], opts: &StatsOptions) -> Vec<Singl
             .total_cmp(&a.score.unwrap_or(f64::NEG_INFINITY))
             .then_with(|| a.model.cmp(&b.model))
     });
-    out
+    let length = (!lengths.is_empty()).then(|| LengthBias {
+        n: lengths.len(),
+        correlation: pearson(&lengths, &length_scores),
+    });
+    (out, length)
 }
 
 fn key(r: &SingleGrade) -> (&str, &str, u32, &str) {

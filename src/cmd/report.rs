@@ -18,6 +18,7 @@ pub fn report(a: ReportArgs) -> anyhow::Result<()> {
         },
         errors_as_ties: a.errors_as_ties,
         max_listed: a.max_listed,
+        non_japanese_as_failure: a.non_japanese_as_failure,
     };
     let loaded = load_judgments(&a.paths)?;
     let reports = build_reports(&loaded, a.baseline.as_deref(), mode, &opts)?;

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use anyhow::Context;
 
+use crate::aggregate::answers::AnswerIndex;
 use crate::aggregate::{Mode, ModelSummary, Report, summarize_pairs, summarize_single};
 use crate::aggregate::{PairGame, SingleGrade};
 use crate::config::RunOptions;
@@ -15,18 +16,29 @@ use crate::store::{read_jsonl_if_exists, write_atomic};
 pub(super) fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::Result<Report> {
     let names: HashSet<&str> = opts.models.iter().map(|m| m.name.as_str()).collect();
     let judge = opts.judge.name.as_str();
-    let (models, position_bias) = if opts.mode == Mode::Single {
+    // Answer lengths and languages for the length and language figures.
+    let mut answers = AnswerIndex::default();
+    answers
+        .add_questions(&opts.questions)
+        .with_context(|| opts.questions.display().to_string())?;
+    for m in &opts.models {
+        let p = super::answers_path(&opts.out, &m.name);
+        if p.exists() {
+            answers
+                .add_answers(&p)
+                .with_context(|| p.display().to_string())?;
+        }
+    }
+    let (models, position_bias, length_bias) = if opts.mode == Mode::Single {
         let rows: Vec<SingleGrade> = read_jsonl_if_exists::<SingleGrade>(jpath)?
             .into_iter()
             .map(|(_, r)| r)
             .filter(|r| names.contains(r.model.as_str()) && r.judge.model() == judge)
             .collect();
         let refs: Vec<&SingleGrade> = rows.iter().collect();
-        let models = summarize_single(&refs, &opts.stats)
-            .into_iter()
-            .map(ModelSummary::Single)
-            .collect();
-        (models, None)
+        let (models, length) = summarize_single(&refs, &opts.stats, &answers);
+        let models = models.into_iter().map(ModelSummary::Single).collect();
+        (models, None, length)
     } else {
         let rows: Vec<PairGame> = read_jsonl_if_exists::<PairGame>(jpath)?
             .into_iter()
@@ -38,9 +50,9 @@ pub(super) fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::
             })
             .collect();
         let refs: Vec<&PairGame> = rows.iter().collect();
-        let result = summarize_pairs(&refs, opts.baseline.as_deref(), &opts.stats);
+        let result = summarize_pairs(&refs, opts.baseline.as_deref(), &opts.stats, &answers);
         let models = result.models.into_iter().map(ModelSummary::Pair).collect();
-        (models, Some(result.position))
+        (models, Some(result.position), result.length)
     };
     Ok(Report {
         mode: opts.mode,
@@ -48,6 +60,7 @@ pub(super) fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::
         baseline: opts.baseline.clone(),
         models,
         position_bias,
+        length_bias,
     })
 }
 

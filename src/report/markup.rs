@@ -88,16 +88,37 @@ pub fn tables(r: &Report) -> Vec<Table> {
     if let Some(p) = &r.position_bias {
         position_tables(&title, p, &mut out);
     }
+    if let Some(l) = &r.length_bias {
+        let what = if r.mode == Mode::Single {
+            "Correlation of each grade with its answer's length (characters)"
+        } else {
+            "Correlation of each game's outcome for model_1 (win 1, tie ½, loss 0) with model_1's \
+             answer length minus model_2's"
+        };
+        out.push(table(
+            format!("{title}: length bias"),
+            vec!["measure", "value"],
+            vec![
+                vec!["rows with known lengths".into(), l.n.to_string()],
+                vec!["length correlation".into(), num(l.correlation, 3)],
+            ],
+            &format!("{what}; near 0 means the judge is not swayed by length, towards 1 that longer answers win."),
+        ));
+    }
     out
 }
 
 fn single_tables(title: &str, singles: &[&SingleSummary], out: &mut Vec<Table>) {
     let has_turn2 = singles.iter().any(|s| s.turn2.is_some());
+    let has_text = singles.iter().any(|s| s.answer_chars.is_some());
     let mut headers = vec!["model", "score", "95% CI", "turn 1"];
     if has_turn2 {
         headers.push("turn 2");
     }
     headers.extend(["n", "errors"]);
+    if has_text {
+        headers.extend(["chars", "non-ja"]);
+    }
     let rows = singles
         .iter()
         .map(|s| {
@@ -111,6 +132,9 @@ fn single_tables(title: &str, singles: &[&SingleSummary], out: &mut Vec<Table>) 
                 row.push(num(s.turn2, 2));
             }
             row.extend([s.n.to_string(), s.errors.to_string()]);
+            if has_text {
+                row.extend([num(s.answer_chars, 0), num(s.non_japanese, 3)]);
+            }
             row
         })
         .collect();
@@ -119,7 +143,9 @@ fn single_tables(title: &str, singles: &[&SingleSummary], out: &mut Vec<Table>) 
         headers,
         rows,
         "Score: mean 1-10 grade over every graded turn; 95% CI: bootstrap interval of that mean; \
-         n: graded rows; errors: judgments without a readable verdict, left out of every mean.",
+         n: graded rows; errors: judgments without a readable verdict, left out of every mean; \
+         chars: mean answer length in characters; non-ja: share of answers to Japanese \
+         questions that are not in Japanese (by script).",
     ));
     let mut cats: Vec<&String> = singles.iter().flat_map(|s| s.categories.keys()).collect();
     cats.sort();
@@ -170,6 +196,14 @@ fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
     if with_baseline {
         headers.extend(["pred. win", "95% CI"]);
     }
+    let has_text = pairs.iter().any(|p| p.answer_chars.is_some());
+    let has_lc = pairs.iter().any(|p| p.lc_win_rate.is_some());
+    if has_lc {
+        headers.push("LC win");
+    }
+    if has_text {
+        headers.extend(["chars", "non-ja"]);
+    }
     let rows = pairs
         .iter()
         .map(|p| {
@@ -190,6 +224,12 @@ fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
                 row.push(num(p.predicted_win_rate, 3));
                 row.push(ci(p.predicted_win_rate_ci, 3));
             }
+            if has_lc {
+                row.push(num(p.lc_win_rate, 3));
+            }
+            if has_text {
+                row.extend([num(p.answer_chars, 0), num(p.non_japanese, 3)]);
+            }
             row
         })
         .collect();
@@ -208,9 +248,13 @@ fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
              Bradley-Terry strength on the Elo scale ({anchor}; +400 = 10:1 odds) with its 95% \
              bootstrap interval over games{}.",
             if r.baseline.is_some() {
-                "; pred. win: the win rate against the baseline that the ratings imply"
+                "; pred. win: the win rate against the baseline that the ratings imply; LC win: \
+                 length-controlled win rate, the win rate predicted at equal answer length; \
+                 chars: mean answer length; non-ja: share of answers to Japanese questions \
+                 not in Japanese"
             } else {
-                ""
+                "; chars: mean answer length; non-ja: share of answers to Japanese questions \
+                 not in Japanese"
             }
         ),
     )

@@ -451,3 +451,94 @@ fn compare_reports_a_against_b_from_as_side() {
     assert!(models[0]["win_rate"].as_f64().unwrap() > 0.8, "{report}");
     assert_eq!(lines(&out.join("judgments/j_pair.jsonl")), 32);
 }
+
+#[test]
+fn language_and_length_figures_and_non_japanese_as_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("answers")).unwrap();
+    std::fs::create_dir_all(d.join("judgments")).unwrap();
+    let mut questions = String::new();
+    let mut answers = std::collections::HashMap::<&str, String>::new();
+    let mut single = String::new();
+    let mut pair = String::new();
+    for q in 1..=4 {
+        questions.push_str(&format!("{{\"question_id\": {q}, \"category\": \"stem\", \"turns\": [\"質問{q}について説明してください。\"]}}\n"));
+        for (model, text) in [
+            ("ja", "短い日本語の回答です。"),
+            (
+                "en",
+                "This is a much longer answer written entirely in English, which the judge liked.",
+            ),
+            ("base", "基準となるモデルの、やや長めの日本語の回答です。"),
+        ] {
+            answers.entry(model).or_default().push_str(&format!(
+                "{{\"question_id\": {q}, \"model_id\": \"{model}\", \"choices\": [{{\"index\": 0, \"turns\": [\"{text}\"]}}]}}\n"
+            ));
+        }
+        single.push_str(&format!("{{\"question_id\": {q}, \"model\": \"ja\", \"judge\": [\"j\", \"single\"], \"score\": 6, \"turn\": 1}}\n"));
+        single.push_str(&format!("{{\"question_id\": {q}, \"model\": \"en\", \"judge\": [\"j\", \"single\"], \"score\": 9, \"turn\": 1}}\n"));
+        pair.push_str(&format!("{{\"question_id\": {q}, \"model_1\": \"en\", \"model_2\": \"base\", \"g1_winner\": \"model_1\", \"g2_winner\": \"model_1\", \"judge\": [\"j\", \"pair\"], \"turn\": 1}}\n"));
+        pair.push_str(&format!("{{\"question_id\": {q}, \"model_1\": \"ja\", \"model_2\": \"base\", \"g1_winner\": \"model_2\", \"g2_winner\": \"model_2\", \"judge\": [\"j\", \"pair\"], \"turn\": 1}}\n"));
+    }
+    std::fs::write(d.join("questions.jsonl"), questions).unwrap();
+    for (m, text) in &answers {
+        std::fs::write(d.join(format!("answers/{m}.jsonl")), text).unwrap();
+    }
+    std::fs::write(d.join("judgments/j_single.jsonl"), single).unwrap();
+    std::fs::write(d.join("judgments/j_pair.jsonl"), pair).unwrap();
+    let path = d.to_str().unwrap();
+
+    let reports = stdout_json(&run(&[
+        "report",
+        path,
+        "--format",
+        "json",
+        "--bootstrap",
+        "0",
+    ]));
+    let [single, pair] = [&reports[0], &reports[1]];
+    let find = |r: &Value, m: &str| {
+        r["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["model"] == m)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(find(single, "en")["non_japanese"], 1.0);
+    assert_eq!(find(single, "ja")["non_japanese"], 0.0);
+    assert_eq!(find(single, "en")["score"], 9.0);
+    assert_eq!(find(single, "ja")["answer_chars"], 11.0);
+    // Longer answers got the higher grades: a perfect length correlation.
+    assert!((single["length_bias"]["correlation"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+    assert_eq!(find(pair, "en")["wins"], 4);
+    assert!(
+        pair["length_bias"]["correlation"].as_f64().unwrap() > 0.9,
+        "{pair}"
+    );
+
+    let reports = stdout_json(&run(&[
+        "report",
+        path,
+        "--format",
+        "json",
+        "--bootstrap",
+        "0",
+        "--non-japanese-as-failure",
+    ]));
+    assert_eq!(
+        find(&reports[0], "en")["score"],
+        1.0,
+        "English answers to Japanese questions fail"
+    );
+    assert_eq!(find(&reports[0], "ja")["score"], 6.0);
+    assert_eq!(
+        (
+            find(&reports[1], "en")["wins"].as_u64(),
+            find(&reports[1], "en")["losses"].as_u64()
+        ),
+        (Some(0), Some(4))
+    );
+}

@@ -1,0 +1,102 @@
+//! Answer lengths and languages for reports, from answer files (a run's `answers/`, FastChat's
+//! `model_answer/`) and question files, kept as [`TextStats`] only.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Deserializer};
+
+use super::text::TextStats;
+use crate::bench::QuestionId;
+use crate::store::{StoreError, read_jsonl};
+
+/// A text deserialised straight into its statistics.
+#[derive(Debug, Clone, Copy)]
+struct Measured(TextStats);
+
+impl<'de> Deserialize<'de> for Measured {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s: std::borrow::Cow<'de, str> = std::borrow::Cow::deserialize(d)?;
+        Ok(Measured(TextStats::of(&s)))
+    }
+}
+
+#[derive(Deserialize)]
+struct MeasuredChoice {
+    turns: Vec<Measured>,
+}
+
+#[derive(Deserialize)]
+struct MeasuredAnswer {
+    question_id: QuestionId,
+    #[serde(alias = "model")]
+    model_id: String,
+    choices: Vec<MeasuredChoice>,
+}
+
+#[derive(Deserialize)]
+struct MeasuredQuestion {
+    question_id: QuestionId,
+    turns: Vec<Measured>,
+}
+
+/// Statistics of answers by (model, question, turn) and the language of questions.
+#[derive(Debug, Default)]
+pub struct AnswerIndex {
+    answers: HashMap<(String, String, u32), TextStats>,
+    questions: HashMap<(String, u32), bool>,
+}
+
+impl AnswerIndex {
+    /// Adds every answer of a FastChat answer file.
+    pub fn add_answers(&mut self, path: &Path) -> Result<(), StoreError> {
+        for (_, a) in read_jsonl::<MeasuredAnswer>(path)? {
+            if let Some(c) = a.choices.into_iter().next() {
+                for (i, t) in c.turns.into_iter().enumerate() {
+                    let key = (a.model_id.clone(), a.question_id.0.clone(), i as u32 + 1);
+                    self.answers.insert(key, t.0);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the language of every question turn of a FastChat question file.
+    pub fn add_questions(&mut self, path: &Path) -> Result<(), StoreError> {
+        for (_, q) in read_jsonl::<MeasuredQuestion>(path)? {
+            for (i, t) in q.turns.into_iter().enumerate() {
+                if let Some(ja) = t.0.japanese {
+                    self.questions
+                        .insert((q.question_id.0.clone(), i as u32 + 1), ja);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The statistics of a model's answer, if known.
+    pub fn answer(&self, model: &str, qid: &str, turn: u32) -> Option<TextStats> {
+        self.answers
+            .get(&(model.to_string(), qid.to_string(), turn))
+            .copied()
+    }
+
+    /// Whether a question turn is in Japanese; `None` when the question is unknown.
+    pub fn question_japanese(&self, qid: &str, turn: u32) -> Option<bool> {
+        self.questions.get(&(qid.to_string(), turn)).copied()
+    }
+
+    /// Whether any answer is known.
+    pub fn is_empty(&self) -> bool {
+        self.answers.is_empty()
+    }
+}
+
+/// Whether an answer counts against the language check: it answers a Japanese question (or
+/// one whose language is unknown) and is itself, by its script, not Japanese.
+pub fn off_language(question_japanese: Option<bool>, answer: Option<TextStats>) -> Option<bool> {
+    if question_japanese == Some(false) {
+        return None;
+    }
+    answer.and_then(|a| a.japanese).map(|ja| !ja)
+}
