@@ -137,14 +137,18 @@ pub fn build_reports(
         }
         for (judge, rows) in by_judge {
             let (models, length) = summarize_single(&rows, opts, &loaded.answers);
-            reports.push(Report {
-                mode: Mode::Single,
-                judge: judge.to_string(),
-                baseline: None,
-                models: models.into_iter().map(ModelSummary::Single).collect(),
-                position_bias: None,
-                length_bias: length,
-            });
+            reports.push(
+                Report {
+                    mode: Mode::Single,
+                    judge: judge.to_string(),
+                    baseline: None,
+                    models: models.into_iter().map(ModelSummary::Single).collect(),
+                    position_bias: None,
+                    length_bias: length,
+                    same_family_as_judge: Vec::new(),
+                }
+                .flag_self_preference(),
+            );
         }
     }
     if mode != Some(Mode::Single) {
@@ -172,18 +176,22 @@ pub fn build_reports(
                 (None, _) => common_model(&rows),
             };
             let result = summarize_pairs(&rows, base.as_deref(), opts, &loaded.answers);
-            reports.push(Report {
-                mode: if base.is_some() {
-                    Mode::PairwiseBaseline
-                } else {
-                    Mode::PairwiseAll
-                },
-                judge: judge.to_string(),
-                models: result.models.into_iter().map(ModelSummary::Pair).collect(),
-                position_bias: Some(result.position),
-                length_bias: result.length,
-                baseline: base,
-            });
+            reports.push(
+                Report {
+                    mode: if base.is_some() {
+                        Mode::PairwiseBaseline
+                    } else {
+                        Mode::PairwiseAll
+                    },
+                    judge: judge.to_string(),
+                    models: result.models.into_iter().map(ModelSummary::Pair).collect(),
+                    position_bias: Some(result.position),
+                    length_bias: result.length,
+                    baseline: base,
+                    same_family_as_judge: Vec::new(),
+                }
+                .flag_self_preference(),
+            );
         }
     }
     if reports.is_empty() {

@@ -6,6 +6,7 @@
 pub mod answers;
 pub mod bootstrap;
 pub mod bt;
+pub mod family;
 pub mod length;
 mod load;
 mod pairwise;
@@ -111,6 +112,28 @@ pub struct Report {
     /// Length-bias figures, when answer lengths are known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub length_bias: Option<LengthBias>,
+    /// Models of the judge's own family (self-preference risk); empty when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub same_family_as_judge: Vec<String>,
+}
+
+impl Report {
+    /// Fills `same_family_as_judge` from the model and judge names.
+    pub fn flag_self_preference(mut self) -> Self {
+        let judge = family::family(&self.judge);
+        self.same_family_as_judge = self
+            .models
+            .iter()
+            .map(|m| match m {
+                ModelSummary::Single(s) => s.model.as_str(),
+                ModelSummary::Pair(p) => p.model.as_str(),
+            })
+            .chain(self.baseline.as_deref())
+            .filter(|m| judge.is_some() && family::family(m) == judge)
+            .map(str::to_string)
+            .collect();
+        self
+    }
 }
 
 /// Mean of a slice, `None` when empty.

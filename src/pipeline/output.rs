@@ -61,7 +61,9 @@ pub(super) fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::
         models,
         position_bias,
         length_bias,
-    })
+        same_family_as_judge: Vec::new(),
+    }
+    .flag_self_preference())
 }
 
 /// Writes `report-<mode>.md` and `report-<mode>.json` into the run directory.

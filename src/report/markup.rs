@@ -85,6 +85,21 @@ pub fn tables(r: &Report) -> Vec<Table> {
     if !pairs.is_empty() {
         out.push(pair_table(&title, r, &pairs));
     }
+    if !r.same_family_as_judge.is_empty() {
+        out.push(table(
+            format!("{title}: self-preference risk"),
+            vec!["model", "family"],
+            r.same_family_as_judge
+                .iter()
+                .map(|m| {
+                    let f = crate::aggregate::family::family(m).unwrap_or("-");
+                    vec![m.clone(), f.to_string()]
+                })
+                .collect(),
+            "These models share the judge's model family; judges tend to favour their own family, \
+             so compare their figures with another judge's before trusting them.",
+        ));
+    }
     if let Some(p) = &r.position_bias {
         position_tables(&title, p, &mut out);
     }

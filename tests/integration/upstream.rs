@@ -118,6 +118,8 @@ fn ja_vicuna_combined_file_fastchat_rule_and_errors_as_ties() {
 fn ja_vicuna_current_pairwise_files_with_position_consistency() {
     // Run A (ja-vicuna-qa HEAD) and section 2's consistency per file.
     let r = report("ja_vicuna_qa/model_judgment/pairwise/gpt-4", &[]);
+    // The GPT-4 judge grades against an OpenAI baseline: flagged as a self-preference risk.
+    assert_eq!(r["same_family_as_judge"], serde_json::json!([DAVINCI]));
     let rows: [(&str, u64, u64, u64, f64); 6] = [
         (CALM2, 56, 12, 12, 0.85),
         (SWALLOW, 37, 34, 9, 0.9),
