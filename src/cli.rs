@@ -22,6 +22,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Summarise judgment files: a run directory or FastChat / ja-vicuna-qa judgment files.
     Report(ReportArgs),
+    /// Agreement between judges (and human votes) on the same answers.
+    Agreement(AgreementArgs),
     /// Serve an offline OpenAI-compatible simulator on 127.0.0.1.
     Simulate(SimulateArgs),
     /// Run the whole pipeline offline against a built-in simulator on the sample questions.
@@ -168,6 +170,20 @@ pub struct ReportArgs {
     /// single mode, a lost game in pairwise mode (unless both answers fail).
     #[arg(long)]
     pub non_japanese_as_failure: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AgreementArgs {
+    /// Judgment files or directories holding judgments of two or more judges.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Human votes in FastChat's `compute_agreement` format (`question_id`, `model_a`,
+    /// `model_b`, `winner`, `judge`, `turn`); voters named `expert…`/`author…` pool as `human`.
+    #[arg(long, value_name = "FILE")]
+    pub human: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

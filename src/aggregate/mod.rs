@@ -3,6 +3,7 @@
 //! mode drops games where either order failed, and counts a game as a tie when either order
 //! says tie or the two orders disagree.
 
+pub mod agreement;
 pub mod answers;
 pub mod bootstrap;
 pub mod bt;

@@ -1,5 +1,6 @@
 //! One file per subcommand; each turns parsed arguments into library calls.
 
+mod agreement;
 mod demo;
 mod report;
 mod run;
@@ -13,6 +14,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Run(a) => run::run(a).await,
         Command::Compare(a) => run::compare(a).await,
         Command::Report(a) => report::report(a),
+        Command::Agreement(a) => agreement::agreement(a),
         Command::Simulate(a) => simulate::simulate(a).await,
         Command::Demo(a) => demo::demo(a).await,
     }

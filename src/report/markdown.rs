@@ -50,10 +50,16 @@ fn render(t: &Table, out: &mut String) {
 
 impl Exporter for MarkdownExporter {
     fn serialize(&self, reports: &[Report]) -> anyhow::Result<Vec<u8>> {
-        let mut out = String::from("# shinpan report\n\n");
-        for t in reports.iter().flat_map(tables) {
-            render(&t, &mut out);
-        }
-        Ok(out.into_bytes())
+        let all: Vec<Table> = reports.iter().flat_map(tables).collect();
+        Ok(document("shinpan report", &all).into_bytes())
     }
+}
+
+/// A Markdown document: a heading, then each table with its explanation.
+pub fn document(heading: &str, tables: &[Table]) -> String {
+    let mut out = format!("# {heading}\n\n");
+    for t in tables {
+        render(t, &mut out);
+    }
+    out
 }

@@ -41,7 +41,8 @@ pub fn pad(s: &str, w: usize, align: Align) -> String {
     }
 }
 
-fn num(v: Option<f64>, digits: usize) -> String {
+/// A figure with `digits` decimals, or `-`.
+pub fn num(v: Option<f64>, digits: usize) -> String {
     v.map(|x| format!("{x:.digits$}"))
         .unwrap_or_else(|| "-".into())
 }
@@ -369,7 +370,8 @@ fn is_figure(cell: &str) -> bool {
             .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '[')
 }
 
-fn table(title: String, headers: Vec<&str>, rows: Vec<Vec<String>>, note: &str) -> Table {
+/// Builds a table, right-aligning columns of figures.
+pub fn table(title: String, headers: Vec<&str>, rows: Vec<Vec<String>>, note: &str) -> Table {
     let align = (0..headers.len())
         .map(|i| {
             let figures = rows.iter().all(|r| r.get(i).is_none_or(|c| is_figure(c)));

@@ -2,9 +2,9 @@
 //! Markdown share a table model ([`markup::Table`]); JSON is the serialised [`Report`].
 
 mod json;
-mod markdown;
+pub mod markdown;
 pub mod markup;
-mod table;
+pub mod table;
 
 pub use json::JsonExporter;
 pub use markdown::MarkdownExporter;

@@ -542,3 +542,119 @@ fn language_and_length_figures_and_non_japanese_as_failure() {
         (Some(0), Some(4))
     );
 }
+
+#[test]
+fn agreement_between_judges_and_with_human_votes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut single = String::new();
+    for (m, s1, s2) in [
+        ("m1", [9, 8], [8, 9]),
+        ("m2", [6, 5], [5, 6]),
+        ("m3", [3, 2], [2, 3]),
+    ] {
+        for q in 0..2 {
+            single.push_str(&format!("{{\"question_id\": {q}, \"model\": \"{m}\", \"judge\": [\"j1\", \"single\"], \"score\": {}, \"turn\": 1}}\n", s1[q]));
+            single.push_str(&format!("{{\"question_id\": {q}, \"model\": \"{m}\", \"judge\": [\"j2\", \"single\"], \"score\": {}, \"turn\": 1}}\n", s2[q]));
+        }
+    }
+    std::fs::write(d.join("s.jsonl"), single).unwrap();
+    // Pairwise: j1 says a, a, b, tie; j2 says a, b, b, tie on questions 1-4.
+    let w = |x: &str| match x {
+        "a" => "model_1",
+        "b" => "model_2",
+        _ => "tie",
+    };
+    let mut pair = String::new();
+    for (q, (v1, v2)) in [("a", "a"), ("a", "b"), ("b", "b"), ("t", "t")]
+        .iter()
+        .enumerate()
+    {
+        for (judge, v) in [("j1", v1), ("j2", v2)] {
+            pair.push_str(&format!(
+                "{{\"question_id\": {q}, \"model_1\": \"a\", \"model_2\": \"b\", \"g1_winner\": \"{0}\", \"g2_winner\": \"{0}\", \"judge\": [\"{judge}\", \"pair\"], \"turn\": 1}}\n",
+                w(v)
+            ));
+        }
+    }
+    std::fs::write(d.join("p.jsonl"), pair).unwrap();
+    // Human votes agree with j1; model_a/model_b are given in the other order on purpose.
+    let human = d.join("human.jsonl");
+    std::fs::write(
+        &human,
+        "{\"question_id\": 0, \"model_a\": \"b\", \"model_b\": \"a\", \"winner\": \"model_b\", \"judge\": \"expert_0\", \"turn\": 1}\n\
+         {\"question_id\": 2, \"model_a\": \"a\", \"model_b\": \"b\", \"winner\": \"model_b\", \"judge\": \"author_3\", \"turn\": 1}\n\
+         {\"question_id\": 3, \"model_a\": \"a\", \"model_b\": \"b\", \"winner\": \"tie (bothbad)\", \"judge\": \"expert_1\", \"turn\": 1}\n",
+    )
+    .unwrap();
+    let out = stdout_json(&run(&[
+        "agreement",
+        d.join("s.jsonl").to_str().unwrap(),
+        d.join("p.jsonl").to_str().unwrap(),
+        "--human",
+        human.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    let s = &out["single"]["pairs"][0];
+    assert_eq!(
+        (
+            s["judge_a"].as_str(),
+            s["judge_b"].as_str(),
+            s["n"].as_u64()
+        ),
+        (Some("j1"), Some("j2"), Some(6))
+    );
+    assert_eq!(
+        (
+            s["models"].as_u64(),
+            s["ranking_spearman"].as_f64(),
+            s["ranking_kendall"].as_f64()
+        ),
+        (Some(3), Some(1.0), Some(1.0))
+    );
+    assert!(s["score_pearson"].as_f64().unwrap() > 0.9);
+    let pairs = out["pairwise"]["pairs"].as_array().unwrap();
+    let find = |a: &str, b: &str| {
+        pairs
+            .iter()
+            .find(|p| p["judge_a"] == a && p["judge_b"] == b)
+            .unwrap()
+    };
+    let j = find("j1", "j2");
+    assert_eq!(j["n"], 4);
+    assert_eq!(j["agreement"], 0.75);
+    assert!((j["agreement_without_ties"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12);
+    // po = 0.75, pe = (2·1 + 1·2 + 1·1)/16 → kappa = 0.4375 / 0.6875.
+    assert!(
+        (j["cohen_kappa"].as_f64().unwrap() - 0.4375 / 0.6875).abs() < 1e-12,
+        "{j}"
+    );
+    let h = find("human", "j1");
+    assert_eq!(
+        (h["n"].as_u64(), h["agreement"].as_f64()),
+        (Some(3), Some(1.0))
+    );
+    // The Markdown version explains its columns.
+    let md = run(&[
+        "agreement",
+        d.join("p.jsonl").to_str().unwrap(),
+        "--format",
+        "md",
+    ]);
+    assert!(
+        String::from_utf8(md.stdout)
+            .unwrap()
+            .contains("Cohen's kappa")
+    );
+    // One judge is not enough.
+    let o = run(&[
+        "agreement",
+        d.join("s.jsonl")
+            .to_str()
+            .unwrap()
+            .replace("s.jsonl", "human.jsonl")
+            .as_str(),
+    ]);
+    assert!(!o.status.success());
+}

@@ -1,0 +1,409 @@
+//! Agreement between judges on the same answers: how often two judges (or a judge and human
+//! votes) reach the same verdict, chance-corrected with Cohen's kappa, and how their scores
+//! and model rankings correlate (Pearson, Spearman, Kendall's tau-b).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::length::pearson;
+use super::records::{PairGame, SingleGrade};
+use super::{GameOutcome, combine};
+use crate::bench::QuestionId;
+
+/// A pairwise verdict about an unordered pair, from the first-named model's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Vote {
+    /// The alphabetically first model won.
+    First,
+    /// The other model won.
+    Second,
+    /// Neither.
+    Tie,
+}
+
+/// One item (question, turn, and the model or the unordered pair) as a string key.
+type Item = (String, u32, String, String);
+
+/// A human (or any) vote in FastChat's `compute_agreement` format.
+#[derive(Debug, Deserialize)]
+pub struct HumanVote {
+    /// The question.
+    pub question_id: QuestionId,
+    /// One model.
+    pub model_a: String,
+    /// The other model.
+    pub model_b: String,
+    /// `model_a`, `model_b`, `tie` or `tie (bothbad)`.
+    pub winner: String,
+    /// Who voted (`expert_0`, `author_2`, …).
+    pub judge: serde_json::Value,
+    /// The turn.
+    #[serde(default = "one")]
+    pub turn: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Agreement between two judges.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct JudgePair {
+    /// First judge.
+    pub judge_a: String,
+    /// Second judge.
+    pub judge_b: String,
+    /// Items both judged.
+    pub n: usize,
+    /// Share of items (or vote pairs) with the same verdict, ties included (pairwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<f64>,
+    /// Same, over vote pairs where neither says tie (pairwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agreement_without_ties: Option<f64>,
+    /// Cohen's kappa of the verdicts (pairwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cohen_kappa: Option<f64>,
+    /// Pearson correlation of the scores (single).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score_pearson: Option<f64>,
+    /// Spearman correlation of the scores (single).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score_spearman: Option<f64>,
+    /// Models ranked by both judges.
+    pub models: usize,
+    /// Spearman correlation of the model rankings (mean score, or adjusted win rate).
+    pub ranking_spearman: Option<f64>,
+    /// Kendall's tau-b of the model rankings.
+    pub ranking_kendall: Option<f64>,
+}
+
+/// Agreement report for one mode.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Agreement {
+    /// `single` or `pairwise`.
+    pub mode: String,
+    /// Every pair of judges.
+    pub pairs: Vec<JudgePair>,
+}
+
+/// Ranks with ties averaged (1-based).
+fn ranks(xs: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..xs.len()).collect();
+    idx.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
+    let mut r = vec![0.0; xs.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && xs[idx[j + 1]] == xs[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            r[k] = avg;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// Spearman's rank correlation (Pearson of average ranks).
+pub fn spearman(xs: &[f64], ys: &[f64]) -> Option<f64> {
+    pearson(&ranks(xs), &ranks(ys))
+}
+
+/// Kendall's tau-b, which corrects for ties.
+pub fn kendall_tau_b(xs: &[f64], ys: &[f64]) -> Option<f64> {
+    let n = xs.len().min(ys.len());
+    let (mut concordant, mut discordant, mut tie_x, mut tie_y) = (0i64, 0i64, 0i64, 0i64);
+    for i in 0..n {
+        for j in i + 1..n {
+            let dx = (xs[i] - xs[j]).partial_cmp(&0.0)?;
+            let dy = (ys[i] - ys[j]).partial_cmp(&0.0)?;
+            use std::cmp::Ordering::Equal;
+            match (dx, dy) {
+                (Equal, Equal) => {}
+                (Equal, _) => tie_x += 1,
+                (_, Equal) => tie_y += 1,
+                (a, b) if a == b => concordant += 1,
+                _ => discordant += 1,
+            }
+        }
+    }
+    let n1 = (concordant + discordant + tie_x) as f64;
+    let n2 = (concordant + discordant + tie_y) as f64;
+    (n1 > 0.0 && n2 > 0.0).then(|| (concordant - discordant) as f64 / (n1 * n2).sqrt())
+}
+
+/// Cohen's kappa of two raters' labels on the same items.
+pub fn cohen_kappa<T: Eq + std::hash::Hash + Copy>(pairs: &[(T, T)]) -> Option<f64> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let n = pairs.len() as f64;
+    let po = pairs.iter().filter(|(a, b)| a == b).count() as f64 / n;
+    let mut ca: HashMap<T, f64> = HashMap::new();
+    let mut cb: HashMap<T, f64> = HashMap::new();
+    for &(a, b) in pairs {
+        *ca.entry(a).or_default() += 1.0;
+        *cb.entry(b).or_default() += 1.0;
+    }
+    let pe: f64 = ca
+        .iter()
+        .map(|(k, x)| x / n * cb.get(k).copied().unwrap_or(0.0) / n)
+        .sum();
+    (pe < 1.0).then(|| (po - pe) / (1.0 - pe))
+}
+
+fn rank_models(
+    a: &BTreeMap<String, f64>,
+    b: &BTreeMap<String, f64>,
+) -> (usize, Option<f64>, Option<f64>) {
+    let common: Vec<&String> = a.keys().filter(|k| b.contains_key(*k)).collect();
+    let xs: Vec<f64> = common.iter().map(|k| a[*k]).collect();
+    let ys: Vec<f64> = common.iter().map(|k| b[*k]).collect();
+    (common.len(), spearman(&xs, &ys), kendall_tau_b(&xs, &ys))
+}
+
+/// Agreement of single-mode grades between every pair of judges.
+pub fn single_agreement(rows: &[SingleGrade]) -> Agreement {
+    let mut by_judge: BTreeMap<&str, HashMap<Item, Vec<f64>>> = BTreeMap::new();
+    for r in rows {
+        if let Some(s) = r.valid_score() {
+            let item = (
+                r.question_id.0.clone(),
+                r.turn,
+                r.model.clone(),
+                String::new(),
+            );
+            by_judge
+                .entry(r.judge.model())
+                .or_default()
+                .entry(item)
+                .or_default()
+                .push(s);
+        }
+    }
+    let judges: Vec<&str> = by_judge.keys().copied().collect();
+    let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+    let model_means = |m: &HashMap<Item, Vec<f64>>| -> BTreeMap<String, f64> {
+        let mut acc: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+        for ((_, _, model, _), v) in m {
+            let e = acc.entry(model.clone()).or_default();
+            e.0 += v.iter().sum::<f64>();
+            e.1 += v.len();
+        }
+        acc.into_iter()
+            .map(|(k, (s, n))| (k, s / n as f64))
+            .collect()
+    };
+    let mut pairs = Vec::new();
+    for (i, ja) in judges.iter().enumerate() {
+        for jb in &judges[i + 1..] {
+            let (a, b) = (&by_judge[ja], &by_judge[jb]);
+            let mut xs = Vec::new();
+            let mut ys = Vec::new();
+            let mut keys: Vec<&Item> = a.keys().filter(|k| b.contains_key(*k)).collect();
+            keys.sort();
+            for k in keys {
+                xs.push(mean(&a[k]));
+                ys.push(mean(&b[k]));
+            }
+            let (models, rs, rk) = rank_models(&model_means(a), &model_means(b));
+            pairs.push(JudgePair {
+                judge_a: ja.to_string(),
+                judge_b: jb.to_string(),
+                n: xs.len(),
+                agreement: None,
+                agreement_without_ties: None,
+                cohen_kappa: None,
+                score_pearson: pearson(&xs, &ys),
+                score_spearman: spearman(&xs, &ys),
+                models,
+                ranking_spearman: rs,
+                ranking_kendall: rk,
+            });
+        }
+    }
+    Agreement {
+        mode: "single".into(),
+        pairs,
+    }
+}
+
+/// Votes of one judge: item → verdicts (several when the judge voted more than once).
+type Votes = HashMap<Item, Vec<Vote>>;
+
+fn vote_item(qid: &str, turn: u32, m1: &str, m2: &str, winner_is_1: Option<bool>) -> (Item, Vote) {
+    let (first, second, flip) = if m1 <= m2 {
+        (m1, m2, false)
+    } else {
+        (m2, m1, true)
+    };
+    let vote = match winner_is_1 {
+        None => Vote::Tie,
+        Some(w1) if w1 != flip => Vote::First,
+        Some(_) => Vote::Second,
+    };
+    (
+        (qid.to_string(), turn, first.to_string(), second.to_string()),
+        vote,
+    )
+}
+
+/// Pairwise votes of every judge in judgment files (both orders combined by the swap rule,
+/// error games left out).
+pub fn judge_votes(rows: &[PairGame]) -> BTreeMap<String, Votes> {
+    let mut out: BTreeMap<String, Votes> = BTreeMap::new();
+    for r in rows {
+        let w = match combine(r.g1_winner, r.g2_winner).0 {
+            GameOutcome::Error => continue,
+            GameOutcome::Model1 => Some(true),
+            GameOutcome::Model2 => Some(false),
+            GameOutcome::Tie => None,
+        };
+        let (item, vote) = vote_item(&r.question_id.0, r.turn, &r.model_1, &r.model_2, w);
+        out.entry(r.judge.model().to_string())
+            .or_default()
+            .entry(item)
+            .or_default()
+            .push(vote);
+    }
+    out
+}
+
+/// Votes in FastChat's human-judgment format; every voter whose name starts with `expert` or
+/// `author` is pooled as `human` (as FastChat's `compute_agreement.py` does), others keep
+/// their name.
+pub fn human_votes(votes: &[HumanVote]) -> BTreeMap<String, Votes> {
+    let mut out: BTreeMap<String, Votes> = BTreeMap::new();
+    for v in votes {
+        let who = match &v.judge {
+            serde_json::Value::String(s) if s.starts_with("expert") || s.starts_with("author") => {
+                "human".to_string()
+            }
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Array(a) => a
+                .first()
+                .and_then(|x| x.as_str())
+                .unwrap_or("unknown")
+                .to_string(),
+            _ => "unknown".to_string(),
+        };
+        let w = match v.winner.as_str() {
+            "model_a" => Some(true),
+            "model_b" => Some(false),
+            _ => None,
+        };
+        let (item, vote) = vote_item(&v.question_id.0, v.turn, &v.model_a, &v.model_b, w);
+        out.entry(who)
+            .or_default()
+            .entry(item)
+            .or_default()
+            .push(vote);
+    }
+    out
+}
+
+/// Agreement of pairwise votes between every pair of judges. Where a judge voted more than
+/// once on an item, every pair of votes counts (FastChat's convention).
+pub fn pairwise_agreement(votes: &BTreeMap<String, Votes>) -> Agreement {
+    let judges: Vec<&String> = votes.keys().collect();
+    let adjusted = |v: &Votes| -> BTreeMap<String, f64> {
+        let mut acc: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+        for ((_, _, a, b), vs) in v {
+            for vote in vs {
+                let (sa, sb) = match vote {
+                    Vote::First => (1.0, 0.0),
+                    Vote::Second => (0.0, 1.0),
+                    Vote::Tie => (0.5, 0.5),
+                };
+                for (m, s) in [(a, sa), (b, sb)] {
+                    let e = acc.entry(m.clone()).or_default();
+                    e.0 += s;
+                    e.1 += 1.0;
+                }
+            }
+        }
+        acc.into_iter().map(|(k, (s, n))| (k, s / n)).collect()
+    };
+    let mut pairs = Vec::new();
+    for (i, ja) in judges.iter().enumerate() {
+        for jb in &judges[i + 1..] {
+            let (a, b) = (&votes[*ja], &votes[*jb]);
+            let mut items: Vec<&Item> = a.keys().filter(|k| b.contains_key(*k)).collect();
+            items.sort();
+            let mut vote_pairs: Vec<(Vote, Vote)> = Vec::new();
+            for k in &items {
+                for &va in &a[*k] {
+                    for &vb in &b[*k] {
+                        vote_pairs.push((va, vb));
+                    }
+                }
+            }
+            let same = vote_pairs.iter().filter(|(x, y)| x == y).count();
+            let decisive: Vec<&(Vote, Vote)> = vote_pairs
+                .iter()
+                .filter(|(x, y)| *x != Vote::Tie && *y != Vote::Tie)
+                .collect();
+            let same_decisive = decisive.iter().filter(|(x, y)| x == y).count();
+            let (models, rs, rk) = rank_models(&adjusted(a), &adjusted(b));
+            pairs.push(JudgePair {
+                judge_a: ja.to_string(),
+                judge_b: jb.to_string(),
+                n: items.len(),
+                agreement: super::ratio(same, vote_pairs.len()),
+                agreement_without_ties: super::ratio(same_decisive, decisive.len()),
+                cohen_kappa: cohen_kappa(&vote_pairs),
+                score_pearson: None,
+                score_spearman: None,
+                models,
+                ranking_spearman: rs,
+                ranking_kendall: rk,
+            });
+        }
+    }
+    Agreement {
+        mode: "pairwise".into(),
+        pairs,
+    }
+}
+
+/// The judges seen, for messages.
+pub fn judges_of(a: &BTreeMap<String, Votes>) -> BTreeSet<String> {
+    a.keys().cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rank_correlations() {
+        let x = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(spearman(&x, &[10.0, 20.0, 30.0, 40.0]), Some(1.0));
+        assert_eq!(kendall_tau_b(&x, &[4.0, 3.0, 2.0, 1.0]), Some(-1.0));
+        // One swapped pair out of six: tau = (5 − 1) / 6.
+        let t = kendall_tau_b(&x, &[1.0, 3.0, 2.0, 4.0]).unwrap();
+        assert!((t - 4.0 / 6.0).abs() < 1e-12);
+        assert_eq!(ranks(&[5.0, 1.0, 5.0]), vec![2.5, 1.0, 2.5]);
+    }
+
+    #[test]
+    fn kappa_by_hand() {
+        // 10 items: both say A on 4, both B on 3, A/B on 2, B/A on 1.
+        let mut p = Vec::new();
+        p.extend(std::iter::repeat_n(('A', 'A'), 4));
+        p.extend(std::iter::repeat_n(('B', 'B'), 3));
+        p.extend(std::iter::repeat_n(('A', 'B'), 2));
+        p.extend(std::iter::repeat_n(('B', 'A'), 1));
+        // po = 0.7; pA = 0.6·0.5, pB = 0.4·0.5 → pe = 0.5; kappa = 0.4.
+        assert!((cohen_kappa(&p).unwrap() - 0.4).abs() < 1e-12);
+        assert_eq!(
+            cohen_kappa(&[('A', 'A'), ('A', 'A')]),
+            None,
+            "no variation: undefined"
+        );
+    }
+}

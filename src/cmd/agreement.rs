@@ -1,0 +1,111 @@
+//! `shinpan agreement`: how far judges (and human votes) agree on the same answers.
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use crate::aggregate::agreement::{
+    Agreement, HumanVote, human_votes, judge_votes, pairwise_agreement, single_agreement,
+};
+use crate::aggregate::load_judgments;
+use crate::cli::AgreementArgs;
+use crate::report::Format;
+use crate::report::markup::{Table, num, table};
+use crate::store::read_jsonl;
+
+#[derive(Serialize)]
+struct Output {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    single: Option<Agreement>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pairwise: Option<Agreement>,
+}
+
+pub fn agreement(a: AgreementArgs) -> anyhow::Result<()> {
+    let loaded = load_judgments(&a.paths)?;
+    let single = single_agreement(&loaded.single);
+    let mut votes = judge_votes(&loaded.pair);
+    for f in &a.human {
+        let rows: Vec<HumanVote> = read_jsonl(f)
+            .with_context(|| format!("{} (--human)", f.display()))?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        for (who, v) in human_votes(&rows) {
+            votes.entry(who).or_default().extend(v);
+        }
+    }
+    let pairwise = pairwise_agreement(&votes);
+    let out = Output {
+        single: (!single.pairs.is_empty()).then_some(single),
+        pairwise: (!pairwise.pairs.is_empty()).then_some(pairwise),
+    };
+    if out.single.is_none() && out.pairwise.is_none() {
+        bail!(
+            "agreement needs judgments from at least two judges of one mode (or --human votes); found {} single and {} pairwise judge(s)",
+            loaded
+                .single
+                .iter()
+                .map(|r| r.judge.model())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            votes.len()
+        );
+    }
+    let tables: Vec<Table> = [&out.single, &out.pairwise]
+        .into_iter()
+        .flatten()
+        .map(agreement_table)
+        .collect();
+    let text = match a.format {
+        Format::Json => serde_json::to_string_pretty(&out)? + "\n",
+        Format::Md => crate::report::markdown::document("shinpan agreement", &tables),
+        Format::Table => crate::report::table::render(&tables),
+    };
+    print!("{text}");
+    Ok(())
+}
+
+fn agreement_table(a: &Agreement) -> Table {
+    let single = a.mode == "single";
+    let mut headers = vec!["judge A", "judge B", "items"];
+    if single {
+        headers.extend(["score r", "score ρ"]);
+    } else {
+        headers.extend(["agreement", "w/o ties", "kappa"]);
+    }
+    headers.extend(["models", "rank ρ", "rank τ"]);
+    let rows = a
+        .pairs
+        .iter()
+        .map(|p| {
+            let mut row = vec![p.judge_a.clone(), p.judge_b.clone(), p.n.to_string()];
+            if single {
+                row.extend([num(p.score_pearson, 3), num(p.score_spearman, 3)]);
+            } else {
+                row.extend([
+                    num(p.agreement, 3),
+                    num(p.agreement_without_ties, 3),
+                    num(p.cohen_kappa, 3),
+                ]);
+            }
+            row.extend([
+                p.models.to_string(),
+                num(p.ranking_spearman, 3),
+                num(p.ranking_kendall, 3),
+            ]);
+            row
+        })
+        .collect();
+    let note = if single {
+        "Items: (question, turn, model) graded by both judges. Score r / ρ: Pearson and Spearman \
+         correlation of their grades. Rank ρ / τ: Spearman and Kendall's tau-b of the model \
+         rankings by mean grade (1 = the same order)."
+    } else {
+        "Items: (question, turn, model pair) judged by both. Agreement: share of vote pairs with \
+         the same verdict (ties included; every pair of votes counts where several were cast); \
+         w/o ties: the same over vote pairs where neither says tie; kappa: Cohen's kappa, \
+         agreement beyond chance. Rank ρ / τ: Spearman and Kendall's tau-b of the model \
+         rankings by adjusted win rate."
+    };
+    table(format!("{} agreement", a.mode), headers, rows, note)
+}
