@@ -90,6 +90,10 @@ pub struct CommonArgs {
     /// Times an unreadable verdict is asked for again [default: 2].
     #[arg(long, value_name = "N")]
     pub reasks: Option<u32>,
+    /// Judge every item K times; reports use the median grade (single) or the majority verdict
+    /// of each order (pairwise) and show how much the samples disagree [default: 1].
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    pub judge_samples: Option<u32>,
     /// Format of the report printed at the end.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

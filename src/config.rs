@@ -88,6 +88,8 @@ pub struct FileConfig {
     pub system_prompt: Option<String>,
     /// Re-asks for unreadable verdicts.
     pub reasks: Option<u32>,
+    /// Judgments per item.
+    pub judge_samples: Option<u32>,
     /// The default endpoint.
     #[serde(default)]
     pub endpoint: EndpointFile,
@@ -170,6 +172,8 @@ pub struct RunOptions {
     pub reasks: u32,
     /// How the report aggregates (bootstrap rounds and seed).
     pub stats: StatsOptions,
+    /// Judgments per item (`--judge-samples`).
+    pub judge_samples: u32,
 }
 
 /// Parses a mode name.
@@ -337,6 +341,9 @@ pub fn resolve(
         return usage(format!("--temperature {t} is outside 0-2"));
     }
     let system_prompt = common.system_prompt.clone().or(cfg.system_prompt.clone());
+    if cfg.judge_samples == Some(0) {
+        return usage(format!("{cfg_name}: judge_samples must be at least 1"));
+    }
     let model_tables = &cfg.model;
     // The judge takes only its own [model.NAME] settings: the candidates' temperature and
     // system prompt must not leak into judging.
@@ -411,6 +418,7 @@ pub fn resolve(
             .or(cfg.judge_max_tokens)
             .unwrap_or(2048),
         reasks: common.reasks.or(cfg.reasks).unwrap_or(2),
+        judge_samples: common.judge_samples.or(cfg.judge_samples).unwrap_or(1),
         stats: StatsOptions {
             bootstrap: BootstrapOptions {
                 rounds: common.bootstrap,

@@ -136,15 +136,20 @@ pub fn build_reports(
             by_judge.entry(r.judge.model()).or_default().push(r);
         }
         for (judge, rows) in by_judge {
-            let (models, length) = summarize_single(&rows, opts, &loaded.answers);
+            let result = summarize_single(&rows, opts, &loaded.answers);
             reports.push(
                 Report {
                     mode: Mode::Single,
                     judge: judge.to_string(),
                     baseline: None,
-                    models: models.into_iter().map(ModelSummary::Single).collect(),
+                    models: result
+                        .models
+                        .into_iter()
+                        .map(ModelSummary::Single)
+                        .collect(),
                     position_bias: None,
-                    length_bias: length,
+                    length_bias: result.length,
+                    sampling: result.sampling,
                     same_family_as_judge: Vec::new(),
                 }
                 .flag_self_preference(),
@@ -187,6 +192,7 @@ pub fn build_reports(
                     models: result.models.into_iter().map(ModelSummary::Pair).collect(),
                     position_bias: Some(result.position),
                     length_bias: result.length,
+                    sampling: result.sampling,
                     baseline: base,
                     same_family_as_judge: Vec::new(),
                 }

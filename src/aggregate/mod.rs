@@ -14,6 +14,7 @@ mod pairwise;
 mod position;
 mod ratings;
 mod records;
+pub mod samples;
 mod single;
 pub mod text;
 
@@ -22,7 +23,7 @@ pub use load::{Loaded, build_reports, load_judgments};
 pub use pairwise::{GameOutcome, PairSummary, PairwiseResult, combine, summarize_pairs};
 pub use position::{InconsistentGame, PositionBias};
 pub use records::{JudgeName, PairGame, SingleGrade};
-pub use single::{CategoryScore, SingleSummary, summarize_single};
+pub use single::{CategoryScore, SingleResult, SingleSummary, summarize_single};
 
 use serde::Serialize;
 
@@ -113,6 +114,9 @@ pub struct Report {
     /// Length-bias figures, when answer lengths are known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub length_bias: Option<LengthBias>,
+    /// How much repeated judgments (`--judge-samples`) disagreed, when there were any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<samples::Sampling>,
     /// Models of the judge's own family (self-preference risk); empty when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub same_family_as_judge: Vec<String>,

@@ -10,6 +10,7 @@ use super::length::{length_controlled, pearson, std_dev};
 use super::position::{PositionBias, measure_position};
 use super::ratings::rate;
 use super::records::{PairGame, superseded};
+use super::samples::{Sampling, collapse_pairs};
 use super::{LengthBias, StatsOptions, mean, ratio};
 use crate::judge::Winner;
 
@@ -91,6 +92,8 @@ pub struct PairwiseResult {
     pub position: PositionBias,
     /// Length-bias figures, when answer lengths are known.
     pub length: Option<LengthBias>,
+    /// Disagreement of repeated judgments, when games were judged several times.
+    pub sampling: Option<Sampling>,
 }
 
 #[derive(Default)]
@@ -119,6 +122,14 @@ pub fn summarize_pairs(
     opts: &StatsOptions,
     answers: &AnswerIndex,
 ) -> PairwiseResult {
+    let (collapsed, sampling) = collapse_pairs(rows);
+    let rows: Vec<&PairGame> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.sample.is_none())
+        .chain(collapsed.iter())
+        .collect();
+    let rows = rows.as_slice();
     let retried = superseded(
         rows,
         key,
@@ -278,6 +289,7 @@ pub fn summarize_pairs(
         models,
         position,
         length,
+        sampling,
     }
 }
 

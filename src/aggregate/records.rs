@@ -52,6 +52,9 @@ pub struct SingleGrade {
     /// Why there is no score.
     #[serde(default)]
     pub error: Option<String>,
+    /// Index of a repeated judgment (`--judge-samples`).
+    #[serde(default)]
+    pub sample: Option<u32>,
 }
 
 impl SingleGrade {
@@ -126,6 +129,9 @@ pub struct PairGame {
     /// Language of the question, when embedded.
     #[serde(default, deserialize_with = "stats_of_text")]
     pub question: Option<TextStats>,
+    /// Index of a repeated judgment (`--judge-samples`).
+    #[serde(default)]
+    pub sample: Option<u32>,
     /// Present when shinpan recorded why game 1 has no verdict (the text is not kept).
     #[serde(default)]
     pub g1_error: Option<serde::de::IgnoredAny>,

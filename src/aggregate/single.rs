@@ -8,6 +8,7 @@ use super::answers::{AnswerIndex, off_language};
 use super::bootstrap::mean_interval;
 use super::length::pearson;
 use super::records::{SingleGrade, superseded};
+use super::samples::{Sampling, collapse_single};
 use super::{LengthBias, StatsOptions, mean, ratio};
 
 /// Mean score of one category.
@@ -49,11 +50,30 @@ pub struct SingleSummary {
 /// Summarises single-mode judgments per model, best first. An error row that shinpan recorded
 /// is dropped when a later row for the same question, model, turn and judge has a score (a
 /// retried failure).
+/// Everything computed from one judge's single-mode grades.
+#[derive(Debug, Clone)]
+pub struct SingleResult {
+    /// One entry per model, best first.
+    pub models: Vec<SingleSummary>,
+    /// Length-bias figures, when answer lengths are known.
+    pub length: Option<LengthBias>,
+    /// Disagreement of repeated judgments, when items were judged several times.
+    pub sampling: Option<Sampling>,
+}
+
 pub fn summarize_single(
     rows: &[&SingleGrade],
     opts: &StatsOptions,
     answers: &AnswerIndex,
-) -> (Vec<SingleSummary>, Option<LengthBias>) {
+) -> SingleResult {
+    let (collapsed, sampling) = collapse_single(rows);
+    let rows: Vec<&SingleGrade> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.sample.is_none())
+        .chain(collapsed.iter())
+        .collect();
+    let rows = rows.as_slice();
     let mut lengths: Vec<f64> = Vec::new();
     let mut length_scores: Vec<f64> = Vec::new();
     let retried = superseded(
@@ -143,7 +163,11 @@ pub fn summarize_single(
         n: lengths.len(),
         correlation: pearson(&lengths, &length_scores),
     });
-    (out, length)
+    SingleResult {
+        models: out,
+        length,
+        sampling,
+    }
 }
 
 fn key(r: &SingleGrade) -> (&str, &str, u32, &str) {

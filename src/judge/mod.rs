@@ -45,8 +45,15 @@ struct Asked<T> {
 }
 
 impl Judge {
-    /// Grades one model's answer to one turn (1-based) of a question.
-    pub async fn single(&self, q: &Question, answer: &AnswerRecord, turn: usize) -> SingleJudgment {
+    /// Grades one model's answer to one turn (1-based) of a question; `sample` numbers a
+    /// repeated judgment.
+    pub async fn single(
+        &self,
+        q: &Question,
+        answer: &AnswerRecord,
+        turn: usize,
+        sample: Option<u32>,
+    ) -> SingleJudgment {
         let reference = reference_for(q);
         let kind = PromptKind::select(false, reference.is_some(), turn);
         let mut vars: Vec<(String, String)> = Vec::new();
@@ -86,6 +93,7 @@ impl Judge {
             tstamp: unix_now(),
             category: Some(q.category.clone()),
             error,
+            sample,
             reasks: asked.reasks,
             usage: Some(asked.usage),
         }
@@ -99,6 +107,7 @@ impl Judge {
         m1: &AnswerRecord,
         m2: &AnswerRecord,
         turn: usize,
+        sample: Option<u32>,
     ) -> PairJudgment {
         let (g1, g2) = futures::join!(self.game(q, m1, m2, turn), self.game(q, m2, m1, turn));
         let kind = PromptKind::select(true, reference_for(q).is_some(), turn);
@@ -126,6 +135,7 @@ impl Judge {
             turn: turn as u32,
             tstamp: unix_now(),
             category: Some(q.category.clone()),
+            sample,
             usage: Some(usage),
         }
     }

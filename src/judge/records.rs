@@ -83,6 +83,9 @@ pub struct SingleJudgment {
     /// Why there is no score (shinpan extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Which of `--judge-samples` repeated judgments this is (absent when judged once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<u32>,
     /// The judge's replies when asked again for a readable verdict (shinpan extension).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasks: Vec<String>,
@@ -139,6 +142,9 @@ pub struct PairJudgment {
     /// The question's category (shinpan extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// Which of `--judge-samples` repeated judgments this is (absent when judged once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<u32>,
     /// Why game 1 has no verdict (shinpan extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub g1_error: Option<String>,

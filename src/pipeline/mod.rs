@@ -149,14 +149,14 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
 
     // Judgments already on disk with a verdict are not made again.
     let jpath = judgments_path(&opts.out, &judge.name, opts.mode);
-    let mut done_single: HashSet<(String, String, u32)> = HashSet::new();
-    let mut done_pair: HashSet<(String, String, String, u32)> = HashSet::new();
+    let mut done_single: HashSet<(String, String, u32, Option<u32>)> = HashSet::new();
+    let mut done_pair: HashSet<(String, String, String, u32, Option<u32>)> = HashSet::new();
     if opts.mode == Mode::Single {
         for (_, r) in read_jsonl_if_exists::<crate::aggregate::SingleGrade>(&jpath)
             .with_context(|| jpath.display().to_string())?
         {
             if r.valid_score().is_some() && r.judge.model() == judge.name {
-                done_single.insert((r.question_id.0, r.model, r.turn));
+                done_single.insert((r.question_id.0, r.model, r.turn, r.sample));
             }
         }
     } else {
@@ -165,7 +165,7 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
         {
             let (outcome, _) = crate::aggregate::combine(r.g1_winner, r.g2_winner);
             if outcome != crate::aggregate::GameOutcome::Error && r.judge.model() == judge.name {
-                done_pair.insert((r.question_id.0, r.model_1, r.model_2, r.turn));
+                done_pair.insert((r.question_id.0, r.model_1, r.model_2, r.turn, r.sample));
             }
         }
     }
@@ -200,6 +200,7 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
         names: candidates.iter().map(|c| c.name.clone()).collect(),
         done_single,
         done_pair,
+        samples: opts.judge_samples,
         reused: 0,
         queued: HashSet::new(),
     };
@@ -313,17 +314,27 @@ fn spawn_item(
     let judge = judge.clone();
     let questions = questions.clone();
     match item {
-        Item::Single { q, m, turn } => {
+        Item::Single { q, m, turn, sample } => {
             let a = answers[m][q].clone().expect("scheduled only when present");
             set.spawn(async move {
-                Done::Single(Box::new(judge.single(&questions[q], &a, turn).await))
+                Done::Single(Box::new(
+                    judge.single(&questions[q], &a, turn, sample).await,
+                ))
             });
         }
-        Item::Pair { q, m1, m2, turn } => {
+        Item::Pair {
+            q,
+            m1,
+            m2,
+            turn,
+            sample,
+        } => {
             let a1 = answers[m1][q].clone().expect("scheduled only when present");
             let a2 = answers[m2][q].clone().expect("scheduled only when present");
             set.spawn(async move {
-                Done::Pair(Box::new(judge.pair(&questions[q], &a1, &a2, turn).await))
+                Done::Pair(Box::new(
+                    judge.pair(&questions[q], &a1, &a2, turn, sample).await,
+                ))
             });
         }
     }

@@ -29,16 +29,16 @@ pub(super) fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::
                 .with_context(|| p.display().to_string())?;
         }
     }
-    let (models, position_bias, length_bias) = if opts.mode == Mode::Single {
+    let (models, position_bias, length_bias, sampling) = if opts.mode == Mode::Single {
         let rows: Vec<SingleGrade> = read_jsonl_if_exists::<SingleGrade>(jpath)?
             .into_iter()
             .map(|(_, r)| r)
             .filter(|r| names.contains(r.model.as_str()) && r.judge.model() == judge)
             .collect();
         let refs: Vec<&SingleGrade> = rows.iter().collect();
-        let (models, length) = summarize_single(&refs, &opts.stats, &answers);
-        let models = models.into_iter().map(ModelSummary::Single).collect();
-        (models, None, length)
+        let r = summarize_single(&refs, &opts.stats, &answers);
+        let models = r.models.into_iter().map(ModelSummary::Single).collect();
+        (models, None, r.length, r.sampling)
     } else {
         let rows: Vec<PairGame> = read_jsonl_if_exists::<PairGame>(jpath)?
             .into_iter()
@@ -52,7 +52,12 @@ pub(super) fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::
         let refs: Vec<&PairGame> = rows.iter().collect();
         let result = summarize_pairs(&refs, opts.baseline.as_deref(), &opts.stats, &answers);
         let models = result.models.into_iter().map(ModelSummary::Pair).collect();
-        (models, Some(result.position), result.length)
+        (
+            models,
+            Some(result.position),
+            result.length,
+            result.sampling,
+        )
     };
     Ok(Report {
         mode: opts.mode,
@@ -61,6 +66,7 @@ pub(super) fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::
         models,
         position_bias,
         length_bias,
+        sampling,
         same_family_as_judge: Vec::new(),
     }
     .flag_self_preference())

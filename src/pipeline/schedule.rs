@@ -13,12 +13,14 @@ pub(super) enum Item {
         q: usize,
         m: usize,
         turn: usize,
+        sample: Option<u32>,
     },
     Pair {
         q: usize,
         m1: usize,
         m2: usize,
         turn: usize,
+        sample: Option<u32>,
     },
 }
 
@@ -28,8 +30,10 @@ pub(super) struct Scheduler {
     pub(super) baseline: Option<usize>,
     pub(super) questions: Arc<Vec<Question>>,
     pub(super) names: Vec<String>,
-    pub(super) done_single: HashSet<(String, String, u32)>,
-    pub(super) done_pair: HashSet<(String, String, String, u32)>,
+    pub(super) done_single: HashSet<(String, String, u32, Option<u32>)>,
+    pub(super) done_pair: HashSet<(String, String, String, u32, Option<u32>)>,
+    /// Judgments per item (`--judge-samples`); 1 writes no sample index.
+    pub(super) samples: u32,
     pub(super) reused: usize,
     pub(super) queued: HashSet<(usize, usize, usize, usize)>,
 }
@@ -63,15 +67,16 @@ impl Scheduler {
         let qid = question.question_id.0.clone();
         let turns = question.turns.len();
         let mut out = Vec::new();
+        let samples = self.sample_ids();
         if self.mode == Mode::Single {
             for turn in 1..=turns {
-                if self
-                    .done_single
-                    .contains(&(qid.clone(), self.names[m].clone(), turn as u32))
-                {
-                    self.reused += 1;
-                } else {
-                    out.push(Item::Single { q, m, turn });
+                for &sample in &samples {
+                    let key = (qid.clone(), self.names[m].clone(), turn as u32, sample);
+                    if self.done_single.contains(&key) {
+                        self.reused += 1;
+                    } else {
+                        out.push(Item::Single { q, m, turn, sample });
+                    }
                 }
             }
             return out;
@@ -84,20 +89,38 @@ impl Scheduler {
                 if !self.queued.insert((q, m1, m2, turn)) {
                     continue;
                 }
-                let key = (
-                    qid.clone(),
-                    self.names[m1].clone(),
-                    self.names[m2].clone(),
-                    turn as u32,
-                );
-                if self.done_pair.contains(&key) {
-                    self.reused += 1;
-                } else {
-                    out.push(Item::Pair { q, m1, m2, turn });
+                for &sample in &samples {
+                    let key = (
+                        qid.clone(),
+                        self.names[m1].clone(),
+                        self.names[m2].clone(),
+                        turn as u32,
+                        sample,
+                    );
+                    if self.done_pair.contains(&key) {
+                        self.reused += 1;
+                    } else {
+                        out.push(Item::Pair {
+                            q,
+                            m1,
+                            m2,
+                            turn,
+                            sample,
+                        });
+                    }
                 }
             }
         }
         out
+    }
+
+    /// The sample index of each repeated judgment: `None` once, or `Some(0..K)`.
+    fn sample_ids(&self) -> Vec<Option<u32>> {
+        if self.samples <= 1 {
+            vec![None]
+        } else {
+            (0..self.samples).map(Some).collect()
+        }
     }
 
     /// Judgments that could not be made because an answer is missing.
@@ -108,13 +131,13 @@ impl Scheduler {
             for m in 0..self.names.len() {
                 if self.mode == Mode::Single {
                     if answers[m][q].is_none() {
-                        n += turns;
+                        n += turns * self.samples.max(1) as usize;
                     }
                     continue;
                 }
                 for (m1, m2) in self.partners(m) {
                     if m1 == m && (answers[m1][q].is_none() || answers[m2][q].is_none()) {
-                        n += turns;
+                        n += turns * self.samples.max(1) as usize;
                     }
                 }
             }

@@ -104,6 +104,26 @@ pub fn tables(r: &Report) -> Vec<Table> {
     if let Some(p) = &r.position_bias {
         position_tables(&title, p, &mut out);
     }
+    if let Some(s) = &r.sampling {
+        let spread = if r.mode == Mode::Single {
+            "mean range of an item's grades (max − min)"
+        } else {
+            "mean share of an item's judgments that differ from the majority"
+        };
+        out.push(table(
+            format!("{title}: repeated judging"),
+            vec!["measure", "value"],
+            vec![
+                vec!["judgments per item (most)".into(), s.samples.to_string()],
+                vec!["items judged repeatedly".into(), s.items.to_string()],
+                vec!["unstable items".into(), s.unstable_items.to_string()],
+                vec![spread.into(), num(Some(s.mean_spread), 3)],
+            ],
+            "Every item was judged several times (--judge-samples); the figures above use the \
+             median grade (single) or each order's majority verdict (pairwise). Unstable items \
+             got different verdicts from the same judge on the same answers: run-to-run drift.",
+        ));
+    }
     if let Some(l) = &r.length_bias {
         let what = if r.mode == Mode::Single {
             "Correlation of each grade with its answer's length (characters)"

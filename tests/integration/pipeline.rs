@@ -396,3 +396,51 @@ async fn a_later_run_retries_only_the_failed_judgments_and_the_report_counts_the
         6
     );
 }
+
+#[tokio::test]
+async fn repeated_judging_takes_the_median_and_reports_the_spread() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c2 = calls.clone();
+    let fake = Fake::start(move |_, body| {
+        if !is_judge(body) {
+            return Reply::Text(candidate(body));
+        }
+        // A drifting judge: the haiku question gets 5, 7 or 9 by call; the math one always 8.
+        let n = c2.fetch_add(1, Ordering::SeqCst);
+        if first_user(body).contains("俳句") {
+            Reply::Text(format!("[[{}]]", [5, 7, 9][n % 3]))
+        } else {
+            Reply::Text("[[8]]".into())
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(&fake, dir.path(), &["alpha"], "single", None);
+    opts.judge_samples = 3;
+    let out = shinpan::pipeline::run(&opts, false).await.unwrap();
+    assert_eq!(out.summary.judgments_made, 4 * 3, "4 turns × 3 samples");
+    let ModelSummary::Single(s) = &out.report.models[0] else {
+        panic!()
+    };
+    // Each haiku turn's three grades are some order of 5, 7, 9 only if calls interleave
+    // evenly, so check what must hold: 4 items, medians within 5-9, and math exactly 8.
+    assert_eq!(s.n, 4, "one collapsed row per item");
+    let sampling = out.report.sampling.as_ref().expect("sampling figures");
+    assert_eq!((sampling.samples, sampling.items), (3, 4));
+    assert!(sampling.unstable_items <= 2, "the math items are stable");
+    assert_eq!(s.categories["math"].score, Some(8.0));
+    let rows: Vec<(usize, SingleJudgment)> =
+        read_jsonl(&dir.path().join("out/judgments/judge_single.jsonl")).unwrap();
+    let samples: std::collections::BTreeSet<Option<u32>> =
+        rows.iter().map(|(_, r)| r.sample).collect();
+    assert_eq!(
+        samples.into_iter().collect::<Vec<_>>(),
+        vec![Some(0), Some(1), Some(2)]
+    );
+
+    // A second run has every sample already.
+    let before = calls.load(Ordering::SeqCst);
+    let again = shinpan::pipeline::run(&opts, false).await.unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), before);
+    assert_eq!(again.summary.judgments_reused, 12);
+}

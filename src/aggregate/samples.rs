@@ -1,0 +1,169 @@
+//! Repeated judging (`--judge-samples K`): the K judgments of one item are collapsed into one
+//! (the median grade, or the majority verdict of each order), and how much they disagreed is
+//! reported, so run-to-run drift of the judge is visible instead of averaged away.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::records::{PairGame, SingleGrade};
+use super::{GameOutcome, combine};
+use crate::judge::Winner;
+
+/// How much repeated judgments of the same items disagreed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Sampling {
+    /// Most judgments seen for one item.
+    pub samples: usize,
+    /// Items judged more than once.
+    pub items: usize,
+    /// Single: mean range (max − min) of an item's grades. Pairwise: mean share of an item's
+    /// judgments whose combined verdict differs from the majority.
+    pub mean_spread: f64,
+    /// Items whose judgments were not all the same.
+    pub unstable_items: usize,
+}
+
+type SingleKey<'a> = (&'a str, &'a str, u32, &'a str);
+
+/// Collapses sampled single-mode rows (those with a `sample` index) into one row per item,
+/// with the median of the samples' grades; rows without an index pass through unchanged.
+pub fn collapse_single(rows: &[&SingleGrade]) -> (Vec<SingleGrade>, Option<Sampling>) {
+    let mut groups: BTreeMap<SingleKey, Vec<&SingleGrade>> = BTreeMap::new();
+    for &r in rows.iter().filter(|r| r.sample.is_some()) {
+        let key = (
+            r.question_id.0.as_str(),
+            r.model.as_str(),
+            r.turn,
+            r.judge.model(),
+        );
+        groups.entry(key).or_default().push(r);
+    }
+    if groups.is_empty() {
+        return (Vec::new(), None);
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    let (mut samples, mut range_sum, mut unstable) = (0usize, 0.0, 0usize);
+    for group in groups.values() {
+        samples = samples.max(group.len());
+        let mut scores: Vec<f64> = group.iter().filter_map(|r| r.valid_score()).collect();
+        scores.sort_by(f64::total_cmp);
+        let mut row = (*group[0]).clone();
+        row.sample = None;
+        if scores.is_empty() {
+            row.score = None;
+            row.error = Some(format!("none of {} samples had a verdict", group.len()));
+        } else {
+            let mid = scores.len() / 2;
+            let median = if scores.len() % 2 == 1 {
+                scores[mid]
+            } else {
+                (scores[mid - 1] + scores[mid]) / 2.0
+            };
+            row.score = Some(median);
+            row.error = None;
+            let range = scores[scores.len() - 1] - scores[0];
+            range_sum += range;
+            unstable += usize::from(range > 0.0 || scores.len() < group.len());
+        }
+        out.push(row);
+    }
+    let items = groups.len();
+    let sampling = Sampling {
+        samples,
+        items,
+        mean_spread: range_sum / items as f64,
+        unstable_items: unstable,
+    };
+    (out, Some(sampling))
+}
+
+type PairKey<'a> = (&'a str, &'a str, &'a str, u32, &'a str);
+
+/// The most frequent verdict among those with one; a tie for the top between different
+/// verdicts is a tie; all errors stay an error.
+fn majority(ws: impl Iterator<Item = Winner>) -> Winner {
+    let mut counts: BTreeMap<u8, (usize, Winner)> = BTreeMap::new();
+    for w in ws.filter(|w| *w != Winner::Error) {
+        let k = match w {
+            Winner::Model1 => 0,
+            Winner::Model2 => 1,
+            _ => 2,
+        };
+        counts.entry(k).or_insert((0, w)).0 += 1;
+    }
+    let Some(top) = counts.values().map(|(n, _)| *n).max() else {
+        return Winner::Error;
+    };
+    let leaders: Vec<Winner> = counts
+        .values()
+        .filter(|(n, _)| *n == top)
+        .map(|(_, w)| *w)
+        .collect();
+    if leaders.len() == 1 {
+        leaders[0]
+    } else {
+        Winner::Tie
+    }
+}
+
+/// Collapses sampled pairwise games into one game per item: each order takes the majority of
+/// its samples' verdicts, so position consistency keeps its meaning.
+pub fn collapse_pairs(rows: &[&PairGame]) -> (Vec<PairGame>, Option<Sampling>) {
+    let mut groups: BTreeMap<PairKey, Vec<&PairGame>> = BTreeMap::new();
+    for &r in rows.iter().filter(|r| r.sample.is_some()) {
+        let key = (
+            r.question_id.0.as_str(),
+            r.model_1.as_str(),
+            r.model_2.as_str(),
+            r.turn,
+            r.judge.model(),
+        );
+        groups.entry(key).or_default().push(r);
+    }
+    if groups.is_empty() {
+        return (Vec::new(), None);
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    let (mut samples, mut spread_sum, mut unstable) = (0usize, 0.0, 0usize);
+    for group in groups.values() {
+        samples = samples.max(group.len());
+        let mut row = (*group[0]).clone();
+        row.sample = None;
+        row.g1_winner = majority(group.iter().map(|r| r.g1_winner));
+        row.g2_winner = majority(group.iter().map(|r| r.g2_winner));
+        row.g1_error = None;
+        row.g2_error = None;
+        let verdict = combine(row.g1_winner, row.g2_winner).0;
+        let outcomes: Vec<GameOutcome> = group
+            .iter()
+            .map(|r| combine(r.g1_winner, r.g2_winner).0)
+            .collect();
+        let differ = outcomes.iter().filter(|o| **o != verdict).count();
+        spread_sum += differ as f64 / group.len() as f64;
+        unstable += usize::from(differ > 0);
+        out.push(row);
+    }
+    let items = groups.len();
+    let sampling = Sampling {
+        samples,
+        items,
+        mean_spread: spread_sum / items as f64,
+        unstable_items: unstable,
+    };
+    (out, Some(sampling))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Winner::*;
+
+    #[test]
+    fn majority_rules() {
+        assert_eq!(majority([Model1, Model1, Model2].into_iter()), Model1);
+        assert_eq!(majority([Model1, Model2].into_iter()), Tie);
+        assert_eq!(majority([Error, Model2, Error].into_iter()), Model2);
+        assert_eq!(majority([Error, Error].into_iter()), Error);
+    }
+}
