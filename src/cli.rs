@@ -94,6 +94,13 @@ pub struct CommonArgs {
     /// of each order (pairwise) and show how much the samples disagree [default: 1].
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
     pub judge_samples: Option<u32>,
+    /// Rubric aspects for `--mode rubric`, comma-separated
+    /// [default: 有用性,関連性,正確性,深さ,創造性,詳細さ,日本語の自然さ].
+    #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
+    pub aspects: Option<Vec<String>>,
+    /// Weights of aspects in the overall rubric score, e.g. `正確性=2` (others weigh 1).
+    #[arg(long, value_delimiter = ',', value_name = "ASPECT=W")]
+    pub aspect_weights: Vec<String>,
     /// Format of the report printed at the end.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -121,7 +128,8 @@ pub struct RunArgs {
     /// Candidate models, comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
     pub models: Option<Vec<String>>,
-    /// single (1-10 grades), pairwise-baseline (each model vs --baseline) or pairwise-all.
+    /// single (1-10 grades), rubric (1-10 grades per aspect), pairwise-baseline (each model
+    /// vs --baseline) or pairwise-all.
     #[arg(long, value_name = "MODE")]
     pub mode: Option<String>,
     /// The baseline model for pairwise-baseline (must be one of --models).

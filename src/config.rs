@@ -90,6 +90,11 @@ pub struct FileConfig {
     pub reasks: Option<u32>,
     /// Judgments per item.
     pub judge_samples: Option<u32>,
+    /// Rubric aspects (rubric mode).
+    pub aspects: Option<Vec<String>>,
+    /// Weights of rubric aspects in the overall score (default 1 each).
+    #[serde(default)]
+    pub aspect_weights: BTreeMap<String, f64>,
     /// The default endpoint.
     #[serde(default)]
     pub endpoint: EndpointFile,
@@ -174,16 +179,98 @@ pub struct RunOptions {
     pub stats: StatsOptions,
     /// Judgments per item (`--judge-samples`).
     pub judge_samples: u32,
+    /// Rubric aspects with their weights (rubric mode).
+    pub aspects: Vec<(String, f64)>,
+}
+
+/// The default rubric: the aspects of FastChat's grading prompt plus naturalness of the
+/// Japanese, equally weighted.
+pub const DEFAULT_ASPECTS: &[&str] = &[
+    "有用性",
+    "関連性",
+    "正確性",
+    "深さ",
+    "創造性",
+    "詳細さ",
+    "日本語の自然さ",
+];
+
+fn resolve_aspects(
+    names: Option<Vec<String>>,
+    weights: &BTreeMap<String, f64>,
+    source: &str,
+) -> Result<Vec<(String, f64)>, UsageError> {
+    let names: Vec<String> = names
+        .unwrap_or_else(|| DEFAULT_ASPECTS.iter().map(|s| s.to_string()).collect())
+        .into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if names.is_empty() {
+        return usage(format!(
+            "{source}: the rubric needs at least one aspect (--aspects)"
+        ));
+    }
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            return usage(format!(
+                "{source}: aspect {n:?} is listed twice (--aspects)"
+            ));
+        }
+    }
+    for (k, w) in weights {
+        if !names.contains(k) {
+            return usage(format!(
+                "{source}: weight for {k:?}, which is not an aspect ({}) (--aspect-weights)",
+                names.join(", ")
+            ));
+        }
+        if !(w.is_finite() && *w >= 0.0) {
+            return usage(format!(
+                "{source}: weight of {k:?} must be a number >= 0 (--aspect-weights)"
+            ));
+        }
+    }
+    let out: Vec<(String, f64)> = names
+        .into_iter()
+        .map(|n| {
+            let w = weights.get(&n).copied().unwrap_or(1.0);
+            (n, w)
+        })
+        .collect();
+    if out.iter().all(|(_, w)| *w == 0.0) {
+        return usage(format!(
+            "{source}: every aspect weight is 0 (--aspect-weights)"
+        ));
+    }
+    Ok(out)
+}
+
+/// Parses `name=weight,…`.
+pub fn parse_weights(items: &[String]) -> Result<BTreeMap<String, f64>, UsageError> {
+    items
+        .iter()
+        .map(|s| {
+            let (k, v) = s.rsplit_once('=').ok_or_else(|| {
+                UsageError(format!("--aspect-weights {s:?}: expected ASPECT=WEIGHT"))
+            })?;
+            let w: f64 = v.trim().parse().map_err(|_| {
+                UsageError(format!("--aspect-weights {s:?}: {v:?} is not a number"))
+            })?;
+            Ok((k.trim().to_string(), w))
+        })
+        .collect()
 }
 
 /// Parses a mode name.
 pub fn parse_mode(s: &str, source: &str) -> Result<Mode, UsageError> {
     match s {
         "single" => Ok(Mode::Single),
+        "rubric" => Ok(Mode::Rubric),
         "pairwise-baseline" | "pairwise" => Ok(Mode::PairwiseBaseline),
         "pairwise-all" => Ok(Mode::PairwiseAll),
         other => usage(format!(
-            "{source}: unknown mode {other:?}; expected single, pairwise-baseline or pairwise-all"
+            "{source}: unknown mode {other:?}; expected single, rubric, pairwise-baseline or pairwise-all"
         )),
     }
 }
@@ -302,7 +389,7 @@ pub fn resolve(
     };
     let baseline = baseline.or(cfg.baseline.clone());
     match mode {
-        Mode::Single => {}
+        Mode::Single | Mode::Rubric => {}
         Mode::PairwiseBaseline => match &baseline {
             None => return usage("--mode pairwise-baseline needs --baseline MODEL"),
             Some(b) if !names.contains(b) => {
@@ -419,6 +506,15 @@ pub fn resolve(
             .unwrap_or(2048),
         reasks: common.reasks.or(cfg.reasks).unwrap_or(2),
         judge_samples: common.judge_samples.or(cfg.judge_samples).unwrap_or(1),
+        aspects: resolve_aspects(
+            common.aspects.clone().or(cfg.aspects.clone()),
+            &if common.aspect_weights.is_empty() {
+                cfg.aspect_weights.clone()
+            } else {
+                parse_weights(&common.aspect_weights)?
+            },
+            &cfg_name,
+        )?,
         stats: StatsOptions {
             bootstrap: BootstrapOptions {
                 rounds: common.bootstrap,

@@ -293,6 +293,36 @@ fn reply(config: &SimConfig, model: &str, messages: &[(String, String)]) -> (Str
     let seed = config.seed.to_le_bytes();
     let is_reask = messages.iter().filter(|(r, _)| r == "user").count() > 1
         && messages.iter().any(|(r, _)| r == "assistant");
+    if first_user.contains("[評価の観点]") {
+        // A rubric prompt: grade each listed aspect around the answer's overall merit.
+        let aspects: Vec<&str> = first_user
+            .split("[評価の観点]")
+            .nth(1)
+            .unwrap_or("")
+            .lines()
+            .skip_while(|l| l.trim().is_empty())
+            .take_while(|l| l.starts_with("- "))
+            .map(|l| l[2..].trim())
+            .collect();
+        if !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
+            return ("各観点ともおおむね良好です。".into(), true);
+        }
+        let base = single_verdict(config, first_user) as f64;
+        let fields: Vec<String> = aspects
+            .iter()
+            .map(|a| {
+                let jitter = (unit(&[&seed, key, a.as_bytes()]) * 3.0).floor() - 1.0;
+                format!("\"{a}\": {}", (base + jitter).clamp(1.0, 10.0))
+            })
+            .collect();
+        let json = format!("{{{}}}", fields.join(", "));
+        let text = if is_reask {
+            json
+        } else {
+            format!("各観点について検討しました。\n\n```json\n{json}\n```")
+        };
+        return (text, true);
+    }
     if first_user.contains("[[A]]") {
         let choice = pair_verdict(config, first_user);
         if !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {

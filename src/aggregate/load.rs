@@ -130,16 +130,22 @@ pub fn build_reports(
     opts: &StatsOptions,
 ) -> anyhow::Result<Vec<Report>> {
     let mut reports = Vec::new();
-    if mode.is_none_or(|m| m == Mode::Single) {
-        let mut by_judge: BTreeMap<&str, Vec<&SingleGrade>> = BTreeMap::new();
+    if mode.is_none_or(Mode::is_graded) {
+        // Rubric grades (records with aspects) are reported apart from plain grades.
+        let mut by_judge: BTreeMap<(bool, &str), Vec<&SingleGrade>> = BTreeMap::new();
         for r in &loaded.single {
-            by_judge.entry(r.judge.model()).or_default().push(r);
+            let key = (r.aspects.is_some(), r.judge.model());
+            by_judge.entry(key).or_default().push(r);
         }
-        for (judge, rows) in by_judge {
+        for ((rubric, judge), rows) in by_judge {
+            let this = if rubric { Mode::Rubric } else { Mode::Single };
+            if mode.is_some_and(|m| m != this) {
+                continue;
+            }
             let result = summarize_single(&rows, opts, &loaded.answers);
             reports.push(
                 Report {
-                    mode: Mode::Single,
+                    mode: this,
                     judge: judge.to_string(),
                     baseline: None,
                     models: result
@@ -156,7 +162,7 @@ pub fn build_reports(
             );
         }
     }
-    if mode != Some(Mode::Single) {
+    if !mode.is_some_and(Mode::is_graded) {
         let mut by_judge: BTreeMap<&str, Vec<&PairGame>> = BTreeMap::new();
         for r in &loaded.pair {
             by_judge.entry(r.judge.model()).or_default().push(r);

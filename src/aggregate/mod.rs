@@ -23,7 +23,7 @@ pub use load::{Loaded, build_reports, load_judgments};
 pub use pairwise::{GameOutcome, PairSummary, PairwiseResult, combine, summarize_pairs};
 pub use position::{InconsistentGame, PositionBias};
 pub use records::{JudgeName, PairGame, SingleGrade};
-pub use single::{CategoryScore, SingleResult, SingleSummary, summarize_single};
+pub use single::{AspectScore, CategoryScore, SingleResult, SingleSummary, summarize_single};
 
 use serde::Serialize;
 
@@ -33,6 +33,8 @@ use serde::Serialize;
 pub enum Mode {
     /// 1-10 grading of each answer.
     Single,
+    /// 1-10 grading of each answer on several aspects in one call.
+    Rubric,
     /// Each model against one baseline model.
     PairwiseBaseline,
     /// Every pair of models.
@@ -40,10 +42,16 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Whether answers are graded one by one (single or rubric) rather than compared.
+    pub fn is_graded(self) -> bool {
+        matches!(self, Mode::Single | Mode::Rubric)
+    }
+
     /// The name used on the command line and in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Single => "single",
+            Mode::Rubric => "rubric",
             Mode::PairwiseBaseline => "pairwise-baseline",
             Mode::PairwiseAll => "pairwise-all",
         }

@@ -55,6 +55,9 @@ pub struct SingleGrade {
     /// Index of a repeated judgment (`--judge-samples`).
     #[serde(default)]
     pub sample: Option<u32>,
+    /// Grades per rubric aspect (rubric mode).
+    #[serde(default)]
+    pub aspects: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 impl SingleGrade {

@@ -54,14 +54,19 @@ pub fn collapse_single(rows: &[&SingleGrade]) -> (Vec<SingleGrade>, Option<Sampl
             row.score = None;
             row.error = Some(format!("none of {} samples had a verdict", group.len()));
         } else {
-            let mid = scores.len() / 2;
-            let median = if scores.len() % 2 == 1 {
-                scores[mid]
-            } else {
-                (scores[mid - 1] + scores[mid]) / 2.0
-            };
+            let median = median_of(scores.clone());
             row.score = Some(median);
             row.error = None;
+            if row.aspects.is_some() {
+                // Each aspect takes the median of the samples that graded it.
+                let mut per: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+                for r in group.iter().filter(|r| r.valid_score().is_some()) {
+                    for (a, v) in r.aspects.iter().flatten() {
+                        per.entry(a.clone()).or_default().push(*v);
+                    }
+                }
+                row.aspects = Some(per.into_iter().map(|(a, v)| (a, median_of(v))).collect());
+            }
             let range = scores[scores.len() - 1] - scores[0];
             range_sum += range;
             unstable += usize::from(range > 0.0 || scores.len() < group.len());
@@ -76,6 +81,16 @@ pub fn collapse_single(rows: &[&SingleGrade]) -> (Vec<SingleGrade>, Option<Sampl
         unstable_items: unstable,
     };
     (out, Some(sampling))
+}
+
+fn median_of(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let mid = xs.len() / 2;
+    if xs.len() % 2 == 1 {
+        xs[mid]
+    } else {
+        (xs[mid - 1] + xs[mid]) / 2.0
+    }
 }
 
 type PairKey<'a> = (&'a str, &'a str, &'a str, u32, &'a str);

@@ -22,6 +22,19 @@ pub struct CategoryScore {
     pub n: usize,
 }
 
+/// One rubric aspect's figures for one model.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AspectScore {
+    /// Mean grade.
+    pub score: Option<f64>,
+    /// 95% bootstrap interval of the mean.
+    pub score_ci: Option<[f64; 2]>,
+    /// Graded rows.
+    pub n: usize,
+    /// Mean grade per question category.
+    pub categories: BTreeMap<String, f64>,
+}
+
 /// One model's single-mode figures.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SingleSummary {
@@ -41,6 +54,9 @@ pub struct SingleSummary {
     pub turn2: Option<f64>,
     /// Mean per question category, where the records carry one.
     pub categories: BTreeMap<String, CategoryScore>,
+    /// Rubric mode: mean grade per aspect, with its interval and per-category means.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub aspects: BTreeMap<String, AspectScore>,
     /// Mean length in characters of the graded answers, when the answers are known.
     pub answer_chars: Option<f64>,
     /// Share of answers to Japanese questions that are not in Japanese.
@@ -96,6 +112,8 @@ pub fn summarize_single(
             let mut cats: BTreeMap<String, Vec<f64>> = BTreeMap::new();
             let mut errors = 0;
             let mut chars = Vec::new();
+            let mut aspect_values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+            let mut aspect_cats: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
             let (mut off_n, mut known_n) = (0usize, 0usize);
             for r in rows {
                 let (qid, turn) = (r.question_id.0.as_str(), r.turn);
@@ -109,6 +127,17 @@ pub fn summarize_single(
                     Some(_) if opts.non_japanese_as_failure && off == Some(true) => Some(1.0),
                     other => other,
                 };
+                if let (Some(_), Some(map)) = (r.valid_score(), &r.aspects) {
+                    for (a, v) in map {
+                        aspect_values.entry(a.clone()).or_default().push(*v);
+                        if let Some(c) = &r.category {
+                            aspect_cats
+                                .entry((a.clone(), c.clone()))
+                                .or_default()
+                                .push(*v);
+                        }
+                    }
+                }
                 match score {
                     Some(s) => {
                         if let Some(a) = answer {
@@ -146,6 +175,27 @@ pub fn summarize_single(
                             n: xs.len(),
                         };
                         (c, score)
+                    })
+                    .collect(),
+                aspects: aspect_values
+                    .into_iter()
+                    .map(|(a, xs)| {
+                        let categories = aspect_cats
+                            .iter()
+                            .filter(|((x, _), _)| *x == a)
+                            .filter_map(|((_, c), v)| mean(v).map(|m| (c.clone(), m)))
+                            .collect();
+                        let score = AspectScore {
+                            score: mean(&xs),
+                            score_ci: mean_interval(
+                                &xs,
+                                b,
+                                &format!("{model}\u{1f}aspect\u{1f}{a}"),
+                            ),
+                            n: xs.len(),
+                            categories,
+                        };
+                        (a, score)
                     })
                     .collect(),
                 answer_chars: mean(&chars),

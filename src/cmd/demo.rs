@@ -43,6 +43,8 @@ pub async fn demo(a: DemoArgs) -> anyhow::Result<()> {
         questions: Some(questions),
         out: Some(a.out.clone()),
         format: a.format,
+        bootstrap: 1000,
+        max_listed: 1000,
         endpoint: EndpointArgs {
             base_url: Some(sim.base_url()),
             api_key_env: Some(String::new()),
@@ -60,6 +62,7 @@ pub async fn demo(a: DemoArgs) -> anyhow::Result<()> {
     let mut reports = Vec::new();
     for (mode, baseline) in [
         (Mode::Single, None),
+        (Mode::Rubric, None),
         (Mode::PairwiseBaseline, Some("demo-medium".to_string())),
     ] {
         let opts = resolve(

@@ -33,6 +33,8 @@ pub struct Judge {
     pub temperature: f32,
     /// How many times an unreadable verdict is asked for again.
     pub reasks: u32,
+    /// Rubric aspects and their weights in the overall score (rubric mode).
+    pub aspects: Vec<(String, f64)>,
 }
 
 /// The outcome of asking for one verdict.
@@ -74,7 +76,7 @@ impl Judge {
             .ask(
                 kind,
                 &vars,
-                parse_rating,
+                &parse_rating,
                 "[[評価]]（1から10の整数。例: [[5]]）",
             )
             .await;
@@ -94,6 +96,68 @@ impl Judge {
             category: Some(q.category.clone()),
             error,
             sample,
+            aspects: None,
+            reasks: asked.reasks,
+            usage: Some(asked.usage),
+        }
+    }
+
+    /// Grades one answer on every rubric aspect in one call; `score` is their weighted mean.
+    pub async fn rubric(
+        &self,
+        q: &Question,
+        answer: &AnswerRecord,
+        turn: usize,
+        sample: Option<u32>,
+    ) -> SingleJudgment {
+        let kind = PromptKind::rubric(turn);
+        let reference = reference_for(q);
+        let a = answer.turns();
+        let mut vars: Vec<(String, String)> = Vec::new();
+        if turn == 1 {
+            vars.push(("question".into(), q.turns[0].clone()));
+            vars.push(("answer".into(), a.first().cloned().unwrap_or_default()));
+            let r = reference.map(|r| r[0].clone()).unwrap_or_default();
+            vars.push(("ref_answer".into(), r));
+        } else {
+            push_conversation(&mut vars, q, a, "answer_", true);
+            match reference {
+                Some(r) => push_refs(&mut vars, r),
+                None => push_refs(&mut vars, &[String::new(), String::new()]),
+            }
+        }
+        let names: Vec<String> = self.aspects.iter().map(|(a, _)| a.clone()).collect();
+        let format = format!(
+            "JSON（{}）",
+            names
+                .iter()
+                .map(|n| format!("\"{n}\": 整数"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let parse = |t: &str| verdict::parse_aspects(t, &names);
+        let asked = self.ask(kind, &vars, &parse, &format).await;
+        let (score, aspects, error) = match asked.verdict {
+            Ok(map) => {
+                let total: f64 = self.aspects.iter().map(|(_, w)| w).sum();
+                let weighted: f64 = self.aspects.iter().map(|(a, w)| w * map[a]).sum();
+                (Some(weighted / total), Some(map), None)
+            }
+            Err(e) => (None, None, Some(e)),
+        };
+        SingleJudgment {
+            question_id: q.question_id.clone(),
+            model: answer.model_id.clone(),
+            judge: JudgeId(vec![self.name.clone(), kind.name().into()]),
+            user_prompt: asked.prompt,
+            judgment: asked.judgment,
+            score,
+            turn: turn as u32,
+            tstamp: unix_now(),
+            category: Some(q.category.clone()),
+            error,
+            sample,
+            aspects,
             reasks: asked.reasks,
             usage: Some(asked.usage),
         }
@@ -171,7 +235,7 @@ impl Judge {
                 push_refs(&mut vars, r);
             }
         }
-        self.ask(kind, &vars, parse_choice, "[[A]]、[[B]]、[[C]] のいずれか")
+        self.ask(kind, &vars, &parse_choice, "[[A]]、[[B]]、[[C]] のいずれか")
             .await
     }
 
@@ -181,11 +245,12 @@ impl Judge {
         &self,
         kind: PromptKind,
         vars: &[(String, String)],
-        parse: fn(&str) -> Result<T, VerdictError>,
+        parse: &(dyn Fn(&str) -> Result<T, VerdictError> + Sync),
         format: &str,
     ) -> Asked<T> {
         let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let mut messages = match self.prompts.render(kind, &refs) {
+        let names: Vec<String> = self.aspects.iter().map(|(a, _)| a.clone()).collect();
+        let mut messages = match self.prompts.render(kind, &refs, &names) {
             Ok(m) => m,
             Err(e) => return Asked::failed(String::new(), e.to_string()),
         };

@@ -19,11 +19,13 @@ pub enum PromptKind {
     PairRef,
     PairMulti,
     PairRefMulti,
+    Rubric,
+    RubricMulti,
 }
 
 impl PromptKind {
     /// Every judging prompt.
-    pub const ALL: [PromptKind; 8] = [
+    pub const ALL: [PromptKind; 10] = [
         PromptKind::Single,
         PromptKind::SingleRef,
         PromptKind::SingleMulti,
@@ -32,6 +34,8 @@ impl PromptKind {
         PromptKind::PairRef,
         PromptKind::PairMulti,
         PromptKind::PairRefMulti,
+        PromptKind::Rubric,
+        PromptKind::RubricMulti,
     ];
 
     /// Picks the prompt for a mode, whether a reference is used, and the turn judged.
@@ -48,6 +52,15 @@ impl PromptKind {
         }
     }
 
+    /// The multi-aspect prompt for a turn (the reference, when any, is shown inside it).
+    pub fn rubric(turn: usize) -> Self {
+        if turn > 1 {
+            PromptKind::RubricMulti
+        } else {
+            PromptKind::Rubric
+        }
+    }
+
     /// The template's name: its file is `<name>.tera`, and judgments record it.
     pub fn name(self) -> &'static str {
         match self {
@@ -59,6 +72,8 @@ impl PromptKind {
             PromptKind::PairRef => "pair-ref",
             PromptKind::PairMulti => "pair-multi",
             PromptKind::PairRefMulti => "pair-ref-multi",
+            PromptKind::Rubric => "rubric",
+            PromptKind::RubricMulti => "rubric-multi",
         }
     }
 
@@ -107,6 +122,15 @@ impl PromptKind {
                 "ref_answer_1",
                 "ref_answer_2",
             ],
+            PromptKind::Rubric => &["question", "answer", "ref_answer"],
+            PromptKind::RubricMulti => &[
+                "question_1",
+                "answer_1",
+                "question_2",
+                "answer_2",
+                "ref_answer_1",
+                "ref_answer_2",
+            ],
         }
     }
 }
@@ -130,6 +154,11 @@ const BUILTIN: &[(&str, &str)] = &[
     (
         "pair-ref-multi",
         include_str!("../../prompts/pair-ref-multi.tera"),
+    ),
+    ("rubric", include_str!("../../prompts/rubric.tera")),
+    (
+        "rubric-multi",
+        include_str!("../../prompts/rubric-multi.tera"),
     ),
 ];
 
@@ -199,6 +228,7 @@ impl Prompts {
             for v in kind.variables() {
                 ctx.insert(*v, "x");
             }
+            ctx.insert("aspects", &["有用性", "正確性"]);
             self.render_named(kind.name(), &ctx)?;
         }
         let mut ctx = Context::new();
@@ -215,16 +245,19 @@ impl Prompts {
         })
     }
 
-    /// Renders the system and user messages of one judge request.
+    /// Renders the system and user messages of one judge request; `aspects` is the rubric's
+    /// list of aspects (empty for other prompts).
     pub fn render(
         &self,
         kind: PromptKind,
         vars: &[(&str, &str)],
+        aspects: &[String],
     ) -> Result<Vec<Message>, PromptError> {
         let mut ctx = Context::new();
         for (k, v) in vars {
             ctx.insert(*k, v);
         }
+        ctx.insert("aspects", aspects);
         let system = self.render_named("system", &Context::new())?;
         let user = self.render_named(kind.name(), &ctx)?;
         Ok(vec![
@@ -284,6 +317,7 @@ mod tests {
                     ("answer_a", "3776m"),
                     ("answer_b", "知りません"),
                 ],
+                &[],
             )
             .unwrap();
         insta::assert_snapshot!(msgs[1].content);

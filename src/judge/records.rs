@@ -86,6 +86,9 @@ pub struct SingleJudgment {
     /// Which of `--judge-samples` repeated judgments this is (absent when judged once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<u32>,
+    /// Grades per rubric aspect (rubric mode); `score` is their weighted mean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aspects: Option<std::collections::BTreeMap<String, f64>>,
     /// The judge's replies when asked again for a readable verdict (shinpan extension).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasks: Vec<String>,

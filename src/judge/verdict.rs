@@ -25,6 +25,12 @@ pub enum VerdictError {
     NoTag(&'static str),
     #[error("rating {0} is outside 1-10")]
     OutOfRange(String),
+    #[error("no JSON object with the aspects in the judge's reply")]
+    NoJson,
+    #[error("aspect {0:?} is missing from the judge's JSON")]
+    MissingAspect(String),
+    #[error("aspect {0:?} is not a number")]
+    NotANumber(String),
 }
 
 static RATING: LazyLock<Regex> =
@@ -73,6 +79,61 @@ pub fn parse_choice(text: &str) -> Result<Choice, VerdictError> {
     })
 }
 
+/// Reads a 1-10 grade for every aspect from the last JSON object in the text that has them
+/// (inside a ```json fence or bare); values may be numbers or numeric strings. Keys match
+/// after trimming and removing spaces.
+pub fn parse_aspects(
+    text: &str,
+    aspects: &[String],
+) -> Result<std::collections::BTreeMap<String, f64>, VerdictError> {
+    let text = normalize(text);
+    let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    let mut last_err = VerdictError::NoJson;
+    let starts: Vec<usize> = text.match_indices('{').map(|(i, _)| i).collect();
+    for &start in starts.iter().rev() {
+        let mut stream =
+            serde_json::Deserializer::from_str(&text[start..]).into_iter::<serde_json::Value>();
+        let Some(Ok(serde_json::Value::Object(obj))) = stream.next() else {
+            continue;
+        };
+        let found: std::collections::HashMap<String, &serde_json::Value> =
+            obj.iter().map(|(k, v)| (squash(k), v)).collect();
+        let mut out = std::collections::BTreeMap::new();
+        let mut ok = true;
+        for a in aspects {
+            let Some(v) = found.get(&squash(a)) else {
+                last_err = VerdictError::MissingAspect(a.clone());
+                ok = false;
+                break;
+            };
+            let x = match v {
+                serde_json::Value::Number(n) => n.as_f64(),
+                serde_json::Value::String(s) => s.trim().parse::<f64>().ok(),
+                _ => None,
+            };
+            match x {
+                Some(x) if (1.0..=10.0).contains(&x) => {
+                    out.insert(a.clone(), x);
+                }
+                Some(x) => {
+                    last_err = VerdictError::OutOfRange(x.to_string());
+                    ok = false;
+                    break;
+                }
+                None => {
+                    last_err = VerdictError::NotANumber(a.clone());
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok {
+            return Ok(out);
+        }
+    }
+    Err(last_err)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +154,30 @@ mod tests {
         assert_eq!(parse_rating("評価: [[１０]]"), Ok(10.0));
         assert_eq!(parse_choice("判定：［［Ａ］］"), Ok(Choice::A));
         assert_eq!(parse_rating("[[ 7.5 ]]"), Ok(7.5));
+    }
+
+    #[test]
+    fn aspects_from_the_last_json_object() {
+        let aspects: Vec<String> = ["有用性", "正確性"].iter().map(|s| s.to_string()).collect();
+        let text =
+            "形式: {\"有用性\": 整数}\n説明…\n```json\n{\"有用性\": 8, \"正確性\": \"７\"}\n```";
+        let got = parse_aspects(text, &aspects).unwrap();
+        assert_eq!((got["有用性"], got["正確性"]), (8.0, 7.0));
+        assert_eq!(
+            parse_aspects("{\"有用性\": 8}", &aspects),
+            Err(VerdictError::MissingAspect("正確性".into()))
+        );
+        assert_eq!(
+            parse_aspects("{\"有用性\": 8, \"正確性\": 12}", &aspects),
+            Err(VerdictError::OutOfRange("12".into()))
+        );
+        assert_eq!(
+            parse_aspects("評価できません", &aspects),
+            Err(VerdictError::NoJson)
+        );
+        // A candidate answer's JSON earlier in the text does not count when a later one parses.
+        let t = "{\"有用性\": 10, \"正確性\": 10} …審査… {\"有用性\": 3, \"正確性\": 4}";
+        assert_eq!(parse_aspects(t, &aspects).unwrap()["有用性"], 3.0);
     }
 
     #[test]

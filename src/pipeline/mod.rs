@@ -66,10 +66,10 @@ pub fn answers_path(out: &std::path::Path, model: &str) -> PathBuf {
 
 /// Judgment file of a judge and mode inside a run directory.
 pub fn judgments_path(out: &std::path::Path, judge: &str, mode: Mode) -> PathBuf {
-    let kind = if mode == Mode::Single {
-        "single"
-    } else {
-        "pair"
+    let kind = match mode {
+        Mode::Single => "single",
+        Mode::Rubric => "rubric",
+        Mode::PairwiseBaseline | Mode::PairwiseAll => "pair",
     };
     out.join("judgments")
         .join(format!("{}_{kind}.jsonl", safe_file_name(judge)))
@@ -111,6 +111,7 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
         max_tokens: opts.judge_max_tokens,
         temperature: opts.judge.temperature.unwrap_or(0.0),
         reasks: opts.reasks,
+        aspects: opts.aspects.clone(),
     };
 
     let mut summary = RunSummary::default();
@@ -151,7 +152,7 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
     let jpath = judgments_path(&opts.out, &judge.name, opts.mode);
     let mut done_single: HashSet<(String, String, u32, Option<u32>)> = HashSet::new();
     let mut done_pair: HashSet<(String, String, String, u32, Option<u32>)> = HashSet::new();
-    if opts.mode == Mode::Single {
+    if opts.mode.is_graded() {
         for (_, r) in read_jsonl_if_exists::<crate::aggregate::SingleGrade>(&jpath)
             .with_context(|| jpath.display().to_string())?
         {
@@ -314,12 +315,21 @@ fn spawn_item(
     let judge = judge.clone();
     let questions = questions.clone();
     match item {
-        Item::Single { q, m, turn, sample } => {
+        Item::Single {
+            q,
+            m,
+            turn,
+            sample,
+            rubric,
+        } => {
             let a = answers[m][q].clone().expect("scheduled only when present");
             set.spawn(async move {
-                Done::Single(Box::new(
-                    judge.single(&questions[q], &a, turn, sample).await,
-                ))
+                let q = &questions[q];
+                Done::Single(Box::new(if rubric {
+                    judge.rubric(q, &a, turn, sample).await
+                } else {
+                    judge.single(q, &a, turn, sample).await
+                }))
             });
         }
         Item::Pair {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use anyhow::Context;
 
 use crate::aggregate::answers::AnswerIndex;
-use crate::aggregate::{Mode, ModelSummary, Report, summarize_pairs, summarize_single};
+use crate::aggregate::{ModelSummary, Report, summarize_pairs, summarize_single};
 use crate::aggregate::{PairGame, SingleGrade};
 use crate::config::RunOptions;
 use crate::report::{Format, JsonExporter, MarkdownExporter};
@@ -29,7 +29,7 @@ pub(super) fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::
                 .with_context(|| p.display().to_string())?;
         }
     }
-    let (models, position_bias, length_bias, sampling) = if opts.mode == Mode::Single {
+    let (models, position_bias, length_bias, sampling) = if opts.mode.is_graded() {
         let rows: Vec<SingleGrade> = read_jsonl_if_exists::<SingleGrade>(jpath)?
             .into_iter()
             .map(|(_, r)| r)

@@ -14,6 +14,8 @@ pub(super) enum Item {
         m: usize,
         turn: usize,
         sample: Option<u32>,
+        /// Graded with the multi-aspect rubric.
+        rubric: bool,
     },
     Pair {
         q: usize,
@@ -45,7 +47,7 @@ impl Scheduler {
     fn partners(&self, m: usize) -> Vec<(usize, usize)> {
         let n = self.names.len();
         match (self.mode, self.baseline) {
-            (Mode::Single, _) => Vec::new(),
+            (Mode::Single | Mode::Rubric, _) => Vec::new(),
             (Mode::PairwiseBaseline, Some(b)) if m == b => {
                 (0..n).filter(|&o| o != b).map(|o| (o, b)).collect()
             }
@@ -68,14 +70,21 @@ impl Scheduler {
         let turns = question.turns.len();
         let mut out = Vec::new();
         let samples = self.sample_ids();
-        if self.mode == Mode::Single {
+        if self.mode.is_graded() {
+            let rubric = self.mode == Mode::Rubric;
             for turn in 1..=turns {
                 for &sample in &samples {
                     let key = (qid.clone(), self.names[m].clone(), turn as u32, sample);
                     if self.done_single.contains(&key) {
                         self.reused += 1;
                     } else {
-                        out.push(Item::Single { q, m, turn, sample });
+                        out.push(Item::Single {
+                            q,
+                            m,
+                            turn,
+                            sample,
+                            rubric,
+                        });
                     }
                 }
             }
@@ -129,7 +138,7 @@ impl Scheduler {
         for (q, question) in self.questions.iter().enumerate() {
             let turns = question.turns.len();
             for m in 0..self.names.len() {
-                if self.mode == Mode::Single {
+                if self.mode.is_graded() {
                     if answers[m][q].is_none() {
                         n += turns * self.samples.max(1) as usize;
                     }

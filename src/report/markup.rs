@@ -105,7 +105,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         position_tables(&title, p, &mut out);
     }
     if let Some(s) = &r.sampling {
-        let spread = if r.mode == Mode::Single {
+        let spread = if r.mode.is_graded() {
             "mean range of an item's grades (max − min)"
         } else {
             "mean share of an item's judgments that differ from the majority"
@@ -125,7 +125,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         ));
     }
     if let Some(l) = &r.length_bias {
-        let what = if r.mode == Mode::Single {
+        let what = if r.mode.is_graded() {
             "Correlation of each grade with its answer's length (characters)"
         } else {
             "Correlation of each game's outcome for model_1 (win 1, tie ½, loss 0) with model_1's \
@@ -183,6 +183,31 @@ fn single_tables(title: &str, singles: &[&SingleSummary], out: &mut Vec<Table>) 
          chars: mean answer length in characters; non-ja: share of answers to Japanese \
          questions that are not in Japanese (by script).",
     ));
+    let mut aspects: Vec<&String> = singles.iter().flat_map(|s| s.aspects.keys()).collect();
+    aspects.sort();
+    aspects.dedup();
+    if !aspects.is_empty() {
+        let mut headers: Vec<&str> = vec!["model"];
+        headers.extend(aspects.iter().map(|a| a.as_str()));
+        let rows = singles
+            .iter()
+            .map(|s| {
+                let mut row = vec![s.model.clone()];
+                row.extend(aspects.iter().map(|a| match s.aspects.get(*a) {
+                    Some(x) => format!("{} {}", num(x.score, 2), ci(x.score_ci, 1)),
+                    None => "-".into(),
+                }));
+                row
+            })
+            .collect();
+        out.push(table(
+            format!("{title}: score per aspect"),
+            headers,
+            rows,
+            "Mean grade per rubric aspect with its 95% bootstrap interval; the score above is \
+             the weighted mean of the aspects (--aspect-weights).",
+        ));
+    }
     let mut cats: Vec<&String> = singles.iter().flat_map(|s| s.categories.keys()).collect();
     cats.sort();
     cats.dedup();

@@ -39,10 +39,15 @@ fn demo_runs_the_whole_pipeline_offline() {
     let reports = stdout_json(&o);
     let reports = reports
         .as_array()
-        .expect("two reports: single and pairwise");
+        .expect("three reports: single, rubric, pairwise");
     assert_eq!(reports[0]["mode"], "single");
-    assert_eq!(reports[1]["mode"], "pairwise-baseline");
-    assert_eq!(reports[1]["baseline"], "demo-medium");
+    assert_eq!(reports[1]["mode"], "rubric");
+    assert_eq!(reports[2]["mode"], "pairwise-baseline");
+    assert_eq!(reports[2]["baseline"], "demo-medium");
+    // The rubric grades the seven default aspects, with intervals.
+    let aspects = reports[1]["models"][0]["aspects"].as_object().unwrap();
+    assert_eq!(aspects.len(), 7);
+    assert!(aspects["正確性"]["score_ci"].is_array());
     // 16 two-turn questions, 3 models.
     for m in ["demo-large", "demo-medium", "demo-small"] {
         assert_eq!(lines(&out.join(format!("answers/{m}.jsonl"))), 16);
@@ -52,12 +57,17 @@ fn demo_runs_the_whole_pipeline_offline() {
         3 * 16 * 2
     );
     assert_eq!(
+        lines(&out.join("judgments/demo-judge_rubric.jsonl")),
+        3 * 16 * 2
+    );
+    assert_eq!(
         lines(&out.join("judgments/demo-judge_pair.jsonl")),
         2 * 16 * 2
     );
     for f in [
         "report-single.md",
         "report-single.json",
+        "report-rubric.md",
         "report-pairwise-baseline.md",
     ] {
         assert!(out.join(f).exists(), "{f}");

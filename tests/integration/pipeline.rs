@@ -444,3 +444,41 @@ async fn repeated_judging_takes_the_median_and_reports_the_spread() {
     assert_eq!(calls.load(Ordering::SeqCst), before);
     assert_eq!(again.summary.judgments_reused, 12);
 }
+
+#[tokio::test]
+async fn rubric_mode_grades_every_aspect_in_one_call_and_weights_them() {
+    let fake = Fake::start(|_, body| {
+        if !first_user(body).contains("[評価の観点]") {
+            return Reply::Text(candidate(body));
+        }
+        // Messy but valid: prose, a fenced JSON object with a full-width digit and a string.
+        Reply::Text("説明…\n```json\n{\"有用性\": 8, \"正確性\": \"４\"}\n```".into())
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(&fake, dir.path(), &["alpha"], "rubric", None);
+    opts.aspects = vec![("有用性".into(), 1.0), ("正確性".into(), 3.0)];
+    let out = shinpan::pipeline::run(&opts, false).await.unwrap();
+    assert_eq!(out.report.mode, Mode::Rubric);
+    let ModelSummary::Single(s) = &out.report.models[0] else {
+        panic!()
+    };
+    // Weighted: (8·1 + 4·3) / 4 = 5.
+    assert_eq!((s.n, s.errors, s.score), (4, 0, Some(5.0)));
+    assert_eq!(s.aspects["有用性"].score, Some(8.0));
+    assert_eq!(s.aspects["正確性"].score, Some(4.0));
+    assert_eq!(s.aspects["正確性"].categories["math"], 4.0);
+    let rows: Vec<(usize, SingleJudgment)> =
+        read_jsonl(&dir.path().join("out/judgments/judge_rubric.jsonl")).unwrap();
+    assert_eq!(rows.len(), 4);
+    assert!(
+        rows.iter()
+            .all(|(_, r)| r.aspects.as_ref().unwrap().len() == 2)
+    );
+    // The prompt lists the aspects, and the math question shows its reference answer.
+    let math = rows
+        .iter()
+        .find(|(_, r)| r.question_id.0 == "2" && r.turn == 1)
+        .unwrap();
+    assert!(math.1.user_prompt.contains("- 正確性") && math.1.user_prompt.contains("模範解答"));
+}
