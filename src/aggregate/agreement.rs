@@ -86,6 +86,21 @@ pub struct Agreement {
     pub mode: String,
     /// Every pair of judges.
     pub pairs: Vec<JudgePair>,
+    /// Each model's figure from each judge (mean grade, or adjusted win rate over all its
+    /// games), so a judge's preference for its own family shows side by side.
+    pub by_model: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+fn by_model(
+    per_judge: Vec<(String, BTreeMap<String, f64>)>,
+) -> BTreeMap<String, BTreeMap<String, f64>> {
+    let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    for (judge, models) in per_judge {
+        for (m, v) in models {
+            out.entry(m).or_default().insert(judge.clone(), v);
+        }
+    }
+    out
 }
 
 /// Ranks with ties averaged (1-based).
@@ -168,7 +183,7 @@ fn rank_models(
 
 /// Agreement of single-mode grades between every pair of judges.
 pub fn single_agreement(rows: &[SingleGrade]) -> Agreement {
-    let mut by_judge: BTreeMap<&str, HashMap<Item, Vec<f64>>> = BTreeMap::new();
+    let mut by_judge: BTreeMap<String, HashMap<Item, Vec<f64>>> = BTreeMap::new();
     for r in rows {
         if let Some(s) = r.valid_score() {
             let item = (
@@ -177,15 +192,21 @@ pub fn single_agreement(rows: &[SingleGrade]) -> Agreement {
                 r.model.clone(),
                 String::new(),
             );
+            // Rubric grades are a different measurement from plain grades.
+            let judge = if r.aspects.is_some() {
+                format!("{} [rubric]", r.judge.model())
+            } else {
+                r.judge.model().to_string()
+            };
             by_judge
-                .entry(r.judge.model())
+                .entry(judge)
                 .or_default()
                 .entry(item)
                 .or_default()
                 .push(s);
         }
     }
-    let judges: Vec<&str> = by_judge.keys().copied().collect();
+    let judges: Vec<&String> = by_judge.keys().collect();
     let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
     let model_means = |m: &HashMap<Item, Vec<f64>>| -> BTreeMap<String, f64> {
         let mut acc: BTreeMap<String, (f64, usize)> = BTreeMap::new();
@@ -201,7 +222,7 @@ pub fn single_agreement(rows: &[SingleGrade]) -> Agreement {
     let mut pairs = Vec::new();
     for (i, ja) in judges.iter().enumerate() {
         for jb in &judges[i + 1..] {
-            let (a, b) = (&by_judge[ja], &by_judge[jb]);
+            let (a, b) = (&by_judge[*ja], &by_judge[*jb]);
             let mut xs = Vec::new();
             let mut ys = Vec::new();
             let mut keys: Vec<&Item> = a.keys().filter(|k| b.contains_key(*k)).collect();
@@ -226,9 +247,14 @@ pub fn single_agreement(rows: &[SingleGrade]) -> Agreement {
             });
         }
     }
+    let figures = by_judge
+        .iter()
+        .map(|(j, m)| (j.clone(), model_means(m)))
+        .collect();
     Agreement {
         mode: "single".into(),
         pairs,
+        by_model: by_model(figures),
     }
 }
 
@@ -364,9 +390,14 @@ pub fn pairwise_agreement(votes: &BTreeMap<String, Votes>) -> Agreement {
             });
         }
     }
+    let figures = votes
+        .iter()
+        .map(|(j, v)| (j.clone(), adjusted(v)))
+        .collect();
     Agreement {
         mode: "pairwise".into(),
         pairs,
+        by_model: by_model(figures),
     }
 }
 

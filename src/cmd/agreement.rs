@@ -54,7 +54,7 @@ pub fn agreement(a: AgreementArgs) -> anyhow::Result<()> {
     let tables: Vec<Table> = [&out.single, &out.pairwise]
         .into_iter()
         .flatten()
-        .map(agreement_table)
+        .flat_map(|a| [agreement_table(a), by_model_table(a)])
         .collect();
     let text = match a.format {
         Format::Json => serde_json::to_string_pretty(&out)? + "\n",
@@ -63,6 +63,48 @@ pub fn agreement(a: AgreementArgs) -> anyhow::Result<()> {
     };
     print!("{text}");
     Ok(())
+}
+
+fn by_model_table(a: &Agreement) -> Table {
+    use crate::aggregate::family::family;
+    let judges: Vec<&String> = a
+        .by_model
+        .values()
+        .flat_map(|m| m.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut headers = vec!["model"];
+    headers.extend(judges.iter().map(|j| j.as_str()));
+    let digits = if a.mode == "single" { 2 } else { 3 };
+    let rows = a
+        .by_model
+        .iter()
+        .map(|(model, figures)| {
+            let mut row = vec![model.clone()];
+            for j in &judges {
+                let judge_model = j.trim_end_matches(" [rubric]");
+                let own = family(model).is_some() && family(model) == family(judge_model);
+                let cell = num(figures.get(*j).copied(), digits);
+                row.push(if own { format!("{cell}*") } else { cell });
+            }
+            row
+        })
+        .collect();
+    let what = if a.mode == "single" {
+        "mean grade"
+    } else {
+        "adjusted win rate over all its games"
+    };
+    table(
+        format!("{} figures by judge", a.mode),
+        headers,
+        rows,
+        &format!(
+            "Each model's {what} from each judge; * marks a judge of the model's own family, \
+             where self-preference would show as a higher figure than other judges give."
+        ),
+    )
 }
 
 fn agreement_table(a: &Agreement) -> Table {

@@ -645,6 +645,11 @@ fn agreement_between_judges_and_with_human_votes() {
         (h["n"].as_u64(), h["agreement"].as_f64()),
         (Some(3), Some(1.0))
     );
+    // Each model's figure from each judge, side by side.
+    assert_eq!(out["single"]["by_model"]["m1"]["j1"], 8.5);
+    assert_eq!(out["single"]["by_model"]["m1"]["j2"], 8.5);
+    assert_eq!(out["pairwise"]["by_model"]["a"]["j1"], 0.625);
+    assert_eq!(out["pairwise"]["by_model"]["a"]["j2"], 0.375);
     // The Markdown version explains its columns.
     let md = run(&[
         "agreement",
