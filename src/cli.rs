@@ -57,6 +57,50 @@ pub struct EndpointArgs {
     pub max_attempts: Option<u32>,
 }
 
+/// How reports aggregate; shared by `run`, `compare` and `report`.
+#[derive(Debug, Clone, Args)]
+pub struct StatsArgs {
+    /// Bootstrap rounds for confidence intervals (0: none).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub bootstrap: usize,
+    /// Seed for the bootstrap: the same seed and data give the same intervals.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Most inconsistent games listed in a report (0: all); the count is always given.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_listed: usize,
+    /// Score answers to Japanese questions that are not in Japanese as failures: grade 1 in
+    /// single mode, a lost game in pairwise mode (unless both answers fail).
+    #[arg(long)]
+    pub non_japanese_as_failure: bool,
+}
+
+impl Default for StatsArgs {
+    fn default() -> Self {
+        Self {
+            bootstrap: 1000,
+            seed: 0,
+            max_listed: 1000,
+            non_japanese_as_failure: false,
+        }
+    }
+}
+
+impl StatsArgs {
+    /// The aggregation options these flags ask for.
+    pub fn options(&self, errors_as_ties: bool) -> crate::aggregate::StatsOptions {
+        crate::aggregate::StatsOptions {
+            bootstrap: crate::aggregate::BootstrapOptions {
+                rounds: self.bootstrap,
+                seed: self.seed,
+            },
+            errors_as_ties,
+            max_listed: self.max_listed,
+            non_japanese_as_failure: self.non_japanese_as_failure,
+        }
+    }
+}
+
 /// Options shared by `run` and `compare`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct CommonArgs {
@@ -104,19 +148,8 @@ pub struct CommonArgs {
     /// Format of the report printed at the end.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Bootstrap rounds for confidence intervals (0: none).
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub bootstrap: usize,
-    /// Seed for the bootstrap: the same seed and data give the same intervals.
-    #[arg(long, value_name = "S", default_value_t = 0)]
-    pub seed: u64,
-    /// Most inconsistent games listed in a report (0: all); the count is always given.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub max_listed: usize,
-    /// Score answers to Japanese questions that are not in Japanese as failures: grade 1 in
-    /// single mode, a lost game in pairwise mode (unless both answers fail).
-    #[arg(long)]
-    pub non_japanese_as_failure: bool,
+    #[command(flatten)]
+    pub stats: StatsArgs,
     #[command(flatten)]
     pub endpoint: EndpointArgs,
 }
@@ -169,19 +202,8 @@ pub struct ReportArgs {
     /// leaving them out (FastChat's rule).
     #[arg(long)]
     pub errors_as_ties: bool,
-    /// Bootstrap rounds for confidence intervals (0: none).
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub bootstrap: usize,
-    /// Seed for the bootstrap: the same seed and data give the same intervals.
-    #[arg(long, value_name = "S", default_value_t = 0)]
-    pub seed: u64,
-    /// Most inconsistent games listed in a report (0: all); the count is always given.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub max_listed: usize,
-    /// Score answers to Japanese questions that are not in Japanese as failures: grade 1 in
-    /// single mode, a lost game in pairwise mode (unless both answers fail).
-    #[arg(long)]
-    pub non_japanese_as_failure: bool,
+    #[command(flatten)]
+    pub stats: StatsArgs,
 }
 
 #[derive(Debug, Args)]

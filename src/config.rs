@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::aggregate::{BootstrapOptions, Mode, StatsOptions};
+use crate::aggregate::{Mode, StatsOptions};
 use crate::cli::{CommonArgs, EndpointArgs};
 use crate::client::{EndpointConfig, RetryPolicy};
 
@@ -515,15 +515,7 @@ pub fn resolve(
             },
             &cfg_name,
         )?,
-        stats: StatsOptions {
-            bootstrap: BootstrapOptions {
-                rounds: common.bootstrap,
-                seed: common.seed,
-            },
-            errors_as_ties: false,
-            max_listed: common.max_listed,
-            non_japanese_as_failure: common.non_japanese_as_failure,
-        },
+        stats: common.stats.options(false),
     })
 }
 

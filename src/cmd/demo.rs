@@ -43,8 +43,6 @@ pub async fn demo(a: DemoArgs) -> anyhow::Result<()> {
         questions: Some(questions),
         out: Some(a.out.clone()),
         format: a.format,
-        bootstrap: 1000,
-        max_listed: 1000,
         endpoint: EndpointArgs {
             base_url: Some(sim.base_url()),
             api_key_env: Some(String::new()),
