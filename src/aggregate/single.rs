@@ -31,8 +31,8 @@ pub struct AspectScore {
     pub score_ci: Option<[f64; 2]>,
     /// Graded rows.
     pub n: usize,
-    /// Mean grade per question category.
-    pub categories: BTreeMap<String, f64>,
+    /// Mean grade per question category, with its interval.
+    pub categories: BTreeMap<String, CategoryScore>,
 }
 
 /// One model's single-mode figures.
@@ -183,7 +183,15 @@ pub fn summarize_single(
                         let categories = aspect_cats
                             .iter()
                             .filter(|((x, _), _)| *x == a)
-                            .filter_map(|((_, c), v)| mean(v).map(|m| (c.clone(), m)))
+                            .map(|((_, c), v)| {
+                                let name = format!("{model}\u{1f}aspect\u{1f}{a}\u{1f}{c}");
+                                let score = CategoryScore {
+                                    score: mean(v),
+                                    score_ci: mean_interval(v, b, &name),
+                                    n: v.len(),
+                                };
+                                (c.clone(), score)
+                            })
                             .collect();
                         let score = AspectScore {
                             score: mean(&xs),

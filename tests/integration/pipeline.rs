@@ -467,7 +467,11 @@ async fn rubric_mode_grades_every_aspect_in_one_call_and_weights_them() {
     assert_eq!((s.n, s.errors, s.score), (4, 0, Some(5.0)));
     assert_eq!(s.aspects["有用性"].score, Some(8.0));
     assert_eq!(s.aspects["正確性"].score, Some(4.0));
-    assert_eq!(s.aspects["正確性"].categories["math"], 4.0);
+    assert_eq!(s.aspects["正確性"].categories["math"].score, Some(4.0));
+    assert_eq!(
+        s.aspects["正確性"].categories["math"].score_ci,
+        Some([4.0, 4.0])
+    );
     let rows: Vec<(usize, SingleJudgment)> =
         read_jsonl(&dir.path().join("out/judgments/judge_rubric.jsonl")).unwrap();
     assert_eq!(rows.len(), 4);
