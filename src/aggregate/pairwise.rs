@@ -122,7 +122,7 @@ pub fn summarize_pairs(
     opts: &StatsOptions,
     answers: &AnswerIndex,
 ) -> PairwiseResult {
-    let (collapsed, sampling) = collapse_pairs(rows);
+    let (collapsed, sampling) = collapse_pairs(rows, opts.max_listed);
     let rows: Vec<&PairGame> = rows
         .iter()
         .copied()

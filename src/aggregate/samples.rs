@@ -22,13 +22,41 @@ pub struct Sampling {
     pub mean_spread: f64,
     /// Items whose judgments were not all the same.
     pub unstable_items: usize,
+    /// Those items with their spread, largest first (at most `--max-listed`).
+    pub unstable: Vec<UnstableItem>,
+}
+
+/// One item whose repeated judgments disagreed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UnstableItem {
+    /// The question.
+    pub question_id: String,
+    /// The turn.
+    pub turn: u32,
+    /// The model graded, or `model_1 vs model_2`.
+    pub model: String,
+    /// Grades (single) or combined verdicts for model_1 as 1 / 0.5 / 0 (pairwise), in order.
+    pub values: Vec<f64>,
+    /// Range of grades, or share of verdicts differing from the majority.
+    pub spread: f64,
+}
+
+fn finish(mut unstable: Vec<UnstableItem>, max_listed: usize) -> Vec<UnstableItem> {
+    unstable.sort_by(|a, b| b.spread.total_cmp(&a.spread));
+    if max_listed > 0 {
+        unstable.truncate(max_listed);
+    }
+    unstable
 }
 
 type SingleKey<'a> = (&'a str, &'a str, u32, &'a str);
 
 /// Collapses sampled single-mode rows (those with a `sample` index) into one row per item,
 /// with the median of the samples' grades; rows without an index pass through unchanged.
-pub fn collapse_single(rows: &[&SingleGrade]) -> (Vec<SingleGrade>, Option<Sampling>) {
+pub fn collapse_single(
+    rows: &[&SingleGrade],
+    max_listed: usize,
+) -> (Vec<SingleGrade>, Option<Sampling>) {
     let mut groups: BTreeMap<SingleKey, Vec<&SingleGrade>> = BTreeMap::new();
     for &r in rows.iter().filter(|r| r.sample.is_some()) {
         let key = (
@@ -44,7 +72,8 @@ pub fn collapse_single(rows: &[&SingleGrade]) -> (Vec<SingleGrade>, Option<Sampl
     }
     let mut out = Vec::with_capacity(groups.len());
     let (mut samples, mut range_sum, mut unstable) = (0usize, 0.0, 0usize);
-    for group in groups.values() {
+    let mut listed = Vec::new();
+    for (key, group) in &groups {
         samples = samples.max(group.len());
         let mut scores: Vec<f64> = group.iter().filter_map(|r| r.valid_score()).collect();
         scores.sort_by(f64::total_cmp);
@@ -69,7 +98,16 @@ pub fn collapse_single(rows: &[&SingleGrade]) -> (Vec<SingleGrade>, Option<Sampl
             }
             let range = scores[scores.len() - 1] - scores[0];
             range_sum += range;
-            unstable += usize::from(range > 0.0 || scores.len() < group.len());
+            if range > 0.0 || scores.len() < group.len() {
+                unstable += 1;
+                listed.push(UnstableItem {
+                    question_id: key.0.to_string(),
+                    turn: key.2,
+                    model: key.1.to_string(),
+                    values: group.iter().filter_map(|r| r.valid_score()).collect(),
+                    spread: range,
+                });
+            }
         }
         out.push(row);
     }
@@ -79,6 +117,7 @@ pub fn collapse_single(rows: &[&SingleGrade]) -> (Vec<SingleGrade>, Option<Sampl
         items,
         mean_spread: range_sum / items as f64,
         unstable_items: unstable,
+        unstable: finish(listed, max_listed),
     };
     (out, Some(sampling))
 }
@@ -124,7 +163,7 @@ fn majority(ws: impl Iterator<Item = Winner>) -> Winner {
 
 /// Collapses sampled pairwise games into one game per item: each order takes the majority of
 /// its samples' verdicts, so position consistency keeps its meaning.
-pub fn collapse_pairs(rows: &[&PairGame]) -> (Vec<PairGame>, Option<Sampling>) {
+pub fn collapse_pairs(rows: &[&PairGame], max_listed: usize) -> (Vec<PairGame>, Option<Sampling>) {
     let mut groups: BTreeMap<PairKey, Vec<&PairGame>> = BTreeMap::new();
     for &r in rows.iter().filter(|r| r.sample.is_some()) {
         let key = (
@@ -141,7 +180,8 @@ pub fn collapse_pairs(rows: &[&PairGame]) -> (Vec<PairGame>, Option<Sampling>) {
     }
     let mut out = Vec::with_capacity(groups.len());
     let (mut samples, mut spread_sum, mut unstable) = (0usize, 0.0, 0usize);
-    for group in groups.values() {
+    let mut listed = Vec::new();
+    for (key, group) in &groups {
         samples = samples.max(group.len());
         let mut row = (*group[0]).clone();
         row.sample = None;
@@ -155,8 +195,26 @@ pub fn collapse_pairs(rows: &[&PairGame]) -> (Vec<PairGame>, Option<Sampling>) {
             .map(|r| combine(r.g1_winner, r.g2_winner).0)
             .collect();
         let differ = outcomes.iter().filter(|o| **o != verdict).count();
-        spread_sum += differ as f64 / group.len() as f64;
-        unstable += usize::from(differ > 0);
+        let spread = differ as f64 / group.len() as f64;
+        spread_sum += spread;
+        if differ > 0 {
+            unstable += 1;
+            listed.push(UnstableItem {
+                question_id: key.0.to_string(),
+                turn: key.3,
+                model: format!("{} vs {}", key.1, key.2),
+                values: outcomes
+                    .iter()
+                    .filter_map(|o| match o {
+                        GameOutcome::Model1 => Some(1.0),
+                        GameOutcome::Model2 => Some(0.0),
+                        GameOutcome::Tie => Some(0.5),
+                        GameOutcome::Error => None,
+                    })
+                    .collect(),
+                spread,
+            });
+        }
         out.push(row);
     }
     let items = groups.len();
@@ -165,6 +223,7 @@ pub fn collapse_pairs(rows: &[&PairGame]) -> (Vec<PairGame>, Option<Sampling>) {
         items,
         mean_spread: spread_sum / items as f64,
         unstable_items: unstable,
+        unstable: finish(listed, max_listed),
     };
     (out, Some(sampling))
 }

@@ -82,7 +82,7 @@ pub fn summarize_single(
     opts: &StatsOptions,
     answers: &AnswerIndex,
 ) -> SingleResult {
-    let (collapsed, sampling) = collapse_single(rows);
+    let (collapsed, sampling) = collapse_single(rows, opts.max_listed);
     let rows: Vec<&SingleGrade> = rows
         .iter()
         .copied()

@@ -123,6 +123,30 @@ pub fn tables(r: &Report) -> Vec<Table> {
              median grade (single) or each order's majority verdict (pairwise). Unstable items \
              got different verdicts from the same judge on the same answers: run-to-run drift.",
         ));
+        if !s.unstable.is_empty() {
+            let rows = s
+                .unstable
+                .iter()
+                .take(LISTED)
+                .map(|u| {
+                    let values: Vec<String> = u.values.iter().map(|v| format!("{v}")).collect();
+                    vec![
+                        u.question_id.clone(),
+                        u.turn.to_string(),
+                        u.model.clone(),
+                        values.join(" / "),
+                        num(Some(u.spread), 2),
+                    ]
+                })
+                .collect();
+            out.push(table(
+                format!("{title}: least stable items"),
+                vec!["question", "turn", "model", "verdicts", "spread"],
+                rows,
+                "Items whose repeated judgments disagreed most (pairwise verdicts as 1 = model_1 \
+                 won, 0.5 = tie, 0 = model_2 won); the JSON report lists up to --max-listed.",
+            ));
+        }
     }
     if let Some(l) = &r.length_bias {
         let what = if r.mode.is_graded() {

@@ -428,6 +428,13 @@ async fn repeated_judging_takes_the_median_and_reports_the_spread() {
     let sampling = out.report.sampling.as_ref().expect("sampling figures");
     assert_eq!((sampling.samples, sampling.items), (3, 4));
     assert!(sampling.unstable_items <= 2, "the math items are stable");
+    assert_eq!(sampling.unstable.len(), sampling.unstable_items);
+    assert!(
+        sampling
+            .unstable
+            .iter()
+            .all(|u| u.question_id == "1" && u.values.len() == 3)
+    );
     assert_eq!(s.categories["math"].score, Some(8.0));
     let rows: Vec<(usize, SingleJudgment)> =
         read_jsonl(&dir.path().join("out/judgments/judge_single.jsonl")).unwrap();
