@@ -170,12 +170,21 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// Builds a client, reading the API key from the configured environment variable.
+    /// A missing key is an error for a remote endpoint (every request would fail with 401),
+    /// but not for a server on this machine, which usually wants none.
     pub fn new(config: EndpointConfig) -> Result<Self, ClientError> {
         let api_key = match &config.api_key_env {
             None => None,
             Some(var) => match std::env::var(var) {
                 Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
-                _ => None,
+                _ if is_loopback(&config.base_url) => None,
+                _ => {
+                    return Err(ClientError::Config(format!(
+                        "environment variable {var} is not set, and {} needs an API key \
+                         (--api-key-env VAR names another variable; --api-key-env \"\" sends none)",
+                        config.base_url
+                    )));
+                }
             },
         };
         Self::with_key(config, api_key)
@@ -314,6 +323,17 @@ impl Client {
     }
 }
 
+/// Whether a base URL points at this machine.
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => h,
+        _ => host,
+    };
+    matches!(host, "localhost" | "[::1]") || host.starts_with("127.")
+}
+
 fn describe(e: &reqwest::Error) -> String {
     crate::util::error_chain(e)
 }
@@ -375,6 +395,14 @@ mod tests {
             ),
             Err(ClientError::Refused(_))
         ));
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback("http://127.0.0.1:8080/v1"));
+        assert!(is_loopback("http://localhost/v1"));
+        assert!(is_loopback("http://[::1]:8000/v1"));
+        assert!(!is_loopback("https://api.openai.com/v1"));
     }
 
     #[test]

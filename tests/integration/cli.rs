@@ -344,6 +344,31 @@ fn bad_input_is_refused_with_exit_2_and_nothing_written() {
         );
         assert!(!out.exists(), "{args:?} wrote {}", out.display());
     }
+    // A remote endpoint without its key is refused before anything is sent or written.
+    let q_ok = dir.path().join("ok.jsonl");
+    std::fs::write(&q_ok, "{\"question_id\": 1, \"turns\": [\"こんにちは\"]}\n").unwrap();
+    let o = shinpan()
+        .args([
+            "run",
+            "--models",
+            "a",
+            "--judge",
+            "j",
+            "--questions",
+            q_ok.to_str().unwrap(),
+        ])
+        .args([
+            "--base-url",
+            "https://api.example.invalid/v1",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("OPENAI_API_KEY is not set"), "{stderr}");
+    assert!(!out.exists());
     let o = run(&[
         "run",
         "--models",
