@@ -9,6 +9,7 @@ pub mod verdict;
 pub use prompts::{PromptError, PromptKind, Prompts};
 pub use records::{JudgeId, PairJudgment, SingleJudgment, Winner};
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::bench::{AnswerRecord, Question, Usage};
@@ -56,50 +57,13 @@ impl Judge {
         turn: usize,
         sample: Option<u32>,
     ) -> SingleJudgment {
-        let reference = reference_for(q);
-        let kind = PromptKind::select(false, reference.is_some(), turn);
-        let mut vars: Vec<(String, String)> = Vec::new();
-        let a = answer.turns();
-        if turn == 1 {
-            vars.push(("question".into(), q.turns[0].clone()));
-            vars.push(("answer".into(), a.first().cloned().unwrap_or_default()));
-            if let Some(r) = reference {
-                vars.push(("ref_answer".into(), r[0].clone()));
-            }
-        } else {
-            push_conversation(&mut vars, q, a, "answer_", true);
-            if let Some(r) = reference {
-                push_refs(&mut vars, r);
-            }
-        }
+        let kind = PromptKind::select(false, reference_for(q).is_some(), turn);
+        let vars = graded_vars(q, answer, turn);
+        let parse = |t: &str| parse_rating(t).map(|s| (s, None));
         let asked = self
-            .ask(
-                kind,
-                &vars,
-                &parse_rating,
-                "[[評価]]（1から10の整数。例: [[5]]）",
-            )
+            .ask(kind, &vars, &parse, "[[評価]]（1から10の整数。例: [[5]]）")
             .await;
-        let (score, error) = match asked.verdict {
-            Ok(s) => (Some(s), None),
-            Err(e) => (None, Some(e)),
-        };
-        SingleJudgment {
-            question_id: q.question_id.clone(),
-            model: answer.model_id.clone(),
-            judge: JudgeId(vec![self.name.clone(), kind.name().into()]),
-            user_prompt: asked.prompt,
-            judgment: asked.judgment,
-            score,
-            turn: turn as u32,
-            tstamp: unix_now(),
-            category: Some(q.category.clone()),
-            error,
-            sample,
-            aspects: None,
-            reasks: asked.reasks,
-            usage: Some(asked.usage),
-        }
+        self.graded_record(q, answer, turn, sample, kind, asked)
     }
 
     /// Grades one answer on every rubric aspect in one call; `score` is their weighted mean.
@@ -111,21 +75,7 @@ impl Judge {
         sample: Option<u32>,
     ) -> SingleJudgment {
         let kind = PromptKind::rubric(turn);
-        let reference = reference_for(q);
-        let a = answer.turns();
-        let mut vars: Vec<(String, String)> = Vec::new();
-        if turn == 1 {
-            vars.push(("question".into(), q.turns[0].clone()));
-            vars.push(("answer".into(), a.first().cloned().unwrap_or_default()));
-            let r = reference.map(|r| r[0].clone()).unwrap_or_default();
-            vars.push(("ref_answer".into(), r));
-        } else {
-            push_conversation(&mut vars, q, a, "answer_", true);
-            match reference {
-                Some(r) => push_refs(&mut vars, r),
-                None => push_refs(&mut vars, &[String::new(), String::new()]),
-            }
-        }
+        let vars = graded_vars(q, answer, turn);
         let names: Vec<String> = self.aspects.iter().map(|(a, _)| a.clone()).collect();
         let format = format!(
             "JSON（{}）",
@@ -135,14 +85,29 @@ impl Judge {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let parse = |t: &str| verdict::parse_aspects(t, &names);
-        let asked = self.ask(kind, &vars, &parse, &format).await;
-        let (score, aspects, error) = match asked.verdict {
-            Ok(map) => {
-                let total: f64 = self.aspects.iter().map(|(_, w)| w).sum();
+        let total: f64 = self.aspects.iter().map(|(_, w)| w).sum();
+        let parse = |t: &str| {
+            verdict::parse_aspects(t, &names).map(|map| {
                 let weighted: f64 = self.aspects.iter().map(|(a, w)| w * map[a]).sum();
-                (Some(weighted / total), Some(map), None)
-            }
+                (weighted / total, Some(map))
+            })
+        };
+        let asked = self.ask(kind, &vars, &parse, &format).await;
+        self.graded_record(q, answer, turn, sample, kind, asked)
+    }
+
+    /// The judgment record of a single or rubric grade.
+    fn graded_record(
+        &self,
+        q: &Question,
+        answer: &AnswerRecord,
+        turn: usize,
+        sample: Option<u32>,
+        kind: PromptKind,
+        asked: Asked<(f64, Option<BTreeMap<String, f64>>)>,
+    ) -> SingleJudgment {
+        let (score, aspects, error) = match asked.verdict {
+            Ok((s, a)) => (Some(s), a, None),
             Err(e) => (None, None, Some(e)),
         };
         SingleJudgment {
@@ -328,6 +293,24 @@ impl<T> Asked<T> {
     }
 }
 
+/// The variables of a grading prompt for one turn. Reference variables are always given
+/// (empty without a reference): templates that do not show one simply do not use them.
+fn graded_vars(q: &Question, answer: &AnswerRecord, turn: usize) -> Vec<(String, String)> {
+    let reference = reference_for(q);
+    let a = answer.turns();
+    let mut vars: Vec<(String, String)> = Vec::new();
+    if turn == 1 {
+        vars.push(("question".into(), q.turns[0].clone()));
+        vars.push(("answer".into(), a.first().cloned().unwrap_or_default()));
+        let r = reference.map(|r| r[0].clone()).unwrap_or_default();
+        vars.push(("ref_answer".into(), r));
+    } else {
+        push_conversation(&mut vars, q, a, "answer_", true);
+        push_refs(&mut vars, reference.unwrap_or(&[]));
+    }
+    vars
+}
+
 /// A question's reference answers, when its category is judged against one.
 fn reference_for(q: &Question) -> Option<&[String]> {
     if !q.needs_reference() {
@@ -359,7 +342,10 @@ fn push_conversation(
 }
 
 fn push_refs(vars: &mut Vec<(String, String)>, r: &[String]) {
-    vars.push(("ref_answer_1".into(), r[0].clone()));
+    vars.push((
+        "ref_answer_1".into(),
+        r.first().cloned().unwrap_or_default(),
+    ));
     vars.push(("ref_answer_2".into(), r.get(1).cloned().unwrap_or_default()));
 }
 
