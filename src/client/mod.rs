@@ -307,7 +307,16 @@ impl Client {
                 retry_after,
             });
         }
-        parse_response(&text)
+        let mut resp = parse_response(&text)?;
+        // A server (or a proxy in front of it) that echoes the key back would otherwise have
+        // it written into answers and judgments: the key never leaves this layer.
+        if let Some(key) = &inner.api_key
+            && key.len() >= 4
+            && resp.content.contains(key.as_str())
+        {
+            resp.content = resp.content.replace(key.as_str(), "<redacted>");
+        }
+        Ok(resp)
     }
 
     fn redact(&self, e: ClientError) -> ClientError {

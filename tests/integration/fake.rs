@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 pub struct Seen {
     pub at: Instant,
     pub body: Value,
+    /// The Authorization header, if any.
+    pub authorization: Option<String>,
 }
 
 impl Seen {
@@ -86,13 +88,21 @@ impl Fake {
     }
 }
 
-async fn handle(State(inner): State<Arc<Inner>>, body: Bytes) -> Response {
+async fn handle(
+    State(inner): State<Arc<Inner>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap();
     let n = {
         let mut seen = inner.seen.lock().unwrap();
         seen.push(Seen {
             at: Instant::now(),
             body: body.clone(),
+            authorization: headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
         });
         seen.len() - 1
     };

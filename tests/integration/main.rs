@@ -7,4 +7,5 @@ mod client;
 mod fake;
 mod llama;
 mod pipeline;
+mod robustness;
 mod upstream;

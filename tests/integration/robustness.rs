@@ -1,0 +1,218 @@
+//! No input makes shinpan panic: random text through the verdict parsers, random bytes
+//! through the JSONL readers and the `report` command; and no API key ever reaches a file or
+//! the terminal.
+
+use std::path::Path;
+use std::process::Command;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use shinpan::judge::verdict::{parse_aspects, parse_choice, parse_rating};
+
+use crate::fake::{Fake, Reply, first_user};
+
+const PIECES: &[&str] = &[
+    "[",
+    "]",
+    "[[",
+    "]]",
+    "［",
+    "］",
+    "【",
+    "】",
+    "{",
+    "}",
+    "\"",
+    ":",
+    ",",
+    "\n",
+    " ",
+    "A",
+    "B",
+    "C",
+    "D",
+    "0",
+    "1",
+    "9",
+    "10",
+    "11",
+    "-1",
+    "7.5",
+    "８",
+    "１０",
+    "Ａ",
+    "有用性",
+    "正確性",
+    "評価",
+    "```json",
+    "\\u",
+    "null",
+    "1e309",
+    "NaN",
+    "🙂",
+    "\u{0}",
+    "\u{feff}",
+    "x",
+];
+
+fn random_text(rng: &mut StdRng) -> String {
+    let n = rng.random_range(0..40);
+    (0..n)
+        .map(|_| PIECES[rng.random_range(0..PIECES.len())])
+        .collect()
+}
+
+#[test]
+fn verdict_parsers_never_panic_and_only_return_valid_verdicts() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let aspects = vec!["有用性".to_string(), "正確性".to_string()];
+    for _ in 0..20_000 {
+        let t = random_text(&mut rng);
+        if let Ok(r) = parse_rating(&t) {
+            assert!((1.0..=10.0).contains(&r), "{t:?} → {r}");
+        }
+        let _ = parse_choice(&t);
+        if let Ok(m) = parse_aspects(&t, &aspects) {
+            assert_eq!(m.len(), 2, "{t:?}");
+            assert!(
+                m.values().all(|v| (1.0..=10.0).contains(v)),
+                "{t:?} → {m:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn jsonl_readers_and_report_never_panic_on_garbage() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let dir = tempfile::tempdir().unwrap();
+    let templates = [
+        r#"{"question_id": 1, "model": "m", "judge": ["j", "single"], "score": 5, "turn": 1}"#,
+        r#"{"question_id": "2", "model_1": "a", "model_2": "b", "g1_winner": "model_1", "g2_winner": "tie", "judge": ["j", "p"]}"#,
+        r#"{"question_id": 3, "model_id": "m", "choices": [{"index": 0, "turns": ["回答"]}]}"#,
+        r#"{"question_id": 4, "category": "math", "turns": ["質問"]}"#,
+    ];
+    for round in 0..60 {
+        let path = dir.path().join(format!("f{round}.jsonl"));
+        let mut bytes = Vec::new();
+        for _ in 0..rng.random_range(1..6) {
+            let mut line = templates[rng.random_range(0..templates.len())]
+                .as_bytes()
+                .to_vec();
+            // Mutate: cut, flip bytes, insert random pieces.
+            for _ in 0..rng.random_range(0..4) {
+                match rng.random_range(0..3) {
+                    0 if !line.is_empty() => {
+                        let at = rng.random_range(0..line.len());
+                        line.truncate(at);
+                    }
+                    1 if !line.is_empty() => {
+                        let at = rng.random_range(0..line.len());
+                        line[at] = rng.random();
+                    }
+                    _ => {
+                        let at = rng.random_range(0..=line.len());
+                        let piece = PIECES[rng.random_range(0..PIECES.len())].as_bytes();
+                        line.splice(at..at, piece.iter().copied());
+                    }
+                }
+            }
+            bytes.extend(line);
+            if rng.random_bool(0.8) {
+                bytes.push(b'\n');
+            }
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let _ = shinpan::store::read_jsonl::<shinpan::aggregate::SingleGrade>(&path);
+        let _ = shinpan::store::read_jsonl::<shinpan::aggregate::PairGame>(&path);
+        let _ = shinpan::store::read_jsonl::<shinpan::bench::AnswerRecord>(&path);
+        let _ = shinpan::bench::load_questions(&path);
+        let o = Command::new(env!("CARGO_BIN_EXE_shinpan"))
+            .args(["report", path.to_str().unwrap(), "--bootstrap", "10"])
+            .output()
+            .unwrap();
+        assert!(
+            matches!(o.status.code(), Some(0..=2)),
+            "report panicked on {:?}: {}",
+            String::from_utf8_lossy(&bytes),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_key_is_sent_but_never_written_or_printed() {
+    const KEY: &str = "sk-shinpan-test-SECRET-5b1f";
+    // The server echoes the key back in an error once, as a careless proxy might.
+    let fake = Fake::start(|n, body| {
+        if n == 0 {
+            return Reply::Raw(503, vec![], format!("upstream rejected key {KEY}"));
+        }
+        let u = first_user(body);
+        if u.contains("[[A]]") || u.contains("[[評価]]") {
+            Reply::Text(format!("評価: [[6]] (key {KEY} looked fine)"))
+        } else {
+            Reply::Text("はい、お答えします。".into())
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("q.jsonl");
+    std::fs::write(
+        &q,
+        "{\"question_id\": 1, \"category\": \"writing\", \"turns\": [\"自己紹介して\"]}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let (url, q2, out2) = (fake.base_url(), q.clone(), out.clone());
+    let o = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_shinpan"))
+            .env("SHINPAN_TEST_KEY", format!("{KEY}\n"))
+            .args([
+                "run",
+                "--models",
+                "m",
+                "--judge",
+                "j",
+                "--questions",
+                q2.to_str().unwrap(),
+            ])
+            .args(["--out", out2.to_str().unwrap(), "--base-url", &url])
+            .args(["--api-key-env", "SHINPAN_TEST_KEY", "--format", "md"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The key was sent (trimmed of its newline) on every request.
+    let seen = fake.seen();
+    assert!(
+        seen.iter()
+            .all(|s| s.authorization.as_deref() == Some(&format!("Bearer {KEY}")[..]))
+    );
+    for stream in [&o.stdout, &o.stderr] {
+        assert!(!String::from_utf8_lossy(stream).contains(KEY));
+    }
+    let mut files = Vec::new();
+    files_under(&out, &mut files);
+    assert!(files.len() >= 3, "{files:?}");
+    let judged = std::fs::read_to_string(out.join("judgments/j_single.jsonl")).unwrap();
+    assert!(judged.contains("(key <redacted> looked fine)"), "{judged}");
+    for f in files {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).to_string();
+        // Even the reply that echoed the key is stored redacted.
+        assert!(!text.contains(KEY), "{} contains the key", f.display());
+    }
+}
