@@ -698,3 +698,37 @@ fn agreement_between_judges_and_with_human_votes() {
     ]);
     assert!(!o.status.success());
 }
+
+#[test]
+fn model_names_cannot_escape_the_output_directory() {
+    let sim = simulator(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a/b/run");
+    let o = run(&[
+        "run",
+        "--models",
+        "../../../escape,/etc/passwd",
+        "--judge",
+        "../judge",
+        "--questions",
+        "questions/sample_ja.jsonl",
+        "--out",
+        out.to_str().unwrap(),
+        "--base-url",
+        &sim.1,
+        "--bootstrap",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(out.join("answers"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["--etc--passwd.jsonl", "_..--..--..--escape.jsonl"]);
+    assert!(out.join("judgments/_..--judge_single.jsonl").exists());
+    // Nothing was written beside or above the run directory.
+    let above: Vec<_> = std::fs::read_dir(dir.path().join("a/b")).unwrap().collect();
+    assert_eq!(above.len(), 1);
+    assert!(!dir.path().join("escape.jsonl").exists());
+}
