@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Deserializer};
 
 use super::text::TextStats;
-use crate::bench::QuestionId;
+use crate::bench::{AnswerRecord, Question, QuestionId};
 use crate::store::{StoreError, read_jsonl};
 
 /// A text deserialised straight into its statistics.
@@ -52,10 +52,11 @@ impl AnswerIndex {
     pub fn add_answers(&mut self, path: &Path) -> Result<(), StoreError> {
         for (_, a) in read_jsonl::<MeasuredAnswer>(path)? {
             if let Some(c) = a.choices.into_iter().next() {
-                for (i, t) in c.turns.into_iter().enumerate() {
-                    let key = (a.model_id.clone(), a.question_id.0.clone(), i as u32 + 1);
-                    self.answers.insert(key, t.0);
-                }
+                self.insert_answer(
+                    &a.model_id,
+                    &a.question_id.0,
+                    c.turns.into_iter().map(|t| t.0),
+                );
             }
         }
         Ok(())
@@ -64,14 +65,35 @@ impl AnswerIndex {
     /// Adds the language of every question turn of a FastChat question file.
     pub fn add_questions(&mut self, path: &Path) -> Result<(), StoreError> {
         for (_, q) in read_jsonl::<MeasuredQuestion>(path)? {
-            for (i, t) in q.turns.into_iter().enumerate() {
-                if let Some(ja) = t.0.japanese {
-                    self.questions
-                        .insert((q.question_id.0.clone(), i as u32 + 1), ja);
-                }
-            }
+            self.insert_question(&q.question_id.0, q.turns.into_iter().map(|t| t.0));
         }
         Ok(())
+    }
+
+    /// Adds an answer already in memory.
+    pub fn add_answer(&mut self, a: &AnswerRecord) {
+        let turns = a.turns().iter().map(|t| TextStats::of(t));
+        self.insert_answer(&a.model_id, &a.question_id.0, turns);
+    }
+
+    /// Adds a question already in memory.
+    pub fn add_question(&mut self, q: &Question) {
+        self.insert_question(&q.question_id.0, q.turns.iter().map(|t| TextStats::of(t)));
+    }
+
+    fn insert_answer(&mut self, model: &str, qid: &str, turns: impl Iterator<Item = TextStats>) {
+        for (i, t) in turns.enumerate() {
+            let key = (model.to_string(), qid.to_string(), i as u32 + 1);
+            self.answers.insert(key, t);
+        }
+    }
+
+    fn insert_question(&mut self, qid: &str, turns: impl Iterator<Item = TextStats>) {
+        for (i, t) in turns.enumerate() {
+            if let Some(ja) = t.japanese {
+                self.questions.insert((qid.to_string(), i as u32 + 1), ja);
+            }
+        }
     }
 
     /// The statistics of a model's answer, if known.

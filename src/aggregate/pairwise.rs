@@ -10,7 +10,7 @@ use super::length::{length_controlled, pearson, std_dev};
 use super::position::{PositionBias, measure_position};
 use super::ratings::rate;
 use super::records::{PairGame, superseded};
-use super::samples::{Sampling, collapse_pairs};
+use super::samples::{Sampling, collapse_pairs, with_collapsed};
 use super::{LengthBias, StatsOptions, mean, ratio};
 use crate::judge::Winner;
 
@@ -123,12 +123,7 @@ pub fn summarize_pairs(
     answers: &AnswerIndex,
 ) -> PairwiseResult {
     let (collapsed, sampling) = collapse_pairs(rows, opts.max_listed);
-    let rows: Vec<&PairGame> = rows
-        .iter()
-        .copied()
-        .filter(|r| r.sample.is_none())
-        .chain(collapsed.iter())
-        .collect();
+    let rows = with_collapsed(rows, &collapsed, |r| r.sample.is_some());
     let rows = rows.as_slice();
     let retried = superseded(
         rows,

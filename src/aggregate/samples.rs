@@ -49,6 +49,19 @@ fn finish(mut unstable: Vec<UnstableItem>, max_listed: usize) -> Vec<UnstableIte
     unstable
 }
 
+/// The rows to aggregate: every row judged once, then one collapsed row per sampled item.
+pub fn with_collapsed<'a, T>(
+    rows: &[&'a T],
+    collapsed: &'a [T],
+    sampled: impl Fn(&T) -> bool,
+) -> Vec<&'a T> {
+    rows.iter()
+        .copied()
+        .filter(|r| !sampled(r))
+        .chain(collapsed.iter())
+        .collect()
+}
+
 type SingleKey<'a> = (&'a str, &'a str, u32, &'a str);
 
 /// Collapses sampled single-mode rows (those with a `sample` index) into one row per item,

@@ -8,7 +8,7 @@ use super::answers::{AnswerIndex, off_language};
 use super::bootstrap::mean_interval;
 use super::length::pearson;
 use super::records::{SingleGrade, superseded};
-use super::samples::{Sampling, collapse_single};
+use super::samples::{Sampling, collapse_single, with_collapsed};
 use super::{LengthBias, StatsOptions, mean, ratio};
 
 /// Mean score of one category.
@@ -83,12 +83,7 @@ pub fn summarize_single(
     answers: &AnswerIndex,
 ) -> SingleResult {
     let (collapsed, sampling) = collapse_single(rows, opts.max_listed);
-    let rows: Vec<&SingleGrade> = rows
-        .iter()
-        .copied()
-        .filter(|r| r.sample.is_none())
-        .chain(collapsed.iter())
-        .collect();
+    let rows = with_collapsed(rows, &collapsed, |r| r.sample.is_some());
     let rows = rows.as_slice();
     let mut lengths: Vec<f64> = Vec::new();
     let mut length_scores: Vec<f64> = Vec::new();

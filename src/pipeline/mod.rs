@@ -278,7 +278,7 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
         summary.tokens += s.tokens.load(Relaxed);
     }
 
-    let report = run_report(opts, &jpath)?;
+    let report = run_report(opts, &jpath, &questions, &answers)?;
     write_reports(&opts.out, std::slice::from_ref(&report))?;
     summary.elapsed = started.elapsed();
     Ok(RunOutput { summary, report })

@@ -1,34 +1,38 @@
 //! The run's report: read back from the judgment file, written as Markdown and JSON, printed.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use anyhow::Context;
 
 use crate::aggregate::answers::AnswerIndex;
 use crate::aggregate::{ModelSummary, Report, summarize_pairs, summarize_single};
 use crate::aggregate::{PairGame, SingleGrade};
+use crate::bench::{AnswerRecord, Question};
 use crate::config::RunOptions;
 use crate::report::{Format, JsonExporter, MarkdownExporter};
 use crate::store::{read_jsonl_if_exists, write_atomic};
 
 /// The report of a run's models and judge, read back from its judgment file (so it counts
 /// judgments reused from earlier runs too).
-pub(super) fn run_report(opts: &RunOptions, jpath: &std::path::Path) -> anyhow::Result<Report> {
+pub(super) fn run_report(
+    opts: &RunOptions,
+    jpath: &std::path::Path,
+    questions: &[Question],
+    answers: &[Vec<Option<Arc<AnswerRecord>>>],
+) -> anyhow::Result<Report> {
     let names: HashSet<&str> = opts.models.iter().map(|m| m.name.as_str()).collect();
     let judge = opts.judge.name.as_str();
-    // Answer lengths and languages for the length and language figures.
-    let mut answers = AnswerIndex::default();
+    // Answer lengths and languages for the length and language figures, from what the run
+    // already holds.
+    let mut index = AnswerIndex::default();
+    questions.iter().for_each(|q| index.add_question(q));
     answers
-        .add_questions(&opts.questions)
-        .with_context(|| opts.questions.display().to_string())?;
-    for m in &opts.models {
-        let p = super::answers_path(&opts.out, &m.name);
-        if p.exists() {
-            answers
-                .add_answers(&p)
-                .with_context(|| p.display().to_string())?;
-        }
-    }
+        .iter()
+        .flatten()
+        .flatten()
+        .for_each(|a| index.add_answer(a));
+    let answers = index;
     let (models, position_bias, length_bias, sampling) = if opts.mode.is_graded() {
         let rows: Vec<SingleGrade> = read_jsonl_if_exists::<SingleGrade>(jpath)?
             .into_iter()

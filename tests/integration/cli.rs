@@ -48,6 +48,11 @@ fn demo_runs_the_whole_pipeline_offline() {
     let aspects = reports[1]["models"][0]["aspects"].as_object().unwrap();
     assert_eq!(aspects.len(), 7);
     assert!(aspects["正確性"]["score_ci"].is_array());
+    // A run's own answers feed the length and language figures.
+    let large = &reports[0]["models"][0];
+    assert!(large["answer_chars"].as_f64().unwrap() > 0.0, "{large}");
+    assert_eq!(large["non_japanese"], 0.0);
+    assert!(reports[0]["length_bias"]["correlation"].is_number());
     // 16 two-turn questions, 3 models.
     for m in ["demo-large", "demo-medium", "demo-small"] {
         assert_eq!(lines(&out.join(format!("answers/{m}.jsonl"))), 16);
