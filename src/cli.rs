@@ -28,6 +28,43 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Run the whole pipeline offline against a built-in simulator on the sample questions.
     Demo(DemoArgs),
+    /// Inspect or prune the response cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Where the cache is, its size, and how many responses it holds per model.
+    Info(CacheArgs),
+    /// Delete cached responses: those unused for a while, of one model, or all.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// The cache file [default: as for `run`].
+    #[arg(long, value_name = "FILE")]
+    pub cache: Option<PathBuf>,
+    /// Output format (table or json).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// The cache file [default: as for `run`].
+    #[arg(long, value_name = "FILE")]
+    pub cache: Option<PathBuf>,
+    /// Delete responses not used for this long: `30d`, `12h`, `90m`, `45s`.
+    #[arg(long, value_name = "AGE")]
+    pub unused_for: Option<String>,
+    /// Delete responses of this API model name.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Delete everything.
+    #[arg(long, conflicts_with_all = ["unused_for", "model"])]
+    pub all: bool,
 }
 
 /// Settings of the default endpoint; they override the config file's `[endpoint]` table.
@@ -148,6 +185,17 @@ pub struct CommonArgs {
     /// Format of the report printed at the end.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Response cache: every API response is kept here, so a re-run, a resumed run or another
+    /// run asking the same request pays nothing [default: $SHINPAN_CACHE, else
+    /// $XDG_CACHE_HOME/shinpan/responses.sqlite, else ~/.cache/shinpan/responses.sqlite].
+    #[arg(long, value_name = "FILE")]
+    pub cache: Option<PathBuf>,
+    /// Neither read nor write the response cache.
+    #[arg(long, conflicts_with = "refresh")]
+    pub no_cache: bool,
+    /// Ask the API again for every request and replace the cached responses.
+    #[arg(long)]
+    pub refresh: bool,
     #[command(flatten)]
     pub stats: StatsArgs,
     #[command(flatten)]

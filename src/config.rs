@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::aggregate::{Mode, StatsOptions};
 use crate::cli::{CommonArgs, EndpointArgs};
-use crate::client::{EndpointConfig, RetryPolicy};
+use crate::client::{CacheMode, EndpointConfig, RetryPolicy};
 
 /// A problem with the user's input: the message names the flag, file or line to fix. The
 /// binary exits with code 2 on it.
@@ -78,6 +78,8 @@ pub struct FileConfig {
     pub out: Option<PathBuf>,
     /// Prompt override directory.
     pub prompts: Option<PathBuf>,
+    /// Response cache file.
+    pub cache: Option<PathBuf>,
     /// Candidate output cap per turn.
     pub max_tokens: Option<u32>,
     /// Judge output cap.
@@ -123,6 +125,7 @@ impl FileConfig {
             &mut cfg.references,
             &mut cfg.out,
             &mut cfg.prompts,
+            &mut cfg.cache,
         ]
         .into_iter()
         .flatten()
@@ -181,6 +184,23 @@ pub struct RunOptions {
     pub judge_samples: u32,
     /// Rubric aspects with their weights (rubric mode).
     pub aspects: Vec<(String, f64)>,
+    /// The response cache file (`None`: no cache).
+    pub cache: Option<PathBuf>,
+    /// How the cache is used.
+    pub cache_mode: CacheMode,
+}
+
+/// The cache file a command uses: the flag, else `$SHINPAN_CACHE`, else the config file's
+/// `cache`, else the per-user default.
+pub fn cache_path(flag: Option<&Path>, config: Option<&Path>) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf)
+        .or_else(|| {
+            std::env::var_os("SHINPAN_CACHE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+        .or_else(|| config.map(Path::to_path_buf))
+        .or_else(crate::client::default_cache_path)
 }
 
 /// The default rubric: the aspects of FastChat's grading prompt plus naturalness of the
@@ -516,6 +536,16 @@ pub fn resolve(
             &cfg_name,
         )?,
         stats: common.stats.options(false),
+        cache: if common.no_cache {
+            None
+        } else {
+            cache_path(common.cache.as_deref(), cfg.cache.as_deref())
+        },
+        cache_mode: match (common.no_cache, common.refresh) {
+            (true, _) => CacheMode::Off,
+            (false, true) => CacheMode::Refresh,
+            (false, false) => CacheMode::Use,
+        },
     })
 }
 

@@ -65,6 +65,7 @@ pub async fn answer(c: &Candidate, q: &Question) -> Result<AnswerRecord, Generat
             messages: messages.clone(),
             temperature,
             max_tokens: c.max_tokens,
+            sample: None,
         };
         let reply = c.client.chat(&req).await.map_err(|source| GenerateError {
             model: c.name.clone(),

@@ -9,10 +9,14 @@
 //! `finish_reason` (see `../shared/NOTES.md`). Here every attempt, first or retry, waits for
 //! the limiter.
 
+mod cache;
 mod limit;
 mod retry;
 mod wire;
 
+pub use cache::{
+    Cache, CacheError, CacheInfo, CacheMode, PruneFilter, cache_key, default_cache_path,
+};
 pub use limit::Limiter;
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use wire::{ChatRequest, Message, Role};
@@ -120,8 +124,10 @@ pub struct ChatResponse {
     pub finish_reason: String,
     /// Tokens billed for this call (zero when the server reports none).
     pub usage: Usage,
-    /// Attempts it took, the successful one included.
+    /// Attempts it took, the successful one included (0 when served from the cache).
     pub attempts: u32,
+    /// Served from the response cache.
+    pub cached: bool,
 }
 
 /// Counters for one endpoint, for summaries and tests.
@@ -137,6 +143,15 @@ pub struct ClientStats {
     pub rate_limited: AtomicU64,
     /// Prompt plus completion tokens of successful calls.
     pub tokens: AtomicU64,
+    /// Cache reads or writes that failed (the run goes on without the cache for them).
+    pub cache_errors: AtomicU64,
+}
+
+/// A failing cache must not stop a run that can still reach the API: say so once.
+fn warn_once(stats: &ClientStats, e: &dyn std::fmt::Display) {
+    if stats.cache_errors.fetch_add(1, Ordering::Relaxed) == 0 {
+        eprintln!("shinpan: warning: {e}; going on without the cache for this request");
+    }
 }
 
 /// A client for one endpoint; clone it freely (clones share limits and counters).
@@ -153,6 +168,8 @@ struct Inner {
     limiter: Limiter,
     slots: Semaphore,
     stats: ClientStats,
+    cache: Option<Arc<Cache>>,
+    cache_mode: CacheMode,
 }
 
 impl std::fmt::Debug for Client {
@@ -212,8 +229,22 @@ impl Client {
                 config,
                 http,
                 stats: ClientStats::default(),
+                cache: None,
+                cache_mode: CacheMode::Off,
             }),
         })
+    }
+
+    /// Puts a response cache in front of this client. Call it before cloning the client.
+    pub fn with_cache(mut self, cache: Option<Arc<Cache>>, mode: CacheMode) -> Self {
+        let inner = Arc::get_mut(&mut self.inner).expect("with_cache is called before cloning");
+        inner.cache_mode = if cache.is_some() {
+            mode
+        } else {
+            CacheMode::Off
+        };
+        inner.cache = cache;
+        self
     }
 
     /// The endpoint's settings.
@@ -226,8 +257,52 @@ impl Client {
         &self.inner.stats
     }
 
-    /// Sends one chat completion, pacing, retrying and timing out as configured.
+    /// Sends one chat completion, pacing, retrying and timing out as configured; served from
+    /// the response cache when it holds the same request, and stored there before returning.
     pub async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, ClientError> {
+        let cache = match (&self.inner.cache, self.inner.cache_mode) {
+            (Some(c), CacheMode::Use | CacheMode::Refresh) => {
+                Some((c.clone(), cache_key(req), self.inner.cache_mode))
+            }
+            _ => None,
+        };
+        if let Some((c, key, CacheMode::Use)) = &cache {
+            let (c, key) = (c.clone(), key.clone());
+            match tokio::task::spawn_blocking(move || c.get(&key)).await {
+                Ok(Ok(Some(hit))) => return Ok(hit),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => warn_once(&self.inner.stats, &e),
+                Err(e) => warn_once(&self.inner.stats, &e),
+            }
+        }
+        let resp = self.send(req).await?;
+        if let Some((c, key, _)) = cache {
+            let (model, stored) = (req.model.clone(), resp.clone());
+            match tokio::task::spawn_blocking(move || c.put(&key, &model, &stored)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn_once(&self.inner.stats, &e),
+                Err(e) => warn_once(&self.inner.stats, &e),
+            }
+        }
+        Ok(resp)
+    }
+
+    /// Drops the cached response to `req`: a reply that was delivered but is unusable (a
+    /// judge reply without a readable verdict) must be asked for again by a later run, not
+    /// served from the cache forever.
+    pub async fn forget(&self, req: &ChatRequest) {
+        let Some(c) = self.inner.cache.clone() else {
+            return;
+        };
+        let key = cache_key(req);
+        match tokio::task::spawn_blocking(move || c.remove(&key)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn_once(&self.inner.stats, &e),
+            Err(e) => warn_once(&self.inner.stats, &e),
+        }
+    }
+
+    async fn send(&self, req: &ChatRequest) -> Result<ChatResponse, ClientError> {
         let policy = self.inner.config.retry;
         let body = req.to_body();
         let tokens = req.estimated_tokens();
@@ -372,6 +447,7 @@ fn parse_response(text: &str) -> Result<ChatResponse, ClientError> {
         finish_reason,
         usage,
         attempts: 1,
+        cached: false,
     })
 }
 

@@ -65,6 +65,10 @@ pub struct ChatRequest {
     pub temperature: f32,
     /// Cap on generated tokens.
     pub max_tokens: u32,
+    /// Which repetition of the same request this is (`--judge-samples`): never sent, but part
+    /// of the cache key, so K samples are K calls rather than one reply served K times.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample: Option<u32>,
 }
 
 impl ChatRequest {

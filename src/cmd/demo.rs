@@ -42,6 +42,8 @@ pub async fn demo(a: DemoArgs) -> anyhow::Result<()> {
         judge: Some("demo-judge".into()),
         questions: Some(questions),
         out: Some(a.out.clone()),
+        // The demo keeps its simulated responses out of the user's own cache.
+        cache: Some(a.out.join("cache.sqlite")),
         format: a.format,
         endpoint: EndpointArgs {
             base_url: Some(sim.base_url()),

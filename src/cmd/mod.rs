@@ -1,6 +1,7 @@
 //! One file per subcommand; each turns parsed arguments into library calls.
 
 mod agreement;
+mod cache;
 mod demo;
 mod report;
 mod run;
@@ -17,5 +18,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Agreement(a) => agreement::agreement(a),
         Command::Simulate(a) => simulate::simulate(a).await,
         Command::Demo(a) => demo::demo(a).await,
+        Command::Cache(c) => cache::cache(c),
     }
 }

@@ -61,7 +61,13 @@ impl Judge {
         let vars = graded_vars(q, answer, turn);
         let parse = |t: &str| parse_rating(t).map(|s| (s, None));
         let asked = self
-            .ask(kind, &vars, &parse, "[[評価]]（1から10の整数。例: [[5]]）")
+            .ask(
+                kind,
+                &vars,
+                sample,
+                &parse,
+                "[[評価]]（1から10の整数。例: [[5]]）",
+            )
             .await;
         self.graded_record(q, answer, turn, sample, kind, asked)
     }
@@ -92,7 +98,7 @@ impl Judge {
                 (weighted / total, Some(map))
             })
         };
-        let asked = self.ask(kind, &vars, &parse, &format).await;
+        let asked = self.ask(kind, &vars, sample, &parse, &format).await;
         self.graded_record(q, answer, turn, sample, kind, asked)
     }
 
@@ -138,7 +144,10 @@ impl Judge {
         turn: usize,
         sample: Option<u32>,
     ) -> PairJudgment {
-        let (g1, g2) = futures::join!(self.game(q, m1, m2, turn), self.game(q, m2, m1, turn));
+        let (g1, g2) = futures::join!(
+            self.game(q, m1, m2, turn, sample),
+            self.game(q, m2, m1, turn, sample)
+        );
         let kind = PromptKind::select(true, reference_for(q).is_some(), turn);
         let map = |v: &Result<Choice, String>, first: Winner, second: Winner| match v {
             Ok(Choice::A) => first,
@@ -176,6 +185,7 @@ impl Judge {
         a: &AnswerRecord,
         b: &AnswerRecord,
         turn: usize,
+        sample: Option<u32>,
     ) -> Asked<Choice> {
         let reference = reference_for(q);
         let kind = PromptKind::select(true, reference.is_some(), turn);
@@ -200,8 +210,14 @@ impl Judge {
                 push_refs(&mut vars, r);
             }
         }
-        self.ask(kind, &vars, &parse_choice, "[[A]]、[[B]]、[[C]] のいずれか")
-            .await
+        self.ask(
+            kind,
+            &vars,
+            sample,
+            &parse_choice,
+            "[[A]]、[[B]]、[[C]] のいずれか",
+        )
+        .await
     }
 
     /// Sends a judge prompt and reads the verdict, asking again (continuing the same
@@ -210,6 +226,7 @@ impl Judge {
         &self,
         kind: PromptKind,
         vars: &[(String, String)],
+        sample: Option<u32>,
         parse: &(dyn Fn(&str) -> Result<T, VerdictError> + Sync),
         format: &str,
     ) -> Asked<T> {
@@ -229,6 +246,7 @@ impl Judge {
                 messages: messages.clone(),
                 temperature: self.temperature,
                 max_tokens: self.max_tokens,
+                sample,
             };
             let reply = match self.client.chat(&req).await {
                 Ok(r) => r,
@@ -248,7 +266,11 @@ impl Judge {
             } else {
                 reasks.push(reply.content.clone());
             }
-            match parse(&reply.content) {
+            let parsed = parse(&reply.content);
+            if parsed.is_err() {
+                self.client.forget(&req).await;
+            }
+            match parsed {
                 Ok(v) => {
                     return Asked {
                         prompt,

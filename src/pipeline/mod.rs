@@ -19,7 +19,7 @@ pub use summary::RunSummary;
 
 use crate::aggregate::{Mode, Report};
 use crate::bench::{AnswerRecord, Question, attach_references, load_questions};
-use crate::client::Client;
+use crate::client::{Cache, CacheMode, Client};
 use crate::config::{ModelOptions, RunOptions, UsageError};
 use crate::generate::{Candidate, GenerateError, answer};
 use crate::judge::{Judge, PairJudgment, Prompts, SingleJudgment};
@@ -41,17 +41,32 @@ enum Done {
     Pair(Box<PairJudgment>),
 }
 
-/// One client per distinct endpoint, so models sharing an endpoint share its limits.
-fn clients(opts: &RunOptions) -> Result<HashMap<String, Client>, UsageError> {
+/// One client per distinct endpoint, so models sharing an endpoint share its limits; all of
+/// them share the response cache.
+fn clients(
+    opts: &RunOptions,
+    cache: &Option<Arc<Cache>>,
+) -> Result<HashMap<String, Client>, UsageError> {
     let mut out: HashMap<String, Client> = HashMap::new();
     for m in opts.models.iter().chain([&opts.judge]) {
         if let std::collections::hash_map::Entry::Vacant(e) = out.entry(endpoint_key(m)) {
             let c = Client::new(m.endpoint.clone())
-                .map_err(|e| UsageError(format!("model {}: {e}", m.name)))?;
+                .map_err(|e| UsageError(format!("model {}: {e}", m.name)))?
+                .with_cache(cache.clone(), opts.cache_mode);
             e.insert(c);
         }
     }
     Ok(out)
+}
+
+/// Opens the run's response cache (a bad file is a usage error, before anything is written).
+fn open_cache(opts: &RunOptions) -> Result<Option<Arc<Cache>>, UsageError> {
+    match (&opts.cache, opts.cache_mode) {
+        (Some(path), CacheMode::Use | CacheMode::Refresh) => Cache::open(path)
+            .map(|c| Some(Arc::new(c)))
+            .map_err(|e| UsageError(format!("{e} (--cache FILE, or --no-cache)"))),
+        _ => Ok(None),
+    }
 }
 
 fn endpoint_key(m: &ModelOptions) -> String {
@@ -90,7 +105,8 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
     let questions = Arc::new(load_inputs(opts)?);
     let prompts =
         Arc::new(Prompts::load(opts.prompts.as_deref()).map_err(|e| UsageError(e.to_string()))?);
-    let clients = clients(opts)?;
+    let cache = open_cache(opts)?;
+    let clients = clients(opts, &cache)?;
     let candidates: Vec<Candidate> = opts
         .models
         .iter()
@@ -276,6 +292,9 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
         summary.attempts += s.attempts.load(Relaxed);
         summary.rate_limited += s.rate_limited.load(Relaxed);
         summary.tokens += s.tokens.load(Relaxed);
+    }
+    if let Some(c) = &cache {
+        summary.cache_hits = c.hits.load(std::sync::atomic::Ordering::Relaxed);
     }
 
     let report = run_report(opts, &jpath, &questions, &answers)?;

@@ -25,6 +25,8 @@ pub struct RunSummary {
     pub rate_limited: u64,
     /// Tokens billed.
     pub tokens: u64,
+    /// Requests served from the response cache (no API call, no tokens billed).
+    pub cache_hits: u64,
     /// Whether the run was interrupted (Ctrl-C).
     pub interrupted: bool,
     /// Wall time.
@@ -35,7 +37,7 @@ impl RunSummary {
     /// One line saying what happened and, if anything failed, how to retry it.
     pub fn line(&self) -> String {
         let mut s = format!(
-            "answers: {} generated, {} reused, {} failed · judgments: {} made ({} without verdict), {} reused, {} blocked · {} API attempts, {} rate-limited, {} tokens · {:.1}s",
+            "answers: {} generated, {} reused, {} failed · judgments: {} made ({} without verdict), {} reused, {} blocked · {} API attempts, {} rate-limited, {} tokens, {} from cache · {:.1}s",
             self.answers_generated,
             self.answers_reused,
             self.answer_errors.len(),
@@ -46,6 +48,7 @@ impl RunSummary {
             self.attempts,
             self.rate_limited,
             self.tokens,
+            self.cache_hits,
             self.elapsed.as_secs_f64()
         );
         if self.interrupted {

@@ -8,9 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 fn shinpan() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_shinpan"));
-    c.env_remove("OPENAI_BASE_URL").env_remove("OPENAI_API_KEY");
-    c
+    crate::shinpan_bin()
 }
 
 fn run(args: &[&str]) -> Output {

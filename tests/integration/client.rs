@@ -13,6 +13,7 @@ fn request() -> ChatRequest {
         messages: vec![Message::user("こんにちは")],
         temperature: 0.0,
         max_tokens: 16,
+        sample: None,
     }
 }
 

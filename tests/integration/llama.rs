@@ -135,10 +135,7 @@ fn a_real_llama_cpp_server_end_to_end() {
         }
         a
     };
-    let o = Command::new(env!("CARGO_BIN_EXE_shinpan"))
-        .args(args("single"))
-        .output()
-        .unwrap();
+    let o = crate::shinpan_bin().args(args("single")).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.success(), "{stderr}");
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -184,7 +181,7 @@ fn a_real_llama_cpp_server_end_to_end() {
     assert_eq!(reported_errors as usize, errors);
 
     // Pairwise on the same answers: nothing is regenerated, every game is judged both ways.
-    let o = Command::new(env!("CARGO_BIN_EXE_shinpan"))
+    let o = crate::shinpan_bin()
         .args(args("pairwise-baseline"))
         .output()
         .unwrap();

@@ -31,6 +31,7 @@ fn options(
         judge: Some("judge".into()),
         questions: Some(q),
         out: Some(dir.join("out")),
+        cache: Some(dir.join("cache.sqlite")),
         endpoint: EndpointArgs {
             base_url: Some(fake.base_url()),
             api_key_env: Some(String::new()),

@@ -3,7 +3,6 @@
 //! the terminal.
 
 use std::path::Path;
-use std::process::Command;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -127,7 +126,7 @@ fn jsonl_readers_and_report_never_panic_on_garbage() {
         let _ = shinpan::store::read_jsonl::<shinpan::aggregate::PairGame>(&path);
         let _ = shinpan::store::read_jsonl::<shinpan::bench::AnswerRecord>(&path);
         let _ = shinpan::bench::load_questions(&path);
-        let o = Command::new(env!("CARGO_BIN_EXE_shinpan"))
+        let o = crate::shinpan_bin()
             .args(["report", path.to_str().unwrap(), "--bootstrap", "10"])
             .output()
             .unwrap();
@@ -177,7 +176,7 @@ async fn the_api_key_is_sent_but_never_written_or_printed() {
     let out = dir.path().join("run");
     let (url, q2, out2) = (fake.base_url(), q.clone(), out.clone());
     let o = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_shinpan"))
+        crate::shinpan_bin()
             .env("SHINPAN_TEST_KEY", format!("{KEY}\n"))
             .args([
                 "run",
@@ -189,6 +188,7 @@ async fn the_api_key_is_sent_but_never_written_or_printed() {
                 q2.to_str().unwrap(),
             ])
             .args(["--out", out2.to_str().unwrap(), "--base-url", &url])
+            .args(["--cache", out2.join("cache.sqlite").to_str().unwrap()])
             .args(["--api-key-env", "SHINPAN_TEST_KEY", "--format", "md"])
             .output()
             .unwrap()
@@ -207,7 +207,11 @@ async fn the_api_key_is_sent_but_never_written_or_printed() {
     }
     let mut files = Vec::new();
     files_under(&out, &mut files);
-    assert!(files.len() >= 3, "{files:?}");
+    assert!(files.len() >= 4, "{files:?}");
+    assert!(
+        files.iter().any(|f| f.ends_with("cache.sqlite")),
+        "the response cache is scanned too: {files:?}"
+    );
     let judged = std::fs::read_to_string(out.join("judgments/j_single.jsonl")).unwrap();
     assert!(judged.contains("(key <redacted> looked fine)"), "{judged}");
     for f in files {

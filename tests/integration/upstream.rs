@@ -1,14 +1,12 @@
 //! `shinpan report` reproduces what the upstream `show_result.py` scripts print on the
 //! published judgment files in `../shared/datasets` (numbers from REFERENCE_NUMBERS.md).
 
-use std::process::Command;
-
 use serde_json::Value;
 
 const DS: &str = "../shared/datasets";
 
 fn report(path: &str, extra: &[&str]) -> Value {
-    let o = Command::new(env!("CARGO_BIN_EXE_shinpan"))
+    let o = crate::shinpan_bin()
         .args([
             "report",
             &format!("{DS}/{path}"),
@@ -371,7 +369,7 @@ fn japanese_mt_bench_turn_one_tables() {
 fn intervals_are_reproducible_and_contain_the_estimate() {
     let path = "ja_vicuna_qa/model_judgment/pairwise/gpt-4";
     let run = |seed: &str| {
-        let o = Command::new(env!("CARGO_BIN_EXE_shinpan"))
+        let o = crate::shinpan_bin()
             .args([
                 "report",
                 &format!("{DS}/{path}"),

@@ -1,0 +1,460 @@
+//! The response cache: every successful completion, stored under a hash of the request's full
+//! content before anything that depends on it is written, so that a re-run, a resumed run or
+//! another run asking the same thing pays nothing.
+//!
+//! SQLite in WAL mode (rusqlite, bundled) rather than a JSONL log with an index: a committed
+//! row survives `kill -9` without any repair step (WAL replays or ignores a torn frame on
+//! open), two processes can share one file (readers never block, writers queue on a lock
+//! with a timeout instead of interleaving bytes, AlpacaEval's failure mode), lookups are an
+//! index probe without loading the file into memory, and pruning is a `DELETE` plus
+//! `VACUUM` instead of rewriting a log while others append to it.
+//!
+//! The key is endpoint-independent: model, messages (the rendered judge prompt, so a changed
+//! template is a different request), temperature, output cap and the sample index of a
+//! repeated judgment. Errors are never stored.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{ChatRequest, ChatResponse};
+use crate::bench::Usage;
+use crate::util::unix_now;
+
+/// Schema version kept in SQLite's `user_version`.
+const SCHEMA: i64 = 1;
+
+/// How a run uses the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheMode {
+    /// Serve stored responses; store new ones.
+    #[default]
+    Use,
+    /// Ask the API again and overwrite what is stored (`--refresh`).
+    Refresh,
+    /// Neither read nor write (`--no-cache`).
+    Off,
+}
+
+/// Why the cache could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("response cache {}: {message}", path.display())]
+pub struct CacheError {
+    /// The cache file.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The cache key of a request: a SHA-256 over its canonical JSON form.
+pub fn cache_key(req: &ChatRequest) -> String {
+    #[derive(Serialize)]
+    struct Keyed<'a> {
+        v: u32,
+        #[serde(flatten)]
+        req: &'a ChatRequest,
+    }
+    let bytes = serde_json::to_vec(&Keyed { v: 1, req }).expect("plain data serializes");
+    hex(&Sha256::digest(&bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A cache file, shared by every client of a run.
+#[derive(Debug)]
+pub struct Cache {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+    /// Requests served from the cache.
+    pub hits: AtomicU64,
+    /// Responses stored.
+    pub stored: AtomicU64,
+}
+
+/// Size and contents of a cache, for `shinpan cache info`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheInfo {
+    /// The file.
+    pub path: PathBuf,
+    /// Bytes on disk (database plus its write-ahead log).
+    pub bytes: u64,
+    /// Stored responses.
+    pub entries: u64,
+    /// Stored responses per API model name.
+    pub models: Vec<(String, u64)>,
+    /// Unix time of the oldest and newest stored response.
+    pub oldest: Option<u64>,
+    pub newest: Option<u64>,
+}
+
+/// What `shinpan cache prune` may delete.
+#[derive(Debug, Clone, Default)]
+pub struct PruneFilter {
+    /// Entries not used for this long.
+    pub unused_for: Option<Duration>,
+    /// Entries of this API model name.
+    pub model: Option<String>,
+    /// Everything.
+    pub all: bool,
+}
+
+impl Cache {
+    /// Opens (creating if needed) the cache at `path`.
+    pub fn open(path: &Path) -> Result<Self, CacheError> {
+        let err = |message: String| CacheError {
+            path: path.to_path_buf(),
+            message,
+        };
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        }
+        let conn = Connection::open(path).map_err(|e| err(e.to_string()))?;
+        // Another process may hold the write lock for a moment; wait rather than fail.
+        conn.busy_timeout(Duration::from_secs(60))
+            .map_err(|e| err(e.to_string()))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(|e| err(e.to_string()))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(err(format!(
+                "cannot use write-ahead logging (journal mode {mode})"
+            )));
+        }
+        // NORMAL in WAL mode: a committed row survives the process being killed; only a power
+        // cut can lose the last few commits, never corrupt the file.
+        conn.execute_batch("PRAGMA synchronous=NORMAL")
+            .map_err(|e| err(e.to_string()))?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| err(e.to_string()))?;
+        match version {
+            0 => {
+                let tables: i64 = conn
+                    .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                    .map_err(|e| err(e.to_string()))?;
+                if tables > 0 {
+                    return Err(err("is an SQLite database, but not a shinpan cache".into()));
+                }
+                conn.execute_batch(&format!(
+                    "BEGIN IMMEDIATE;
+                     CREATE TABLE IF NOT EXISTS responses (
+                         key TEXT PRIMARY KEY,
+                         model TEXT NOT NULL,
+                         content TEXT NOT NULL,
+                         finish_reason TEXT NOT NULL,
+                         prompt_tokens INTEGER NOT NULL,
+                         completion_tokens INTEGER NOT NULL,
+                         created INTEGER NOT NULL,
+                         used INTEGER NOT NULL
+                     ) WITHOUT ROWID;
+                     PRAGMA user_version = {SCHEMA};
+                     COMMIT;"
+                ))
+                .map_err(|e| err(e.to_string()))?;
+            }
+            SCHEMA => {}
+            v => {
+                return Err(err(format!(
+                    "has schema version {v}; this shinpan reads version {SCHEMA} (use another --cache file)"
+                )));
+            }
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+            hits: AtomicU64::new(0),
+            stored: AtomicU64::new(0),
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> CacheError {
+        CacheError {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection usable: SQLite rolls back.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The stored response for `key`, if any (blocking; call from a blocking context).
+    pub fn get(&self, key: &str) -> Result<Option<ChatResponse>, CacheError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT content, finish_reason, prompt_tokens, completion_tokens
+                 FROM responses WHERE key = ?1",
+                params![key],
+                |r| {
+                    Ok(ChatResponse {
+                        content: r.get(0)?,
+                        finish_reason: r.get(1)?,
+                        usage: Usage {
+                            prompt_tokens: r.get::<_, i64>(2)? as u64,
+                            completion_tokens: r.get::<_, i64>(3)? as u64,
+                        },
+                        attempts: 0,
+                        cached: true,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        if row.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            conn.execute(
+                "UPDATE responses SET used = ?2 WHERE key = ?1",
+                params![key, unix_now() as i64],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(row)
+    }
+
+    /// Stores a response under `key` (blocking), replacing what was there.
+    pub fn put(&self, key: &str, model: &str, resp: &ChatResponse) -> Result<(), CacheError> {
+        let now = unix_now() as i64;
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO responses
+                 (key, model, content, finish_reason, prompt_tokens, completion_tokens, created, used)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                params![
+                    key,
+                    model,
+                    resp.content,
+                    resp.finish_reason,
+                    resp.usage.prompt_tokens as i64,
+                    resp.usage.completion_tokens as i64,
+                    now
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        self.stored.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Deletes the response stored under `key` (blocking).
+    pub fn remove(&self, key: &str) -> Result<(), CacheError> {
+        self.conn()
+            .execute("DELETE FROM responses WHERE key = ?1", params![key])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Every stored key (tests and tools that audit a run).
+    pub fn keys(&self) -> Result<Vec<String>, CacheError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare("SELECT key FROM responses")
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Size and contents.
+    pub fn info(&self) -> Result<CacheInfo, CacheError> {
+        let conn = self.conn();
+        let (entries, oldest, newest): (i64, Option<i64>, Option<i64>) = conn
+            .query_row(
+                "SELECT count(*), min(created), max(created) FROM responses",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(|e| self.err(e))?;
+        let mut st = conn
+            .prepare("SELECT model, count(*) FROM responses GROUP BY model ORDER BY 2 DESC, 1")
+            .map_err(|e| self.err(e))?;
+        let models = st
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(|e| self.err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        Ok(CacheInfo {
+            path: self.path.clone(),
+            bytes: self.bytes_on_disk(),
+            entries: entries as u64,
+            models,
+            oldest: oldest.map(|t| t as u64),
+            newest: newest.map(|t| t as u64),
+        })
+    }
+
+    fn bytes_on_disk(&self) -> u64 {
+        ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| {
+                let mut p = self.path.clone().into_os_string();
+                p.push(suffix);
+                std::fs::metadata(p).ok().map(|m| m.len())
+            })
+            .sum()
+    }
+
+    /// Deletes what `filter` selects and compacts the file; returns the entries deleted.
+    pub fn prune(&self, filter: &PruneFilter) -> Result<u64, CacheError> {
+        let conn = self.conn();
+        let deleted = if filter.all {
+            conn.execute("DELETE FROM responses", [])
+        } else {
+            let cutoff = filter
+                .unused_for
+                .map(|d| unix_now() as i64 - d.as_secs() as i64);
+            conn.execute(
+                "DELETE FROM responses
+                 WHERE (?1 IS NULL OR used < ?1) AND (?2 IS NULL OR model = ?2)
+                   AND (?1 IS NOT NULL OR ?2 IS NOT NULL)",
+                params![cutoff, filter.model],
+            )
+        }
+        .map_err(|e| self.err(e))?;
+        conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(|e| self.err(e))?;
+        Ok(deleted as u64)
+    }
+}
+
+/// The cache file used when none is named: `$SHINPAN_CACHE` is read by the CLI; this is
+/// `$XDG_CACHE_HOME/shinpan/responses.sqlite`, else `~/.cache/shinpan/responses.sqlite`.
+pub fn default_cache_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })?;
+    Some(base.join("shinpan").join("responses.sqlite"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Message;
+
+    fn req(sample: Option<u32>) -> ChatRequest {
+        ChatRequest {
+            model: "m".into(),
+            messages: vec![Message::user("日本の首都は？")],
+            temperature: 0.7,
+            max_tokens: 100,
+            sample,
+        }
+    }
+
+    #[test]
+    fn key_covers_every_part_of_the_request() {
+        let base = cache_key(&req(None));
+        assert_eq!(base, cache_key(&req(None)), "deterministic");
+        let mut r = req(None);
+        r.temperature = 0.0;
+        assert_ne!(cache_key(&r), base);
+        let mut r = req(None);
+        r.max_tokens = 101;
+        assert_ne!(cache_key(&r), base);
+        let mut r = req(None);
+        r.model = "n".into();
+        assert_ne!(cache_key(&r), base);
+        let mut r = req(None);
+        r.messages[0].content.push('。');
+        assert_ne!(cache_key(&r), base);
+        let mut r = req(None);
+        r.messages.insert(0, Message::system(""));
+        assert_ne!(cache_key(&r), base);
+        assert_ne!(
+            cache_key(&req(Some(0))),
+            base,
+            "a repeated judgment is its own request"
+        );
+        assert_ne!(cache_key(&req(Some(0))), cache_key(&req(Some(1))));
+    }
+
+    #[test]
+    fn store_read_prune_and_refuse_foreign_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/cache.sqlite");
+        let c = Cache::open(&path).unwrap();
+        let resp = ChatResponse {
+            content: "東京です。".into(),
+            finish_reason: "stop".into(),
+            usage: Usage {
+                prompt_tokens: 5,
+                completion_tokens: 3,
+            },
+            attempts: 1,
+            cached: false,
+        };
+        let k = cache_key(&req(None));
+        assert!(c.get(&k).unwrap().is_none());
+        c.put(&k, "m", &resp).unwrap();
+        let got = c.get(&k).unwrap().unwrap();
+        assert_eq!(
+            (got.content.as_str(), got.usage.total(), got.cached),
+            ("東京です。", 8, true)
+        );
+        drop(c);
+        let c = Cache::open(&path).unwrap();
+        let info = c.info().unwrap();
+        assert_eq!(
+            (info.entries, info.models.clone()),
+            (1, vec![("m".into(), 1)])
+        );
+        assert_eq!(
+            c.prune(&PruneFilter {
+                model: Some("other".into()),
+                ..Default::default()
+            })
+            .unwrap(),
+            0
+        );
+        assert_eq!(
+            c.prune(&PruneFilter::default()).unwrap(),
+            0,
+            "no filter, nothing"
+        );
+        assert_eq!(
+            c.prune(&PruneFilter {
+                model: Some("m".into()),
+                ..Default::default()
+            })
+            .unwrap(),
+            1
+        );
+
+        let foreign = dir.path().join("other.sqlite");
+        Connection::open(&foreign)
+            .unwrap()
+            .execute_batch("CREATE TABLE t(x)")
+            .unwrap();
+        let e = Cache::open(&foreign).unwrap_err().to_string();
+        assert!(
+            e.contains("other.sqlite") && e.contains("not a shinpan cache"),
+            "{e}"
+        );
+        let junk = dir.path().join("junk.sqlite");
+        std::fs::write(&junk, "not a database at all, just some text here ...").unwrap();
+        let e = Cache::open(&junk).unwrap_err().to_string();
+        assert!(e.contains("junk.sqlite"), "{e}");
+    }
+}
