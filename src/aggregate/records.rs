@@ -58,6 +58,9 @@ pub struct SingleGrade {
     /// Grades per rubric aspect (rubric mode).
     #[serde(default)]
     pub aspects: Option<std::collections::BTreeMap<String, f64>>,
+    /// Digest of the judged inputs (shinpan's records only).
+    #[serde(default, deserialize_with = "digest64")]
+    pub input_digest: Option<u64>,
 }
 
 impl SingleGrade {
@@ -68,6 +71,40 @@ impl SingleGrade {
             _ => None,
         }
     }
+}
+
+/// Indexes of rows made stale by a later row of the same item and sample: shinpan records
+/// carry a digest of what was judged, and when an item is judged again (its answer changed,
+/// or a failure was retried) the last record is the one that counts. Rows without a digest
+/// (upstream files, where a repeated key is a second full run) are never stale. Exact keys
+/// are kept only for items that occur more than once, found by a first pass over key hashes,
+/// so memory stays near 16 bytes a record.
+pub fn stale<'a, T, K: std::hash::Hash + Eq>(
+    rows: &[&'a T],
+    key: impl Fn(&'a T) -> K,
+    digest: impl Fn(&T) -> Option<u64>,
+) -> std::collections::HashSet<usize> {
+    use std::collections::{HashMap, HashSet};
+    use std::hash::{BuildHasher, RandomState};
+    let hasher = RandomState::new();
+    let mut seen: HashMap<u64, u32> = HashMap::new();
+    for &r in rows.iter().filter(|r| digest(r).is_some()) {
+        *seen.entry(hasher.hash_one(key(r))).or_default() += 1;
+    }
+    seen.retain(|_, n| *n > 1);
+    let mut out = HashSet::new();
+    if seen.is_empty() {
+        return out;
+    }
+    let mut last: HashMap<K, usize> = HashMap::new();
+    for (i, &r) in rows.iter().enumerate() {
+        if digest(r).is_some() && seen.contains_key(&hasher.hash_one(key(r))) {
+            if let Some(prev) = last.insert(key(r), i) {
+                out.insert(prev);
+            }
+        }
+    }
+    out
 }
 
 /// Indexes of error rows that a later row of the same item superseded: a failure shinpan
@@ -141,4 +178,16 @@ pub struct PairGame {
     /// Present when shinpan recorded why game 2 has no verdict.
     #[serde(default)]
     pub g2_error: Option<serde::de::IgnoredAny>,
+    /// Digest of the judged inputs (shinpan's records only).
+    #[serde(default, deserialize_with = "digest64")]
+    pub input_digest: Option<u64>,
+}
+
+/// Reads shinpan's 16-hex-digit input digest as a number (8 bytes a record instead of a
+/// string); anything else reads as absent.
+fn digest64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(v.as_ref()
+        .and_then(|v| v.as_str())
+        .and_then(|s| u64::from_str_radix(s, 16).ok()))
 }

@@ -95,6 +95,11 @@ pub struct SingleJudgment {
     /// Judge tokens spent (shinpan extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// Digest of what was judged: the question and reference turns shown and every answer
+    /// turn shown (shinpan extension). A judgment is reused only while it matches, so a
+    /// changed answer invalidates exactly the judgments that showed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_digest: Option<String>,
 }
 
 impl SingleJudgment {
@@ -157,4 +162,9 @@ pub struct PairJudgment {
     /// Judge tokens spent on both games (shinpan extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// Digest of what was judged: the question and reference turns shown and every answer
+    /// turn shown (shinpan extension). A judgment is reused only while it matches, so a
+    /// changed answer invalidates exactly the judgments that showed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_digest: Option<String>,
 }

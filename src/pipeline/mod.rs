@@ -26,7 +26,7 @@ use crate::judge::{Judge, PairJudgment, Prompts, SingleJudgment};
 use crate::store::{JsonlSender, JsonlWriter, read_jsonl_if_exists};
 use crate::util::safe_file_name;
 use output::run_report;
-use schedule::{Item, Scheduler};
+use schedule::{Item, PairKey, Recorded, Scheduler, SingleKey};
 
 /// Everything a run produced.
 pub struct RunOutput {
@@ -164,25 +164,37 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
         }
     }
 
-    // Judgments already on disk with a verdict are not made again.
+    // Judgments already on disk: the last record of each item counts; it is reused when it
+    // has a verdict and was made on the same inputs (its digest matches the answers now).
     let jpath = judgments_path(&opts.out, &judge.name, opts.mode);
-    let mut done_single: HashSet<(String, String, u32, Option<u32>)> = HashSet::new();
-    let mut done_pair: HashSet<(String, String, String, u32, Option<u32>)> = HashSet::new();
+    let mut done_single: HashMap<SingleKey, Recorded> = HashMap::new();
+    let mut done_pair: HashMap<PairKey, Recorded> = HashMap::new();
     if opts.mode.is_graded() {
         for (_, r) in read_jsonl_if_exists::<crate::aggregate::SingleGrade>(&jpath)
             .with_context(|| jpath.display().to_string())?
         {
-            if r.valid_score().is_some() && r.judge.model() == judge.name {
-                done_single.insert((r.question_id.0, r.model, r.turn, r.sample));
+            if r.judge.model() == judge.name {
+                let rec = Recorded {
+                    valid: r.valid_score().is_some(),
+                    digest: r.input_digest,
+                };
+                done_single.insert((r.question_id.0, r.model, r.turn, r.sample), rec);
             }
         }
     } else {
         for (_, r) in read_jsonl_if_exists::<crate::aggregate::PairGame>(&jpath)
             .with_context(|| jpath.display().to_string())?
         {
-            let (outcome, _) = crate::aggregate::combine(r.g1_winner, r.g2_winner);
-            if outcome != crate::aggregate::GameOutcome::Error && r.judge.model() == judge.name {
-                done_pair.insert((r.question_id.0, r.model_1, r.model_2, r.turn, r.sample));
+            if r.judge.model() == judge.name {
+                let (outcome, _) = crate::aggregate::combine(r.g1_winner, r.g2_winner);
+                let rec = Recorded {
+                    valid: outcome != crate::aggregate::GameOutcome::Error,
+                    digest: r.input_digest,
+                };
+                done_pair.insert(
+                    (r.question_id.0, r.model_1, r.model_2, r.turn, r.sample),
+                    rec,
+                );
             }
         }
     }
@@ -219,6 +231,7 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
         done_pair,
         samples: opts.judge_samples,
         reused: 0,
+        stale: 0,
         queued: HashSet::new(),
     };
     let mut judge_set: JoinSet<Done> = JoinSet::new();
@@ -285,6 +298,7 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
     }
     jwriter.finish().context("writing judgments")?;
     summary.judgments_reused = sched.reused;
+    summary.judgments_stale = sched.stale;
     summary.judgments_blocked = sched.blocked(&answers);
     for c in clients.values() {
         let s = c.stats();

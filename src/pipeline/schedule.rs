@@ -1,11 +1,12 @@
 //! Which judgments become possible as answers arrive, given the mode and what the judgment
 //! file already holds.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::aggregate::Mode;
 use crate::bench::{AnswerRecord, Question};
+use crate::judge::input_digest;
 
 /// One judgment to make: indexes into the run's questions and models; turns are 1-based.
 pub(super) enum Item {
@@ -26,17 +27,43 @@ pub(super) enum Item {
     },
 }
 
+/// A judgment item: question id, model, turn, sample.
+pub(super) type SingleKey = (String, String, u32, Option<u32>);
+/// A game: question id, model_1, model_2, turn, sample.
+pub(super) type PairKey = (String, String, String, u32, Option<u32>);
+
+/// What the judgment file holds for an item (its last record).
+pub(super) struct Recorded {
+    /// It has a verdict.
+    pub(super) valid: bool,
+    /// Digest of the inputs it was made on (`None` in files shinpan did not write).
+    pub(super) digest: Option<u64>,
+}
+
+impl Recorded {
+    /// Whether the record can stand for a judgment of inputs with digest `now`; also says
+    /// whether it was a verdict on other inputs (stale).
+    fn reusable(&self, now: &str) -> (bool, bool) {
+        let same = self
+            .digest
+            .is_none_or(|d| u64::from_str_radix(now, 16).is_ok_and(|n| n == d));
+        (self.valid && same, self.valid && !same)
+    }
+}
+
 /// Decides which judgments become possible when an answer arrives.
 pub(super) struct Scheduler {
     pub(super) mode: Mode,
     pub(super) baseline: Option<usize>,
     pub(super) questions: Arc<Vec<Question>>,
     pub(super) names: Vec<String>,
-    pub(super) done_single: HashSet<(String, String, u32, Option<u32>)>,
-    pub(super) done_pair: HashSet<(String, String, String, u32, Option<u32>)>,
+    pub(super) done_single: HashMap<SingleKey, Recorded>,
+    pub(super) done_pair: HashMap<PairKey, Recorded>,
     /// Judgments per item (`--judge-samples`); 1 writes no sample index.
     pub(super) samples: u32,
     pub(super) reused: usize,
+    /// Judgments made again because their inputs changed.
+    pub(super) stale: usize,
     pub(super) queued: HashSet<(usize, usize, usize, usize)>,
 }
 
@@ -72,10 +99,17 @@ impl Scheduler {
         let samples = self.sample_ids();
         if self.mode.is_graded() {
             let rubric = self.mode == Mode::Rubric;
+            let answer = answers[m][q].as_deref().expect("ready once answered");
             for turn in 1..=turns {
+                let digest = input_digest(question, &[answer], turn);
                 for &sample in &samples {
                     let key = (qid.clone(), self.names[m].clone(), turn as u32, sample);
-                    if self.done_single.contains(&key) {
+                    let (reuse, stale) = self
+                        .done_single
+                        .get(&key)
+                        .map_or((false, false), |r| r.reusable(&digest));
+                    self.stale += stale as usize;
+                    if reuse {
                         self.reused += 1;
                     } else {
                         out.push(Item::Single {
@@ -91,13 +125,15 @@ impl Scheduler {
             return out;
         }
         for (m1, m2) in self.partners(m) {
-            if answers[m1][q].is_none() || answers[m2][q].is_none() {
+            let (Some(a1), Some(a2)) = (answers[m1][q].as_deref(), answers[m2][q].as_deref())
+            else {
                 continue;
-            }
+            };
             for turn in 1..=turns {
                 if !self.queued.insert((q, m1, m2, turn)) {
                     continue;
                 }
+                let digest = input_digest(question, &[a1, a2], turn);
                 for &sample in &samples {
                     let key = (
                         qid.clone(),
@@ -106,7 +142,12 @@ impl Scheduler {
                         turn as u32,
                         sample,
                     );
-                    if self.done_pair.contains(&key) {
+                    let (reuse, stale) = self
+                        .done_pair
+                        .get(&key)
+                        .map_or((false, false), |r| r.reusable(&digest));
+                    self.stale += stale as usize;
+                    if reuse {
                         self.reused += 1;
                     } else {
                         out.push(Item::Pair {

@@ -13,6 +13,8 @@ pub struct RunSummary {
     pub answer_errors: Vec<String>,
     /// Judgments skipped because the judgment file already had them.
     pub judgments_reused: usize,
+    /// Judgments made again because an answer (or question) they showed has changed.
+    pub judgments_stale: usize,
     /// Judgments made now.
     pub judgments_made: usize,
     /// Judgments made now that have no verdict.
@@ -37,12 +39,13 @@ impl RunSummary {
     /// One line saying what happened and, if anything failed, how to retry it.
     pub fn line(&self) -> String {
         let mut s = format!(
-            "answers: {} generated, {} reused, {} failed · judgments: {} made ({} without verdict), {} reused, {} blocked · {} API attempts, {} rate-limited, {} tokens, {} from cache · {:.1}s",
+            "answers: {} generated, {} reused, {} failed · judgments: {} made ({} without verdict, {} replacing stale), {} reused, {} blocked · {} API attempts, {} rate-limited, {} tokens, {} from cache · {:.1}s",
             self.answers_generated,
             self.answers_reused,
             self.answer_errors.len(),
             self.judgments_made,
             self.judgment_errors,
+            self.judgments_stale,
             self.judgments_reused,
             self.judgments_blocked,
             self.attempts,

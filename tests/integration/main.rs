@@ -7,6 +7,7 @@ mod client;
 mod fake;
 mod llama;
 mod pipeline;
+mod resume;
 mod robustness;
 mod upstream;
 

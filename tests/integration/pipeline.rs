@@ -18,7 +18,7 @@ const QUESTIONS: &str = r#"{"question_id": 1, "category": "writing", "turns": ["
 {"question_id": 2, "category": "math", "turns": ["2+3は？", "それを2倍すると？"], "reference": ["5", "10"]}
 "#;
 
-fn options(
+pub(crate) fn options(
     fake: &Fake,
     dir: &Path,
     models: &[&str],
@@ -50,13 +50,13 @@ fn options(
     .unwrap()
 }
 
-fn is_judge(body: &Value) -> bool {
+pub(crate) fn is_judge(body: &Value) -> bool {
     let u = first_user(body);
     u.contains("[[A]]") || u.contains("[[評価]]")
 }
 
 /// Candidate replies name the model and the turn, so tests can see which answer went where.
-fn candidate(body: &Value) -> String {
+pub(crate) fn candidate(body: &Value) -> String {
     let model = body["model"].as_str().unwrap();
     let turn = body["messages"]
         .as_array()
