@@ -294,6 +294,14 @@ pub struct SimulateArgs {
     /// Seed for everything the simulator draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Inject a fault into a share of requests, e.g. `--fault reset=0.05`; repeatable. Faults:
+    /// 429 (no Retry-After), 500, 503, reset, hang, malformed, empty (no choices),
+    /// unknown-finish, length, filter (content filter).
+    #[arg(long, value_name = "FAULT=RATE")]
+    pub fault: Vec<String>,
+    /// Seconds a hung request waits before replying.
+    #[arg(long, default_value_t = 3600)]
+    pub hang_secs: u64,
 }
 
 #[derive(Debug, Args)]

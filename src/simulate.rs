@@ -4,7 +4,9 @@
 //! that favours the longer, better answer. Everything is deterministic for a given seed and
 //! request, except for the injected faults, which are drawn per attempt. It can add latency,
 //! enforce a requests-per-minute limit with 429 + `Retry-After`, fail a share of requests
-//! with 500, and garble a share of verdicts.
+//! with 500, garble a share of verdicts, and inject every other fault a provider shows (see
+//! [`Fault`]). It logs the cache key of every request it answered, so tests can check that
+//! nothing already answered and stored is asked for again.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,6 +25,68 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
+/// A fault injected into a share of requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Fault {
+    /// 429 without `Retry-After`.
+    RateLimit,
+    /// HTTP 500.
+    Server,
+    /// HTTP 503 with `Retry-After: 1`.
+    Unavailable,
+    /// Headers sent, then the connection is cut mid-body.
+    Reset,
+    /// No reply until the client gives up (see [`SimConfig::hang`]).
+    Hang,
+    /// 200 with a truncated JSON body.
+    Malformed,
+    /// 200 with `"choices": []`.
+    EmptyChoices,
+    /// A normal reply with a `finish_reason` no spec names.
+    UnknownFinish,
+    /// The reply cut in half, `finish_reason: length`.
+    Length,
+    /// No content, `finish_reason: content_filter`.
+    ContentFilter,
+}
+
+impl Fault {
+    /// Every fault.
+    pub const ALL: [Fault; 10] = [
+        Fault::RateLimit,
+        Fault::Server,
+        Fault::Unavailable,
+        Fault::Reset,
+        Fault::Hang,
+        Fault::Malformed,
+        Fault::EmptyChoices,
+        Fault::UnknownFinish,
+        Fault::Length,
+        Fault::ContentFilter,
+    ];
+
+    /// The name used by `--fault NAME=RATE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::RateLimit => "429",
+            Fault::Server => "500",
+            Fault::Unavailable => "503",
+            Fault::Reset => "reset",
+            Fault::Hang => "hang",
+            Fault::Malformed => "malformed",
+            Fault::EmptyChoices => "empty",
+            Fault::UnknownFinish => "unknown-finish",
+            Fault::Length => "length",
+            Fault::ContentFilter => "filter",
+        }
+    }
+
+    /// The fault with this name.
+    pub fn parse(name: &str) -> Option<Fault> {
+        Fault::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
 /// How the simulator behaves.
 #[derive(Debug, Clone, Default)]
 pub struct SimConfig {
@@ -40,6 +104,10 @@ pub struct SimConfig {
     pub quality: HashMap<String, f64>,
     /// Seed for everything drawn.
     pub seed: u64,
+    /// Faults and the share of requests each hits (drawn per attempt; shares add up).
+    pub faults: Vec<(Fault, f64)>,
+    /// How long a hung request waits before replying (default one hour).
+    pub hang: Option<Duration>,
 }
 
 /// What the simulator has seen, for tests and the `/stats` endpoint.
@@ -55,6 +123,10 @@ pub struct SimStats {
     pub failed: AtomicU64,
     /// Judge requests among the successful ones.
     pub judge_requests: AtomicU64,
+    /// Faults injected, by name.
+    pub faults: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    /// The cache key of every request answered with a completion, in order.
+    pub answered: std::sync::Mutex<Vec<String>>,
 }
 
 impl SimStats {
@@ -66,6 +138,8 @@ impl SimStats {
             "rate_limited": self.rate_limited.load(Ordering::Relaxed),
             "failed": self.failed.load(Ordering::Relaxed),
             "judge_requests": self.judge_requests.load(Ordering::Relaxed),
+            "faults": *self.faults.lock().unwrap_or_else(|p| p.into_inner()),
+            "answered": self.answered.lock().unwrap_or_else(|p| p.into_inner()).len(),
         })
     }
 }
@@ -178,6 +252,18 @@ async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response 
         resp.headers_mut().extend(headers);
         return resp;
     }
+    let fault = pick_fault(&sim.config, draw);
+    if let Some(f) = fault {
+        *stats
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(f.name())
+            .or_default() += 1;
+        if let Some(resp) = early_fault(&sim.config, f).await {
+            return resp;
+        }
+    }
     if sim.config.fail_rate > 0.0
         && unit(&[&sim.config.seed.to_le_bytes(), &draw.to_le_bytes(), b"fail"])
             < sim.config.fail_rate
@@ -222,11 +308,44 @@ async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response 
     if !sim.config.latency.is_zero() {
         tokio::time::sleep(sim.config.latency).await;
     }
-    let (content, is_judge) = reply(&sim.config, &model, &messages);
+    let (mut content, is_judge) = reply(&sim.config, &model, &messages);
+    let mut finish_reason = "stop";
+    match fault {
+        Some(Fault::Malformed) => {
+            return (
+                StatusCode::OK,
+                "{\"choices\": [{\"message\": {\"content\": \"途中",
+            )
+                .into_response();
+        }
+        Some(Fault::EmptyChoices) => {
+            return Json(json!({"object": "chat.completion", "choices": []})).into_response();
+        }
+        Some(Fault::ContentFilter) => {
+            return Json(json!({
+                "object": "chat.completion",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": null},
+                             "finish_reason": "content_filter"}]
+            }))
+            .into_response();
+        }
+        Some(Fault::UnknownFinish) => finish_reason = "eos_reached",
+        Some(Fault::Length) => {
+            finish_reason = "length";
+            let half = content.chars().count() / 2;
+            content = content.chars().take(half).collect();
+        }
+        _ => {}
+    }
     if is_judge {
         stats.judge_requests.fetch_add(1, Ordering::Relaxed);
     }
     stats.ok.fetch_add(1, Ordering::Relaxed);
+    stats
+        .answered
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(request_key(&req, &messages));
     let prompt_tokens: usize = messages.iter().map(|(_, c)| c.len() / 3 + 4).sum();
     Json(json!({
         "id": format!("chatcmpl-sim-{draw}"),
@@ -236,7 +355,7 @@ async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response 
         "choices": [{
             "index": 0,
             "message": {"role": "assistant", "content": content},
-            "finish_reason": "stop"
+            "finish_reason": finish_reason
         }],
         "usage": {
             "prompt_tokens": prompt_tokens,
@@ -245,6 +364,87 @@ async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response 
         }
     }))
     .into_response()
+}
+
+/// The fault drawn for one attempt, if any.
+fn pick_fault(config: &SimConfig, draw: u64) -> Option<Fault> {
+    if config.faults.is_empty() {
+        return None;
+    }
+    let u = unit(&[&config.seed.to_le_bytes(), &draw.to_le_bytes(), b"fault"]);
+    let mut acc = 0.0;
+    for &(f, rate) in &config.faults {
+        acc += rate;
+        if u < acc {
+            return Some(f);
+        }
+    }
+    None
+}
+
+/// The faults that answer before the request is read.
+async fn early_fault(config: &SimConfig, f: Fault) -> Option<Response> {
+    match f {
+        Fault::RateLimit => Some(error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate limit reached (simulated, no Retry-After)",
+        )),
+        Fault::Server => Some(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "injected failure (simulated)",
+        )),
+        Fault::Unavailable => {
+            let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "overloaded (simulated)");
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from(1u64));
+            Some(r)
+        }
+        Fault::Reset => {
+            // The status line and headers go out, then the body fails: hyper cuts the
+            // connection, as a proxy dropping a long request does.
+            let body = futures::stream::once(async {
+                Err::<axum::body::Bytes, std::io::Error>(std::io::Error::other(
+                    "connection reset (simulated)",
+                ))
+            });
+            Some(
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from_stream(body))
+                    .expect("static response"),
+            )
+        }
+        Fault::Hang => {
+            tokio::time::sleep(config.hang.unwrap_or(Duration::from_secs(3600))).await;
+            Some(error(StatusCode::GATEWAY_TIMEOUT, "hung (simulated)"))
+        }
+        _ => None,
+    }
+}
+
+/// The response-cache key shinpan computes for this request (no sample index: the simulator
+/// cannot see it), so a test can compare what was answered with what the cache holds.
+fn request_key(req: &Value, messages: &[(String, String)]) -> String {
+    use crate::client::{ChatRequest, Message, Role};
+    let messages = messages
+        .iter()
+        .map(|(role, content)| Message {
+            role: match role.as_str() {
+                "system" => Role::System,
+                "assistant" => Role::Assistant,
+                _ => Role::User,
+            },
+            content: content.clone(),
+        })
+        .collect();
+    crate::client::cache_key(&ChatRequest {
+        model: req["model"].as_str().unwrap_or("").to_string(),
+        messages,
+        temperature: req["temperature"].as_f64().unwrap_or(1.0) as f32,
+        max_tokens: req["max_tokens"].as_u64().unwrap_or(0) as u32,
+        sample: None,
+    })
 }
 
 /// A deterministic draw in [0, 1) from the given parts.

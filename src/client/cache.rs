@@ -67,6 +67,11 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+enum Opening {
+    Busy(CacheError),
+    Failed(CacheError),
+}
+
 /// A cache file, shared by every client of a run.
 #[derive(Debug)]
 pub struct Cache {
@@ -106,43 +111,78 @@ pub struct PruneFilter {
 }
 
 impl Cache {
-    /// Opens (creating if needed) the cache at `path`.
+    /// Opens (creating if needed) the cache at `path`. Two processes opening a new cache at
+    /// once race to switch it to WAL and create the table; SQLite answers the loser "busy"
+    /// without waiting on some of these steps, so the whole opening is retried for a while.
     pub fn open(path: &Path) -> Result<Self, CacheError> {
-        let err = |message: String| CacheError {
-            path: path.to_path_buf(),
-            message,
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match Self::try_open(path) {
+                Err(Opening::Busy(_)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                Err(Opening::Busy(e) | Opening::Failed(e)) => return Err(e),
+                Ok(c) => return Ok(c),
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> Result<Self, Opening> {
+        let err = |e: rusqlite::Error| {
+            let busy = matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            );
+            let e = CacheError {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            };
+            if busy {
+                Opening::Busy(e)
+            } else {
+                Opening::Failed(e)
+            }
+        };
+        let fail = |message: String| {
+            Opening::Failed(CacheError {
+                path: path.to_path_buf(),
+                message,
+            })
         };
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+            std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
         }
-        let conn = Connection::open(path).map_err(|e| err(e.to_string()))?;
+        let conn = Connection::open(path).map_err(err)?;
         // Another process may hold the write lock for a moment; wait rather than fail.
-        conn.busy_timeout(Duration::from_secs(60))
-            .map_err(|e| err(e.to_string()))?;
+        conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(err)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(err(format!(
+            return Err(fail(format!(
                 "cannot use write-ahead logging (journal mode {mode})"
             )));
         }
         // NORMAL in WAL mode: a committed row survives the process being killed; only a power
         // cut can lose the last few commits, never corrupt the file.
         conn.execute_batch("PRAGMA synchronous=NORMAL")
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(err)?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(err)?;
         match version {
             0 => {
                 let tables: i64 = conn
                     .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-                    .map_err(|e| err(e.to_string()))?;
+                    .map_err(err)?;
                 if tables > 0 {
-                    return Err(err("is an SQLite database, but not a shinpan cache".into()));
+                    return Err(fail(
+                        "is an SQLite database, but not a shinpan cache".into(),
+                    ));
                 }
                 conn.execute_batch(&format!(
                     "BEGIN IMMEDIATE;
@@ -159,11 +199,11 @@ impl Cache {
                      PRAGMA user_version = {SCHEMA};
                      COMMIT;"
                 ))
-                .map_err(|e| err(e.to_string()))?;
+                .map_err(err)?;
             }
             SCHEMA => {}
             v => {
-                return Err(err(format!(
+                return Err(fail(format!(
                     "has schema version {v}; this shinpan reads version {SCHEMA} (use another --cache file)"
                 )));
             }

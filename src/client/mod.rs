@@ -24,7 +24,7 @@ pub use wire::{ChatRequest, Message, Role};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
@@ -352,7 +352,6 @@ impl Client {
             rb = rb.bearer_auth(key);
         }
         let timeout = inner.config.timeout;
-        let started = Instant::now();
         let fut = async {
             let resp = rb.send().await.map_err(|e| {
                 if e.is_timeout() {
@@ -371,7 +370,7 @@ impl Client {
         };
         let (status, retry_after, text) = tokio::time::timeout(timeout, fut)
             .await
-            .map_err(|_| ClientError::Timeout(started.elapsed()))??;
+            .map_err(|_| ClientError::Timeout(timeout))??;
         if !status.is_success() {
             if status.as_u16() == 429 {
                 inner.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
@@ -418,8 +417,29 @@ fn is_loopback(url: &str) -> bool {
     matches!(host, "localhost" | "[::1]") || host.starts_with("127.")
 }
 
+/// A transport error in a few words: what failed, then the root cause ("connect:
+/// Connection refused (os error 111)"), without reqwest's nesting, which repeats the URL and
+/// would hide the cause when failures are grouped and shortened.
 fn describe(e: &reqwest::Error) -> String {
-    crate::util::error_chain(e)
+    let what = if e.is_connect() {
+        "connect"
+    } else if e.is_body() || e.is_decode() {
+        "reading the reply"
+    } else if e.is_request() {
+        "sending the request"
+    } else {
+        "HTTP"
+    };
+    let mut root: &dyn std::error::Error = e;
+    while let Some(inner) = root.source() {
+        root = inner;
+    }
+    let root = root.to_string();
+    if root == e.to_string() {
+        format!("{what}: {}", crate::util::error_chain(e))
+    } else {
+        format!("{what}: {root}")
+    }
 }
 
 fn parse_response(text: &str) -> Result<ChatResponse, ClientError> {

@@ -42,6 +42,9 @@ pub async fn compare(a: CompareArgs) -> anyhow::Result<()> {
 async fn execute(opts: &RunOptions, format: Format) -> anyhow::Result<()> {
     let out = pipeline::run(opts, true).await?;
     eprintln!("shinpan: {}", out.summary.line());
+    for l in out.summary.failure_lines() {
+        eprintln!("shinpan:   {l}");
+    }
     eprintln!("shinpan: results in {}", opts.out.display());
     print_reports(std::slice::from_ref(&out.report), format)?;
     if out.summary.interrupted {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::cli::SimulateArgs;
 use crate::config::UsageError;
-use crate::simulate::{SimConfig, start};
+use crate::simulate::{Fault, SimConfig, start};
 
 fn rate(v: f64, flag: &str) -> Result<f64, UsageError> {
     if (0.0..=1.0).contains(&v) {
@@ -32,6 +32,34 @@ pub fn parse_quality(items: &[String]) -> Result<HashMap<String, f64>, UsageErro
         .collect()
 }
 
+/// Parses `reset=0.05` pairs; the shares must add up to at most 1.
+pub fn parse_faults(items: &[String]) -> Result<Vec<(Fault, f64)>, UsageError> {
+    let mut out = Vec::new();
+    for s in items {
+        let (name, r) = s
+            .split_once('=')
+            .ok_or_else(|| UsageError(format!("--fault {s:?}: expected FAULT=RATE")))?;
+        let fault = Fault::parse(name.trim()).ok_or_else(|| {
+            let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+            UsageError(format!(
+                "--fault {s:?}: unknown fault {name:?} (one of {})",
+                names.join(", ")
+            ))
+        })?;
+        let r: f64 = r
+            .trim()
+            .parse()
+            .map_err(|_| UsageError(format!("--fault {s:?}: {r:?} is not a number")))?;
+        out.push((fault, rate(r, "--fault")?));
+    }
+    if out.iter().map(|(_, r)| r).sum::<f64>() > 1.0 {
+        return Err(UsageError(
+            "--fault: the rates add up to more than 1".into(),
+        ));
+    }
+    Ok(out)
+}
+
 pub async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
     let config = SimConfig {
         latency: Duration::from_millis(a.latency_ms),
@@ -41,6 +69,8 @@ pub async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
         position_bias: rate(a.position_bias, "--position-bias")?,
         quality: parse_quality(&a.quality)?,
         seed: a.seed,
+        faults: parse_faults(&a.fault)?,
+        hang: Some(Duration::from_secs(a.hang_secs)),
     };
     let running = start(a.port, config)
         .await

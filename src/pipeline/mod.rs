@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::task::JoinSet;
 
+mod errors;
 mod output;
 mod schedule;
 mod summary;
@@ -25,6 +26,7 @@ use crate::generate::{Candidate, GenerateError, answer};
 use crate::judge::{Judge, PairJudgment, Prompts, SingleJudgment};
 use crate::store::{JsonlSender, JsonlWriter, read_jsonl_if_exists};
 use crate::util::safe_file_name;
+use errors::{ErrorRecord, LazyWriter};
 use output::run_report;
 use schedule::{Item, PairKey, Recorded, Scheduler, SingleKey};
 
@@ -200,6 +202,7 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
     }
 
     let jwriter = JsonlWriter::open(&jpath).with_context(|| jpath.display().to_string())?;
+    let mut errors = LazyWriter::new(opts.out.join("errors.jsonl"));
     let jsender = jwriter.sender();
     let mut awriters: HashMap<usize, JsonlWriter> = HashMap::new();
     let mut gen_set: JoinSet<(usize, usize, Result<AnswerRecord, GenerateError>)> = JoinSet::new();
@@ -259,13 +262,20 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
                 match res {
                     Ok(a) => {
                         awriters[&mi].send(&a).context("writing an answer")?;
+                        if a.finish_reasons.iter().any(|f| f == "length") {
+                            summary.truncated += 1;
+                        }
                         summary.answers_generated += 1;
                         answers[mi][qi] = Some(Arc::new(a));
                         for item in sched.ready(&answers, mi, qi) {
                             spawn_item(&mut judge_set, &judge, &questions, &answers, item);
                         }
                     }
-                    Err(e) => summary.answer_errors.push(e.to_string()),
+                    Err(e) => {
+                        summary.failed("answer", &e.source.to_string());
+                        errors.send(&ErrorRecord::answer(&e)).context("writing errors.jsonl")?;
+                        summary.answer_errors.push(e.to_string());
+                    }
                 }
             }
             Some(res) = judge_set.join_next(), if !judge_set.is_empty() => {
@@ -293,6 +303,7 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
         }
     }
     drop(jsender);
+    errors.finish().context("writing errors.jsonl")?;
     for (_, w) in awriters {
         w.finish().context("writing answers")?;
     }
@@ -323,6 +334,7 @@ fn record(tx: &JsonlSender, done: Done, summary: &mut RunSummary) -> anyhow::Res
         Done::Single(j) => {
             if j.valid_score().is_none() {
                 summary.judgment_errors += 1;
+                summary.failed("judgment", j.error.as_deref().unwrap_or("no score"));
             }
             tx.send(&*j)?;
         }
@@ -331,6 +343,9 @@ fn record(tx: &JsonlSender, done: Done, summary: &mut RunSummary) -> anyhow::Res
                 == crate::aggregate::GameOutcome::Error
             {
                 summary.judgment_errors += 1;
+                for e in [&j.g1_error, &j.g2_error].into_iter().flatten() {
+                    summary.failed("judgment", e);
+                }
             }
             tx.send(&*j)?;
         }

@@ -29,6 +29,10 @@ pub struct RunSummary {
     pub tokens: u64,
     /// Requests served from the response cache (no API call, no tokens billed).
     pub cache_hits: u64,
+    /// Why things failed: a reason (the model, question and turn left out) and how often.
+    pub failures: std::collections::BTreeMap<String, usize>,
+    /// Answers generated now that stopped at the output cap (`finish_reason: length`).
+    pub truncated: usize,
     /// Whether the run was interrupted (Ctrl-C).
     pub interrupted: bool,
     /// Wall time.
@@ -54,11 +58,38 @@ impl RunSummary {
             self.cache_hits,
             self.elapsed.as_secs_f64()
         );
+        if self.truncated > 0 {
+            s.push_str(&format!(
+                " · {} answer(s) cut at the output cap (finish_reason length; --max-tokens)",
+                self.truncated
+            ));
+        }
         if self.interrupted {
-            s.push_str(" · interrupted: re-run the same command to resume");
+            s.push_str(
+                " · interrupted: re-run the same command to resume (finished work is kept, paid-for responses come from the cache)",
+            );
         } else if !self.answer_errors.is_empty() || self.judgment_errors > 0 {
-            s.push_str(" · re-run the same command to retry what failed");
+            s.push_str(&format!(
+                " · {} item(s) failed: re-run the same command to retry only those",
+                self.answer_errors.len() + self.judgment_errors
+            ));
         }
         s
+    }
+
+    /// Counts a failure under its reason.
+    pub fn failed(&mut self, stage: &str, reason: &str) {
+        let mut r: String = reason.chars().take(160).collect();
+        if r.len() < reason.len() {
+            r.push('…');
+        }
+        *self.failures.entry(format!("{stage}: {r}")).or_default() += 1;
+    }
+
+    /// One line per distinct failure reason, most frequent first.
+    pub fn failure_lines(&self) -> Vec<String> {
+        let mut v: Vec<(&String, &usize)> = self.failures.iter().collect();
+        v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        v.into_iter().map(|(r, n)| format!("{n} × {r}")).collect()
     }
 }

@@ -4,6 +4,7 @@
 
 mod cli;
 mod client;
+mod crash;
 mod fake;
 mod llama;
 mod pipeline;

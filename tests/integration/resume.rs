@@ -186,3 +186,241 @@ async fn a_changed_answer_invalidates_exactly_the_judgments_that_showed_it() {
     assert_eq!(rows.len(), 14);
     assert!(rows.iter().all(|(_, r)| r.input_digest.is_some()));
 }
+
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/questions/sample_ja.jsonl");
+
+fn sim_options(
+    url: &str,
+    dir: &std::path::Path,
+    mode: &str,
+    timeout: u64,
+) -> shinpan::config::RunOptions {
+    let common = shinpan::cli::CommonArgs {
+        judge: Some("sim-judge".into()),
+        questions: Some(SAMPLE.into()),
+        out: Some(dir.join("out")),
+        cache: Some(dir.join("cache.sqlite")),
+        endpoint: shinpan::cli::EndpointArgs {
+            base_url: Some(url.to_string()),
+            api_key_env: Some(String::new()),
+            max_attempts: Some(2),
+            timeout: Some(timeout),
+            concurrency: Some(16),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    shinpan::config::resolve(
+        None,
+        Some(vec!["sim-a".into(), "sim-b".into()]),
+        Some(mode.into()),
+        None,
+        &common,
+    )
+    .unwrap()
+}
+
+fn jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => t
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Each provider fault, injected into a fifth of all requests: the run completes with every
+/// item done or recorded as an error with its reason, and once the provider recovers a
+/// second run retries only what failed and asks for nothing already answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_ends_done_or_recorded_and_a_later_run_retries_only_the_errors() {
+    use shinpan::simulate::{Fault, SimConfig, start};
+    for (i, fault) in Fault::ALL.into_iter().enumerate() {
+        let mode = if i % 2 == 0 { "single" } else { "pairwise-all" };
+        let dir = tempfile::tempdir().unwrap();
+        let sim = start(
+            0,
+            SimConfig {
+                faults: vec![(fault, 0.2)],
+                hang: Some(std::time::Duration::from_secs(3)),
+                seed: i as u64,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let opts = sim_options(&sim.base_url(), dir.path(), mode, 1);
+        let first = shinpan::pipeline::run(&opts, false).await.unwrap();
+        let injected = sim.stats.faults.lock().unwrap().clone();
+        assert!(injected[fault.name()] > 0, "{fault:?} was injected");
+        let s = &first.summary;
+        let what = format!("{fault:?} ({mode}): {}", s.line());
+
+        // Answers: each of 2 models × 16 questions is in its file or in errors.jsonl.
+        let out = dir.path().join("out");
+        let answered = jsonl(&out.join("answers/sim-a.jsonl")).len()
+            + jsonl(&out.join("answers/sim-b.jsonl")).len();
+        let errors = jsonl(&out.join("errors.jsonl"));
+        assert_eq!(answered + errors.len(), 32, "{what}");
+        assert_eq!(errors.len(), s.answer_errors.len(), "{what}");
+        for e in &errors {
+            assert!(!e["error"].as_str().unwrap().is_empty(), "{e}");
+        }
+        // Judgments: each record has a verdict or its reason.
+        let jfile = if mode == "single" { "single" } else { "pair" };
+        let judged = jsonl(&out.join(format!("judgments/sim-judge_{jfile}.jsonl")));
+        for j in &judged {
+            if mode == "single" {
+                assert!(
+                    j["score"].is_number() || j["error"].is_string(),
+                    "{what}: {j}"
+                );
+            } else {
+                for g in ["g1", "g2"] {
+                    let w = &j[format!("{g}_winner")];
+                    assert!(
+                        w != "error" || j[format!("{g}_error")].is_string(),
+                        "{what}: {j}"
+                    );
+                }
+            }
+        }
+        assert_eq!(judged.len(), s.judgments_made, "{what}");
+        let failed = s.answer_errors.len() + s.judgment_errors;
+        match fault {
+            Fault::UnknownFinish => {
+                assert_eq!(failed, 0, "{what}");
+                let a = jsonl(&out.join("answers/sim-a.jsonl"));
+                assert!(
+                    a.iter()
+                        .any(|r| r["finish_reasons"].to_string().contains("eos_reached")),
+                    "the reason is recorded as sent"
+                );
+            }
+            Fault::Length => {
+                assert!(
+                    s.truncated > 0 && s.line().contains("cut at the output cap"),
+                    "{what}"
+                );
+            }
+            Fault::ContentFilter => {
+                assert!(failed > 0, "{what}");
+                assert!(
+                    s.failures.keys().any(|r| r.contains("refused or filtered")),
+                    "{what}: {:?}",
+                    s.failures
+                );
+            }
+            _ => {}
+        }
+        if failed > 0 {
+            assert!(
+                s.line()
+                    .contains("re-run the same command to retry only those"),
+                "{what}"
+            );
+            assert!(!s.failure_lines().is_empty());
+        }
+        let answered_first: std::collections::HashSet<String> =
+            sim.stats.answered.lock().unwrap().iter().cloned().collect();
+        sim.stop().await;
+
+        // The provider recovers (a new server: the cache does not care where a reply came from).
+        let healthy = start(
+            0,
+            SimConfig {
+                seed: i as u64,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let opts = sim_options(&healthy.base_url(), dir.path(), mode, 1);
+        let second = shinpan::pipeline::run(&opts, false).await.unwrap();
+        let t = &second.summary;
+        let what2 = format!("{fault:?} ({mode}) second run: {}", t.line());
+        assert_eq!(t.answer_errors.len() + t.judgment_errors, 0, "{what2}");
+        assert_eq!(t.answers_reused, 32 - s.answer_errors.len(), "{what2}");
+        assert_eq!(
+            t.judgments_reused,
+            s.judgments_made - s.judgment_errors,
+            "{what2}"
+        );
+        if fault != Fault::Length {
+            // A truncated judge reply without a verdict is unusable and asked for again;
+            // everything else that was answered is never asked for twice.
+            let again: Vec<String> = healthy
+                .stats
+                .answered
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|k| answered_first.contains(*k))
+                .cloned()
+                .collect();
+            assert!(again.is_empty(), "{what2}: {} asked again", again.len());
+        }
+        let expected = if mode == "single" { 2 * 16 * 2 } else { 16 * 2 };
+        let report_n: usize = second
+            .report
+            .models
+            .iter()
+            .map(|m| match m {
+                ModelSummary::Single(s) => s.n,
+                ModelSummary::Pair(p) => p.n,
+            })
+            .sum();
+        let per_game = if mode == "single" { 1 } else { 2 };
+        assert_eq!(report_n, expected * per_game, "{what2}");
+        healthy.stop().await;
+    }
+}
+
+/// A model whose server refuses connections: its answers are recorded as errors with the
+/// reason, the other model's work is done, and pointing it at a live server later retries
+/// only its answers.
+#[tokio::test]
+async fn connection_refused_is_recorded_and_retried_later() {
+    use shinpan::simulate::{SimConfig, start};
+    let sim = start(0, SimConfig::default()).await.unwrap();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/v1", l.local_addr().unwrap())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = sim_options(&sim.base_url(), dir.path(), "single", 5);
+    opts.models[1].endpoint.base_url = closed;
+    let first = shinpan::pipeline::run(&opts, false).await.unwrap();
+    let s = &first.summary;
+    assert_eq!((s.answers_generated, s.answer_errors.len()), (16, 16));
+    assert!(
+        s.failure_lines()[0]
+            .starts_with("16 × answer: gave up after 2 attempts: connection failed")
+            && s.failure_lines()[0].contains("Connection refused"),
+        "{:?}",
+        s.failure_lines()
+    );
+    let errors = jsonl(&dir.path().join("out/errors.jsonl"));
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["model"] == "sim-b" && e["turn"] == 1)
+    );
+    assert_eq!(s.judgments_made, 32);
+
+    let opts = sim_options(&sim.base_url(), dir.path(), "single", 5);
+    let before = sim.stats.answered.lock().unwrap().len();
+    let second = shinpan::pipeline::run(&opts, false).await.unwrap();
+    let t = &second.summary;
+    assert_eq!(
+        (t.answers_reused, t.answers_generated, t.judgments_reused),
+        (16, 16, 32)
+    );
+    assert_eq!(
+        sim.stats.answered.lock().unwrap().len() - before,
+        16 * 2 + 32,
+        "sim-b's 32 turns and its 32 grades, nothing else"
+    );
+    sim.stop().await;
+}

@@ -1,0 +1,290 @@
+//! The real binary killed, interrupted, and run twice at once on one cache, against the
+//! in-process simulator, which logs the cache key of every request it answered.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+use shinpan::simulate::{Running, SimConfig, start};
+
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/questions/sample_ja.jsonl");
+const MODELS: &str = "crash-a,crash-b,crash-c";
+
+fn spawn_run(url: &str, out: &Path, cache: &Path) -> Child {
+    crate::shinpan_bin()
+        .args(["run", "--models", MODELS, "--judge", "crash-judge"])
+        .args(["--mode", "pairwise-all", "--questions", SAMPLE])
+        .args([
+            "--out",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+        ])
+        .args(["--base-url", url, "--api-key-env", "", "--concurrency", "4"])
+        .args(["--bootstrap", "0", "--format", "json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+async fn sim() -> Running {
+    start(
+        0,
+        SimConfig {
+            latency: Duration::from_millis(25),
+            seed: 3,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn answered(sim: &Running) -> Vec<String> {
+    sim.stats.answered.lock().unwrap().clone()
+}
+
+fn cache_keys(path: &Path) -> HashSet<String> {
+    if !path.exists() {
+        return HashSet::new();
+    }
+    shinpan::client::Cache::open(path)
+        .unwrap()
+        .keys()
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+/// Every line of every JSONL file under `dir` parses; returns the records by file name.
+fn records(dir: &Path) -> HashMap<String, Vec<Value>> {
+    let mut out = HashMap::new();
+    for sub in ["answers", "judgments"] {
+        let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        for e in rd {
+            let p = e.unwrap().path();
+            let text = std::fs::read_to_string(&p).unwrap();
+            assert!(
+                text.is_empty() || text.ends_with('\n'),
+                "{} ends torn",
+                p.display()
+            );
+            let rows = text
+                .lines()
+                .map(|l| {
+                    serde_json::from_str(l)
+                        .unwrap_or_else(|e| panic!("{}: torn line {l:?}: {e}", p.display()))
+                })
+                .collect();
+            out.insert(
+                format!("{sub}/{}", p.file_name().unwrap().to_str().unwrap()),
+                rows,
+            );
+        }
+    }
+    out
+}
+
+/// 3 models × 16 two-turn questions: 48 answers, and 3 pairs × 32 turns = 96 games.
+fn assert_complete_once(dir: &Path) {
+    let recs = records(dir);
+    let mut answers = HashSet::new();
+    for m in MODELS.split(',') {
+        for r in &recs[&format!("answers/{m}.jsonl")] {
+            assert!(
+                answers.insert((m, r["question_id"].to_string())),
+                "answer twice: {r}"
+            );
+        }
+    }
+    assert_eq!(answers.len(), 48);
+    let mut games = HashSet::new();
+    for r in &recs["judgments/crash-judge_pair.jsonl"] {
+        let key = (
+            r["question_id"].to_string(),
+            r["model_1"].to_string(),
+            r["model_2"].to_string(),
+            r["turn"].to_string(),
+        );
+        assert!(games.insert(key), "game twice: {r}");
+        assert!(
+            r["g1_winner"] != "error" && r["g2_winner"] != "error",
+            "{r}"
+        );
+    }
+    assert_eq!(games.len(), 96);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_random_points_then_finished_every_record_once_nothing_paid_twice() {
+    let sim = sim().await;
+    let url = sim.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, cache) = (dir.path().join("out"), dir.path().join("cache.sqlite"));
+    let seed: u64 = rand::rng().random();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut kills = 0;
+    let mut asked_again = Vec::new();
+    for round in 0..12 {
+        let before = answered(&sim).len();
+        let held = cache_keys(&cache);
+        let mut child = spawn_run(&url, &out, &cache);
+        let wait = Duration::from_millis(rng.random_range(60..700));
+        let started = Instant::now();
+        let mut finished = false;
+        while started.elapsed() < wait {
+            if child.try_wait().unwrap().is_some() {
+                finished = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if !finished {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+        // What this process sent that an earlier one had already stored.
+        asked_again.extend(
+            answered(&sim)[before..]
+                .iter()
+                .filter(|k| held.contains(*k))
+                .map(|k| format!("round {round}: {k}")),
+        );
+        if finished {
+            break;
+        }
+    }
+    assert!(kills >= 4, "seed {seed}: only {kills} kills happened");
+    let held = cache_keys(&cache);
+    let before = answered(&sim).len();
+    let child = spawn_run(&url, &out, &cache);
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "seed {seed}: {stderr}");
+    asked_again.extend(
+        answered(&sim)[before..]
+            .iter()
+            .filter(|k| held.contains(*k))
+            .cloned(),
+    );
+    assert!(asked_again.is_empty(), "seed {seed}: {asked_again:?}");
+    assert_complete_once(&out);
+    // Every answered request is in the cache; the ones answered twice were in flight when a
+    // kill came (sent, but their reply never stored), which the cache cannot prevent.
+    let all = answered(&sim);
+    let distinct: HashSet<&String> = all.iter().collect();
+    assert!(distinct.iter().all(|k| cache_keys(&cache).contains(*k)));
+    eprintln!(
+        "seed {seed}: {kills} kills, {} requests answered, {} distinct ({} re-sent after a kill)",
+        all.len(),
+        distinct.len(),
+        all.len() - distinct.len()
+    );
+    // And one more run costs nothing.
+    let before = answered(&sim).len();
+    let o = spawn_run(&url, &out, &cache).wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(
+        answered(&sim).len(),
+        before,
+        "a finished run re-run makes no API call"
+    );
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_cleanly_and_keeps_everything_finished() {
+    let sim = sim().await;
+    let url = sim.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, cache) = (dir.path().join("out"), dir.path().join("cache.sqlite"));
+    let child = spawn_run(&url, &out, &cache);
+    let started = Instant::now();
+    while answered(&sim).len() < 60 && started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: re-run the same command to resume"),
+        "{stderr}"
+    );
+    // Whole lines only, and every finished answer is on disk.
+    let recs = records(&out);
+    let kept: usize = MODELS
+        .split(',')
+        .map(|m| recs.get(&format!("answers/{m}.jsonl")).map_or(0, Vec::len))
+        .sum();
+    assert!(kept > 0 && kept < 48, "{kept} answers kept");
+    let held = cache_keys(&cache);
+    let before = answered(&sim).len();
+    let o = spawn_run(&url, &out, &cache).wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        answered(&sim)[before..].iter().all(|k| !held.contains(k)),
+        "nothing stored before the interrupt is asked again"
+    );
+    assert_complete_once(&out);
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_share_one_cache() {
+    let sim = sim().await;
+    let url = sim.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("shared.sqlite");
+    let (o1, o2) = (dir.path().join("one"), dir.path().join("two"));
+    let a = spawn_run(&url, &o1, &cache);
+    let b = spawn_run(&url, &o2, &cache);
+    let (ra, rb) = tokio::task::spawn_blocking(move || {
+        (a.wait_with_output().unwrap(), b.wait_with_output().unwrap())
+    })
+    .await
+    .unwrap();
+    for r in [&ra, &rb] {
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert!(r.status.success(), "{stderr}");
+        assert!(
+            !stderr.contains("without the cache"),
+            "no cache error: {stderr}"
+        );
+    }
+    assert_complete_once(&o1);
+    assert_complete_once(&o2);
+    // Each distinct request is stored once, whichever process asked first.
+    let distinct: HashSet<String> = answered(&sim).into_iter().collect();
+    assert_eq!(cache_keys(&cache), distinct);
+    assert_eq!(
+        distinct.len(),
+        48 * 2 + 96 * 2,
+        "96 answer turns, 192 judge calls"
+    );
+    // A third run elsewhere is served entirely from the shared cache.
+    let before = answered(&sim).len();
+    let o = spawn_run(&url, &dir.path().join("three"), &cache)
+        .wait_with_output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert_eq!(answered(&sim).len(), before);
+    assert!(stderr.contains("0 API attempts"), "{stderr}");
+    sim.stop().await;
+}
