@@ -6,7 +6,7 @@ mod prompts;
 mod records;
 pub mod verdict;
 
-pub use prompts::{PromptError, PromptKind, Prompts};
+pub use prompts::{PromptError, PromptKind, Prompts, fence, strip_fenced};
 pub use records::{JudgeId, PairJudgment, SingleJudgment, Winner};
 
 use std::collections::BTreeMap;
@@ -268,7 +268,8 @@ impl Judge {
             } else {
                 reasks.push(reply.content.clone());
             }
-            let parsed = parse(&reply.content);
+            // Answers the judge quoted back (fenced) are not part of its verdict.
+            let parsed = parse(&prompts::strip_fenced(&reply.content));
             if parsed.is_err() {
                 self.client.forget(&req).await;
             }
