@@ -29,6 +29,8 @@ async fn scenario(label: &str, server_rpm: Option<u32>, client_rpm: Option<u32>)
         judge: Some("judge".into()),
         questions: Some(q),
         out: Some(dir.path().join("out")),
+        // Every scenario must really call the simulator.
+        no_cache: true,
         endpoint: EndpointArgs {
             base_url: Some(sim.base_url()),
             api_key_env: Some(String::new()),

@@ -195,7 +195,7 @@ impl Cache {
                          completion_tokens INTEGER NOT NULL,
                          created INTEGER NOT NULL,
                          used INTEGER NOT NULL
-                     ) WITHOUT ROWID;
+                     );
                      PRAGMA user_version = {SCHEMA};
                      COMMIT;"
                 ))
@@ -237,45 +237,54 @@ impl Cache {
     pub fn get(&self, key: &str) -> Result<Option<ChatResponse>, CacheError> {
         let conn = self.conn();
         let row = conn
-            .query_row(
-                "SELECT content, finish_reason, prompt_tokens, completion_tokens
+            .prepare_cached(
+                "SELECT content, finish_reason, prompt_tokens, completion_tokens, used
                  FROM responses WHERE key = ?1",
-                params![key],
-                |r| {
-                    Ok(ChatResponse {
-                        content: r.get(0)?,
-                        finish_reason: r.get(1)?,
-                        usage: Usage {
-                            prompt_tokens: r.get::<_, i64>(2)? as u64,
-                            completion_tokens: r.get::<_, i64>(3)? as u64,
+            )
+            .and_then(|mut st| {
+                st.query_row(params![key], |r| {
+                    Ok((
+                        ChatResponse {
+                            content: r.get(0)?,
+                            finish_reason: r.get(1)?,
+                            usage: Usage {
+                                prompt_tokens: r.get::<_, i64>(2)? as u64,
+                                completion_tokens: r.get::<_, i64>(3)? as u64,
+                            },
+                            attempts: 0,
+                            cached: true,
                         },
-                        attempts: 0,
-                        cached: true,
-                    })
-                },
-            )
-            .optional()
+                        r.get::<_, i64>(4)?,
+                    ))
+                })
+                .optional()
+            })
             .map_err(|e| self.err(e))?;
-        if row.is_some() {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            conn.execute(
-                "UPDATE responses SET used = ?2 WHERE key = ?1",
-                params![key, unix_now() as i64],
-            )
-            .map_err(|e| self.err(e))?;
+        let Some((resp, used)) = row else {
+            return Ok(None);
+        };
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        // Pruning goes by days unused: refreshing the time once an hour keeps a hit a read.
+        let now = unix_now() as i64;
+        if now - used > 3600 {
+            conn.prepare_cached("UPDATE responses SET used = ?2 WHERE key = ?1")
+                .and_then(|mut st| st.execute(params![key, now]))
+                .map_err(|e| self.err(e))?;
         }
-        Ok(row)
+        Ok(Some(resp))
     }
 
     /// Stores a response under `key` (blocking), replacing what was there.
     pub fn put(&self, key: &str, model: &str, resp: &ChatResponse) -> Result<(), CacheError> {
         let now = unix_now() as i64;
         self.conn()
-            .execute(
+            .prepare_cached(
                 "INSERT OR REPLACE INTO responses
                  (key, model, content, finish_reason, prompt_tokens, completion_tokens, created, used)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                params![
+            )
+            .and_then(|mut st| {
+                st.execute(params![
                     key,
                     model,
                     resp.content,
@@ -283,8 +292,8 @@ impl Cache {
                     resp.usage.prompt_tokens as i64,
                     resp.usage.completion_tokens as i64,
                     now
-                ],
-            )
+                ])
+            })
             .map_err(|e| self.err(e))?;
         self.stored.fetch_add(1, Ordering::Relaxed);
         Ok(())
