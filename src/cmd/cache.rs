@@ -16,18 +16,29 @@ pub fn cache(c: CacheCommand) -> anyhow::Result<()> {
     }
 }
 
-fn open(flag: Option<PathBuf>) -> anyhow::Result<Cache> {
+/// Opens an existing cache; `None` (after saying so) when there is none yet, since
+/// inspecting must not create one.
+fn open(flag: Option<PathBuf>) -> anyhow::Result<Option<Cache>> {
     let Some(path) = cache_path(flag.as_deref(), None) else {
         return Err(UsageError(
             "no cache file: give --cache FILE or set SHINPAN_CACHE (HOME is not set)".into(),
         )
         .into());
     };
-    Cache::open(&path).map_err(|e| UsageError(e.to_string()).into())
+    if !path.exists() {
+        eprintln!("shinpan: no response cache at {} yet", path.display());
+        return Ok(None);
+    }
+    Cache::open(&path)
+        .map(Some)
+        .map_err(|e| UsageError(e.to_string()).into())
 }
 
 fn info(a: CacheArgs) -> anyhow::Result<()> {
-    let info = open(a.cache)?.info()?;
+    let Some(cache) = open(a.cache)? else {
+        return Ok(());
+    };
+    let info = cache.info()?;
     match a.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&info)?),
         Format::Md | Format::Table => {
@@ -36,16 +47,16 @@ fn info(a: CacheArgs) -> anyhow::Result<()> {
                 .iter()
                 .map(|(m, n)| vec![m.clone(), n.to_string()])
                 .collect();
-            let note = format!(
-                "{} responses, {:.1} MiB on disk",
-                info.entries,
-                info.bytes as f64 / (1024.0 * 1024.0)
-            );
             let t = table(
-                format!("Response cache {}", info.path.display()),
+                format!(
+                    "Response cache {}: {} responses, {:.1} MiB on disk",
+                    info.path.display(),
+                    info.entries,
+                    info.bytes as f64 / (1024.0 * 1024.0)
+                ),
                 vec!["model", "responses"],
                 rows,
-                &note,
+                "",
             );
             let text = if a.format == Format::Md {
                 crate::report::markdown::document("shinpan cache", &[t])
@@ -70,7 +81,9 @@ fn prune(a: PruneArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(|s| parse_age(s).map_err(|e| UsageError(format!("--unused-for {s:?}: {e}"))))
         .transpose()?;
-    let cache = open(a.cache)?;
+    let Some(cache) = open(a.cache)? else {
+        return Ok(());
+    };
     let before = cache.info()?;
     let deleted = cache.prune(&PruneFilter {
         unused_for,

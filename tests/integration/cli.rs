@@ -735,3 +735,96 @@ fn model_names_cannot_escape_the_output_directory() {
     assert_eq!(above.len(), 1);
     assert!(!dir.path().join("escape.jsonl").exists());
 }
+
+#[test]
+fn the_cache_subcommand_reports_and_prunes_and_a_bad_cache_file_is_refused() {
+    let sim = simulator(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c.sqlite");
+    let cache_s = cache.to_str().unwrap();
+    let out = dir.path().join("run");
+    let base = |out: &Path| -> Vec<String> {
+        [
+            "run",
+            "--models",
+            "a,b",
+            "--judge",
+            "sim-judge",
+            "--questions",
+            "questions/sample_ja.jsonl",
+            "--out",
+            out.to_str().unwrap(),
+            "--base-url",
+            &sim.1,
+            "--format",
+            "json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let mut args = base(&out);
+    args.extend(["--cache".into(), cache_s.into()]);
+    let o = shinpan().args(&args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let info = stdout_json(&run(&[
+        "cache", "info", "--cache", cache_s, "--format", "json",
+    ]));
+    assert_eq!(
+        info["entries"],
+        2 * 16 * 2 + 2 * 16 * 2,
+        "answer turns and grades"
+    );
+    let models: Vec<(String, u64)> = serde_json::from_value(info["models"].clone()).unwrap();
+    assert!(models.contains(&("sim-judge".into(), 64)), "{models:?}");
+    let table = run(&["cache", "info", "--cache", cache_s]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("128 responses"));
+
+    let o = run(&["cache", "prune", "--cache", cache_s, "--model", "sim-judge"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("deleted 64 of 128"),
+        "{o:?}"
+    );
+    for (args, says) in [
+        (
+            vec!["cache", "prune", "--cache", cache_s],
+            "--unused-for AGE, --model MODEL or --all",
+        ),
+        (
+            vec!["cache", "prune", "--cache", cache_s, "--unused-for", "3w"],
+            "--unused-for \"3w\"",
+        ),
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains(says), "{o:?}");
+    }
+    let o = run(&["cache", "prune", "--cache", cache_s, "--unused-for", "1d"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("deleted 0 of 64"),
+        "{o:?}"
+    );
+    let o = run(&["cache", "prune", "--cache", cache_s, "--all"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("deleted 64 of 64"),
+        "{o:?}"
+    );
+
+    // A cache file that is not one: exit 2 naming it, and nothing written.
+    let junk = dir.path().join("junk.sqlite");
+    std::fs::write(&junk, "これはデータベースではありません。".repeat(40)).unwrap();
+    let fresh = dir.path().join("never");
+    let mut args = base(&fresh);
+    args.extend(["--cache".into(), junk.to_str().unwrap().into()]);
+    let o = shinpan().args(&args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("junk.sqlite"), "{stderr}");
+    assert!(!fresh.exists());
+    let mut args = base(&fresh);
+    args.extend(["--no-cache".into(), "--refresh".into()]);
+    let o = shinpan().args(&args).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!fresh.exists());
+}
