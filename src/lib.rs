@@ -7,7 +7,8 @@
 //! - [`cli`]: the command line; [`cmd`]: one file per subcommand.
 //! - [`config`]: TOML config and flags merged into validated [`config::RunOptions`].
 //! - [`bench`]: question, reference and answer files (FastChat formats).
-//! - [`client`]: the OpenAI-compatible client: pacing, concurrency, timeouts, retries.
+//! - [`client`]: the OpenAI-compatible client: pacing, concurrency, timeouts, retries, and
+//!   the response cache (SQLite, WAL) that makes a re-run or a resumed run cost nothing.
 //! - [`generate`]: candidate answers, turn by turn.
 //! - [`judge`]: prompts (tera templates in `prompts/`), verdict parsing, both-order games.
 //! - [`pipeline`]: the streamed run: generate → judge → report.

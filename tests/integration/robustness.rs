@@ -158,6 +158,11 @@ async fn the_api_key_is_sent_but_never_written_or_printed() {
         if n == 0 {
             return Reply::Raw(503, vec![], format!("upstream rejected key {KEY}"));
         }
+        // One model's requests always fail with the key in the message: the failure is
+        // recorded (errors.jsonl, the summary) without it.
+        if body["model"] == "leaky" {
+            return Reply::Raw(401, vec![], format!("invalid key {KEY}"));
+        }
         let u = first_user(body);
         if u.contains("[[A]]") || u.contains("[[評価]]") {
             Reply::Text(format!("評価: [[6]] (key {KEY} looked fine)"))
@@ -181,7 +186,7 @@ async fn the_api_key_is_sent_but_never_written_or_printed() {
             .args([
                 "run",
                 "--models",
-                "m",
+                "m,leaky",
                 "--judge",
                 "j",
                 "--questions",
@@ -207,11 +212,17 @@ async fn the_api_key_is_sent_but_never_written_or_printed() {
     }
     let mut files = Vec::new();
     files_under(&out, &mut files);
-    assert!(files.len() >= 4, "{files:?}");
+    assert!(files.len() >= 5, "{files:?}");
     assert!(
         files.iter().any(|f| f.ends_with("cache.sqlite")),
         "the response cache is scanned too: {files:?}"
     );
+    let errors = std::fs::read_to_string(out.join("errors.jsonl")).unwrap();
+    assert!(
+        errors.contains("leaky") && errors.contains("invalid key <redacted>"),
+        "{errors}"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("invalid key <redacted>"));
     let judged = std::fs::read_to_string(out.join("judgments/j_single.jsonl")).unwrap();
     assert!(judged.contains("(key <redacted> looked fine)"), "{judged}");
     for f in files {
