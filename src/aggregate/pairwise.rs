@@ -9,7 +9,7 @@ use super::answers::{AnswerIndex, off_language};
 use super::length::{length_controlled, pearson, std_dev};
 use super::position::{PositionBias, measure_position};
 use super::ratings::rate;
-use super::records::{PairGame, stale, superseded};
+use super::records::{PairGame, superseded, without_stale};
 use super::samples::{Sampling, collapse_pairs, with_collapsed};
 use super::{LengthBias, StatsOptions, mean, ratio};
 use crate::judge::Winner;
@@ -122,13 +122,7 @@ pub fn summarize_pairs(
     opts: &StatsOptions,
     answers: &AnswerIndex,
 ) -> PairwiseResult {
-    let stale_rows = stale(rows, |r| (key(r), r.sample), |r| r.input_digest);
-    let rows: Vec<&PairGame> = rows
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !stale_rows.contains(i))
-        .map(|(_, r)| *r)
-        .collect();
+    let rows = without_stale(rows, |r| (key(r), r.sample), |r| r.input_digest);
     let (collapsed, sampling) = collapse_pairs(&rows, opts.max_listed);
     let rows = with_collapsed(&rows, &collapsed, |r| r.sample.is_some());
     let rows = rows.as_slice();

@@ -79,7 +79,7 @@ impl SingleGrade {
 /// (upstream files, where a repeated key is a second full run) are never stale. Exact keys
 /// are kept only for items that occur more than once, found by a first pass over key hashes,
 /// so memory stays near 16 bytes a record.
-pub fn stale<'a, T, K: std::hash::Hash + Eq>(
+fn stale<'a, T, K: std::hash::Hash + Eq>(
     rows: &[&'a T],
     key: impl Fn(&'a T) -> K,
     digest: impl Fn(&T) -> Option<u64>,
@@ -105,6 +105,20 @@ pub fn stale<'a, T, K: std::hash::Hash + Eq>(
         }
     }
     out
+}
+
+/// The rows that are not [`stale`].
+pub fn without_stale<'a, T, K: std::hash::Hash + Eq>(
+    rows: &[&'a T],
+    key: impl Fn(&'a T) -> K,
+    digest: impl Fn(&T) -> Option<u64>,
+) -> Vec<&'a T> {
+    let stale = stale(rows, key, digest);
+    rows.iter()
+        .enumerate()
+        .filter(|(i, _)| !stale.contains(i))
+        .map(|(_, r)| *r)
+        .collect()
 }
 
 /// Indexes of error rows that a later row of the same item superseded: a failure shinpan
@@ -190,4 +204,30 @@ fn digest64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     Ok(v.as_ref()
         .and_then(|v| v.as_str())
         .and_then(|s| u64::from_str_radix(s, 16).ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_digested_record_of_an_item_counts_and_undigested_repeats_all_count() {
+        // (item, digest, label)
+        let rows = [
+            ("q1", None, "upstream run 1"),
+            ("q1", None, "upstream run 2"),
+            ("q2", Some(1), "stale"),
+            ("q3", Some(7), "only"),
+            ("q2", Some(2), "current"),
+        ];
+        let refs: Vec<&(&str, Option<u64>, &str)> = rows.iter().collect();
+        let kept: Vec<&str> = without_stale(&refs, |r| r.0, |r| r.1)
+            .into_iter()
+            .map(|r| r.2)
+            .collect();
+        assert_eq!(
+            kept,
+            ["upstream run 1", "upstream run 2", "only", "current"]
+        );
+    }
 }

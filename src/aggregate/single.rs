@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::answers::{AnswerIndex, off_language};
 use super::bootstrap::mean_interval;
 use super::length::pearson;
-use super::records::{SingleGrade, stale, superseded};
+use super::records::{SingleGrade, superseded, without_stale};
 use super::samples::{Sampling, collapse_single, with_collapsed};
 use super::{LengthBias, StatsOptions, mean, ratio};
 
@@ -82,13 +82,7 @@ pub fn summarize_single(
     opts: &StatsOptions,
     answers: &AnswerIndex,
 ) -> SingleResult {
-    let stale_rows = stale(rows, |r| (key(r), r.sample), |r| r.input_digest);
-    let rows: Vec<&SingleGrade> = rows
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !stale_rows.contains(i))
-        .map(|(_, r)| *r)
-        .collect();
+    let rows = without_stale(rows, |r| (key(r), r.sample), |r| r.input_digest);
     let (collapsed, sampling) = collapse_single(&rows, opts.max_listed);
     let rows = with_collapsed(&rows, &collapsed, |r| r.sample.is_some());
     let rows = rows.as_slice();
