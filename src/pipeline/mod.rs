@@ -92,6 +92,41 @@ pub fn judgments_path(out: &std::path::Path, judge: &str, mode: Mode) -> PathBuf
         .join(format!("{}_{kind}.jsonl", safe_file_name(judge)))
 }
 
+/// Takes the run directory for this process: two runs appending to the same files would
+/// interleave their records, so a second one is refused (exit 2) while the first holds the
+/// lock. The kernel drops the lock when the process ends, however it ends.
+fn lock_out_dir(out: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use std::io::Write;
+    std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
+    let path = out.join(".shinpan.lock");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| path.display().to_string())?;
+    match f.try_lock() {
+        Ok(()) => {
+            f.set_len(0)?;
+            writeln!(f, "{}", std::process::id())?;
+            Ok(f)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default();
+            Err(UsageError(format!(
+                "{}: another shinpan run (pid {}) is writing to this directory; wait for it or give another --out",
+                out.display(),
+                pid.trim()
+            ))
+            .into())
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow::Error::from(e).context(path.display().to_string()))
+        }
+    }
+}
+
 /// Loads questions (and references) named by the options.
 pub fn load_inputs(opts: &RunOptions) -> anyhow::Result<Vec<Question>> {
     let mut qs = load_questions(&opts.questions).map_err(|e| UsageError(e.to_string()))?;
@@ -201,6 +236,7 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
         }
     }
 
+    let _lock = lock_out_dir(&opts.out)?;
     let jwriter = JsonlWriter::open(&jpath).with_context(|| jpath.display().to_string())?;
     let mut errors = LazyWriter::new(opts.out.join("errors.jsonl"));
     let jsender = jwriter.sender();

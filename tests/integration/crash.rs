@@ -288,3 +288,31 @@ async fn two_processes_share_one_cache() {
     assert!(stderr.contains("0 API attempts"), "{stderr}");
     sim.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_on_the_same_directory_is_refused_while_the_first_runs() {
+    let sim = sim().await;
+    let url = sim.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let first = spawn_run(&url, &out, &dir.path().join("c1.sqlite"));
+    let started = Instant::now();
+    while answered(&sim).len() < 10 && started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let o = spawn_run(&url, &out, &dir.path().join("c2.sqlite"))
+        .wait_with_output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("another shinpan run (pid {})", first.id())),
+        "{stderr}"
+    );
+    let o = tokio::task::spawn_blocking(move || first.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(o.status.success());
+    assert_complete_once(&out);
+    sim.stop().await;
+}
