@@ -98,10 +98,11 @@ fn stale<'a, T, K: std::hash::Hash + Eq>(
     }
     let mut last: HashMap<K, usize> = HashMap::new();
     for (i, &r) in rows.iter().enumerate() {
-        if digest(r).is_some() && seen.contains_key(&hasher.hash_one(key(r))) {
-            if let Some(prev) = last.insert(key(r), i) {
-                out.insert(prev);
-            }
+        if digest(r).is_some()
+            && seen.contains_key(&hasher.hash_one(key(r)))
+            && let Some(prev) = last.insert(key(r), i)
+        {
+            out.insert(prev);
         }
     }
     out
