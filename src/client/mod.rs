@@ -29,7 +29,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use crate::bench::Usage;
-use wire::{WireResponse, error_message};
+use wire::{error_message, parse_response};
 
 /// Where and how to reach one OpenAI-compatible API.
 #[derive(Debug, Clone, PartialEq)]
@@ -442,65 +442,9 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-fn parse_response(text: &str) -> Result<ChatResponse, ClientError> {
-    let wire: WireResponse = serde_json::from_str(text).map_err(|e| {
-        let head: String = text.chars().take(120).collect();
-        ClientError::Malformed(format!("{e} in {head:?}"))
-    })?;
-    let usage = wire.usage.map(Usage::from).unwrap_or_default();
-    let choice = wire
-        .choices
-        .into_iter()
-        .next()
-        .ok_or(ClientError::NoChoices)?;
-    let finish_reason = choice.finish_reason.unwrap_or_else(|| "stop".into());
-    let message = choice.message;
-    let refusal = message.as_ref().and_then(|m| m.refusal.clone());
-    let content = message.and_then(|m| m.content).unwrap_or_default();
-    if content.is_empty() && (finish_reason == "content_filter" || refusal.is_some()) {
-        return Err(ClientError::Refused(
-            refusal.unwrap_or_else(|| format!("finish_reason {finish_reason}")),
-        ));
-    }
-    Ok(ChatResponse {
-        content,
-        finish_reason,
-        usage,
-        attempts: 1,
-        cached: false,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lenient_parsing_accepts_what_compatible_servers_send() {
-        let r = parse_response(
-            r#"{"choices":[{"message":{"content":"はい"},"finish_reason":"eos_token"}],"usage":{"prompt_tokens":3,"completion_tokens":2}}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            (r.content.as_str(), r.finish_reason.as_str()),
-            ("はい", "eos_token")
-        );
-        assert_eq!(r.usage.total(), 5);
-        assert!(matches!(
-            parse_response(r#"{"choices":[]}"#),
-            Err(ClientError::NoChoices)
-        ));
-        assert!(matches!(
-            parse_response("<html>"),
-            Err(ClientError::Malformed(_))
-        ));
-        assert!(matches!(
-            parse_response(
-                r#"{"choices":[{"message":{"content":null},"finish_reason":"content_filter"}]}"#
-            ),
-            Err(ClientError::Refused(_))
-        ));
-    }
 
     #[test]
     fn loopback_hosts() {

@@ -2,11 +2,13 @@
 //! (asking again, a bounded number of times, when it cannot be read), and produces FastChat
 //! judgment records. Every pairwise game is judged in both orders.
 
+mod fence;
 mod prompts;
 mod records;
 pub mod verdict;
 
-pub use prompts::{PromptError, PromptKind, Prompts, fence, strip_fenced};
+pub use fence::{fence, strip_fenced};
+pub use prompts::{PromptError, PromptKind, Prompts};
 pub use records::{JudgeId, PairJudgment, SingleJudgment, Winner};
 
 use std::collections::BTreeMap;
@@ -269,7 +271,7 @@ impl Judge {
                 reasks.push(reply.content.clone());
             }
             // Answers the judge quoted back (fenced) are not part of its verdict.
-            let parsed = parse(&prompts::strip_fenced(&reply.content));
+            let parsed = parse(&strip_fenced(&reply.content));
             if parsed.is_err() {
                 self.client.forget(&req).await;
             }

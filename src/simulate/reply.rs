@@ -1,0 +1,229 @@
+//! What the simulator says: candidate answers whose length grows with a model's quality,
+//! and judge verdicts that follow the answers' merit.
+
+use super::{SimConfig, unit};
+
+const SENTENCES: &[&str] = &[
+    "ご質問の要点を順に整理してお答えします。",
+    "まず前提となる条件を確認しましょう。",
+    "一般的には、背景を理解することが最も重要です。",
+    "具体例を挙げると、身近な場面でも同じ考え方が使えます。",
+    "注意すべき点は、例外的な状況があり得ることです。",
+    "歴史的に見ると、この考え方は少しずつ発展してきました。",
+    "数値で確かめると、結論が正しいことがわかります。",
+    "別の見方をすれば、利点と欠点の両方があります。",
+    "実際に試す場合は、小さな規模から始めるのがよいでしょう。",
+    "以上をまとめると、状況に応じて判断することが大切です。",
+    "さらに詳しく知りたい場合は、専門の資料も参考になります。",
+    "最後に、要点をもう一度簡潔に確認しておきます。",
+];
+
+fn quality(config: &SimConfig, model: &str) -> f64 {
+    config
+        .quality
+        .get(model)
+        .copied()
+        .unwrap_or_else(|| 0.2 + 0.7 * unit(&[&config.seed.to_le_bytes(), model.as_bytes()]))
+}
+
+/// The reply to a conversation, and whether it was a judge request.
+pub(super) fn reply(
+    config: &SimConfig,
+    model: &str,
+    messages: &[(String, String)],
+) -> (String, bool) {
+    let first_user = messages
+        .iter()
+        .find(|(r, _)| r == "user")
+        .map(|(_, c)| c.as_str())
+        .unwrap_or("");
+    let all: String = messages.iter().map(|(_, c)| c.as_str()).collect();
+    let key = all.as_bytes();
+    let seed = config.seed.to_le_bytes();
+    let is_reask = messages.iter().filter(|(r, _)| r == "user").count() > 1
+        && messages.iter().any(|(r, _)| r == "assistant");
+    if first_user.contains("[評価の観点]") {
+        // A rubric prompt: grade each listed aspect around the answer's overall merit.
+        let aspects: Vec<&str> = first_user
+            .split("[評価の観点]")
+            .nth(1)
+            .unwrap_or("")
+            .lines()
+            .skip_while(|l| l.trim().is_empty())
+            .take_while(|l| l.starts_with("- "))
+            .map(|l| l[2..].trim())
+            .collect();
+        if !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
+            return ("各観点ともおおむね良好です。".into(), true);
+        }
+        let base = single_verdict(config, first_user) as f64;
+        let fields: Vec<String> = aspects
+            .iter()
+            .map(|a| {
+                let jitter = (unit(&[&seed, key, a.as_bytes()]) * 3.0).floor() - 1.0;
+                format!("\"{a}\": {}", (base + jitter).clamp(1.0, 10.0))
+            })
+            .collect();
+        let json = format!("{{{}}}", fields.join(", "));
+        let text = if is_reask {
+            json
+        } else {
+            format!("各観点について検討しました。\n\n```json\n{json}\n```")
+        };
+        return (text, true);
+    }
+    if first_user.contains("[[A]]") {
+        let choice = pair_verdict(config, first_user);
+        if !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
+            return (
+                "どちらの回答にも長所があり、判断が難しいところです。".into(),
+                true,
+            );
+        }
+        let text = if is_reask {
+            format!("[[{choice}]]")
+        } else {
+            format!(
+                "両方の回答を比較しました。内容の正確さと詳しさを考慮すると、最終判定は次のとおりです。\n\n[[{choice}]]"
+            )
+        };
+        return (text, true);
+    }
+    if first_user.contains("[[評価]]") || first_user.contains("[[rating]]") {
+        let score = single_verdict(config, first_user);
+        if !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
+            return (
+                "この回答はおおむね良いと思います。評価は高めです。".into(),
+                true,
+            );
+        }
+        let text = if is_reask {
+            format!("[[{score}]]")
+        } else {
+            format!("回答は質問に答えており、説明の詳しさも考慮しました。\n\n評価: [[{score}]]")
+        };
+        return (text, true);
+    }
+    // A candidate answer: longer and richer for better models.
+    let q = quality(config, model);
+    let n = 1 + (q * 9.0).round() as usize;
+    let mut out = String::new();
+    for i in 0..n {
+        let pick = (unit(&[&seed, model.as_bytes(), key, &i.to_le_bytes()])
+            * SENTENCES.len() as f64) as usize;
+        out.push_str(SENTENCES[pick.min(SENTENCES.len() - 1)]);
+    }
+    (out, false)
+}
+
+/// Text between the first `start` marker and the next `end` marker after it.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let s = text.find(start)? + start.len();
+    let e = text[s..].find(end)? + s;
+    Some(&text[s..e])
+}
+
+/// How good an answer looks to the simulated judge: its sentence count, plus noise.
+fn merit(config: &SimConfig, answer: &str) -> f64 {
+    let sentences = answer.matches('。').count() + answer.matches(". ").count();
+    sentences as f64 + 1.5 * (unit(&[&config.seed.to_le_bytes(), answer.as_bytes()]) - 0.5)
+}
+
+/// The judged answer of a single-mode prompt: the fenced answer, or the last assistant turn
+/// of a multi-turn conversation.
+fn judged_answer(prompt: &str) -> &str {
+    if let Some(a) = between(
+        prompt,
+        "[アシスタントの回答の開始]",
+        "[アシスタントの回答の終了]",
+    ) {
+        return a;
+    }
+    if let Some(conv) = between(
+        prompt,
+        "<|アシスタントとの会話の開始|>",
+        "<|アシスタントとの会話の終了|>",
+    ) && let Some(pos) = conv.rfind("### アシスタント:")
+    {
+        return &conv[pos..];
+    }
+    prompt
+}
+
+fn single_verdict(config: &SimConfig, prompt: &str) -> u32 {
+    let m = merit(config, judged_answer(prompt));
+    (1.0 + m * 0.9).round().clamp(1.0, 10.0) as u32
+}
+
+fn pair_answers(prompt: &str) -> Option<(&str, &str)> {
+    let a = between(
+        prompt,
+        "[アシスタントAの回答の開始]",
+        "[アシスタントAの回答の終了]",
+    )
+    .or_else(|| {
+        between(
+            prompt,
+            "<|アシスタントAとの会話の開始|>",
+            "<|アシスタントAとの会話の終了|>",
+        )
+    })?;
+    let b = between(
+        prompt,
+        "[アシスタントBの回答の開始]",
+        "[アシスタントBの回答の終了]",
+    )
+    .or_else(|| {
+        between(
+            prompt,
+            "<|アシスタントBとの会話の開始|>",
+            "<|アシスタントBとの会話の終了|>",
+        )
+    })?;
+    Some((a, b))
+}
+
+fn pair_verdict(config: &SimConfig, prompt: &str) -> char {
+    let seed = config.seed.to_le_bytes();
+    if unit(&[&seed, prompt.as_bytes(), b"position"]) < config.position_bias {
+        return 'A';
+    }
+    let Some((a, b)) = pair_answers(prompt) else {
+        let x = unit(&[&seed, prompt.as_bytes()]);
+        return if x < 0.4 {
+            'A'
+        } else if x < 0.8 {
+            'B'
+        } else {
+            'C'
+        };
+    };
+    let d = merit(config, a) - merit(config, b);
+    if d > 0.75 {
+        'A'
+    } else if d < -0.75 {
+        'B'
+    } else {
+        'C'
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn better_models_write_longer_answers_and_win() {
+        let mut config = SimConfig::default();
+        config.quality.insert("good".into(), 0.9);
+        config.quality.insert("weak".into(), 0.1);
+        let msgs = vec![("user".to_string(), "日本の首都は？".to_string())];
+        let (good, j) = reply(&config, "good", &msgs);
+        let (weak, _) = reply(&config, "weak", &msgs);
+        assert!(!j && good.chars().count() > weak.chars().count());
+        let prompt = format!(
+            "[[A]] [アシスタントAの回答の開始]{good}[アシスタントAの回答の終了][アシスタントBの回答の開始]{weak}[アシスタントBの回答の終了]"
+        );
+        assert_eq!(pair_verdict(&config, &prompt), 'A');
+    }
+}
