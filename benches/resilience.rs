@@ -55,7 +55,6 @@ fn cache_alone() {
         finish_reason: "stop".into(),
         usage: Default::default(),
         attempts: 1,
-        cached: false,
     };
     let t = Instant::now();
     for k in &keys {

@@ -79,8 +79,6 @@ pub struct Cache {
     conn: Mutex<Connection>,
     /// Requests served from the cache.
     pub hits: AtomicU64,
-    /// Responses stored.
-    pub stored: AtomicU64,
 }
 
 /// Size and contents of a cache, for `shinpan cache info`.
@@ -212,7 +210,6 @@ impl Cache {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
             hits: AtomicU64::new(0),
-            stored: AtomicU64::new(0),
         })
     }
 
@@ -252,7 +249,6 @@ impl Cache {
                                 completion_tokens: r.get::<_, i64>(3)? as u64,
                             },
                             attempts: 0,
-                            cached: true,
                         },
                         r.get::<_, i64>(4)?,
                     ))
@@ -295,7 +291,6 @@ impl Cache {
                 ])
             })
             .map_err(|e| self.err(e))?;
-        self.stored.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -452,15 +447,14 @@ mod tests {
                 completion_tokens: 3,
             },
             attempts: 1,
-            cached: false,
         };
         let k = cache_key(&req(None));
         assert!(c.get(&k).unwrap().is_none());
         c.put(&k, "m", &resp).unwrap();
         let got = c.get(&k).unwrap().unwrap();
         assert_eq!(
-            (got.content.as_str(), got.usage.total(), got.cached),
-            ("東京です。", 8, true)
+            (got.content.as_str(), got.usage.total(), got.attempts),
+            ("東京です。", 8, 0)
         );
         drop(c);
         let c = Cache::open(&path).unwrap();

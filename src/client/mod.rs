@@ -126,8 +126,6 @@ pub struct ChatResponse {
     pub usage: Usage,
     /// Attempts it took, the successful one included (0 when served from the cache).
     pub attempts: u32,
-    /// Served from the response cache.
-    pub cached: bool,
 }
 
 /// Counters for one endpoint, for summaries and tests.
@@ -145,13 +143,6 @@ pub struct ClientStats {
     pub tokens: AtomicU64,
     /// Cache reads or writes that failed (the run goes on without the cache for them).
     pub cache_errors: AtomicU64,
-}
-
-/// A failing cache must not stop a run that can still reach the API: say so once.
-fn warn_once(stats: &ClientStats, e: &dyn std::fmt::Display) {
-    if stats.cache_errors.fetch_add(1, Ordering::Relaxed) == 0 {
-        eprintln!("shinpan: warning: {e}; going on without the cache for this request");
-    }
 }
 
 /// A client for one endpoint; clone it freely (clones share limits and counters).
@@ -238,12 +229,12 @@ impl Client {
     /// Puts a response cache in front of this client. Call it before cloning the client.
     pub fn with_cache(mut self, cache: Option<Arc<Cache>>, mode: CacheMode) -> Self {
         let inner = Arc::get_mut(&mut self.inner).expect("with_cache is called before cloning");
-        inner.cache_mode = if cache.is_some() {
+        inner.cache = cache.filter(|_| mode != CacheMode::Off);
+        inner.cache_mode = if inner.cache.is_some() {
             mode
         } else {
             CacheMode::Off
         };
-        inner.cache = cache;
         self
     }
 
@@ -260,29 +251,21 @@ impl Client {
     /// Sends one chat completion, pacing, retrying and timing out as configured; served from
     /// the response cache when it holds the same request, and stored there before returning.
     pub async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, ClientError> {
-        let cache = match (&self.inner.cache, self.inner.cache_mode) {
-            (Some(c), CacheMode::Use | CacheMode::Refresh) => {
-                Some((c.clone(), cache_key(req), self.inner.cache_mode))
-            }
+        let key = match (&self.inner.cache, self.inner.cache_mode) {
+            (Some(_), CacheMode::Use | CacheMode::Refresh) => Some(cache_key(req)),
             _ => None,
         };
-        if let Some((c, key, CacheMode::Use)) = &cache {
-            let (c, key) = (c.clone(), key.clone());
-            match tokio::task::spawn_blocking(move || c.get(&key)).await {
-                Ok(Ok(Some(hit))) => return Ok(hit),
-                Ok(Ok(None)) => {}
-                Ok(Err(e)) => warn_once(&self.inner.stats, &e),
-                Err(e) => warn_once(&self.inner.stats, &e),
-            }
+        if let Some(key) = key.clone()
+            && self.inner.cache_mode == CacheMode::Use
+            && let Some(Some(hit)) = self.with_cache_file(move |c| c.get(&key)).await
+        {
+            return Ok(hit);
         }
         let resp = self.send(req).await?;
-        if let Some((c, key, _)) = cache {
+        if let Some(key) = key {
             let (model, stored) = (req.model.clone(), resp.clone());
-            match tokio::task::spawn_blocking(move || c.put(&key, &model, &stored)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => warn_once(&self.inner.stats, &e),
-                Err(e) => warn_once(&self.inner.stats, &e),
-            }
+            self.with_cache_file(move |c| c.put(&key, &model, &stored))
+                .await;
         }
         Ok(resp)
     }
@@ -291,15 +274,33 @@ impl Client {
     /// judge reply without a readable verdict) must be asked for again by a later run, not
     /// served from the cache forever.
     pub async fn forget(&self, req: &ChatRequest) {
-        let Some(c) = self.inner.cache.clone() else {
-            return;
-        };
         let key = cache_key(req);
-        match tokio::task::spawn_blocking(move || c.remove(&key)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => warn_once(&self.inner.stats, &e),
-            Err(e) => warn_once(&self.inner.stats, &e),
+        self.with_cache_file(move |c| c.remove(&key)).await;
+    }
+
+    /// Runs a blocking cache operation off the async threads. `None` when there is no cache
+    /// or the operation failed: a failing cache must not stop a run that can still reach the
+    /// API, so the first failure is reported and the run goes on without it.
+    async fn with_cache_file<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Cache) -> Result<T, CacheError> + Send + 'static,
+    ) -> Option<T> {
+        let cache = self.inner.cache.clone()?;
+        let err = match tokio::task::spawn_blocking(move || op(&cache)).await {
+            Ok(Ok(v)) => return Some(v),
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        };
+        if self
+            .inner
+            .stats
+            .cache_errors
+            .fetch_add(1, Ordering::Relaxed)
+            == 0
+        {
+            eprintln!("shinpan: warning: {err}; going on without the cache for this request");
         }
+        None
     }
 
     async fn send(&self, req: &ChatRequest) -> Result<ChatResponse, ClientError> {

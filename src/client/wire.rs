@@ -205,7 +205,6 @@ pub(crate) fn parse_response(text: &str) -> Result<ChatResponse, ClientError> {
         finish_reason,
         usage,
         attempts: 1,
-        cached: false,
     })
 }
 
