@@ -133,7 +133,7 @@ impl Judge {
             aspects,
             reasks: asked.reasks,
             usage: Some(asked.usage),
-            input_digest: Some(input_digest(q, &[answer], turn)),
+            input_digest: Some(format!("{:016x}", input_digest(q, &[answer], turn))),
         }
     }
 
@@ -178,7 +178,7 @@ impl Judge {
             category: Some(q.category.clone()),
             sample,
             usage: Some(usage),
-            input_digest: Some(input_digest(q, &[m1, m2], turn)),
+            input_digest: Some(format!("{:016x}", input_digest(q, &[m1, m2], turn))),
         }
     }
 
@@ -339,33 +339,29 @@ fn graded_vars(q: &Question, answer: &AnswerRecord, turn: usize) -> Vec<(String,
 }
 
 /// Digest of what a judgment of `turn` shows the judge: the question's turns up to it, the
-/// reference turns up to it (when one is used), and each answer's turns up to it. Turn 1 of
-/// an answer whose turn 2 changed is still the same input.
-pub fn input_digest(q: &Question, answers: &[&AnswerRecord], turn: usize) -> String {
+/// reference turns up to it (when one is used), and each answer's turns up to it (records
+/// write it as 16 hex digits). Turn 1 of an answer whose turn 2 changed is the same input.
+pub fn input_digest(q: &Question, answers: &[&AnswerRecord], turn: usize) -> u64 {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     let mut part = |s: &str| {
         h.update((s.len() as u64).to_le_bytes());
         h.update(s.as_bytes());
     };
-    let upto = |v: &[String]| v.iter().take(turn).cloned().collect::<Vec<_>>();
-    for t in upto(&q.turns) {
-        part(&t);
+    for t in q.turns.iter().take(turn) {
+        part(t);
     }
     part("reference");
-    for t in upto(reference_for(q).unwrap_or(&[])) {
-        part(&t);
+    for t in reference_for(q).unwrap_or(&[]).iter().take(turn) {
+        part(t);
     }
     for a in answers {
         part("answer");
-        for t in upto(a.turns()) {
-            part(&t);
+        for t in a.turns().iter().take(turn) {
+            part(t);
         }
     }
-    h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    u64::from_be_bytes(h.finalize()[..8].try_into().expect("8 bytes"))
 }
 
 /// A question's reference answers, when its category is judged against one.

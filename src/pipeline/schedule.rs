@@ -33,22 +33,12 @@ pub(super) type SingleKey = (String, String, u32, Option<u32>);
 pub(super) type PairKey = (String, String, String, u32, Option<u32>);
 
 /// What the judgment file holds for an item (its last record).
+#[derive(Clone, Copy)]
 pub(super) struct Recorded {
     /// It has a verdict.
     pub(super) valid: bool,
     /// Digest of the inputs it was made on (`None` in files shinpan did not write).
     pub(super) digest: Option<u64>,
-}
-
-impl Recorded {
-    /// Whether the record can stand for a judgment of inputs with digest `now`; also says
-    /// whether it was a verdict on other inputs (stale).
-    fn reusable(&self, now: &str) -> (bool, bool) {
-        let same = self
-            .digest
-            .is_none_or(|d| u64::from_str_radix(now, 16).is_ok_and(|n| n == d));
-        (self.valid && same, self.valid && !same)
-    }
 }
 
 /// Decides which judgments become possible when an answer arrives.
@@ -92,7 +82,8 @@ impl Scheduler {
         m: usize,
         q: usize,
     ) -> Vec<Item> {
-        let question = &self.questions[q];
+        let questions = self.questions.clone();
+        let question = &questions[q];
         let qid = question.question_id.0.clone();
         let turns = question.turns.len();
         let mut out = Vec::new();
@@ -104,14 +95,8 @@ impl Scheduler {
                 let digest = input_digest(question, &[answer], turn);
                 for &sample in &samples {
                     let key = (qid.clone(), self.names[m].clone(), turn as u32, sample);
-                    let (reuse, stale) = self
-                        .done_single
-                        .get(&key)
-                        .map_or((false, false), |r| r.reusable(&digest));
-                    self.stale += stale as usize;
-                    if reuse {
-                        self.reused += 1;
-                    } else {
+                    let recorded = self.done_single.get(&key).copied();
+                    if !self.reuse(recorded, digest) {
                         out.push(Item::Single {
                             q,
                             m,
@@ -142,14 +127,8 @@ impl Scheduler {
                         turn as u32,
                         sample,
                     );
-                    let (reuse, stale) = self
-                        .done_pair
-                        .get(&key)
-                        .map_or((false, false), |r| r.reusable(&digest));
-                    self.stale += stale as usize;
-                    if reuse {
-                        self.reused += 1;
-                    } else {
+                    let recorded = self.done_pair.get(&key).copied();
+                    if !self.reuse(recorded, digest) {
                         out.push(Item::Pair {
                             q,
                             m1,
@@ -162,6 +141,23 @@ impl Scheduler {
             }
         }
         out
+    }
+
+    /// Whether the recorded judgment of an item stands for one on inputs with digest `now`:
+    /// it has a verdict and was made on the same inputs (a record without a digest, from a
+    /// file shinpan did not write, cannot be checked and stands). Counts what is reused, and
+    /// verdicts on other inputs, which are made again.
+    fn reuse(&mut self, recorded: Option<Recorded>, now: u64) -> bool {
+        let Some(r) = recorded.filter(|r| r.valid) else {
+            return false;
+        };
+        if r.digest.is_none_or(|d| d == now) {
+            self.reused += 1;
+            true
+        } else {
+            self.stale += 1;
+            false
+        }
     }
 
     /// The sample index of each repeated judgment: `None` once, or `Some(0..K)`.
