@@ -86,20 +86,19 @@ async fn turn_one_survives_a_failed_turn_two_and_a_new_run_directory_costs_nothi
     assert_eq!(calls.load(Ordering::SeqCst), paid + 8);
     let mut off = other.clone();
     off.out = dir.path().join("uncached");
-    off.cache = None;
+    // A cache file is named, but --no-cache leaves it alone: never even created.
+    let unused = dir.path().join("never.sqlite");
+    off.cache = Some(unused.clone());
     off.cache_mode = shinpan::client::CacheMode::Off;
-    let before = std::fs::metadata(dir.path().join("cache.sqlite"))
-        .unwrap()
-        .len();
     shinpan::pipeline::run(&off, false).await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), paid + 16);
+    assert!(!unused.exists());
     let cache = shinpan::client::Cache::open(&dir.path().join("cache.sqlite")).unwrap();
     assert_eq!(
         cache.keys().unwrap().len(),
         8,
         "4 answer turns and 4 grades, once each"
     );
-    assert!(before > 0);
 }
 
 #[tokio::test]
