@@ -35,6 +35,7 @@ fn request(i: usize) -> ChatRequest {
         temperature: 0.0,
         max_tokens: 2048,
         sample: None,
+        json_schema: None,
     }
 }
 

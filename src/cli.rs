@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::config::{EndpointSettings, Layers, Settings, UsageError, defaults, parse_weights};
 use crate::report::Format;
 
 /// shinpan (審判): evaluate chat LLMs on Japanese benchmarks with an LLM as the judge.
@@ -67,74 +68,47 @@ pub struct PruneArgs {
     pub all: bool,
 }
 
-/// Settings of the default endpoint; they override the config file's `[endpoint]` table.
-#[derive(Debug, Clone, Default, Args)]
-pub struct EndpointArgs {
-    /// Base URL of the OpenAI-compatible API, including `/v1`
-    /// [default: $OPENAI_BASE_URL, else https://api.openai.com/v1].
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
-    /// Environment variable holding the API key [default: OPENAI_API_KEY].
-    #[arg(long, value_name = "VAR")]
-    pub api_key_env: Option<String>,
-    /// Requests per minute, paced evenly.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub rpm: Option<u32>,
-    /// Tokens per minute (prompt estimate plus max tokens), paced evenly.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub tpm: Option<u32>,
-    /// Requests in flight at once [default: 8].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub concurrency: Option<u32>,
-    /// Seconds one attempt may take [default: 120].
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
-    pub timeout: Option<u64>,
-    /// Attempts per request, the first included [default: 6].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_attempts: Option<u32>,
-}
-
 /// How reports aggregate; shared by `run`, `compare` and `report`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct StatsArgs {
     /// Bootstrap rounds for confidence intervals (0: none).
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub bootstrap: usize,
+    #[arg(long, value_name = "N", help = defaults::help(
+        "Bootstrap rounds for confidence intervals (0: none)", defaults::BOOTSTRAP))]
+    pub bootstrap: Option<usize>,
     /// Seed for the bootstrap: the same seed and data give the same intervals.
-    #[arg(long, value_name = "S", default_value_t = 0)]
-    pub seed: u64,
+    #[arg(long, value_name = "S", help = defaults::help(
+        "Seed for the bootstrap: the same seed and data give the same intervals", defaults::SEED))]
+    pub seed: Option<u64>,
     /// Most inconsistent games listed in a report (0: all); the count is always given.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub max_listed: usize,
+    #[arg(long, value_name = "N", help = defaults::help(
+        "Most inconsistent games listed in a report (0: all); the count is always given",
+        defaults::MAX_LISTED))]
+    pub max_listed: Option<usize>,
     /// Score answers to Japanese questions that are not in Japanese as failures: grade 1 in
     /// single mode, a lost game in pairwise mode (unless both answers fail).
     #[arg(long)]
     pub non_japanese_as_failure: bool,
 }
 
-impl Default for StatsArgs {
-    fn default() -> Self {
-        Self {
-            bootstrap: 1000,
-            seed: 0,
-            max_listed: 1000,
-            non_japanese_as_failure: false,
-        }
-    }
-}
-
 impl StatsArgs {
-    /// The aggregation options these flags ask for.
+    /// The aggregation options these flags ask for (for `report`, which has no config file).
     pub fn options(&self, errors_as_ties: bool) -> crate::aggregate::StatsOptions {
         crate::aggregate::StatsOptions {
             bootstrap: crate::aggregate::BootstrapOptions {
-                rounds: self.bootstrap,
-                seed: self.seed,
+                rounds: self.bootstrap.unwrap_or(defaults::BOOTSTRAP),
+                seed: self.seed.unwrap_or(defaults::SEED),
             },
             errors_as_ties,
-            max_listed: self.max_listed,
+            max_listed: self.max_listed.unwrap_or(defaults::MAX_LISTED),
             non_japanese_as_failure: self.non_japanese_as_failure,
         }
+    }
+
+    fn layer(&self, s: &mut Settings) {
+        s.bootstrap = self.bootstrap;
+        s.seed = self.seed;
+        s.max_listed = self.max_listed;
+        s.non_japanese_as_failure = self.non_japanese_as_failure.then_some(true);
     }
 }
 
@@ -156,11 +130,13 @@ pub struct CommonArgs {
     /// Directory of prompt templates overriding the built-in ones by name (`single.tera`, …).
     #[arg(long, value_name = "DIR")]
     pub prompts: Option<PathBuf>,
-    /// Maximum tokens per candidate answer turn [default: 1024].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Maximum tokens per candidate answer turn.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
+        help = defaults::help("Maximum tokens per candidate answer turn", defaults::MAX_TOKENS))]
     pub max_tokens: Option<u32>,
-    /// Maximum tokens per judge reply [default: 2048].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Maximum tokens per judge reply.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
+        help = defaults::help("Maximum tokens per judge reply", defaults::JUDGE_MAX_TOKENS))]
     pub judge_max_tokens: Option<u32>,
     /// Candidate temperature for every category (default: FastChat's per-category table).
     #[arg(long, value_name = "T")]
@@ -168,16 +144,18 @@ pub struct CommonArgs {
     /// System prompt for candidate models.
     #[arg(long, value_name = "TEXT")]
     pub system_prompt: Option<String>,
-    /// Times an unreadable verdict is asked for again [default: 2].
-    #[arg(long, value_name = "N")]
+    /// Times an unreadable verdict is asked for again.
+    #[arg(long, value_name = "N", help = defaults::help(
+        "Times an unreadable verdict is asked for again", defaults::REASKS))]
     pub reasks: Option<u32>,
     /// Judge every item K times; reports use the median grade (single) or the majority verdict
-    /// of each order (pairwise) and show how much the samples disagree [default: 1].
-    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    /// of each order (pairwise) and show how much the samples disagree.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..),
+        help = defaults::help("Judge every item K times; reports use the median grade (single) or the majority verdict of each order (pairwise) and show how much the samples disagree", defaults::JUDGE_SAMPLES))]
     pub judge_samples: Option<u32>,
-    /// Rubric aspects for `--mode rubric`, comma-separated
-    /// [default: 有用性,関連性,正確性,深さ,創造性,詳細さ,日本語の自然さ].
-    #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
+    /// Rubric aspects for `--mode rubric`, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "A,B,…", help = defaults::help(
+        "Rubric aspects for --mode rubric, comma-separated", defaults::ASPECTS.join(",")))]
     pub aspects: Option<Vec<String>>,
     /// Weights of aspects in the overall rubric score, e.g. `正確性=2` (others weigh 1).
     #[arg(long, value_delimiter = ',', value_name = "ASPECT=W")]
@@ -196,10 +174,45 @@ pub struct CommonArgs {
     /// Ask the API again for every request and replace the cached responses.
     #[arg(long)]
     pub refresh: bool,
+    /// Failed items (answers and judgments) tolerated before the run exits 1: a number (3)
+    /// or a share of all items (5%).
+    #[arg(long, value_name = "N|P%", help = defaults::help(
+        "Failed items (answers and judgments) tolerated before the run exits 1: a number (3) or a share of all items (5%)",
+        defaults::ALLOW_FAILURES))]
+    pub allow_failures: Option<String>,
     #[command(flatten)]
     pub stats: StatsArgs,
     #[command(flatten)]
-    pub endpoint: EndpointArgs,
+    pub endpoint: EndpointSettings,
+}
+
+impl CommonArgs {
+    /// These flags as a settings layer.
+    pub fn layer(&self) -> Result<Settings, UsageError> {
+        let mut s = Settings {
+            judge: self.judge.clone(),
+            questions: self.questions.clone(),
+            references: self.references.clone(),
+            out: self.out.clone(),
+            prompts: self.prompts.clone(),
+            cache: self.cache.clone(),
+            max_tokens: self.max_tokens,
+            judge_max_tokens: self.judge_max_tokens,
+            temperature: self.temperature,
+            system_prompt: self.system_prompt.clone(),
+            reasks: self.reasks,
+            judge_samples: self.judge_samples,
+            aspects: self.aspects.clone(),
+            aspect_weights: parse_weights(&self.aspect_weights)?,
+            allow_failures: self.allow_failures.clone(),
+            endpoint: self.endpoint.clone(),
+            no_cache: self.no_cache,
+            refresh: self.refresh,
+            ..Settings::default()
+        };
+        self.stats.layer(&mut s);
+        Ok(s)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +231,21 @@ pub struct RunArgs {
     pub baseline: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+impl RunArgs {
+    /// The config file (if any) and the flags, as layers.
+    pub fn layers(&self) -> Result<Layers, UsageError> {
+        let file = match &self.config {
+            Some(p) => Some((p.clone(), Settings::load(p)?)),
+            None => None,
+        };
+        let mut flags = self.common.layer()?;
+        flags.models = self.models.clone();
+        flags.mode = self.mode.clone();
+        flags.baseline = self.baseline.clone();
+        Ok(Layers { file, flags })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -271,7 +299,7 @@ pub struct AgreementArgs {
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
     /// Port on 127.0.0.1 (0 picks a free one; the URL is printed).
-    #[arg(long, default_value_t = 8089)]
+    #[arg(long, default_value_t = defaults::SIMULATE_PORT)]
     pub port: u16,
     /// Delay before each reply, in milliseconds.
     #[arg(long, default_value_t = 0)]

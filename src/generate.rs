@@ -1,7 +1,8 @@
 //! Candidate answers: each question is played as a conversation, turn by turn (turn 2 sees
 //! the model's own answer to turn 1), and written as a FastChat answer record.
 
-use crate::bench::{AnswerRecord, Choice, Question, Usage};
+use crate::records::{AnswerRecord, Choice, Question};
+use crate::types::{QuestionId, Usage};
 use crate::client::{ChatRequest, Client, ClientError, Message};
 use crate::util::unix_now;
 
@@ -39,7 +40,7 @@ pub struct GenerateError {
     /// The model asked.
     pub model: String,
     /// The question.
-    pub question_id: String,
+    pub question_id: QuestionId,
     /// The turn that failed (1-based).
     pub turn: usize,
     /// What the client reported.
@@ -66,10 +67,11 @@ pub async fn answer(c: &Candidate, q: &Question) -> Result<AnswerRecord, Generat
             temperature,
             max_tokens: c.max_tokens,
             sample: None,
+            json_schema: None,
         };
         let reply = c.client.chat(&req).await.map_err(|source| GenerateError {
             model: c.name.clone(),
-            question_id: q.question_id.to_string(),
+            question_id: q.question_id.clone(),
             turn: i + 1,
             source,
         })?;
@@ -80,7 +82,7 @@ pub async fn answer(c: &Candidate, q: &Question) -> Result<AnswerRecord, Generat
     }
     Ok(AnswerRecord {
         question_id: q.question_id.clone(),
-        answer_id: answer_id(&c.name, &q.question_id.0, &turns),
+        answer_id: answer_id(&c.name, q.question_id.as_str(), &turns),
         model_id: c.name.clone(),
         choices: vec![Choice { index: 0, turns }],
         tstamp: unix_now(),

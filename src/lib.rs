@@ -5,28 +5,34 @@
 //!
 //! # Layout
 //! - [`cli`]: the command line; [`cmd`]: one file per subcommand.
-//! - [`config`]: TOML config and flags merged into validated [`config::RunOptions`].
-//! - [`bench`]: question, reference and answer files (FastChat formats).
+//! - [`config`]: settings in layers (defaults, config file, environment, flags) resolved
+//!   once into validated [`config::RunOptions`]; a builder for library callers.
+//! - [`types`]: types every stage shares (question ids, usage, modes, winners, judge ids).
+//! - [`records`]: every file format, each with its reader and writer, and the one rule of
+//!   which judgment records count.
 //! - [`client`]: the OpenAI-compatible client: pacing, concurrency, timeouts, retries, and
 //!   the response cache (SQLite, WAL) that makes a re-run or a resumed run cost nothing.
 //! - [`generate`]: candidate answers, turn by turn.
 //! - [`judge`]: prompts (tera templates in `prompts/`), verdict parsing, both-order games.
-//! - [`pipeline`]: the streamed run: generate → judge → report.
-//! - [`store`]: append-only JSONL writers (one per file) and readers.
+//! - [`pipeline`]: one run in stages: setup → resume → drive → finish.
+//! - [`store`]: append-only JSONL writers (one per file), readers, atomic writes.
+//! - [`error`]: the typed errors that decide exit codes.
 //! - [`aggregate`]: scores, win rates and position consistency from judgment records.
 //! - [`report`]: exporters (terminal table, Markdown, JSON) behind one trait.
 //! - [`simulate`]: an offline OpenAI-compatible simulator for tests, demos and dry runs.
 
 pub mod aggregate;
-pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod cmd;
 pub mod config;
+pub mod error;
 pub mod generate;
 pub mod judge;
 pub mod pipeline;
+pub mod records;
 pub mod report;
 pub mod simulate;
 pub mod store;
+pub mod types;
 pub mod util;

@@ -1,21 +1,21 @@
-//! The `shinpan` binary: parse the command line, run it, report errors.
-//! Exit codes: 0 success, 1 failure, 2 bad input (flags, config, question files), 130
-//! interrupted.
+//! The `shinpan` binary: parse the command line, run it, and map how it ended to an exit
+//! code (see [`shinpan::error`]): 0 success, 1 failure (failed items included), 2 bad input,
+//! 130 interrupted.
 
 use clap::Parser;
 
 fn main() {
     let cli = shinpan::cli::Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("Error: cannot start the async runtime: {e}");
-            std::process::exit(1);
+    let result = tokio::runtime::Runtime::new()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))
+        .and_then(|rt| rt.block_on(shinpan::cmd::dispatch(cli)));
+    if let Err(e) = result {
+        let code = shinpan::error::exit_code(&e);
+        if code == 130 {
+            eprintln!("shinpan: {e:#}");
+        } else {
+            eprintln!("Error: {e:#}");
         }
-    };
-    if let Err(e) = runtime.block_on(shinpan::cmd::dispatch(cli)) {
-        eprintln!("Error: {e:#}");
-        let usage = e.downcast_ref::<shinpan::config::UsageError>().is_some();
-        std::process::exit(if usage { 2 } else { 1 });
+        std::process::exit(code);
     }
 }

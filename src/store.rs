@@ -182,6 +182,38 @@ fn truncate_torn_tail(file: &mut File) -> io::Result<()> {
     }
 }
 
+/// A writer opened on first use, so a run without anything to write leaves no empty file.
+pub struct LazyWriter {
+    path: PathBuf,
+    writer: Option<JsonlWriter>,
+}
+
+impl LazyWriter {
+    /// A writer of `path`, not opened yet.
+    pub fn new(path: PathBuf) -> Self {
+        Self { path, writer: None }
+    }
+
+    /// Queues one record, opening the file first if needed.
+    pub fn send<T: Serialize>(&mut self, v: &T) -> io::Result<()> {
+        let w = match &mut self.writer {
+            Some(w) => w,
+            None => self.writer.insert(JsonlWriter::open(&self.path).map_err(|e| {
+                io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
+            })?),
+        };
+        w.send(v)
+    }
+
+    /// Waits until every queued record is on disk.
+    pub fn finish(self) -> io::Result<()> {
+        match self.writer {
+            Some(w) => w.finish().map(|_| ()),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Reads a small file whole, naming the file in the error.
 pub fn read_to_string(path: &Path) -> anyhow::Result<String> {
     let mut s = String::new();

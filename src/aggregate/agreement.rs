@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::length::pearson;
-use super::records::{PairGame, SingleGrade};
+use crate::records::{PairGame, SingleGrade};
 use super::{GameOutcome, combine};
-use crate::bench::QuestionId;
+use crate::types::QuestionId;
 
 /// A pairwise verdict about an unordered pair, from the first-named model's side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -187,7 +187,7 @@ pub fn single_agreement(rows: &[SingleGrade]) -> Agreement {
     for r in rows {
         if let Some(s) = r.valid_score() {
             let item = (
-                r.question_id.0.clone(),
+                r.question_id.to_string(),
                 r.turn,
                 r.model.clone(),
                 String::new(),
@@ -289,7 +289,7 @@ pub fn judge_votes(rows: &[PairGame]) -> BTreeMap<String, Votes> {
             GameOutcome::Model2 => Some(false),
             GameOutcome::Tie => None,
         };
-        let (item, vote) = vote_item(&r.question_id.0, r.turn, &r.model_1, &r.model_2, w);
+        let (item, vote) = vote_item(r.question_id.as_str(), r.turn, &r.model_1, &r.model_2, w);
         out.entry(r.judge.model().to_string())
             .or_default()
             .entry(item)
@@ -322,7 +322,7 @@ pub fn human_votes(votes: &[HumanVote]) -> BTreeMap<String, Votes> {
             "model_b" => Some(false),
             _ => None,
         };
-        let (item, vote) = vote_item(&v.question_id.0, v.turn, &v.model_a, &v.model_b, w);
+        let (item, vote) = vote_item(v.question_id.as_str(), v.turn, &v.model_a, &v.model_b, w);
         out.entry(who)
             .or_default()
             .entry(item)

@@ -6,8 +6,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Deserializer};
 
-use super::text::TextStats;
-use crate::bench::{AnswerRecord, Question, QuestionId};
+use crate::records::text::TextStats;
+use crate::records::{AnswerRecord, Question};
+use crate::types::QuestionId;
 use crate::store::{StoreError, read_jsonl};
 
 /// A text deserialised straight into its statistics.
@@ -37,14 +38,18 @@ struct MeasuredAnswer {
 #[derive(Deserialize)]
 struct MeasuredQuestion {
     question_id: QuestionId,
+    #[serde(default)]
+    category: Option<String>,
     turns: Vec<Measured>,
 }
 
-/// Statistics of answers by (model, question, turn) and the language of questions.
+/// Statistics of answers by (model, question, turn), and the language and category of
+/// questions (judgment records from upstream carry no category; the question file does).
 #[derive(Debug, Default)]
 pub struct AnswerIndex {
     answers: HashMap<(String, String, u32), TextStats>,
     questions: HashMap<(String, u32), bool>,
+    categories: HashMap<String, String>,
 }
 
 impl AnswerIndex {
@@ -54,7 +59,7 @@ impl AnswerIndex {
             if let Some(c) = a.choices.into_iter().next() {
                 self.insert_answer(
                     &a.model_id,
-                    &a.question_id.0,
+                    a.question_id.as_str(),
                     c.turns.into_iter().map(|t| t.0),
                 );
             }
@@ -65,7 +70,10 @@ impl AnswerIndex {
     /// Adds the language of every question turn of a FastChat question file.
     pub fn add_questions(&mut self, path: &Path) -> Result<(), StoreError> {
         for (_, q) in read_jsonl::<MeasuredQuestion>(path)? {
-            self.insert_question(&q.question_id.0, q.turns.into_iter().map(|t| t.0));
+            if let Some(c) = q.category {
+                self.categories.insert(q.question_id.to_string(), c);
+            }
+            self.insert_question(q.question_id.as_str(), q.turns.into_iter().map(|t| t.0));
         }
         Ok(())
     }
@@ -73,12 +81,14 @@ impl AnswerIndex {
     /// Adds an answer already in memory.
     pub fn add_answer(&mut self, a: &AnswerRecord) {
         let turns = a.turns().iter().map(|t| TextStats::of(t));
-        self.insert_answer(&a.model_id, &a.question_id.0, turns);
+        self.insert_answer(&a.model_id, a.question_id.as_str(), turns);
     }
 
     /// Adds a question already in memory.
     pub fn add_question(&mut self, q: &Question) {
-        self.insert_question(&q.question_id.0, q.turns.iter().map(|t| TextStats::of(t)));
+        self.categories
+            .insert(q.question_id.to_string(), q.category.clone());
+        self.insert_question(q.question_id.as_str(), q.turns.iter().map(|t| TextStats::of(t)));
     }
 
     fn insert_answer(&mut self, model: &str, qid: &str, turns: impl Iterator<Item = TextStats>) {
@@ -106,6 +116,11 @@ impl AnswerIndex {
     /// Whether a question turn is in Japanese; `None` when the question is unknown.
     pub fn question_japanese(&self, qid: &str, turn: u32) -> Option<bool> {
         self.questions.get(&(qid.to_string(), turn)).copied()
+    }
+
+    /// The category of a question, when its question file was read.
+    pub fn category(&self, qid: &str) -> Option<&str> {
+        self.categories.get(qid).map(String::as_str)
     }
 
     /// Whether any answer is known.

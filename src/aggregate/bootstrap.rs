@@ -20,8 +20,8 @@ pub struct BootstrapOptions {
 impl Default for BootstrapOptions {
     fn default() -> Self {
         Self {
-            rounds: 1000,
-            seed: 0,
+            rounds: crate::config::defaults::BOOTSTRAP,
+            seed: crate::config::defaults::SEED,
         }
     }
 }

@@ -1,14 +1,21 @@
-//! Loading judgment files for `shinpan report`: a run directory, FastChat's
-//! `model_judgment/` files, or ja-vicuna-qa's `pairwise:*.jsonl` files, in any mix.
+//! Loading judgment files for `shinpan report`: run directories, FastChat's `model_judgment/`
+//! files, ja-vicuna-qa's `pairwise:*.jsonl` files, in any mix. Every `.jsonl` file found is
+//! read by the kind its first record shows, or refused with an error naming the file and the
+//! line: no file is ever skipped unnoticed.
+//!
+//! A run directory (one with `run.json`) is read as the run left it: its current judgments
+//! (`judgments/`), answers, and what its manifest expected; its journal (every judgment ever
+//! made, superseded ones included) is history, not read again.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
-
 use super::answers::AnswerIndex;
-use super::records::{PairGame, SingleGrade};
-use super::{Mode, ModelSummary, Report, StatsOptions, summarize_pairs, summarize_single};
+use super::coverage::Expectation;
+use super::{Mode, Report, StatsOptions, summarize_pairs, summarize_single};
+use crate::error::UsageError;
+use crate::records::layout::{JOURNAL_DIR, MANIFEST};
+use crate::records::{Kind, Manifest, PairGame, RunState, SingleGrade, kind_of};
 use crate::store::read_jsonl;
 
 /// Judgments read from files.
@@ -20,97 +27,120 @@ pub struct Loaded {
     pub pair: Vec<PairGame>,
     /// Lengths and languages of the answers and questions found beside them.
     pub answers: AnswerIndex,
+    /// What the run directories among the paths expected, by judge and kind of judgment.
+    pub expected: BTreeMap<(String, &'static str), Expectation>,
+    /// Files read as something other than judgments, answers or questions, with what they
+    /// hold (judge prompts, human votes), for a note.
+    pub other: Vec<(PathBuf, Kind)>,
+}
+
+fn bad(path: &Path, e: impl std::fmt::Display) -> anyhow::Error {
+    UsageError(format!("{}: {e}", path.display())).into()
 }
 
 /// Reads every judgment file under the given paths (files, or directories searched
-/// recursively for `*.jsonl`), and the answer and question files among them (for length and
-/// language figures). Each file's kind is told by its first record. Reference answers
-/// (under a `reference_answer` directory) are not a model's answers and are skipped.
+/// recursively for `*.jsonl`), and the answer and question files among them (for length,
+/// language and category figures). Reference answers (under a `reference_answer` directory)
+/// are not a model's answers and only noted.
 pub fn load_judgments(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
     let mut files = Vec::new();
+    let mut runs = Vec::new();
     for p in paths {
         if p.is_dir() {
-            collect(p, &mut files)
-                .with_context(|| format!("{}: cannot list the directory", p.display()))?;
+            collect(p, &mut files, &mut runs).map_err(|e| bad(p, e))?;
         } else if p.exists() {
             files.push(p.clone());
         } else {
-            bail!("{}: no such file or directory", p.display());
+            return Err(bad(p, "no such file or directory"));
         }
     }
     files.sort();
+    files.dedup();
     let mut out = Loaded::default();
     for f in files {
-        match kind_of(&f)? {
+        let kind = kind_of(&f).map_err(|e| bad(&f, e))?;
+        match kind {
+            None => {}
             Some(Kind::Single) => out.single.extend(
                 read_jsonl::<SingleGrade>(&f)
-                    .with_context(|| f.display().to_string())?
+                    .map_err(|e| bad(&f, e))?
                     .into_iter()
                     .map(|(_, r)| r),
             ),
             Some(Kind::Pair) => out.pair.extend(
                 read_jsonl::<PairGame>(&f)
-                    .with_context(|| f.display().to_string())?
+                    .map_err(|e| bad(&f, e))?
                     .into_iter()
                     .map(|(_, r)| r),
             ),
             Some(Kind::Answers) => {
-                let reference = f.components().any(|c| c.as_os_str() == "reference_answer");
-                if !reference {
-                    out.answers
-                        .add_answers(&f)
-                        .with_context(|| f.display().to_string())?;
+                if f.components().any(|c| c.as_os_str() == "reference_answer") {
+                    out.other.push((f, Kind::Answers));
+                } else {
+                    out.answers.add_answers(&f).map_err(|e| bad(&f, e))?;
                 }
             }
-            Some(Kind::Questions) => out
-                .answers
-                .add_questions(&f)
-                .with_context(|| f.display().to_string())?,
-            None => {}
+            Some(Kind::Questions) => out.answers.add_questions(&f).map_err(|e| bad(&f, e))?,
+            Some(k @ (Kind::Errors | Kind::JudgePrompts | Kind::HumanVotes)) => {
+                out.other.push((f, k))
+            }
+        }
+    }
+    for dir in runs {
+        let manifest = Manifest::read(&dir.join(MANIFEST)).map_err(|e| UsageError(e.to_string()))?;
+        for e in manifest.evaluations {
+            let mut reasons = Vec::new();
+            match e.state {
+                RunState::Finished => {}
+                RunState::Interrupted => reasons.push("the run was interrupted (Ctrl-C)".into()),
+                RunState::Running => reasons.push(
+                    "the run did not finish (still running, or killed); run the same command again to finish it"
+                        .into(),
+                ),
+            }
+            let key = (e.judge.clone(), e.mode.file_kind());
+            let exp = out.expected.entry(key).or_default();
+            exp.mode = Some(e.mode);
+            for m in e.models {
+                if !exp.models.contains(&m) {
+                    exp.models.push(m);
+                }
+            }
+            exp.baseline = exp.baseline.take().or(e.baseline);
+            for q in e.questions {
+                let id = q.id.to_string();
+                if !exp.questions.iter().any(|(x, _)| *x == id) {
+                    exp.questions.push((id, q.turns));
+                }
+            }
+            for r in reasons {
+                if !exp.reasons.contains(&r) {
+                    exp.reasons.push(r);
+                }
+            }
         }
     }
     Ok(out)
 }
 
-enum Kind {
-    Single,
-    Pair,
-    Answers,
-    Questions,
-}
-
-fn kind_of(path: &Path) -> anyhow::Result<Option<Kind>> {
-    use std::io::BufRead;
-    let f =
-        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    for line in std::io::BufReader::new(f).lines() {
-        let line = line.with_context(|| format!("{}: cannot read", path.display()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-            return Ok(None);
-        };
-        return Ok(if v.get("g1_winner").is_some() {
-            Some(Kind::Pair)
-        } else if v.get("score").is_some() && v.get("model").is_some() {
-            Some(Kind::Single)
-        } else if v.get("choices").is_some() && v.get("question_id").is_some() {
-            Some(Kind::Answers)
-        } else if v.get("turns").is_some() && v.get("question_id").is_some() {
-            Some(Kind::Questions)
-        } else {
-            None
-        });
+/// Collects `*.jsonl` files below `dir`. A run directory contributes its current files and
+/// is remembered for its manifest; its journal is left out (its records are in the
+/// current judgment files already, superseded ones removed).
+fn collect(dir: &Path, out: &mut Vec<PathBuf>, runs: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let is_run = dir.join(MANIFEST).is_file();
+    if is_run {
+        runs.push(dir.to_path_buf());
     }
-    Ok(None)
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for path in entries {
         if path.is_dir() {
-            collect(&path, out)?;
+            if is_run && path.file_name().is_some_and(|n| n == JOURNAL_DIR) {
+                continue;
+            }
+            collect(&path, out, runs)?;
         } else if path.extension().is_some_and(|e| e == "jsonl") {
             out.push(path);
         }
@@ -142,24 +172,9 @@ pub fn build_reports(
             if mode.is_some_and(|m| m != this) {
                 continue;
             }
-            let result = summarize_single(&rows, opts, &loaded.answers);
-            reports.push(
-                Report {
-                    mode: this,
-                    judge: judge.to_string(),
-                    baseline: None,
-                    models: result
-                        .models
-                        .into_iter()
-                        .map(ModelSummary::Single)
-                        .collect(),
-                    position_bias: None,
-                    length_bias: result.length,
-                    sampling: result.sampling,
-                    same_family_as_judge: Vec::new(),
-                }
-                .flag_self_preference(),
-            );
+            let exp = loaded.expected.get(&(judge.to_string(), this.file_kind()));
+            let result = summarize_single(&rows, opts, &loaded.answers, exp);
+            reports.push(Report::single(this, judge, result, exp));
         }
     }
     if !mode.is_some_and(Mode::is_graded) {
@@ -168,46 +183,48 @@ pub fn build_reports(
             by_judge.entry(r.judge.model()).or_default().push(r);
         }
         for (judge, rows) in by_judge {
+            let exp = loaded.expected.get(&(judge.to_string(), "pair"));
             let base = match (baseline, mode) {
                 (Some(b), _) => {
                     if !rows.iter().any(|r| r.model_1 == b || r.model_2 == b) {
-                        bail!(
+                        return Err(UsageError(format!(
                             "--baseline {b}: no pairwise game of judge {judge} involves that model"
-                        );
+                        ))
+                        .into());
                     }
                     Some(b.to_string())
                 }
                 (None, Some(Mode::PairwiseAll)) => None,
-                (None, Some(Mode::PairwiseBaseline)) => match common_model(&rows) {
+                (None, Some(Mode::PairwiseBaseline)) => match exp
+                    .and_then(|e| e.baseline.clone())
+                    .or_else(|| common_model(&rows))
+                {
                     Some(b) => Some(b),
-                    None => bail!(
-                        "--mode pairwise-baseline: no single model plays in every game of judge {judge}; name it with --baseline"
-                    ),
+                    None => {
+                        return Err(UsageError(format!(
+                            "--mode pairwise-baseline: no single model plays in every game of judge {judge}; name it with --baseline"
+                        ))
+                        .into());
+                    }
                 },
-                (None, _) => common_model(&rows),
+                (None, _) => match exp {
+                    Some(e) if e.mode == Some(Mode::PairwiseAll) => None,
+                    Some(e) if e.baseline.is_some() => e.baseline.clone(),
+                    _ => common_model(&rows),
+                },
             };
-            let result = summarize_pairs(&rows, base.as_deref(), opts, &loaded.answers);
-            reports.push(
-                Report {
-                    mode: if base.is_some() {
-                        Mode::PairwiseBaseline
-                    } else {
-                        Mode::PairwiseAll
-                    },
-                    judge: judge.to_string(),
-                    models: result.models.into_iter().map(ModelSummary::Pair).collect(),
-                    position_bias: Some(result.position),
-                    length_bias: result.length,
-                    sampling: result.sampling,
-                    baseline: base,
-                    same_family_as_judge: Vec::new(),
-                }
-                .flag_self_preference(),
-            );
+            let exp = exp.filter(|e| {
+                e.mode == Some(if base.is_some() { Mode::PairwiseBaseline } else { Mode::PairwiseAll })
+            });
+            let result = summarize_pairs(&rows, base.as_deref(), opts, &loaded.answers, exp);
+            reports.push(Report::pairwise(judge, base, result, exp));
         }
     }
     if reports.is_empty() {
-        bail!("no judgment records found (expected FastChat single or pair judgment files)");
+        return Err(UsageError(
+            "no judgment records found (expected FastChat single or pair judgment files)".into(),
+        )
+        .into());
     }
     Ok(reports)
 }

@@ -7,56 +7,26 @@ pub mod agreement;
 pub mod answers;
 pub mod bootstrap;
 pub mod bt;
+pub mod coverage;
 pub mod family;
 pub mod length;
 mod load;
 mod pairwise;
 mod position;
 mod ratings;
-mod records;
 pub mod samples;
 mod single;
-pub mod text;
 
 pub use bootstrap::BootstrapOptions;
+pub use coverage::{Expectation, ModelCoverage};
 pub use load::{Loaded, build_reports, load_judgments};
 pub use pairwise::{GameOutcome, PairSummary, PairwiseResult, combine, summarize_pairs};
 pub use position::{InconsistentGame, PositionBias};
-pub use records::{JudgeName, PairGame, SingleGrade};
+pub use crate::records::{PairGame, SingleGrade};
+pub use crate::types::Mode;
 pub use single::{AspectScore, CategoryScore, SingleResult, SingleSummary, summarize_single};
 
 use serde::Serialize;
-
-/// What kind of evaluation a report describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    /// 1-10 grading of each answer.
-    Single,
-    /// 1-10 grading of each answer on several aspects in one call.
-    Rubric,
-    /// Each model against one baseline model.
-    PairwiseBaseline,
-    /// Every pair of models.
-    PairwiseAll,
-}
-
-impl Mode {
-    /// Whether answers are graded one by one (single or rubric) rather than compared.
-    pub fn is_graded(self) -> bool {
-        matches!(self, Mode::Single | Mode::Rubric)
-    }
-
-    /// The name used on the command line and in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Single => "single",
-            Mode::Rubric => "rubric",
-            Mode::PairwiseBaseline => "pairwise-baseline",
-            Mode::PairwiseAll => "pairwise-all",
-        }
-    }
-}
 
 /// How figures are aggregated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +58,7 @@ impl Default for StatsOptions {
         Self {
             bootstrap: BootstrapOptions::default(),
             errors_as_ties: false,
-            max_listed: 1000,
+            max_listed: crate::config::defaults::MAX_LISTED,
             non_japanese_as_failure: false,
         }
     }
@@ -128,11 +98,67 @@ pub struct Report {
     /// Models of the judge's own family (self-preference risk); empty when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub same_family_as_judge: Vec<String>,
+    /// Whether some expected judgment is failed or missing (or the run was interrupted): the
+    /// figures describe only what was judged.
+    pub partial: bool,
+    /// Why the report is partial, in a few words each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partial_reasons: Vec<String>,
+    /// Per model: judgments expected, judged, failed and missing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<ModelCoverage>,
 }
 
 impl Report {
+    /// The report of one judge's grades.
+    pub fn single(mode: Mode, judge: &str, r: SingleResult, exp: Option<&Expectation>) -> Self {
+        let partial_reasons = coverage::partial_reasons(&r.coverage, exp);
+        Report {
+            mode,
+            judge: judge.to_string(),
+            baseline: None,
+            models: r.models.into_iter().map(ModelSummary::Single).collect(),
+            position_bias: None,
+            length_bias: r.length,
+            sampling: r.sampling,
+            same_family_as_judge: Vec::new(),
+            partial: !partial_reasons.is_empty(),
+            partial_reasons,
+            coverage: r.coverage,
+        }
+        .flag_self_preference()
+    }
+
+    /// The report of one judge's games (pairwise-baseline when there is a baseline).
+    pub fn pairwise(
+        judge: &str,
+        baseline: Option<String>,
+        r: PairwiseResult,
+        exp: Option<&Expectation>,
+    ) -> Self {
+        let partial_reasons = coverage::partial_reasons(&r.coverage, exp);
+        Report {
+            mode: if baseline.is_some() {
+                Mode::PairwiseBaseline
+            } else {
+                Mode::PairwiseAll
+            },
+            judge: judge.to_string(),
+            baseline,
+            models: r.models.into_iter().map(ModelSummary::Pair).collect(),
+            position_bias: Some(r.position),
+            length_bias: r.length,
+            sampling: r.sampling,
+            same_family_as_judge: Vec::new(),
+            partial: !partial_reasons.is_empty(),
+            partial_reasons,
+            coverage: r.coverage,
+        }
+        .flag_self_preference()
+    }
+
     /// Fills `same_family_as_judge` from the model and judge names.
-    pub fn flag_self_preference(mut self) -> Self {
+    fn flag_self_preference(mut self) -> Self {
         let judge = family::family(&self.judge);
         self.same_family_as_judge = self
             .models

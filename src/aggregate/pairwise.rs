@@ -9,10 +9,11 @@ use super::answers::{AnswerIndex, off_language};
 use super::length::{length_controlled, pearson, std_dev};
 use super::position::{PositionBias, measure_position};
 use super::ratings::rate;
-use super::records::{PairGame, superseded, without_stale};
-use super::samples::{Sampling, collapse_pairs, with_collapsed};
+use super::coverage::{Expectation, ModelCoverage, pair_coverage};
+use super::samples::{Sampling, pair_sampling};
 use super::{LengthBias, StatsOptions, mean, ratio};
-use crate::judge::Winner;
+use crate::records::{Current, PairGame};
+use crate::types::Winner;
 
 /// The combined result of both orders of one game.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,10 +64,15 @@ pub struct PairSummary {
     pub adjusted_win_rate: Option<f64>,
     /// Share of games (with a verdict in both orders) whose two orders agree.
     pub position_consistency: Option<f64>,
-    /// Bradley-Terry rating, Elo scale, baseline (or the mean) at 1000.
+    /// Bradley-Terry rating, Elo scale, baseline (or the mean) at 1000; `null` when the
+    /// games put no bound on it (see `bt_not_estimable`).
     pub bt_rating: Option<f64>,
     /// 95% bootstrap interval of the rating.
     pub bt_ci: Option<[f64; 2]>,
+    /// Why `bt_rating` is `null`: the model won, or lost, every game that links it to the
+    /// others, so only the prior would bound it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bt_not_estimable: Option<String>,
     /// Win probability against the baseline that the ratings imply.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicted_win_rate: Option<f64>,
@@ -94,6 +100,8 @@ pub struct PairwiseResult {
     pub length: Option<LengthBias>,
     /// Disagreement of repeated judgments, when games were judged several times.
     pub sampling: Option<Sampling>,
+    /// Per model: games expected, judged, failed and missing.
+    pub coverage: Vec<ModelCoverage>,
 }
 
 #[derive(Default)]
@@ -121,22 +129,14 @@ pub fn summarize_pairs(
     baseline: Option<&str>,
     opts: &StatsOptions,
     answers: &AnswerIndex,
+    expected: Option<&Expectation>,
 ) -> PairwiseResult {
-    let rows = without_stale(rows, |r| (key(r), r.sample), |r| r.input_digest);
-    let (collapsed, sampling) = collapse_pairs(&rows, opts.max_listed);
-    let rows = with_collapsed(&rows, &collapsed, |r| r.sample.is_some());
-    let rows = rows.as_slice();
-    let retried = superseded(
-        rows,
-        key,
-        |r| r.g1_error.is_some() || r.g2_error.is_some(),
-        |r| combine(r.g1_winner, r.g2_winner).0 != GameOutcome::Error,
-    );
+    let current = Current::games(rows);
+    let rows = current.rows();
+    let sampling = pair_sampling(&rows, opts.max_listed);
+    let coverage = pair_coverage(&rows, baseline, expected);
     let games: Vec<&PairGame> = rows
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !retried.contains(i))
-        .map(|(_, r)| *r)
+        .into_iter()
         .filter(|r| match baseline {
             Some(b) => r.model_1 == b || r.model_2 == b,
             None => true,
@@ -160,7 +160,7 @@ pub fn summarize_pairs(
     for r in &games {
         let (mut outcome, consistent) = combine(r.g1_winner, r.g2_winner);
         let (i1, i2) = (index[r.model_1.as_str()], index[r.model_2.as_str()]);
-        let (qid, turn) = (r.question_id.0.as_str(), r.turn);
+        let (qid, turn) = (r.question_id.as_str(), r.turn);
         let a1 = r.answer_1.or_else(|| answers.answer(&r.model_1, qid, turn));
         let a2 = r.answer_2.or_else(|| answers.answer(&r.model_2, qid, turn));
         let q_ja = r
@@ -253,8 +253,9 @@ pub fn summarize_pairs(
                 adjusted_win_rate: (n > 0)
                     .then(|| (t.wins as f64 + 0.5 * t.ties as f64) / n as f64),
                 position_consistency: ratio(t.consistent, t.judged),
-                bt_rating: ratings.rating.get(i).copied(),
+                bt_rating: ratings.rating.get(i).copied().flatten(),
                 bt_ci: ratings.rating_ci.get(i).copied().flatten(),
+                bt_not_estimable: ratings.not_estimable.get(i).cloned().flatten(),
                 predicted_win_rate: ratings.predicted.get(i).copied().flatten(),
                 predicted_win_rate_ci: ratings.predicted_ci.get(i).copied().flatten(),
                 lc_win_rate: scale.and_then(|sd| {
@@ -273,7 +274,7 @@ pub fn summarize_pairs(
             .total_cmp(&a.adjusted_win_rate.unwrap_or(-1.0))
             .then_with(|| a.model.cmp(&b.model))
     });
-    let position = measure_position(&games, &index, opts.bootstrap, opts.max_listed);
+    let position = measure_position(&games, &index, &names, opts.bootstrap, opts.max_listed);
     let length = (!length_pairs.is_empty()).then(|| {
         let ys: Vec<f64> = length_pairs.iter().map(|p| p.1).collect();
         LengthBias {
@@ -286,17 +287,8 @@ pub fn summarize_pairs(
         position,
         length,
         sampling,
+        coverage,
     }
-}
-
-fn key(r: &PairGame) -> (&str, &str, &str, u32, &str) {
-    (
-        r.question_id.0.as_str(),
-        r.model_1.as_str(),
-        r.model_2.as_str(),
-        r.turn,
-        r.judge.model(),
-    )
 }
 
 #[cfg(test)]

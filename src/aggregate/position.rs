@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::bootstrap::{BootstrapOptions, interval, resample_counts, rng_for};
-use super::bt::{ELO_PER_NAT, Obs, fit, win_probability};
+use super::bt::{ELO_PER_NAT, Obs, PRIOR_TIES, fit, prior_bound, win_probability};
 use super::ratio;
-use super::records::PairGame;
-use crate::bench::QuestionId;
-use crate::judge::Winner;
+use crate::records::PairGame;
+use crate::types::QuestionId;
+use crate::types::Winner;
 
 /// A game whose two orders disagree.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -42,12 +42,16 @@ pub struct PositionBias {
     /// Share of decisive verdicts won by the answer shown first (0.5 = no bias).
     pub first_position_win_rate: Option<f64>,
     /// The first position's advantage in Elo points, from a Bradley-Terry fit with a
-    /// position term over single-order verdicts.
+    /// position term over single-order verdicts; `null` when the verdicts do not bound it.
     pub home_advantage_elo: Option<f64>,
     /// 95% bootstrap interval (resampling games).
     pub home_advantage_ci: Option<[f64; 2]>,
     /// The win probability of the first position between equally strong answers.
     pub first_position_win_probability: Option<f64>,
+    /// Why the home advantage is `null`: in some order of a pairing one position won (or
+    /// lost) every verdict, and no other pairing bounds the term, so only the prior would.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub home_advantage_not_estimable: Option<String>,
     /// How many games' orders disagree.
     pub inconsistent_games: usize,
     /// Those games, in file order (at most `--max-listed` of them).
@@ -63,10 +67,32 @@ fn slot(w: Winner, first_is_model_1: bool) -> usize {
     }
 }
 
-/// Measures position bias over games (error games are left out).
+/// Why the position term is not bounded: the orders of pairings in which one position won or
+/// lost every single-order verdict.
+fn sweep_reason(obs: &[Obs], names: &[&str]) -> String {
+    let swept: Vec<String> = obs
+        .iter()
+        .filter(|o| o.wins_a == 0.0 || o.wins_a == o.n)
+        .map(|o| {
+            let who = if o.wins_a == o.n { "first" } else { "second" };
+            format!(
+                "with {} shown first against {}, the {who}-shown answer won all {} verdicts",
+                names[o.a], names[o.b], o.n
+            )
+        })
+        .collect();
+    format!(
+        "{}; no other pairing bounds the position term, so only the prior would",
+        swept.join("; ")
+    )
+}
+
+/// Measures position bias over games (error games are left out); `names` are the models by
+/// their index.
 pub fn measure_position(
     games: &[&PairGame],
     index: &HashMap<&str, usize>,
+    names: &[&str],
     opts: BootstrapOptions,
     max_listed: usize,
 ) -> PositionBias {
@@ -115,7 +141,7 @@ pub fn measure_position(
     let k = index.len();
     let keys: Vec<(usize, usize)> = cells.keys().copied().collect();
     let counts: Vec<u64> = cells.values().flat_map(|c| c.iter().copied()).collect();
-    let home_of = |counts: &[u64]| -> f64 {
+    let obs_of = |counts: &[u64]| -> Vec<Obs> {
         let mut obs = Vec::with_capacity(keys.len() * 2);
         for (p, &(m1, m2)) in keys.iter().enumerate() {
             // Order 1 shows model_1 first; order 2 shows model_2 first.
@@ -144,8 +170,14 @@ pub fn measure_position(
             }
             obs.extend([o1, o2].into_iter().filter(|o| o.n > 0.0));
         }
-        fit(k, &obs, 0, true).home * ELO_PER_NAT
+        obs
     };
+    let home_of = |counts: &[u64]| fit(k, &obs_of(counts), 0, true, PRIOR_TIES).home * ELO_PER_NAT;
+    let obs = obs_of(&counts);
+    if prior_bound(k, &obs, 0, true, |f| f.home) {
+        out.home_advantage_not_estimable = Some(sweep_reason(&obs, names));
+        return out;
+    }
     let home = home_of(&counts);
     out.home_advantage_elo = Some(home);
     out.first_position_win_probability = Some(win_probability(home));

@@ -1,22 +1,26 @@
-//! Bradley-Terry ratings of combined game outcomes, with bootstrap intervals over games.
+//! Bradley-Terry ratings of combined game outcomes, with bootstrap intervals over games. A
+//! model whose games do not bound its rating (it won, or lost, every game linking it to the
+//! baseline or the main group) gets no rating, no interval and the reason instead.
 
 use std::collections::BTreeMap;
 
 use super::GameOutcome;
 use super::bootstrap::{BootstrapOptions, interval, resample_counts, rng_for};
-use super::bt::{Obs, elo, fit, win_probability};
+use super::bt::{Obs, PRIOR_TIES, components, elo, fit, win_probability};
 
 /// Ratings of every model (by index), with intervals.
 #[derive(Debug, Clone, Default)]
 pub struct Ratings {
-    /// Elo-scale rating per model.
-    pub rating: Vec<f64>,
+    /// Elo-scale rating per model (`None`: not estimable).
+    pub rating: Vec<Option<f64>>,
     /// 95% interval per model.
     pub rating_ci: Vec<Option<[f64; 2]>>,
     /// Predicted win rate against the anchor (the baseline), per model.
     pub predicted: Vec<Option<f64>>,
     /// Its 95% interval.
     pub predicted_ci: Vec<Option<[f64; 2]>>,
+    /// Why a model's rating is not estimable.
+    pub not_estimable: Vec<Option<String>>,
 }
 
 /// Per unordered pair (i < j): wins of i, wins of j, ties.
@@ -53,7 +57,34 @@ fn observations(keys: &[(usize, usize)], counts: &[u64]) -> Vec<Obs> {
         .collect()
 }
 
-/// Fits ratings for `k` models; `anchor` (the baseline) is pinned at 1000, or else the mean.
+/// Why a model outside the reference group has no finite rating.
+fn reason(i: usize, keys: &[(usize, usize)], counts: &[u64], anchored: bool) -> String {
+    let (mut won, mut lost, mut games) = (0u64, 0u64, 0u64);
+    for (p, &(a, b)) in keys.iter().enumerate() {
+        let [w, l, t] = [counts[3 * p], counts[3 * p + 1], counts[3 * p + 2]];
+        if a == i {
+            (won, lost) = (won + w + t, lost + l + t);
+        } else if b == i {
+            (won, lost) = (won + l + t, lost + w + t);
+        } else {
+            continue;
+        }
+        games += w + l + t;
+    }
+    let group = if anchored { "the baseline" } else { "the other models" };
+    if lost == 0 {
+        format!("won all {games} of its games (no loss or tie): the data put no upper bound on its rating")
+    } else if won == 0 {
+        format!("lost all {games} of its games (no win or tie): the data put no lower bound on its rating")
+    } else {
+        format!(
+            "its group of models won or lost every game against {group}: the data put no bound on the gap"
+        )
+    }
+}
+
+/// Fits ratings for `k` models; `anchor` (the baseline) is pinned at 1000, or else the mean
+/// of the models whose ratings the data bound.
 pub fn rate(
     k: usize,
     outcomes: &[(usize, usize, GameOutcome)],
@@ -66,48 +97,116 @@ pub fn rate(
     let c = cells(outcomes);
     let keys: Vec<(usize, usize)> = c.keys().copied().collect();
     let counts: Vec<u64> = c.values().flat_map(|v| v.iter().copied()).collect();
-    let fit_anchor = anchor.unwrap_or(0);
-    let solve = |counts: &[u64]| {
-        elo(
-            &fit(k, &observations(&keys, counts), fit_anchor, false),
-            anchor,
-        )
+    // The reference group: the anchor's component, or else the largest one.
+    let comp = components(k, &observations(&keys, &counts));
+    let reference = match anchor {
+        Some(a) => comp[a],
+        None => {
+            let mut sizes: BTreeMap<usize, usize> = BTreeMap::new();
+            for &g in &comp {
+                *sizes.entry(g).or_default() += 1;
+            }
+            let best = sizes.values().copied().max().unwrap_or(0);
+            sizes
+                .into_iter()
+                .find(|&(_, n)| n == best)
+                .map(|(g, _)| g)
+                .unwrap_or(0)
+        }
+    };
+    let estimable: Vec<bool> = comp.iter().map(|&g| g == reference).collect();
+    let fit_anchor = anchor.unwrap_or_else(|| estimable.iter().position(|e| *e).unwrap_or(0));
+    // Ratings on the Elo scale, the anchor (or the reference group's mean) at 1000.
+    let solve = |counts: &[u64]| -> Vec<f64> {
+        let f = fit(k, &observations(&keys, counts), fit_anchor, false, PRIOR_TIES);
+        let r = elo(&f, Some(fit_anchor));
+        match anchor {
+            Some(_) => r,
+            None => {
+                let group: Vec<f64> = (0..k).filter(|&i| estimable[i]).map(|i| r[i]).collect();
+                let shift = group.iter().sum::<f64>() / group.len().max(1) as f64 - 1000.0;
+                r.into_iter().map(|x| x - shift).collect()
+            }
+        }
     };
     let rating = solve(&counts);
-    let predicted_of = |r: &[f64]| -> Vec<Option<f64>> {
-        (0..k)
-            .map(|i| anchor.map(|a| win_probability(r[i] - r[a])))
-            .collect()
+    let predicted_of = |r: &[f64], i: usize| anchor.map(|a| win_probability(r[i] - r[a]));
+    let mut out = Ratings {
+        rating: (0..k).map(|i| estimable[i].then_some(rating[i])).collect(),
+        rating_ci: vec![None; k],
+        predicted: (0..k)
+            .map(|i| predicted_of(&rating, i).filter(|_| estimable[i]))
+            .collect(),
+        predicted_ci: vec![None; k],
+        not_estimable: (0..k)
+            .map(|i| (!estimable[i]).then(|| reason(i, &keys, &counts, anchor.is_some())))
+            .collect(),
     };
-    let predicted = predicted_of(&rating);
-    let mut rating_ci = vec![None; k];
-    let mut predicted_ci = vec![None; k];
     if opts.rounds > 0 {
         let mut rng = rng_for(opts.seed, "bradley-terry");
         let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(opts.rounds); k];
         let mut pred_samples: Vec<Vec<f64>> = vec![Vec::with_capacity(opts.rounds); k];
         for _ in 0..opts.rounds {
             let r = solve(&resample_counts(&counts, &mut rng));
-            for i in 0..k {
+            for i in (0..k).filter(|&i| estimable[i]) {
                 samples[i].push(r[i]);
-            }
-            for (i, p) in predicted_of(&r).into_iter().enumerate() {
-                if let Some(p) = p {
+                if let Some(p) = predicted_of(&r, i) {
                     pred_samples[i].push(p);
                 }
             }
         }
-        for i in 0..k {
-            rating_ci[i] = interval(std::mem::take(&mut samples[i]));
+        for i in (0..k).filter(|&i| estimable[i]) {
+            out.rating_ci[i] = interval(std::mem::take(&mut samples[i]));
             if anchor.is_some() {
-                predicted_ci[i] = interval(std::mem::take(&mut pred_samples[i]));
+                out.predicted_ci[i] = interval(std::mem::take(&mut pred_samples[i]));
             }
         }
     }
-    Ratings {
-        rating,
-        rating_ci,
-        predicted,
-        predicted_ci,
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use GameOutcome::*;
+
+    fn games(a: usize, b: usize, o: GameOutcome, n: usize) -> Vec<(usize, usize, GameOutcome)> {
+        vec![(a, b, o); n]
+    }
+
+    #[test]
+    fn an_even_record_rates_equal_with_an_interval_around_it() {
+        let mut g = games(0, 1, Model1, 16);
+        g.extend(games(0, 1, Model2, 16));
+        let r = rate(2, &g, Some(1), BootstrapOptions::default());
+        assert!((r.rating[0].unwrap() - 1000.0).abs() < 1e-6);
+        let [lo, hi] = r.rating_ci[0].unwrap();
+        assert!(lo < 1000.0 && hi > 1000.0 && hi - lo > 100.0, "{lo} {hi}");
+        assert!(r.not_estimable[0].is_none());
+    }
+
+    #[test]
+    fn a_model_that_lost_everything_is_not_estimable() {
+        let r = rate(2, &games(0, 1, Model2, 32), Some(1), BootstrapOptions::default());
+        assert_eq!(r.rating[0], None);
+        assert_eq!(r.rating_ci[0], None);
+        assert_eq!(r.predicted[0], None);
+        let why = r.not_estimable[0].as_deref().unwrap();
+        assert!(why.contains("lost all 32"), "{why}");
+        assert_eq!(r.rating[1], Some(1000.0), "the baseline itself stays the anchor");
+    }
+
+    #[test]
+    fn with_all_pairs_the_main_group_is_rated_and_the_outlier_explained() {
+        // 0 and 1 trade wins; 2 beat both every time.
+        let mut g = games(0, 1, Model1, 5);
+        g.extend(games(0, 1, Model2, 5));
+        g.extend(games(2, 0, Model1, 10));
+        g.extend(games(2, 1, Model1, 10));
+        let r = rate(3, &g, None, BootstrapOptions::default());
+        assert!((r.rating[0].unwrap() - 1000.0).abs() < 1e-6);
+        assert!((r.rating[1].unwrap() - 1000.0).abs() < 1e-6);
+        assert_eq!(r.rating[2], None);
+        assert!(r.not_estimable[2].as_deref().unwrap().contains("won all 20"));
     }
 }

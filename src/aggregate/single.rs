@@ -7,8 +7,9 @@ use serde::Serialize;
 use super::answers::{AnswerIndex, off_language};
 use super::bootstrap::mean_interval;
 use super::length::pearson;
-use super::records::{SingleGrade, superseded, without_stale};
-use super::samples::{Sampling, collapse_single, with_collapsed};
+use super::coverage::{Expectation, ModelCoverage, single_coverage};
+use super::samples::{Sampling, single_sampling};
+use crate::records::{Current, SingleGrade};
 use super::{LengthBias, StatsOptions, mean, ratio};
 
 /// Mean score of one category.
@@ -75,30 +76,25 @@ pub struct SingleResult {
     pub length: Option<LengthBias>,
     /// Disagreement of repeated judgments, when items were judged several times.
     pub sampling: Option<Sampling>,
+    /// Per model: judgments expected, judged, failed and missing.
+    pub coverage: Vec<ModelCoverage>,
 }
 
 pub fn summarize_single(
     rows: &[&SingleGrade],
     opts: &StatsOptions,
     answers: &AnswerIndex,
+    expected: Option<&Expectation>,
 ) -> SingleResult {
-    let rows = without_stale(rows, |r| (key(r), r.sample), |r| r.input_digest);
-    let (collapsed, sampling) = collapse_single(&rows, opts.max_listed);
-    let rows = with_collapsed(&rows, &collapsed, |r| r.sample.is_some());
-    let rows = rows.as_slice();
+    let current = Current::grades(rows);
+    let rows = current.rows();
+    let sampling = single_sampling(&rows, opts.max_listed);
+    let coverage = single_coverage(&rows, expected);
     let mut lengths: Vec<f64> = Vec::new();
     let mut length_scores: Vec<f64> = Vec::new();
-    let retried = superseded(
-        rows,
-        key,
-        |r| r.error.is_some(),
-        |r| r.valid_score().is_some(),
-    );
     let mut by_model: HashMap<&str, Vec<&SingleGrade>> = HashMap::new();
-    for (i, &r) in rows.iter().enumerate() {
-        if !retried.contains(&i) {
-            by_model.entry(r.model.as_str()).or_default().push(r);
-        }
+    for &r in &rows {
+        by_model.entry(r.model.as_str()).or_default().push(r);
     }
     let mut out: Vec<SingleSummary> = by_model
         .into_iter()
@@ -112,7 +108,7 @@ pub fn summarize_single(
             let mut aspect_cats: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
             let (mut off_n, mut known_n) = (0usize, 0usize);
             for r in rows {
-                let (qid, turn) = (r.question_id.0.as_str(), r.turn);
+                let (qid, turn) = (r.question_id.as_str(), r.turn);
                 let answer = answers.answer(model, qid, turn);
                 let off = off_language(answers.question_japanese(qid, turn), answer);
                 if let Some(off) = off {
@@ -123,12 +119,13 @@ pub fn summarize_single(
                     Some(_) if opts.non_japanese_as_failure && off == Some(true) => Some(1.0),
                     other => other,
                 };
+                let category = r.category.as_deref().or_else(|| answers.category(qid));
                 if let (Some(_), Some(map)) = (r.valid_score(), &r.aspects) {
                     for (a, v) in map {
                         aspect_values.entry(a.clone()).or_default().push(*v);
-                        if let Some(c) = &r.category {
+                        if let Some(c) = category {
                             aspect_cats
-                                .entry((a.clone(), c.clone()))
+                                .entry((a.clone(), c.to_string()))
                                 .or_default()
                                 .push(*v);
                         }
@@ -145,8 +142,8 @@ pub fn summarize_single(
                         if (1..=2).contains(&r.turn) {
                             turns[r.turn as usize - 1].push(s);
                         }
-                        if let Some(c) = &r.category {
-                            cats.entry(c.clone()).or_default().push(s);
+                        if let Some(c) = category {
+                            cats.entry(c.to_string()).or_default().push(s);
                         }
                     }
                     None => errors += 1,
@@ -221,14 +218,6 @@ pub fn summarize_single(
         models: out,
         length,
         sampling,
+        coverage,
     }
-}
-
-fn key(r: &SingleGrade) -> (&str, &str, u32, &str) {
-    (
-        r.question_id.0.as_str(),
-        r.model.as_str(),
-        r.turn,
-        r.judge.model(),
-    )
 }

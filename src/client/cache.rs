@@ -23,7 +23,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{ChatRequest, ChatResponse};
-use crate::bench::Usage;
+use crate::types::Usage;
 use crate::util::unix_now;
 
 /// Schema version kept in SQLite's `user_version`.
@@ -404,6 +404,7 @@ mod tests {
             temperature: 0.7,
             max_tokens: 100,
             sample,
+            json_schema: None,
         }
     }
 

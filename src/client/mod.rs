@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use crate::bench::Usage;
+use crate::types::Usage;
 use wire::{error_message, parse_response};
 
 /// Where and how to reach one OpenAI-compatible API.
@@ -48,18 +48,23 @@ pub struct EndpointConfig {
     pub timeout: Duration,
     /// How failed attempts are retried.
     pub retry: RetryPolicy,
+    /// Whether the server honours `response_format` with a JSON schema (judge verdicts are
+    /// then asked for as schema-constrained JSON).
+    pub structured_verdicts: bool,
 }
 
 impl Default for EndpointConfig {
     fn default() -> Self {
+        use crate::config::defaults;
         Self {
-            base_url: "https://api.openai.com/v1".into(),
-            api_key_env: Some("OPENAI_API_KEY".into()),
+            base_url: defaults::BASE_URL.into(),
+            api_key_env: Some(defaults::API_KEY_ENV.into()),
             rpm: None,
             tpm: None,
-            concurrency: 8,
-            timeout: Duration::from_secs(120),
+            concurrency: defaults::CONCURRENCY as usize,
+            timeout: Duration::from_secs(defaults::TIMEOUT_SECS),
             retry: RetryPolicy::default(),
+            structured_verdicts: false,
         }
     }
 }
@@ -376,9 +381,17 @@ impl Client {
             if status.as_u16() == 429 {
                 inner.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
             }
+            let mut message = error_message(&text);
+            if status.as_u16() == 404 {
+                // The usual cause is a base URL without /v1, or with the endpoint path in it.
+                message = format!(
+                    "{message} (POST {}: if this URL is wrong, --base-url should be the API root ending in /v1; shinpan appends /chat/completions)",
+                    inner.url
+                );
+            }
             return Err(ClientError::Status {
                 status: status.as_u16(),
-                message: error_message(&text),
+                message,
                 retry_after,
             });
         }

@@ -11,7 +11,7 @@ use async_openai::types::chat::{
 use serde::{Deserialize, Serialize};
 
 use super::{ChatResponse, ClientError};
-use crate::bench::Usage;
+use crate::types::Usage;
 
 /// Who speaks a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -70,6 +70,10 @@ pub struct ChatRequest {
     /// of the cache key, so K samples are K calls rather than one reply served K times.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sample: Option<u32>,
+    /// A JSON schema the reply must follow (`response_format` with `json_schema`), for
+    /// servers that honour it; part of the cache key, as it changes the reply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json_schema: Option<serde_json::Value>,
 }
 
 impl ChatRequest {
@@ -112,6 +116,16 @@ impl ChatRequest {
             // `max_tokens` rather than `max_completion_tokens`: every OpenAI-compatible
             // server understands it.
             max_tokens: Some(self.max_tokens),
+            response_format: self.json_schema.as_ref().map(|schema| {
+                async_openai::types::chat::ResponseFormat::JsonSchema {
+                    json_schema: async_openai::types::chat::ResponseFormatJsonSchema {
+                        description: None,
+                        name: "verdict".into(),
+                        schema: schema.clone(),
+                        strict: Some(true),
+                    },
+                }
+            }),
             ..Default::default()
         }
     }

@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::aggregate::Mode;
-use crate::cli::{CommonArgs, DemoArgs, EndpointArgs};
-use crate::config::resolve;
+use crate::cli::DemoArgs;
+use crate::config::RunOptions;
 use crate::pipeline::{self, print_reports, write_reports};
 use crate::simulate::{SimConfig, start};
+use crate::types::Mode;
 
 /// The sample questions, compiled in so the demo runs from any directory.
 const SAMPLE: &str = include_str!("../../questions/sample_ja.jsonl");
@@ -38,40 +38,29 @@ pub async fn demo(a: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&a.out)?;
     let questions = a.out.join("questions.jsonl");
     std::fs::write(&questions, SAMPLE)?;
-    let common = CommonArgs {
-        judge: Some("demo-judge".into()),
-        questions: Some(questions),
-        out: Some(a.out.clone()),
-        // The demo keeps its simulated responses out of the user's own cache.
-        cache: Some(a.out.join("cache.sqlite")),
-        format: a.format,
-        endpoint: EndpointArgs {
-            base_url: Some(sim.base_url()),
-            api_key_env: Some(String::new()),
-            concurrency: Some(16),
-            rpm: Some(6000),
-            ..EndpointArgs::default()
-        },
-        ..CommonArgs::default()
-    };
-    let models = vec![
-        "demo-large".to_string(),
-        "demo-medium".to_string(),
-        "demo-small".to_string(),
-    ];
+    let models = ["demo-large", "demo-medium", "demo-small"];
     let mut reports = Vec::new();
     for (mode, baseline) in [
         (Mode::Single, None),
         (Mode::Rubric, None),
-        (Mode::PairwiseBaseline, Some("demo-medium".to_string())),
+        (Mode::PairwiseBaseline, Some("demo-medium")),
     ] {
-        let opts = resolve(
-            None,
-            Some(models.clone()),
-            Some(mode.as_str().into()),
-            baseline,
-            &common,
-        )?;
+        let mut b = RunOptions::builder()
+            .models(models)
+            .judge("demo-judge")
+            .mode(mode)
+            .questions(&questions)
+            .out(&a.out)
+            // The demo keeps its simulated responses out of the user's own cache.
+            .cache(a.out.join("cache.sqlite"))
+            .base_url(&sim.base_url())
+            .no_api_key()
+            .concurrency(16)
+            .rpm(6000);
+        if let Some(base) = baseline {
+            b = b.baseline(base);
+        }
+        let opts = b.build()?;
         let out = pipeline::run(&opts, false).await?;
         eprintln!("shinpan demo [{}]: {}", mode.as_str(), out.summary.line());
         reports.push(out.report);

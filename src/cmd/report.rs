@@ -13,6 +13,13 @@ pub fn report(a: ReportArgs) -> anyhow::Result<()> {
         .transpose()?;
     let opts = a.stats.options(a.errors_as_ties);
     let loaded = load_judgments(&a.paths)?;
+    for (path, kind) in &loaded.other {
+        eprintln!(
+            "shinpan: note: {} holds {}, not judgments; not counted",
+            path.display(),
+            kind.describe()
+        );
+    }
     let reports = build_reports(&loaded, a.baseline.as_deref(), mode, &opts)?;
     print_reports(&reports, a.format)
 }

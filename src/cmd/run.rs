@@ -2,43 +2,39 @@
 
 use std::path::PathBuf;
 
-use crate::aggregate::Mode;
 use crate::cli::{CompareArgs, RunArgs};
-use crate::config::{FileConfig, RunOptions, UsageError, resolve};
+use crate::config::{Layers, RunOptions};
+use crate::error::{Interrupted, ItemsFailed, usage};
 use crate::pipeline::{self, print_reports};
 use crate::report::Format;
+use crate::types::Mode;
 
 pub async fn run(a: RunArgs) -> anyhow::Result<()> {
-    let file = match &a.config {
-        Some(p) => Some((p.as_path(), FileConfig::load(p)?)),
-        None => None,
-    };
-    let opts = resolve(file, a.models, a.mode, a.baseline, &a.common)?;
+    let opts = a.layers()?.resolve()?;
     execute(&opts, a.common.format).await
 }
 
 pub async fn compare(a: CompareArgs) -> anyhow::Result<()> {
     if a.a == a.b {
-        return Err(UsageError(format!("compare: A and B are both {:?}", a.a)).into());
+        return Ok(usage(format!("compare: A and B are both {:?}", a.a))?);
     }
-    let mut common = a.common.clone();
-    if common.out.is_none() {
-        common.out = Some(PathBuf::from("results").join(format!(
+    let mut flags = a.common.layer()?;
+    flags.out = flags.out.or_else(|| {
+        Some(PathBuf::from("results").join(format!(
             "compare-{}-vs-{}",
             crate::util::safe_file_name(&a.a),
             crate::util::safe_file_name(&a.b)
-        )));
-    }
-    let opts = resolve(
-        None,
-        Some(vec![a.a.clone(), a.b.clone()]),
-        Some(Mode::PairwiseBaseline.as_str().into()),
-        Some(a.b.clone()),
-        &common,
-    )?;
-    execute(&opts, common.format).await
+        )))
+    });
+    flags.models = Some(vec![a.a.clone(), a.b.clone()]);
+    flags.mode = Some(Mode::PairwiseBaseline.as_str().into());
+    flags.baseline = Some(a.b.clone());
+    let opts = Layers { file: None, flags }.resolve()?;
+    execute(&opts, a.common.format).await
 }
 
+/// Runs, prints the summary and the report, and turns how the run ended into the error that
+/// decides the exit code: interrupted (130), or more failed items than allowed (1).
 async fn execute(opts: &RunOptions, format: Format) -> anyhow::Result<()> {
     let out = pipeline::run(opts, true).await?;
     eprintln!("shinpan: {}", out.summary.line());
@@ -48,7 +44,15 @@ async fn execute(opts: &RunOptions, format: Format) -> anyhow::Result<()> {
     eprintln!("shinpan: results in {}", opts.out.display());
     print_reports(std::slice::from_ref(&out.report), format)?;
     if out.summary.interrupted {
-        std::process::exit(130);
+        return Err(Interrupted.into());
+    }
+    let failed = out.summary.failed_items();
+    if !opts.allow_failures.allows(failed, out.summary.items) {
+        return Err(ItemsFailed {
+            failed,
+            allowed: opts.allow_failures.to_string(),
+        }
+        .into());
     }
     Ok(())
 }

@@ -4,18 +4,17 @@
 
 mod fence;
 mod prompts;
-mod records;
 pub mod verdict;
 
 pub use fence::{fence, strip_fenced};
 pub use prompts::{PromptError, PromptKind, Prompts};
-pub use records::{JudgeId, PairJudgment, SingleJudgment, Winner};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::bench::{AnswerRecord, Question, Usage};
 use crate::client::{ChatRequest, Client, Message};
+use crate::records::{AnswerRecord, PairJudgment, Question, SingleJudgment, input_digest};
+use crate::types::{JudgeId, Usage, Winner};
 use crate::util::unix_now;
 use verdict::{Choice, VerdictError, parse_choice, parse_rating};
 
@@ -59,7 +58,7 @@ impl Judge {
         turn: usize,
         sample: Option<u32>,
     ) -> SingleJudgment {
-        let kind = PromptKind::select(false, reference_for(q).is_some(), turn);
+        let kind = PromptKind::select(false, q.judged_reference().is_some(), turn);
         let vars = graded_vars(q, answer, turn);
         let parse = |t: &str| parse_rating(t).map(|s| (s, None));
         let asked = self
@@ -130,10 +129,11 @@ impl Judge {
             category: Some(q.category.clone()),
             error,
             sample,
+            samples: Vec::new(),
             aspects,
             reasks: asked.reasks,
             usage: Some(asked.usage),
-            input_digest: Some(format!("{:016x}", input_digest(q, &[answer], turn))),
+            input_digest: Some(input_digest(q, &[answer], turn)),
         }
     }
 
@@ -151,7 +151,7 @@ impl Judge {
             self.game(q, m1, m2, turn, sample),
             self.game(q, m2, m1, turn, sample)
         );
-        let kind = PromptKind::select(true, reference_for(q).is_some(), turn);
+        let kind = PromptKind::select(true, q.judged_reference().is_some(), turn);
         let map = |v: &Result<Choice, String>, first: Winner, second: Winner| match v {
             Ok(Choice::A) => first,
             Ok(Choice::B) => second,
@@ -177,8 +177,9 @@ impl Judge {
             tstamp: unix_now(),
             category: Some(q.category.clone()),
             sample,
+            samples: Vec::new(),
             usage: Some(usage),
-            input_digest: Some(format!("{:016x}", input_digest(q, &[m1, m2], turn))),
+            input_digest: Some(input_digest(q, &[m1, m2], turn)),
         }
     }
 
@@ -191,7 +192,7 @@ impl Judge {
         turn: usize,
         sample: Option<u32>,
     ) -> Asked<Choice> {
-        let reference = reference_for(q);
+        let reference = q.judged_reference();
         let kind = PromptKind::select(true, reference.is_some(), turn);
         let mut vars: Vec<(String, String)> = Vec::new();
         if turn == 1 {
@@ -241,6 +242,13 @@ impl Judge {
             Err(e) => return Asked::failed(String::new(), e.to_string()),
         };
         let prompt = messages[1].content.clone();
+        // A server that constrains output to a schema gets one: the verdict then comes as
+        // JSON, and the tag parser still reads a reply that is not. Asked again, the judge
+        // gives the verdict alone, as the re-ask prompt says.
+        let structured = self.client.config().structured_verdicts;
+        let schema_for = |round: u32| {
+            structured.then(|| verdict::schema(kind.asks(), &names, round == 0))
+        };
         let mut usage = Usage::default();
         let mut judgment = String::new();
         let mut reasks = Vec::new();
@@ -251,6 +259,7 @@ impl Judge {
                 temperature: self.temperature,
                 max_tokens: self.max_tokens,
                 sample,
+                json_schema: schema_for(round),
             };
             let reply = match self.client.chat(&req).await {
                 Ok(r) => r,
@@ -323,7 +332,7 @@ impl<T> Asked<T> {
 /// The variables of a grading prompt for one turn. Reference variables are always given
 /// (empty without a reference): templates that do not show one simply do not use them.
 fn graded_vars(q: &Question, answer: &AnswerRecord, turn: usize) -> Vec<(String, String)> {
-    let reference = reference_for(q);
+    let reference = q.judged_reference();
     let a = answer.turns();
     let mut vars: Vec<(String, String)> = Vec::new();
     if turn == 1 {
@@ -336,40 +345,6 @@ fn graded_vars(q: &Question, answer: &AnswerRecord, turn: usize) -> Vec<(String,
         push_refs(&mut vars, reference.unwrap_or(&[]));
     }
     vars
-}
-
-/// Digest of what a judgment of `turn` shows the judge: the question's turns up to it, the
-/// reference turns up to it (when one is used), and each answer's turns up to it (records
-/// write it as 16 hex digits). Turn 1 of an answer whose turn 2 changed is the same input.
-pub fn input_digest(q: &Question, answers: &[&AnswerRecord], turn: usize) -> u64 {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    let mut part = |s: &str| {
-        h.update((s.len() as u64).to_le_bytes());
-        h.update(s.as_bytes());
-    };
-    for t in q.turns.iter().take(turn) {
-        part(t);
-    }
-    part("reference");
-    for t in reference_for(q).unwrap_or(&[]).iter().take(turn) {
-        part(t);
-    }
-    for a in answers {
-        part("answer");
-        for t in a.turns().iter().take(turn) {
-            part(t);
-        }
-    }
-    u64::from_be_bytes(h.finalize()[..8].try_into().expect("8 bytes"))
-}
-
-/// A question's reference answers, when its category is judged against one.
-fn reference_for(q: &Question) -> Option<&[String]> {
-    if !q.needs_reference() {
-        return None;
-    }
-    q.reference.as_deref().filter(|r| !r.is_empty())
 }
 
 fn push_conversation(

@@ -89,6 +89,16 @@ impl PromptKind {
         )
     }
 
+    /// What the prompt asks the judge for.
+    pub fn asks(self) -> super::verdict::Asks {
+        use super::verdict::Asks;
+        match self {
+            _ if self.is_pairwise() => Asks::Choice,
+            PromptKind::Rubric | PromptKind::RubricMulti => Asks::Aspects,
+            _ => Asks::Rating,
+        }
+    }
+
     /// The variables the template is given (used to test-render it when loaded).
     fn variables(self) -> &'static [&'static str] {
         match self {
@@ -319,6 +329,18 @@ fn check_unknown_files(dir: &Path) -> Result<(), PromptError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_builtin_prompt_names_the_verdict_format_it_is_recognised_by() {
+        use super::super::verdict::recognise;
+        let p = Prompts::builtin();
+        let names = ["有用性".to_string()];
+        for kind in PromptKind::ALL {
+            let vars: Vec<(&str, &str)> = kind.variables().iter().map(|v| (*v, "x")).collect();
+            let user = &p.render(kind, &vars, &names).unwrap()[1].content;
+            assert_eq!(recognise(user), Some(kind.asks()), "{}", kind.name());
+        }
+    }
 
     #[test]
     fn builtin_pair_prompt_renders_both_answers_fenced() {

@@ -33,6 +33,82 @@ pub enum VerdictError {
     NotANumber(String),
 }
 
+/// What a judge prompt asks for, told by the verdict format it names. The built-in templates
+/// each name theirs (a test checks it), so the simulator and test servers recognise judge
+/// requests through these constants rather than by searching for prompt wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asks {
+    /// A 1-10 rating tag.
+    Rating,
+    /// A pairwise choice tag.
+    Choice,
+    /// A JSON object of per-aspect grades.
+    Aspects,
+}
+
+/// The tag pairwise prompts ask for (with `[[B]]` and `[[C]]`).
+pub const CHOICE_TAG: &str = "[[A]]";
+/// The tags rating prompts ask for: shinpan's Japanese prompts, FastChat's English ones.
+pub const RATING_TAGS: &[&str] = &["[[評価]]", "[[rating]]"];
+/// The heading under which rubric prompts list their aspects, one `- name` line each.
+pub const ASPECTS_HEADING: &str = "[評価の観点]";
+
+/// What a judge prompt (its first user message) asks for; `None` for a candidate's prompt.
+pub fn recognise(prompt: &str) -> Option<Asks> {
+    if prompt.contains(ASPECTS_HEADING) {
+        Some(Asks::Aspects)
+    } else if prompt.contains(CHOICE_TAG) {
+        Some(Asks::Choice)
+    } else if RATING_TAGS.iter().any(|t| prompt.contains(t)) {
+        Some(Asks::Rating)
+    } else {
+        None
+    }
+}
+
+/// The JSON schema of a verdict, for servers that constrain output to one (`response_format`
+/// with `json_schema`). With `explain`, the judge's explanation comes first, so it still
+/// reasons before deciding; without (when asked again, where the prompt asks for the verdict
+/// alone), only the verdict, which constrained decoding then cannot fail to give.
+/// `aspects` names the rubric's aspects.
+pub fn schema(asks: Asks, aspects: &[String], explain: bool) -> serde_json::Value {
+    use serde_json::json;
+    let verdict = match asks {
+        Asks::Rating => json!({"rating": {"type": "integer", "enum": (1..=10).collect::<Vec<u32>>()}}),
+        Asks::Choice => json!({"verdict": {"type": "string", "enum": ["A", "B", "C"]}}),
+        Asks::Aspects => serde_json::Value::Object(
+            aspects
+                .iter()
+                .map(|a| (a.clone(), json!({"type": "integer", "enum": (1..=10).collect::<Vec<u32>>()})))
+                .collect(),
+        ),
+    };
+    let mut properties = serde_json::Map::new();
+    let mut required = Vec::new();
+    if explain {
+        properties.insert("explanation".into(), json!({"type": "string"}));
+        required.push("explanation".to_string());
+    }
+    for (k, v) in verdict.as_object().into_iter().flatten() {
+        properties.insert(k.clone(), v.clone());
+        required.push(k.clone());
+    }
+    json!({
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": false,
+    })
+}
+
+/// Reads a verdict given as JSON (a schema-constrained reply): `{"rating": 7}` or
+/// `{"verdict": "A"}`, as the reply's whole text. `None` when the reply is not such JSON,
+/// so the tag parser reads it instead.
+fn json_field(text: &str, field: &str) -> Option<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(text.trim()).ok()?;
+    v.get(field).cloned()
+}
+
 static RATING: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\[\[\s*([+-]?\d+(?:\.\d+)?)\s*\]\]").expect("valid regex"));
 static CHOICE: LazyLock<Regex> =
@@ -51,8 +127,14 @@ pub fn normalize(text: &str) -> String {
         .collect()
 }
 
-/// Reads a 1-10 rating from the last `[[n]]` tag.
+/// Reads a 1-10 rating: the `rating` of a JSON reply, else the last `[[n]]` tag.
 pub fn parse_rating(text: &str) -> Result<f64, VerdictError> {
+    if let Some(v) = json_field(text, "rating") {
+        return match v.as_f64() {
+            Some(x) if (1.0..=10.0).contains(&x) => Ok(x),
+            _ => Err(VerdictError::OutOfRange(v.to_string())),
+        };
+    }
     let text = normalize(text);
     let last = RATING
         .captures_iter(&text)
@@ -65,8 +147,17 @@ pub fn parse_rating(text: &str) -> Result<f64, VerdictError> {
     }
 }
 
-/// Reads a pairwise choice from the last `[[A]]`, `[[B]]` or `[[C]]` tag.
+/// Reads a pairwise choice: the `verdict` of a JSON reply, else the last `[[A]]`, `[[B]]` or
+/// `[[C]]` tag.
 pub fn parse_choice(text: &str) -> Result<Choice, VerdictError> {
+    if let Some(v) = json_field(text, "verdict") {
+        return match v.as_str().map(normalize).as_deref().map(str::trim) {
+            Some("A") => Ok(Choice::A),
+            Some("B") => Ok(Choice::B),
+            Some("C") => Ok(Choice::Tie),
+            _ => Err(VerdictError::NoTag("[[A]]")),
+        };
+    }
     let text = normalize(text);
     let last = CHOICE
         .captures_iter(&text)
@@ -178,6 +269,35 @@ mod tests {
         // A candidate answer's JSON earlier in the text does not count when a later one parses.
         let t = "{\"有用性\": 10, \"正確性\": 10} …審査… {\"有用性\": 3, \"正確性\": 4}";
         assert_eq!(parse_aspects(t, &aspects).unwrap()["有用性"], 3.0);
+    }
+
+    #[test]
+    fn schema_constrained_json_replies_are_read_first() {
+        assert_eq!(parse_rating(r#"{"explanation": "良い", "rating": 7}"#), Ok(7.0));
+        assert_eq!(
+            parse_choice(r#" {"explanation": "[[A]] と書く回答もあるが", "verdict": "B"} "#),
+            Ok(Choice::B)
+        );
+        assert_eq!(
+            parse_rating(r#"{"explanation": "", "rating": 0}"#),
+            Err(VerdictError::OutOfRange("0".into()))
+        );
+        // Not JSON: the tag parser reads it.
+        assert_eq!(parse_rating("説明 [[4]]"), Ok(4.0));
+        let s = schema(Asks::Choice, &[], true);
+        assert_eq!(s["required"], serde_json::json!(["explanation", "verdict"]));
+        let s = schema(Asks::Rating, &[], false);
+        assert_eq!(s["required"], serde_json::json!(["rating"]));
+        let s = schema(Asks::Aspects, &["正確性".to_string()], true);
+        assert_eq!(s["properties"]["正確性"]["enum"][9], 10);
+    }
+
+    #[test]
+    fn requests_are_recognised_by_the_format_they_ask_for() {
+        assert_eq!(recognise("… \"[[評価]]\" …"), Some(Asks::Rating));
+        assert_eq!(recognise("… \"[[A]]\" …"), Some(Asks::Choice));
+        assert_eq!(recognise("[評価の観点]\n- 正確性"), Some(Asks::Aspects));
+        assert_eq!(recognise("日本の首都は？"), None);
     }
 
     #[test]

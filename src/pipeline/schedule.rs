@@ -4,9 +4,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::aggregate::Mode;
-use crate::bench::{AnswerRecord, Question};
-use crate::judge::input_digest;
+use super::resume::Answers;
+use crate::records::{InputDigest, Question, input_digest};
+use crate::types::Mode;
 
 /// One judgment to make: indexes into the run's questions and models; turns are 1-based.
 pub(super) enum Item {
@@ -27,10 +27,9 @@ pub(super) enum Item {
     },
 }
 
-/// A judgment item: question id, model, turn, sample.
-pub(super) type SingleKey = (String, String, u32, Option<u32>);
-/// A game: question id, model_1, model_2, turn, sample.
-pub(super) type PairKey = (String, String, String, u32, Option<u32>);
+/// A judgment item and sample: question id, model (or model_1), model_2 (empty for grades),
+/// turn, sample.
+pub(super) type ItemSample = (String, String, String, u32, Option<u32>);
 
 /// What the judgment file holds for an item (its last record).
 #[derive(Clone, Copy)]
@@ -38,7 +37,7 @@ pub(super) struct Recorded {
     /// It has a verdict.
     pub(super) valid: bool,
     /// Digest of the inputs it was made on (`None` in files shinpan did not write).
-    pub(super) digest: Option<u64>,
+    pub(super) digest: Option<InputDigest>,
 }
 
 /// Decides which judgments become possible when an answer arrives.
@@ -47,8 +46,7 @@ pub(super) struct Scheduler {
     pub(super) baseline: Option<usize>,
     pub(super) questions: Arc<Vec<Question>>,
     pub(super) names: Vec<String>,
-    pub(super) done_single: HashMap<SingleKey, Recorded>,
-    pub(super) done_pair: HashMap<PairKey, Recorded>,
+    pub(super) recorded: HashMap<ItemSample, Recorded>,
     /// Judgments per item (`--judge-samples`); 1 writes no sample index.
     pub(super) samples: u32,
     pub(super) reused: usize,
@@ -78,13 +76,13 @@ impl Scheduler {
 
     pub(super) fn ready(
         &mut self,
-        answers: &[Vec<Option<Arc<AnswerRecord>>>],
+        answers: &Answers,
         m: usize,
         q: usize,
     ) -> Vec<Item> {
         let questions = self.questions.clone();
         let question = &questions[q];
-        let qid = question.question_id.0.clone();
+        let qid = question.question_id.to_string();
         let turns = question.turns.len();
         let mut out = Vec::new();
         let samples = self.sample_ids();
@@ -94,8 +92,14 @@ impl Scheduler {
             for turn in 1..=turns {
                 let digest = input_digest(question, &[answer], turn);
                 for &sample in &samples {
-                    let key = (qid.clone(), self.names[m].clone(), turn as u32, sample);
-                    let recorded = self.done_single.get(&key).copied();
+                    let key = (
+                        qid.clone(),
+                        self.names[m].clone(),
+                        String::new(),
+                        turn as u32,
+                        sample,
+                    );
+                    let recorded = self.recorded.get(&key).copied();
                     if !self.reuse(recorded, digest) {
                         out.push(Item::Single {
                             q,
@@ -127,7 +131,7 @@ impl Scheduler {
                         turn as u32,
                         sample,
                     );
-                    let recorded = self.done_pair.get(&key).copied();
+                    let recorded = self.recorded.get(&key).copied();
                     if !self.reuse(recorded, digest) {
                         out.push(Item::Pair {
                             q,
@@ -147,7 +151,7 @@ impl Scheduler {
     /// it has a verdict and was made on the same inputs (a record without a digest, from a
     /// file shinpan did not write, cannot be checked and stands). Counts what is reused, and
     /// verdicts on other inputs, which are made again.
-    fn reuse(&mut self, recorded: Option<Recorded>, now: u64) -> bool {
+    fn reuse(&mut self, recorded: Option<Recorded>, now: InputDigest) -> bool {
         let Some(r) = recorded.filter(|r| r.valid) else {
             return false;
         };
@@ -170,7 +174,7 @@ impl Scheduler {
     }
 
     /// Judgments that could not be made because an answer is missing.
-    pub(super) fn blocked(&self, answers: &[Vec<Option<Arc<AnswerRecord>>>]) -> usize {
+    pub(super) fn blocked(&self, answers: &Answers) -> usize {
         let mut n = 0;
         for (q, question) in self.questions.iter().enumerate() {
             let turns = question.turns.len();

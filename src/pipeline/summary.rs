@@ -35,6 +35,12 @@ pub struct RunSummary {
     pub truncated: usize,
     /// Whether the run was interrupted (Ctrl-C).
     pub interrupted: bool,
+    /// Answers still missing at the end (their judgments could not be made).
+    pub answers_missing: usize,
+    /// Judgments expected at the end that have no verdict (failed or never made).
+    pub judgments_failed: usize,
+    /// Everything the run was to produce: answers plus judgments expected.
+    pub items: usize,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -68,13 +74,20 @@ impl RunSummary {
             s.push_str(
                 " · interrupted: re-run the same command to resume (finished work is kept, paid-for responses come from the cache)",
             );
-        } else if !self.answer_errors.is_empty() || self.judgment_errors > 0 {
+        } else if self.failed_items() > 0 {
             s.push_str(&format!(
-                " · {} item(s) failed: re-run the same command to retry only those",
-                self.answer_errors.len() + self.judgment_errors
+                " · {} item(s) failed ({} answer(s) missing, {} judgment(s) without a verdict or not made): the report is partial; re-run the same command to retry only those",
+                self.failed_items(),
+                self.answers_missing,
+                self.judgments_failed
             ));
         }
         s
+    }
+
+    /// Items without a result at the end: answers missing and judgments without a verdict.
+    pub fn failed_items(&self) -> usize {
+        self.answers_missing + self.judgments_failed
     }
 
     /// Counts a failure under its reason.

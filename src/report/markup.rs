@@ -419,8 +419,8 @@ fn position_tables(title: &str, p: &PositionBias, out: &mut Vec<Table>) {
     ));
 }
 
-fn winner(w: crate::judge::Winner) -> String {
-    use crate::judge::Winner;
+fn winner(w: crate::types::Winner) -> String {
+    use crate::types::Winner;
     match w {
         Winner::Model1 => "model_1",
         Winner::Model2 => "model_2",

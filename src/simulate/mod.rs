@@ -1,6 +1,7 @@
 //! An offline OpenAI-compatible server (`POST /v1/chat/completions`) for tests, benchmarks and
 //! dry runs. Candidate models answer in Japanese with a length that grows with a per-model
-//! quality; judge prompts (recognised by their verdict format) are answered with a verdict
+//! quality; judge prompts (recognised by the verdict format they ask for, see
+//! [`crate::judge::verdict::recognise`]) are answered with a verdict
 //! that favours the longer, better answer. Everything is deterministic for a given seed and
 //! request, except for the injected faults, which are drawn per attempt. It can add latency,
 //! enforce a requests-per-minute limit with 429 + `Retry-After`, fail a share of requests
@@ -253,7 +254,11 @@ async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response 
     if !sim.config.latency.is_zero() {
         tokio::time::sleep(sim.config.latency).await;
     }
-    let (mut content, is_judge) = reply(&sim.config, &model, &messages);
+    let structured = req
+        .pointer("/response_format/type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t == "json_schema");
+    let (mut content, is_judge) = reply(&sim.config, &model, &messages, structured);
     let mut finish_reason = "stop";
     match fault {
         Some(Fault::Malformed) => {
@@ -332,6 +337,7 @@ fn request_key(req: &Value, messages: &[(String, String)]) -> String {
         temperature: req["temperature"].as_f64().unwrap_or(1.0) as f32,
         max_tokens: req["max_tokens"].as_u64().unwrap_or(0) as u32,
         sample: None,
+        json_schema: None,
     })
 }
 

@@ -2,6 +2,7 @@
 //! and judge verdicts that follow the answers' merit.
 
 use super::{SimConfig, unit};
+use crate::judge::verdict::{ASPECTS_HEADING, Asks, recognise};
 
 const SENTENCES: &[&str] = &[
     "ご質問の要点を順に整理してお答えします。",
@@ -26,11 +27,13 @@ fn quality(config: &SimConfig, model: &str) -> f64 {
         .unwrap_or_else(|| 0.2 + 0.7 * unit(&[&config.seed.to_le_bytes(), model.as_bytes()]))
 }
 
-/// The reply to a conversation, and whether it was a judge request.
+/// The reply to a conversation, and whether it was a judge request. `structured`: the
+/// request asked for a schema-constrained JSON verdict, which a judge then always gives.
 pub(super) fn reply(
     config: &SimConfig,
     model: &str,
     messages: &[(String, String)],
+    structured: bool,
 ) -> (String, bool) {
     let first_user = messages
         .iter()
@@ -42,10 +45,11 @@ pub(super) fn reply(
     let seed = config.seed.to_le_bytes();
     let is_reask = messages.iter().filter(|(r, _)| r == "user").count() > 1
         && messages.iter().any(|(r, _)| r == "assistant");
-    if first_user.contains("[評価の観点]") {
+    let asks = recognise(first_user);
+    if asks == Some(Asks::Aspects) {
         // A rubric prompt: grade each listed aspect around the answer's overall merit.
         let aspects: Vec<&str> = first_user
-            .split("[評価の観点]")
+            .split(ASPECTS_HEADING)
             .nth(1)
             .unwrap_or("")
             .lines()
@@ -53,7 +57,7 @@ pub(super) fn reply(
             .take_while(|l| l.starts_with("- "))
             .map(|l| l[2..].trim())
             .collect();
-        if !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
+        if !structured && !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
             return ("各観点ともおおむね良好です。".into(), true);
         }
         let base = single_verdict(config, first_user) as f64;
@@ -65,6 +69,12 @@ pub(super) fn reply(
             })
             .collect();
         let json = format!("{{{}}}", fields.join(", "));
+        if structured {
+            return (
+                format!("{{\"explanation\": \"各観点を検討しました。\", {}}}", fields.join(", ")),
+                true,
+            );
+        }
         let text = if is_reask {
             json
         } else {
@@ -72,8 +82,14 @@ pub(super) fn reply(
         };
         return (text, true);
     }
-    if first_user.contains("[[A]]") {
+    if asks == Some(Asks::Choice) {
         let choice = pair_verdict(config, first_user);
+        if structured {
+            return (
+                format!("{{\"explanation\": \"両方の回答を比較しました。\", \"verdict\": \"{choice}\"}}"),
+                true,
+            );
+        }
         if !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
             return (
                 "どちらの回答にも長所があり、判断が難しいところです。".into(),
@@ -89,8 +105,14 @@ pub(super) fn reply(
         };
         return (text, true);
     }
-    if first_user.contains("[[評価]]") || first_user.contains("[[rating]]") {
+    if asks == Some(Asks::Rating) {
         let score = single_verdict(config, first_user);
+        if structured {
+            return (
+                format!("{{\"explanation\": \"回答を検討しました。\", \"rating\": {score}}}"),
+                true,
+            );
+        }
         if !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
             return (
                 "この回答はおおむね良いと思います。評価は高めです。".into(),
@@ -218,8 +240,8 @@ mod tests {
         config.quality.insert("good".into(), 0.9);
         config.quality.insert("weak".into(), 0.1);
         let msgs = vec![("user".to_string(), "日本の首都は？".to_string())];
-        let (good, j) = reply(&config, "good", &msgs);
-        let (weak, _) = reply(&config, "weak", &msgs);
+        let (good, j) = reply(&config, "good", &msgs, false);
+        let (weak, _) = reply(&config, "weak", &msgs, false);
         assert!(!j && good.chars().count() > weak.chars().count());
         let prompt = format!(
             "[[A]] [アシスタントAの回答の開始]{good}[アシスタントAの回答の終了][アシスタントBの回答の開始]{weak}[アシスタントBの回答の終了]"

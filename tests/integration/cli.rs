@@ -3,31 +3,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 
 use serde_json::Value;
+use shinpan::simulate::SimConfig;
 
-fn shinpan() -> Command {
-    crate::shinpan_bin()
-}
-
-fn run(args: &[&str]) -> Output {
-    shinpan().args(args).output().expect("shinpan runs")
-}
-
-fn stdout_json(o: &Output) -> Value {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).expect("stdout is JSON")
-}
-
-fn lines(path: &Path) -> usize {
-    std::fs::read_to_string(path).unwrap().lines().count()
-}
+use crate::support::{SAMPLE, Sim, lines, rounded, run_bin as run, shinpan_bin as shinpan, stdout_json};
 
 #[test]
 fn demo_runs_the_whole_pipeline_offline() {
@@ -104,7 +85,7 @@ fn json_report_shape() {
     )
     .unwrap();
     let o = run(&["report", single.to_str().unwrap(), "--format", "json"]);
-    insta::assert_json_snapshot!("single_report", stdout_json(&o));
+    insta::assert_json_snapshot!("single_report", rounded(stdout_json(&o)));
 
     let pair = dir.path().join("j_pair.jsonl");
     std::fs::write(
@@ -128,7 +109,7 @@ fn json_report_shape() {
         "--baseline",
         "base",
     ]);
-    insta::assert_json_snapshot!("pair_report", stdout_json(&o));
+    insta::assert_json_snapshot!("pair_report", rounded(stdout_json(&o)));
 }
 
 #[test]
@@ -163,16 +144,17 @@ fn terminal_tables_align_wide_characters() {
     );
 }
 
-struct Sim(Child, String);
+/// The `shinpan simulate` subcommand, as a user starts it.
+struct Subcommand(Child, String);
 
-impl Drop for Sim {
+impl Drop for Subcommand {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
 
-fn simulator(args: &[&str]) -> Sim {
+fn simulate_subcommand(args: &[&str]) -> Subcommand {
     let mut child = shinpan()
         .args(["simulate", "--port", "0"])
         .args(args)
@@ -186,12 +168,12 @@ fn simulator(args: &[&str]) -> Sim {
         .unwrap();
     let url = line.trim().rsplit(' ').next().unwrap().to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-    Sim(child, url)
+    Subcommand(child, url)
 }
 
 #[test]
 fn run_against_the_simulate_subcommand_with_a_rate_limit_and_failures() {
-    let sim = simulator(&[
+    let sim = simulate_subcommand(&[
         "--rpm",
         "3000",
         "--fail-rate",
@@ -203,7 +185,7 @@ fn run_against_the_simulate_subcommand_with_a_rate_limit_and_failures() {
     let q = dir.path().join("q.jsonl");
     std::fs::write(
         &q,
-        std::fs::read_to_string("questions/sample_ja.jsonl").unwrap(),
+        std::fs::read_to_string(SAMPLE).unwrap(),
     )
     .unwrap();
     let out = dir.path().join("run");
@@ -386,22 +368,12 @@ fn bad_input_is_refused_with_exit_2_and_nothing_written() {
     assert_eq!(o.status.code(), Some(2), "clap refuses --rpm 0");
 }
 
-fn stats(url: &str) -> Value {
-    let addr = url.trim_start_matches("http://").trim_end_matches("/v1");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    use std::io::{Read, Write};
-    s.write_all(b"GET /stats HTTP/1.0\r\n\r\n").unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).unwrap();
-    serde_json::from_str(buf.split("\r\n\r\n").nth(1).unwrap()).unwrap()
-}
-
 #[test]
 fn a_config_file_sends_each_model_to_its_own_endpoint() {
-    let candidates = simulator(&[]);
-    let judges = simulator(&[]);
+    let candidates = Sim::start(SimConfig::default());
+    let judges = Sim::start(SimConfig::default());
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy("questions/sample_ja.jsonl", dir.path().join("q.jsonl")).unwrap();
+    std::fs::copy(SAMPLE, dir.path().join("q.jsonl")).unwrap();
     let config = dir.path().join("shinpan.toml");
     std::fs::write(
         &config,
@@ -423,8 +395,8 @@ api_model = "org/local-7b"
 [model.other]
 endpoint = "local"
 "#,
-            judges = judges.1,
-            cands = candidates.1
+            judges = judges.url,
+            cands = candidates.url
         ),
     )
     .unwrap();
@@ -434,7 +406,7 @@ endpoint = "local"
     // Paths in the config are relative to it; answers went to the candidates' server and
     // judgments to the judge's.
     assert_eq!(lines(&dir.path().join("out/answers/ローカル7b.jsonl")), 16);
-    let (c, j) = (stats(&candidates.1), stats(&judges.1));
+    let (c, j) = (candidates.stats.to_json(), judges.stats.to_json());
     assert_eq!(
         (c["ok"].as_u64(), c["judge_requests"].as_u64()),
         (Some(2 * 32), Some(0))
@@ -458,7 +430,10 @@ endpoint = "local"
 
 #[test]
 fn compare_reports_a_against_b_from_as_side() {
-    let sim = simulator(&["--quality", "strong=0.9,weak=0.2"]);
+    let sim = Sim::start(SimConfig {
+        quality: [("strong".to_string(), 0.9), ("weak".to_string(), 0.2)].into(),
+        ..SimConfig::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cmp");
     let o = run(&[
@@ -468,9 +443,9 @@ fn compare_reports_a_against_b_from_as_side() {
         "--judge",
         "j",
         "--questions",
-        "questions/sample_ja.jsonl",
+        SAMPLE,
         "--base-url",
-        &sim.1,
+        &sim.url,
         "--api-key-env",
         "",
         "--out",
@@ -704,7 +679,7 @@ fn agreement_between_judges_and_with_human_votes() {
 
 #[test]
 fn model_names_cannot_escape_the_output_directory() {
-    let sim = simulator(&[]);
+    let sim = Sim::start(SimConfig::default());
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("a/b/run");
     let o = run(&[
@@ -714,11 +689,11 @@ fn model_names_cannot_escape_the_output_directory() {
         "--judge",
         "../judge",
         "--questions",
-        "questions/sample_ja.jsonl",
+        SAMPLE,
         "--out",
         out.to_str().unwrap(),
         "--base-url",
-        &sim.1,
+        &sim.url,
         "--bootstrap",
         "0",
     ]);
@@ -738,7 +713,7 @@ fn model_names_cannot_escape_the_output_directory() {
 
 #[test]
 fn the_cache_subcommand_reports_and_prunes_and_a_bad_cache_file_is_refused() {
-    let sim = simulator(&[]);
+    let sim = Sim::start(SimConfig::default());
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("c.sqlite");
     let cache_s = cache.to_str().unwrap();
@@ -751,11 +726,11 @@ fn the_cache_subcommand_reports_and_prunes_and_a_bad_cache_file_is_refused() {
             "--judge",
             "sim-judge",
             "--questions",
-            "questions/sample_ja.jsonl",
+            SAMPLE,
             "--out",
             out.to_str().unwrap(),
             "--base-url",
-            &sim.1,
+            &sim.url,
             "--format",
             "json",
         ]

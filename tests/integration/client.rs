@@ -14,6 +14,7 @@ fn request() -> ChatRequest {
         temperature: 0.0,
         max_tokens: 16,
         sample: None,
+        json_schema: None,
     }
 }
 

@@ -1,89 +1,30 @@
 //! The pipeline through the library against the scripted fake: both-order judging, the swap
 //! rule, re-asks, multi-turn generation, reuse of answers and judgments.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::Value;
-use shinpan::aggregate::{Mode, ModelSummary};
-use shinpan::cli::{CommonArgs, EndpointArgs};
-use shinpan::config::{RunOptions, resolve};
-use shinpan::judge::{PairJudgment, SingleJudgment, Winner};
+use shinpan::aggregate::ModelSummary;
+use shinpan::records::{PairJudgment, SingleJudgment};
 use shinpan::store::read_jsonl;
+use shinpan::types::{Mode, Winner};
 
 use crate::fake::{Fake, Reply, first_user};
-
-const QUESTIONS: &str = r#"{"question_id": 1, "category": "writing", "turns": ["春の俳句を詠んでください。", "それを英語に訳してください。"]}
-{"question_id": 2, "category": "math", "turns": ["2+3は？", "それを2倍すると？"], "reference": ["5", "10"]}
-"#;
-
-pub(crate) fn options(
-    fake: &Fake,
-    dir: &Path,
-    models: &[&str],
-    mode: &str,
-    baseline: Option<&str>,
-) -> RunOptions {
-    let q = dir.join("q.jsonl");
-    std::fs::write(&q, QUESTIONS).unwrap();
-    let common = CommonArgs {
-        judge: Some("judge".into()),
-        questions: Some(q),
-        out: Some(dir.join("out")),
-        cache: Some(dir.join("cache.sqlite")),
-        endpoint: EndpointArgs {
-            base_url: Some(fake.base_url()),
-            api_key_env: Some(String::new()),
-            max_attempts: Some(2),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    resolve(
-        None,
-        Some(models.iter().map(|s| s.to_string()).collect()),
-        Some(mode.into()),
-        baseline.map(str::to_string),
-        &common,
-    )
-    .unwrap()
-}
-
-pub(crate) fn is_judge(body: &Value) -> bool {
-    let u = first_user(body);
-    u.contains("[[A]]") || u.contains("[[評価]]")
-}
-
-/// Candidate replies name the model and the turn, so tests can see which answer went where.
-pub(crate) fn candidate(body: &Value) -> String {
-    let model = body["model"].as_str().unwrap();
-    let turn = body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == "user")
-        .count();
-    format!("{model}の回答{turn}")
-}
+use crate::support::{is_judge, judging, options};
 
 #[tokio::test]
 async fn every_pairwise_game_is_judged_in_both_orders_and_combined_by_the_swap_rule() {
     // A judge that always prefers whatever is shown first: every game is inconsistent.
-    let fake = Fake::start(|_, body| {
-        if is_judge(body) {
-            Reply::Text("Aの方が良い。[[A]]".into())
-        } else {
-            Reply::Text(candidate(body))
-        }
-    })
+    let fake = Fake::start(judging(|_| {
+        Reply::Text("Aの方が良い。[[A]]".into())
+    }))
     .await;
     let dir = tempfile::tempdir().unwrap();
     let opts = options(
         &fake,
         dir.path(),
         &["alpha", "beta"],
-        "pairwise-baseline",
+        Mode::PairwiseBaseline,
         Some("beta"),
     );
     let out = shinpan::pipeline::run(&opts, false).await.unwrap();
@@ -125,15 +66,11 @@ async fn every_pairwise_game_is_judged_in_both_orders_and_combined_by_the_swap_r
 #[tokio::test]
 async fn consistent_verdicts_count_as_wins_from_the_candidates_side() {
     // A judge that always prefers alpha, wherever it is shown.
-    let fake = Fake::start(|_, body| {
-        if is_judge(body) {
-            let u = first_user(body);
-            let a_is_alpha = u.find("alpha").unwrap() < u.find("beta").unwrap();
-            Reply::Text(if a_is_alpha { "[[A]]" } else { "[[B]]" }.into())
-        } else {
-            Reply::Text(candidate(body))
-        }
-    })
+    let fake = Fake::start(judging(|body| {
+        let u = first_user(body);
+        let a_is_alpha = u.find("alpha").unwrap() < u.find("beta").unwrap();
+        Reply::Text(if a_is_alpha { "[[A]]" } else { "[[B]]" }.into())
+    }))
     .await;
     let dir = tempfile::tempdir().unwrap();
     // beta is the candidate here and alpha the baseline: the report is from beta's side.
@@ -141,7 +78,7 @@ async fn consistent_verdicts_count_as_wins_from_the_candidates_side() {
         &fake,
         dir.path(),
         &["alpha", "beta"],
-        "pairwise-baseline",
+        Mode::PairwiseBaseline,
         Some("alpha"),
     );
     let out = shinpan::pipeline::run(&opts, false).await.unwrap();
@@ -160,16 +97,12 @@ async fn consistent_verdicts_count_as_wins_from_the_candidates_side() {
 
 #[tokio::test]
 async fn turn_two_sees_turn_one_and_is_judged_with_the_multi_turn_prompt() {
-    let fake = Fake::start(|_, body| {
-        if is_judge(body) {
-            Reply::Text("評価: [[7]]".into())
-        } else {
-            Reply::Text(candidate(body))
-        }
-    })
+    let fake = Fake::start(judging(|_| {
+        Reply::Text("評価: [[7]]".into())
+    }))
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let opts = options(&fake, dir.path(), &["alpha"], "single", None);
+    let opts = options(&fake, dir.path(), &["alpha"], Mode::Single, None);
     let out = shinpan::pipeline::run(&opts, false).await.unwrap();
     let seen = fake.seen();
     let turn2 = seen
@@ -193,7 +126,7 @@ async fn turn_two_sees_turn_one_and_is_judged_with_the_multi_turn_prompt() {
         read_jsonl(&dir.path().join("out/judgments/judge_single.jsonl")).unwrap();
     let prompt_of = |qid: &str, turn: u32| {
         rows.iter()
-            .find(|(_, r)| r.question_id.0 == qid && r.turn == turn)
+            .find(|(_, r)| r.question_id.as_str() == qid && r.turn == turn)
             .map(|(_, r)| r.judge.0[1].clone())
             .unwrap()
     };
@@ -225,10 +158,7 @@ async fn turn_two_sees_turn_one_and_is_judged_with_the_multi_turn_prompt() {
 #[tokio::test]
 async fn an_unreadable_verdict_is_asked_again_then_recorded_as_an_error() {
     // Question 1: no tag at first, a tag when asked again. Question 2: never a tag.
-    let fake = Fake::start(|_, body| {
-        if !is_judge(body) {
-            return Reply::Text(candidate(body));
-        }
+    let fake = Fake::start(judging(|body| {
         let reasked = body["messages"].as_array().unwrap().len() > 2;
         if first_user(body).contains("俳句") {
             Reply::Text(
@@ -242,16 +172,16 @@ async fn an_unreadable_verdict_is_asked_again_then_recorded_as_an_error() {
         } else {
             Reply::Text("評価は[[11]]です。".into())
         }
-    })
+    }))
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let mut opts = options(&fake, dir.path(), &["alpha"], "single", None);
+    let mut opts = options(&fake, dir.path(), &["alpha"], Mode::Single, None);
     opts.reasks = 1;
     let out = shinpan::pipeline::run(&opts, false).await.unwrap();
     let rows: Vec<(usize, SingleJudgment)> =
         read_jsonl(&dir.path().join("out/judgments/judge_single.jsonl")).unwrap();
     for (_, r) in &rows {
-        if r.question_id.0 == "1" {
+        if r.question_id.as_str() == "1" {
             assert_eq!((r.score, r.reasks.len()), (Some(9.0), 1), "{r:?}");
         } else {
             assert_eq!(r.score, None);
@@ -275,23 +205,14 @@ async fn an_unreadable_verdict_is_asked_again_then_recorded_as_an_error() {
 
 #[tokio::test]
 async fn a_second_run_reuses_answers_and_judgments() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let c2 = calls.clone();
-    let fake = Fake::start(move |_, body| {
-        c2.fetch_add(1, Ordering::SeqCst);
-        if is_judge(body) {
-            Reply::Text("[[C]]".into())
-        } else {
-            Reply::Text(candidate(body))
-        }
-    })
-    .await;
+    let fake = Fake::start(judging(|_| Reply::Text("[[C]]".into()))).await;
+    let calls = || fake.seen().len();
     let dir = tempfile::tempdir().unwrap();
     let opts = options(
         &fake,
         dir.path(),
         &["alpha", "beta", "gamma"],
-        "pairwise-all",
+        Mode::PairwiseAll,
         None,
     );
     let first = shinpan::pipeline::run(&opts, false).await.unwrap();
@@ -301,7 +222,7 @@ async fn a_second_run_reuses_answers_and_judgments() {
         3 * 2 * 2,
         "3 pairs × 2 questions × 2 turns"
     );
-    let after_first = calls.load(Ordering::SeqCst);
+    let after_first = calls();
     assert_eq!(
         after_first,
         6 * 2 + 12 * 2,
@@ -310,7 +231,7 @@ async fn a_second_run_reuses_answers_and_judgments() {
 
     let second = shinpan::pipeline::run(&opts, false).await.unwrap();
     assert_eq!(
-        calls.load(Ordering::SeqCst),
+        calls(),
         after_first,
         "no API call on a finished run"
     );
@@ -327,7 +248,7 @@ async fn a_second_run_reuses_answers_and_judgments() {
         &fake,
         dir.path(),
         &["alpha", "beta", "gamma", "delta"],
-        "pairwise-all",
+        Mode::PairwiseAll,
         None,
     );
     let third = shinpan::pipeline::run(&opts, false).await.unwrap();
@@ -343,10 +264,7 @@ async fn a_later_run_retries_only_the_failed_judgments_and_the_report_counts_the
     let f2 = fixed.clone();
     let judge_calls = Arc::new(AtomicUsize::new(0));
     let j2 = judge_calls.clone();
-    let fake = Fake::start(move |_, body| {
-        if !is_judge(body) {
-            return Reply::Text(candidate(body));
-        }
+    let fake = Fake::start(judging(move |body| {
         j2.fetch_add(1, Ordering::SeqCst);
         // The judge cannot grade the math question until it is "fixed".
         if first_user(body).contains("2+3") && !f2.load(Ordering::SeqCst) {
@@ -354,10 +272,10 @@ async fn a_later_run_retries_only_the_failed_judgments_and_the_report_counts_the
         } else {
             Reply::Text("[[6]]".into())
         }
-    })
+    }))
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let mut opts = options(&fake, dir.path(), &["alpha"], "single", None);
+    let mut opts = options(&fake, dir.path(), &["alpha"], Mode::Single, None);
     opts.reasks = 0;
     let first = shinpan::pipeline::run(&opts, false).await.unwrap();
     let ModelSummary::Single(s) = &first.report.models[0] else {
@@ -388,24 +306,21 @@ async fn a_later_run_retries_only_the_failed_judgments_and_the_report_counts_the
         (4, 0, Some(6.0)),
         "the retried errors no longer count"
     );
-    // Nothing is rewritten: the failed records stay in the file, superseded.
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("out/judgments/judge_single.jsonl"))
-            .unwrap()
-            .lines()
-            .count(),
-        6
-    );
+    // The journal keeps every record, the failed ones superseded; the judgment file that
+    // FastChat's tools read holds only the current ones.
+    let out = dir.path().join("out");
+    assert_eq!(crate::support::lines(&out.join("journal/judge_single.jsonl")), 6);
+    let current: Vec<(usize, SingleJudgment)> =
+        read_jsonl(&out.join("judgments/judge_single.jsonl")).unwrap();
+    assert_eq!(current.len(), 4);
+    assert!(current.iter().all(|(_, r)| r.score == Some(6.0) && r.error.is_none()));
 }
 
 #[tokio::test]
 async fn repeated_judging_takes_the_median_and_reports_the_spread() {
     let calls = Arc::new(AtomicUsize::new(0));
     let c2 = calls.clone();
-    let fake = Fake::start(move |_, body| {
-        if !is_judge(body) {
-            return Reply::Text(candidate(body));
-        }
+    let fake = Fake::start(judging(move |body| {
         // A drifting judge: the haiku question gets 5, 7 or 9 by call; the math one always 8.
         let n = c2.fetch_add(1, Ordering::SeqCst);
         if first_user(body).contains("俳句") {
@@ -413,10 +328,10 @@ async fn repeated_judging_takes_the_median_and_reports_the_spread() {
         } else {
             Reply::Text("[[8]]".into())
         }
-    })
+    }))
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let mut opts = options(&fake, dir.path(), &["alpha"], "single", None);
+    let mut opts = options(&fake, dir.path(), &["alpha"], Mode::Single, None);
     opts.judge_samples = 3;
     let out = shinpan::pipeline::run(&opts, false).await.unwrap();
     assert_eq!(out.summary.judgments_made, 4 * 3, "4 turns × 3 samples");
@@ -438,13 +353,23 @@ async fn repeated_judging_takes_the_median_and_reports_the_spread() {
     );
     assert_eq!(s.categories["math"].score, Some(8.0));
     let rows: Vec<(usize, SingleJudgment)> =
-        read_jsonl(&dir.path().join("out/judgments/judge_single.jsonl")).unwrap();
+        read_jsonl(&dir.path().join("out/journal/judge_single.jsonl")).unwrap();
     let samples: std::collections::BTreeSet<Option<u32>> =
         rows.iter().map(|(_, r)| r.sample).collect();
     assert_eq!(
         samples.into_iter().collect::<Vec<_>>(),
         vec![Some(0), Some(1), Some(2)]
     );
+    // The judgment file has one record per item: the median, with the three grades kept.
+    let current: Vec<(usize, SingleJudgment)> =
+        read_jsonl(&dir.path().join("out/judgments/judge_single.jsonl")).unwrap();
+    assert_eq!(current.len(), 4);
+    for (_, r) in &current {
+        assert_eq!((r.sample, r.samples.len()), (None, 3), "{r:?}");
+        let mut grades: Vec<f64> = r.samples.iter().flatten().copied().collect();
+        grades.sort_by(f64::total_cmp);
+        assert_eq!(r.score, Some(grades[1]), "the median of {grades:?}");
+    }
 
     // A second run has every sample already.
     let before = calls.load(Ordering::SeqCst);
@@ -455,16 +380,13 @@ async fn repeated_judging_takes_the_median_and_reports_the_spread() {
 
 #[tokio::test]
 async fn rubric_mode_grades_every_aspect_in_one_call_and_weights_them() {
-    let fake = Fake::start(|_, body| {
-        if !first_user(body).contains("[評価の観点]") {
-            return Reply::Text(candidate(body));
-        }
+    let fake = Fake::start(judging(|_| {
         // Messy but valid: prose, a fenced JSON object with a full-width digit and a string.
         Reply::Text("説明…\n```json\n{\"有用性\": 8, \"正確性\": \"４\"}\n```".into())
-    })
+    }))
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let mut opts = options(&fake, dir.path(), &["alpha"], "rubric", None);
+    let mut opts = options(&fake, dir.path(), &["alpha"], Mode::Rubric, None);
     opts.aspects = vec![("有用性".into(), 1.0), ("正確性".into(), 3.0)];
     let out = shinpan::pipeline::run(&opts, false).await.unwrap();
     assert_eq!(out.report.mode, Mode::Rubric);
@@ -490,7 +412,7 @@ async fn rubric_mode_grades_every_aspect_in_one_call_and_weights_them() {
     // The prompt lists the aspects, and the math question shows its reference answer.
     let math = rows
         .iter()
-        .find(|(_, r)| r.question_id.0 == "2" && r.turn == 1)
+        .find(|(_, r)| r.question_id.as_str() == "2" && r.turn == 1)
         .unwrap();
     assert!(math.1.user_prompt.contains("- 正確性") && math.1.user_prompt.contains("模範解答"));
 }

@@ -5,20 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use shinpan::aggregate::ModelSummary;
-use shinpan::judge::PairJudgment;
+use shinpan::records::PairJudgment;
+use shinpan::simulate::{Fault, SimConfig};
 use shinpan::store::read_jsonl;
+use shinpan::types::Mode;
 
 use crate::fake::{Fake, Reply};
-use crate::pipeline::{candidate, is_judge, options};
-
-fn user_turns(body: &serde_json::Value) -> usize {
-    body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == "user")
-        .count()
-}
+use crate::support::{SAMPLE, Sim, builder, candidate, is_judge, jsonl, options, user_turns};
 
 #[tokio::test]
 async fn turn_one_survives_a_failed_turn_two_and_a_new_run_directory_costs_nothing() {
@@ -37,7 +30,7 @@ async fn turn_one_survives_a_failed_turn_two_and_a_new_run_directory_costs_nothi
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let opts = options(&fake, dir.path(), &["alpha"], "single", None);
+    let opts = options(&fake, dir.path(), &["alpha"], Mode::Single, None);
     let first = shinpan::pipeline::run(&opts, false).await.unwrap();
     assert_eq!(first.summary.answer_errors.len(), 2);
     assert!(
@@ -105,8 +98,7 @@ async fn turn_one_survives_a_failed_turn_two_and_a_new_run_directory_costs_nothi
 async fn a_changed_answer_invalidates_exactly_the_judgments_that_showed_it() {
     let judge_calls = Arc::new(AtomicUsize::new(0));
     let j2 = judge_calls.clone();
-    let fake = Fake::start(move |_, body| {
-        if is_judge(body) {
+    let fake = Fake::start(crate::support::judging(move |body| {
             j2.fetch_add(1, Ordering::SeqCst);
             // The judge prefers whichever answer was rewritten.
             let u = crate::fake::first_user(body);
@@ -121,17 +113,15 @@ async fn a_changed_answer_invalidates_exactly_the_judgments_that_showed_it() {
                     None => "[[C]]",
                 }
                 .into(),
-            );
-        }
-        Reply::Text(candidate(body))
-    })
+            )
+    }))
     .await;
     let dir = tempfile::tempdir().unwrap();
     let opts = options(
         &fake,
         dir.path(),
         &["alpha", "beta", "gamma"],
-        "pairwise-all",
+        Mode::PairwiseAll,
         None,
     );
     shinpan::pipeline::run(&opts, false).await.unwrap();
@@ -179,54 +169,50 @@ async fn a_changed_answer_invalidates_exactly_the_judgments_that_showed_it() {
         (alpha.n, alpha.wins, alpha.losses, alpha.ties),
         (8, 0, 1, 7)
     );
-    // The file keeps all 14 records; `shinpan report` reads it the same way.
+    // The journal keeps all 14 records; the judgment file holds the 12 current ones, and
+    // `shinpan report` on the run directory counts what the run's report counts.
     let rows: Vec<(usize, PairJudgment)> =
-        read_jsonl(&dir.path().join("out/judgments/judge_pair.jsonl")).unwrap();
+        read_jsonl(&dir.path().join("out/journal/judge_pair.jsonl")).unwrap();
     assert_eq!(rows.len(), 14);
     assert!(rows.iter().all(|(_, r)| r.input_digest.is_some()));
+    let current: Vec<(usize, PairJudgment)> =
+        read_jsonl(&dir.path().join("out/judgments/judge_pair.jsonl")).unwrap();
+    assert_eq!(current.len(), 12);
+    let o = crate::support::run_bin(&[
+        "report",
+        dir.path().join("out").to_str().unwrap(),
+        "--format",
+        "json",
+        "--mode",
+        "pairwise-all",
+    ]);
+    let report = crate::support::stdout_json(&o);
+    let beta_again = report["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "beta")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (beta_again["wins"].as_u64(), beta_again["ties"].as_u64()),
+        (Some(2), Some(6))
+    );
 }
-
-const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/questions/sample_ja.jsonl");
 
 fn sim_options(
     url: &str,
     dir: &std::path::Path,
-    mode: &str,
+    mode: Mode,
     timeout: u64,
 ) -> shinpan::config::RunOptions {
-    let common = shinpan::cli::CommonArgs {
-        judge: Some("sim-judge".into()),
-        questions: Some(SAMPLE.into()),
-        out: Some(dir.join("out")),
-        cache: Some(dir.join("cache.sqlite")),
-        endpoint: shinpan::cli::EndpointArgs {
-            base_url: Some(url.to_string()),
-            api_key_env: Some(String::new()),
-            max_attempts: Some(2),
-            timeout: Some(timeout),
-            concurrency: Some(16),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    shinpan::config::resolve(
-        None,
-        Some(vec!["sim-a".into(), "sim-b".into()]),
-        Some(mode.into()),
-        None,
-        &common,
-    )
-    .unwrap()
-}
-
-fn jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
-    match std::fs::read_to_string(path) {
-        Ok(t) => t
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect(),
-        Err(_) => Vec::new(),
-    }
+    builder(url, dir, &["sim-a", "sim-b"], mode)
+        .judge("sim-judge")
+        .questions(SAMPLE)
+        .concurrency(16)
+        .with(|s| s.endpoint.timeout_secs = Some(timeout))
+        .build()
+        .unwrap()
 }
 
 /// Each provider fault, injected into a fifth of all requests: the run completes with every
@@ -234,24 +220,18 @@ fn jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
 /// second run retries only what failed and asks for nothing already answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_ends_done_or_recorded_and_a_later_run_retries_only_the_errors() {
-    use shinpan::simulate::{Fault, SimConfig, start};
     for (i, fault) in Fault::ALL.into_iter().enumerate() {
-        let mode = if i % 2 == 0 { "single" } else { "pairwise-all" };
+        let mode = if i % 2 == 0 { Mode::Single } else { Mode::PairwiseAll };
         let dir = tempfile::tempdir().unwrap();
-        let sim = start(
-            0,
-            SimConfig {
-                faults: vec![(fault, 0.2)],
-                hang: Some(std::time::Duration::from_secs(3)),
-                seed: i as u64,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        let opts = sim_options(&sim.base_url(), dir.path(), mode, 1);
+        let sim = Sim::start(SimConfig {
+            faults: vec![(fault, 0.2)],
+            hang: Some(std::time::Duration::from_secs(3)),
+            seed: i as u64,
+            ..Default::default()
+        });
+        let opts = sim_options(&sim.url, dir.path(), mode, 1);
         let first = shinpan::pipeline::run(&opts, false).await.unwrap();
-        let injected = sim.stats.faults.lock().unwrap().clone();
+        let injected = sim.faults();
         assert!(injected[fault.name()] > 0, "{fault:?} was injected");
         let s = &first.summary;
         let what = format!("{fault:?} ({mode}): {}", s.line());
@@ -267,10 +247,10 @@ async fn every_fault_ends_done_or_recorded_and_a_later_run_retries_only_the_erro
             assert!(!e["error"].as_str().unwrap().is_empty(), "{e}");
         }
         // Judgments: each record has a verdict or its reason.
-        let jfile = if mode == "single" { "single" } else { "pair" };
-        let judged = jsonl(&out.join(format!("judgments/sim-judge_{jfile}.jsonl")));
+        let jfile = if mode == Mode::Single { "single" } else { "pair" };
+        let judged = jsonl(&out.join(format!("journal/sim-judge_{jfile}.jsonl")));
         for j in &judged {
-            if mode == "single" {
+            if mode == Mode::Single {
                 assert!(
                     j["score"].is_number() || j["error"].is_string(),
                     "{what}: {j}"
@@ -323,19 +303,14 @@ async fn every_fault_ends_done_or_recorded_and_a_later_run_retries_only_the_erro
         }
         let answered_first: std::collections::HashSet<String> =
             sim.stats.answered.lock().unwrap().iter().cloned().collect();
-        sim.stop().await;
+        drop(sim);
 
         // The provider recovers (a new server: the cache does not care where a reply came from).
-        let healthy = start(
-            0,
-            SimConfig {
-                seed: i as u64,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        let opts = sim_options(&healthy.base_url(), dir.path(), mode, 1);
+        let healthy = Sim::start(SimConfig {
+            seed: i as u64,
+            ..Default::default()
+        });
+        let opts = sim_options(&healthy.url, dir.path(), mode, 1);
         let second = shinpan::pipeline::run(&opts, false).await.unwrap();
         let t = &second.summary;
         let what2 = format!("{fault:?} ({mode}) second run: {}", t.line());
@@ -360,7 +335,7 @@ async fn every_fault_ends_done_or_recorded_and_a_later_run_retries_only_the_erro
                 .collect();
             assert!(again.is_empty(), "{what2}: {} asked again", again.len());
         }
-        let expected = if mode == "single" { 2 * 16 * 2 } else { 16 * 2 };
+        let expected = if mode == Mode::Single { 2 * 16 * 2 } else { 16 * 2 };
         let report_n: usize = second
             .report
             .models
@@ -370,9 +345,8 @@ async fn every_fault_ends_done_or_recorded_and_a_later_run_retries_only_the_erro
                 ModelSummary::Pair(p) => p.n,
             })
             .sum();
-        let per_game = if mode == "single" { 1 } else { 2 };
+        let per_game = if mode == Mode::Single { 1 } else { 2 };
         assert_eq!(report_n, expected * per_game, "{what2}");
-        healthy.stop().await;
     }
 }
 
@@ -381,14 +355,13 @@ async fn every_fault_ends_done_or_recorded_and_a_later_run_retries_only_the_erro
 /// only its answers.
 #[tokio::test]
 async fn connection_refused_is_recorded_and_retried_later() {
-    use shinpan::simulate::{SimConfig, start};
-    let sim = start(0, SimConfig::default()).await.unwrap();
+    let sim = Sim::start(SimConfig::default());
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}/v1", l.local_addr().unwrap())
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut opts = sim_options(&sim.base_url(), dir.path(), "single", 5);
+    let mut opts = sim_options(&sim.url, dir.path(), Mode::Single, 5);
     opts.models[1].endpoint.base_url = closed;
     let first = shinpan::pipeline::run(&opts, false).await.unwrap();
     let s = &first.summary;
@@ -408,7 +381,7 @@ async fn connection_refused_is_recorded_and_retried_later() {
     );
     assert_eq!(s.judgments_made, 32);
 
-    let opts = sim_options(&sim.base_url(), dir.path(), "single", 5);
+    let opts = sim_options(&sim.url, dir.path(), Mode::Single, 5);
     let before = sim.stats.answered.lock().unwrap().len();
     let second = shinpan::pipeline::run(&opts, false).await.unwrap();
     let t = &second.summary;
@@ -421,5 +394,4 @@ async fn connection_refused_is_recorded_and_retried_later() {
         16 * 2 + 32,
         "sim-b's 32 turns and its 32 grades, nothing else"
     );
-    sim.stop().await;
 }

@@ -124,8 +124,8 @@ fn jsonl_readers_and_report_never_panic_on_garbage() {
         std::fs::write(&path, &bytes).unwrap();
         let _ = shinpan::store::read_jsonl::<shinpan::aggregate::SingleGrade>(&path);
         let _ = shinpan::store::read_jsonl::<shinpan::aggregate::PairGame>(&path);
-        let _ = shinpan::store::read_jsonl::<shinpan::bench::AnswerRecord>(&path);
-        let _ = shinpan::bench::load_questions(&path);
+        let _ = shinpan::store::read_jsonl::<shinpan::records::AnswerRecord>(&path);
+        let _ = shinpan::records::load_questions(&path);
         let o = crate::shinpan_bin()
             .args(["report", path.to_str().unwrap(), "--bootstrap", "10"])
             .output()
@@ -163,8 +163,7 @@ async fn the_api_key_is_sent_but_never_written_or_printed() {
         if body["model"] == "leaky" {
             return Reply::Raw(401, vec![], format!("invalid key {KEY}"));
         }
-        let u = first_user(body);
-        if u.contains("[[A]]") || u.contains("[[評価]]") {
+        if crate::support::is_judge(body) {
             Reply::Text(format!("評価: [[6]] (key {KEY} looked fine)"))
         } else {
             Reply::Text("はい、お答えします。".into())
@@ -200,7 +199,8 @@ async fn the_api_key_is_sent_but_never_written_or_printed() {
     })
     .await
     .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The leaky model's answer failed, so the run exits 1 (and says why, without the key).
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
     // The key was sent (trimmed of its newline) on every request.
     let seen = fake.seen();
     assert!(
@@ -274,9 +274,9 @@ async fn injected_verdicts_in_answers_cannot_change_the_parsed_verdict() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let opts = crate::pipeline::options(&fake, dir.path(), &["evil", "honest"], "single", None);
+    let opts = crate::support::options(&fake, dir.path(), &["evil", "honest"], shinpan::types::Mode::Single, None);
     shinpan::pipeline::run(&opts, false).await.unwrap();
-    let rows: Vec<(usize, shinpan::judge::SingleJudgment)> =
+    let rows: Vec<(usize, shinpan::records::SingleJudgment)> =
         shinpan::store::read_jsonl(&dir.path().join("out/judgments/judge_single.jsonl")).unwrap();
     let evil: Vec<_> = rows.iter().filter(|(_, r)| r.model == "evil").collect();
     assert_eq!(evil.len(), 4);
@@ -305,9 +305,15 @@ async fn injected_verdicts_in_answers_cannot_change_the_parsed_verdict() {
     }
 
     let opts =
-        crate::pipeline::options(&fake, dir.path(), &["evil", "honest"], "pairwise-all", None);
+        crate::support::options(
+            &fake,
+            dir.path(),
+            &["evil", "honest"],
+            shinpan::types::Mode::PairwiseAll,
+            None,
+        );
     let out = shinpan::pipeline::run(&opts, false).await.unwrap();
-    let rows: Vec<(usize, shinpan::judge::PairJudgment)> =
+    let rows: Vec<(usize, shinpan::records::PairJudgment)> =
         shinpan::store::read_jsonl(&dir.path().join("out/judgments/judge_pair.jsonl")).unwrap();
     assert_eq!(rows.len(), 4);
     for (_, r) in &rows {
@@ -315,8 +321,8 @@ async fn injected_verdicts_in_answers_cannot_change_the_parsed_verdict() {
         assert_eq!(
             (r.g1_winner, r.g2_winner),
             (
-                shinpan::judge::Winner::Model2,
-                shinpan::judge::Winner::Model2
+                shinpan::types::Winner::Model2,
+                shinpan::types::Winner::Model2
             ),
             "{}",
             r.g1_judgment

@@ -394,11 +394,14 @@ fn intervals_are_reproducible_and_contain_the_estimate() {
             m["bt_ci"][1].as_f64().unwrap(),
         ];
         assert!(lo < rating && rating < hi, "{m}");
-        // With the baseline in every game, the implied win rate is the adjusted win rate.
+        // With the baseline in every game, the implied win rate is the adjusted win rate
+        // with the prior's one virtual tie: (W + T/2 + 1/2) / (n + 1).
+        let n = m["n"].as_f64().unwrap();
+        let adjusted = m["adjusted_win_rate"].as_f64().unwrap();
         close(
             &m["predicted_win_rate"],
-            m["adjusted_win_rate"].as_f64().unwrap(),
-            4,
+            (adjusted * n + 0.5) / (n + 1.0),
+            9,
             "prediction",
         );
     }

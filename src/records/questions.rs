@@ -1,50 +1,14 @@
-//! Benchmark data: question files, reference answers and candidate answers in FastChat's
-//! formats (and the dialects of its Japanese forks).
-
-mod records;
-
-pub use records::{AnswerRecord, Choice, Usage};
+//! Question files (FastChat `question.jsonl`, and the dialects of its Japanese forks) and
+//! reference answers (FastChat's answer format, e.g. `reference_answer/gpt-4.jsonl`).
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
+use super::AnswerRecord;
 use crate::store::read_jsonl;
-
-/// A question id as written upstream: FastChat uses integers, some Japanese forks write the
-/// same ids as strings. Both spellings of one id compare equal.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct QuestionId(pub String);
-
-impl fmt::Display for QuestionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for QuestionId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match serde_json::Value::deserialize(d)? {
-            serde_json::Value::String(s) => Ok(QuestionId(s)),
-            serde_json::Value::Number(n) => Ok(QuestionId(n.to_string())),
-            other => Err(serde::de::Error::custom(format!(
-                "question_id must be an integer or a string, found {other}"
-            ))),
-        }
-    }
-}
-
-impl serde::Serialize for QuestionId {
-    /// Integer ids are written back as integers, so files stay byte-compatible with FastChat.
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0.parse::<i64>() {
-            Ok(n) if n.to_string() == self.0 => s.serialize_i64(n),
-            _ => s.serialize_str(&self.0),
-        }
-    }
-}
+use crate::types::QuestionId;
 
 /// One benchmark question (FastChat `question.jsonl` record).
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -72,6 +36,15 @@ impl Question {
     /// Whether this question is judged with a reference answer.
     pub fn needs_reference(&self) -> bool {
         REFERENCE_CATEGORIES.contains(&self.category.as_str())
+    }
+
+    /// The reference answers the judge is shown: only for categories judged against one, and
+    /// only when the question has them.
+    pub fn judged_reference(&self) -> Option<&[String]> {
+        if !self.needs_reference() {
+            return None;
+        }
+        self.reference.as_deref().filter(|r| !r.is_empty())
     }
 }
 
@@ -197,10 +170,11 @@ mod tests {
              {\"question_id\": \"82\", \"category\": \"math\", \"turns\": [\"c\"], \"reference\": [\"4\"]}\n",
         );
         let qs = load_questions(f.path()).unwrap();
-        assert_eq!(qs[0].question_id, QuestionId("81".into()));
-        assert_eq!(qs[1].question_id, QuestionId("82".into()));
+        assert_eq!(qs[0].question_id, QuestionId::number(81));
+        assert_eq!(qs[1].question_id, QuestionId::number(82));
         assert!(qs[1].needs_reference() && !qs[0].needs_reference());
         assert_eq!(serde_json::to_string(&qs[0].question_id).unwrap(), "81");
+        assert_eq!(serde_json::to_string(&qs[1].question_id).unwrap(), "\"82\"");
     }
 
     #[test]
@@ -218,7 +192,7 @@ mod tests {
     #[test]
     fn references_attach_by_id() {
         let mut qs = vec![Question {
-            question_id: QuestionId("7".into()),
+            question_id: QuestionId::number(7),
             category: "math".into(),
             turns: vec!["1+1?".into()],
             reference: None,

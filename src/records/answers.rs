@@ -1,33 +1,9 @@
-//! FastChat's answer record, with shinpan's additions as extra fields.
+//! FastChat's answer record (`model_answer/<model>.jsonl`, a run's `answers/<model>.jsonl`),
+//! with shinpan's additions as extra fields. Reference answers use the same format.
 
 use serde::{Deserialize, Serialize};
 
-use super::QuestionId;
-
-/// Token usage reported by the API for one call, or summed over a conversation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    /// Tokens in the prompt.
-    #[serde(default)]
-    pub prompt_tokens: u64,
-    /// Tokens generated.
-    #[serde(default)]
-    pub completion_tokens: u64,
-}
-
-impl Usage {
-    /// Total tokens billed.
-    pub fn total(&self) -> u64 {
-        self.prompt_tokens + self.completion_tokens
-    }
-}
-
-impl std::ops::AddAssign for Usage {
-    fn add_assign(&mut self, rhs: Self) {
-        self.prompt_tokens += rhs.prompt_tokens;
-        self.completion_tokens += rhs.completion_tokens;
-    }
-}
+use crate::types::{QuestionId, Usage};
 
 /// One sampled conversation: the assistant's reply to each turn.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,10 +15,10 @@ pub struct Choice {
     pub turns: Vec<String>,
 }
 
-/// A candidate model's answer to one question (FastChat `model_answer/*.jsonl`).
+/// A candidate model's answer to one question.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AnswerRecord {
-    /// The question answered.
+    /// The question answered, spelt as the question file spells it.
     pub question_id: QuestionId,
     /// Unique id of this answer.
     #[serde(default)]

@@ -1,0 +1,338 @@
+//! One layer of settings, every field optional: the config file is one, the environment
+//! another, the flags a third. Layers are merged field by field (a later layer wins where it
+//! says something) before anything is validated.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::defaults;
+use crate::error::UsageError;
+
+/// Settings of one endpoint: the `[endpoint]` table, each `[endpoints.NAME]` table, and the
+/// endpoint flags, which change the `[endpoint]` layer (named endpoints inherit every field
+/// they leave out from it).
+#[derive(Debug, Clone, Default, PartialEq, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSettings {
+    /// Base URL of the OpenAI-compatible API, including `/v1`.
+    #[arg(long, value_name = "URL", help = defaults::help(
+        "Base URL of the default endpoint, including /v1 (models on named endpoints keep theirs)",
+        format!("$OPENAI_BASE_URL, else {}", defaults::BASE_URL)))]
+    pub base_url: Option<String>,
+    /// Environment variable holding the API key (empty: send no key).
+    #[arg(long, value_name = "VAR", help = defaults::help(
+        "Environment variable holding the API key (\"\": send none)", defaults::API_KEY_ENV))]
+    pub api_key_env: Option<String>,
+    /// Requests per minute, paced evenly.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
+        help = "Requests per minute, paced evenly [default: unlimited]")]
+    pub rpm: Option<u32>,
+    /// Tokens per minute (prompt estimate plus the output cap), paced evenly.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
+        help = "Tokens per minute (prompt estimate plus the output cap), paced evenly [default: unlimited]")]
+    pub tpm: Option<u32>,
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
+        help = defaults::help("Requests in flight at once", defaults::CONCURRENCY))]
+    pub concurrency: Option<u32>,
+    /// Seconds one attempt may take.
+    #[arg(long = "timeout", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..),
+        help = defaults::help("Seconds one attempt may take", defaults::TIMEOUT_SECS))]
+    pub timeout_secs: Option<u64>,
+    /// Attempts per request, the first included.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
+        help = defaults::help("Attempts per request, the first included", defaults::MAX_ATTEMPTS))]
+    pub max_attempts: Option<u32>,
+    /// Ask the judge for verdicts as JSON constrained by a schema (`response_format`), for
+    /// servers that honour it (OpenAI, vLLM, llama.cpp); the verdict tag in the text is still
+    /// read when the reply is not such JSON.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL",
+        help = "Ask the judge for verdicts as JSON constrained by a schema (response_format json_schema), for servers that honour it: OpenAI, vLLM, llama.cpp [default: false]")]
+    pub structured_verdicts: Option<bool>,
+}
+
+/// Field names of the endpoint settings, as flags, in the order they are listed.
+pub const ENDPOINT_FLAGS: &[&str] = &[
+    "--base-url",
+    "--api-key-env",
+    "--rpm",
+    "--tpm",
+    "--concurrency",
+    "--timeout",
+    "--max-attempts",
+    "--structured-verdicts",
+];
+
+impl EndpointSettings {
+    /// This layer with `over` on top.
+    pub fn merge(mut self, over: &EndpointSettings) -> Self {
+        let o = over.clone();
+        self.base_url = o.base_url.or(self.base_url);
+        self.api_key_env = o.api_key_env.or(self.api_key_env);
+        self.rpm = o.rpm.or(self.rpm);
+        self.tpm = o.tpm.or(self.tpm);
+        self.concurrency = o.concurrency.or(self.concurrency);
+        self.timeout_secs = o.timeout_secs.or(self.timeout_secs);
+        self.max_attempts = o.max_attempts.or(self.max_attempts);
+        self.structured_verdicts = o.structured_verdicts.or(self.structured_verdicts);
+        self
+    }
+
+    /// Which fields this layer sets, by their flag names.
+    pub fn set_flags(&self) -> Vec<&'static str> {
+        let set = [
+            self.base_url.is_some(),
+            self.api_key_env.is_some(),
+            self.rpm.is_some(),
+            self.tpm.is_some(),
+            self.concurrency.is_some(),
+            self.timeout_secs.is_some(),
+            self.max_attempts.is_some(),
+            self.structured_verdicts.is_some(),
+        ];
+        ENDPOINT_FLAGS
+            .iter()
+            .zip(set)
+            .filter(|(_, s)| *s)
+            .map(|(f, _)| *f)
+            .collect()
+    }
+}
+
+/// A `[model.NAME]` table: settings of one model (candidate or judge).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSettings {
+    /// Name of an `[endpoints.NAME]` table (default: the `[endpoint]` table).
+    pub endpoint: Option<String>,
+    /// Model name sent to the API (default: the table's name).
+    pub api_model: Option<String>,
+    /// Fixed temperature instead of the per-category table.
+    pub temperature: Option<f32>,
+    /// Output cap per turn.
+    pub max_tokens: Option<u32>,
+    /// System prompt.
+    pub system_prompt: Option<String>,
+}
+
+impl ModelSettings {
+    fn merge(mut self, over: &ModelSettings) -> Self {
+        let o = over.clone();
+        self.endpoint = o.endpoint.or(self.endpoint);
+        self.api_model = o.api_model.or(self.api_model);
+        self.temperature = o.temperature.or(self.temperature);
+        self.max_tokens = o.max_tokens.or(self.max_tokens);
+        self.system_prompt = o.system_prompt.or(self.system_prompt);
+        self
+    }
+}
+
+/// One layer of run settings; as a file, the TOML config (relative paths in it are relative
+/// to the file's directory).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Candidate models.
+    pub models: Option<Vec<String>>,
+    /// The judge model.
+    pub judge: Option<String>,
+    /// `single`, `rubric`, `pairwise-baseline` or `pairwise-all`.
+    pub mode: Option<String>,
+    /// Baseline model (pairwise-baseline).
+    pub baseline: Option<String>,
+    /// Question file.
+    pub questions: Option<PathBuf>,
+    /// Reference answers file.
+    pub references: Option<PathBuf>,
+    /// Output directory.
+    pub out: Option<PathBuf>,
+    /// Prompt override directory.
+    pub prompts: Option<PathBuf>,
+    /// Response cache file.
+    pub cache: Option<PathBuf>,
+    /// Candidate output cap per turn.
+    pub max_tokens: Option<u32>,
+    /// Judge output cap.
+    pub judge_max_tokens: Option<u32>,
+    /// Candidate temperature for all categories.
+    pub temperature: Option<f32>,
+    /// Candidate system prompt.
+    pub system_prompt: Option<String>,
+    /// Re-asks for unreadable verdicts.
+    pub reasks: Option<u32>,
+    /// Judgments per item.
+    pub judge_samples: Option<u32>,
+    /// Rubric aspects (rubric mode).
+    pub aspects: Option<Vec<String>>,
+    /// Weights of rubric aspects in the overall score (default 1 each).
+    #[serde(default)]
+    pub aspect_weights: BTreeMap<String, f64>,
+    /// Bootstrap rounds for intervals.
+    pub bootstrap: Option<usize>,
+    /// Seed of the bootstrap.
+    pub seed: Option<u64>,
+    /// Most inconsistent games listed.
+    pub max_listed: Option<usize>,
+    /// Score answers to Japanese questions that are not in Japanese as failures.
+    pub non_japanese_as_failure: Option<bool>,
+    /// Items allowed to fail before `run` exits 1: a count (`3`) or a share (`5%`).
+    pub allow_failures: Option<String>,
+    /// The default endpoint.
+    #[serde(default)]
+    pub endpoint: EndpointSettings,
+    /// Named endpoints.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, EndpointSettings>,
+    /// Per-model settings (`[model.NAME]` tables).
+    #[serde(default)]
+    pub model: BTreeMap<String, ModelSettings>,
+    /// Neither read nor write the response cache (a flag only).
+    #[serde(skip)]
+    pub no_cache: bool,
+    /// Ask again for every request and replace the cached responses (a flag only).
+    #[serde(skip)]
+    pub refresh: bool,
+}
+
+impl Settings {
+    /// Reads and parses a config file; paths inside become relative to its directory.
+    pub fn load(path: &Path) -> Result<Self, UsageError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            UsageError(format!(
+                "{}: cannot read the config file: {e}",
+                path.display()
+            ))
+        })?;
+        let mut cfg: Settings =
+            toml::from_str(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [
+            &mut cfg.questions,
+            &mut cfg.references,
+            &mut cfg.out,
+            &mut cfg.prompts,
+            &mut cfg.cache,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// The environment layer: `SHINPAN_CACHE` names the response cache file.
+    pub fn from_env() -> Self {
+        Settings {
+            cache: std::env::var_os("SHINPAN_CACHE")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            ..Settings::default()
+        }
+    }
+
+    /// The layer below the config file: `OPENAI_BASE_URL`, shared with other OpenAI tools,
+    /// is only a fallback for the default endpoint's base URL.
+    pub fn fallbacks() -> Self {
+        Settings {
+            endpoint: EndpointSettings {
+                base_url: std::env::var("OPENAI_BASE_URL")
+                    .ok()
+                    .filter(|s| !s.trim().is_empty()),
+                ..EndpointSettings::default()
+            },
+            ..Settings::default()
+        }
+    }
+
+    /// This layer with `over` on top: every field `over` sets wins; tables merge by name.
+    pub fn merge(mut self, over: &Settings) -> Self {
+        let o = over.clone();
+        self.models = o.models.or(self.models);
+        self.judge = o.judge.or(self.judge);
+        self.mode = o.mode.or(self.mode);
+        self.baseline = o.baseline.or(self.baseline);
+        self.questions = o.questions.or(self.questions);
+        self.references = o.references.or(self.references);
+        self.out = o.out.or(self.out);
+        self.prompts = o.prompts.or(self.prompts);
+        self.cache = o.cache.or(self.cache);
+        self.max_tokens = o.max_tokens.or(self.max_tokens);
+        self.judge_max_tokens = o.judge_max_tokens.or(self.judge_max_tokens);
+        self.temperature = o.temperature.or(self.temperature);
+        self.system_prompt = o.system_prompt.or(self.system_prompt);
+        self.reasks = o.reasks.or(self.reasks);
+        self.judge_samples = o.judge_samples.or(self.judge_samples);
+        self.aspects = o.aspects.or(self.aspects);
+        if !o.aspect_weights.is_empty() {
+            self.aspect_weights = o.aspect_weights;
+        }
+        self.bootstrap = o.bootstrap.or(self.bootstrap);
+        self.seed = o.seed.or(self.seed);
+        self.max_listed = o.max_listed.or(self.max_listed);
+        self.non_japanese_as_failure = o.non_japanese_as_failure.or(self.non_japanese_as_failure);
+        self.allow_failures = o.allow_failures.or(self.allow_failures);
+        self.endpoint = self.endpoint.merge(&o.endpoint);
+        for (name, e) in o.endpoints {
+            let base = self.endpoints.remove(&name).unwrap_or_default();
+            self.endpoints.insert(name, base.merge(&e));
+        }
+        for (name, m) in o.model {
+            let base = self.model.remove(&name).unwrap_or_default();
+            self.model.insert(name, base.merge(&m));
+        }
+        self.no_cache |= o.no_cache;
+        self.refresh |= o.refresh;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_later_layer_wins_field_by_field_and_tables_merge_by_name() {
+        let file: Settings = toml::from_str(
+            r#"
+            judge = "gpt-4o"
+            max_tokens = 512
+            [endpoint]
+            rpm = 500
+            tpm = 9000
+            [endpoints.local]
+            base_url = "http://127.0.0.1:8000/v1"
+            "#,
+        )
+        .unwrap();
+        let flags = Settings {
+            max_tokens: Some(64),
+            endpoint: EndpointSettings {
+                rpm: Some(60),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let s = file.merge(&flags);
+        assert_eq!(s.judge.as_deref(), Some("gpt-4o"));
+        assert_eq!(s.max_tokens, Some(64));
+        assert_eq!((s.endpoint.rpm, s.endpoint.tpm), (Some(60), Some(9000)));
+        assert_eq!(
+            s.endpoints["local"].base_url.as_deref(),
+            Some("http://127.0.0.1:8000/v1")
+        );
+        assert_eq!(flags.endpoint.set_flags(), ["--rpm"]);
+    }
+
+    #[test]
+    fn unknown_config_keys_are_refused() {
+        let err = toml::from_str::<Settings>("modles = [\"a\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("modles"), "{err}");
+    }
+}

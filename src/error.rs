@@ -1,0 +1,48 @@
+//! The errors that decide how the binary exits. Commands return them (wrapped in
+//! `anyhow::Error`) and `main` alone maps them to exit codes; no command calls
+//! `process::exit`.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | failure: an item failed (more than `--allow-failures` tolerates), or another error |
+//! | 2 | bad input: a flag, the config file, an input file; the message names it |
+//! | 130 | interrupted (Ctrl-C): everything finished is kept |
+
+/// A problem with the user's input: the message names the flag, file or line to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Builds a [`UsageError`] result.
+pub fn usage<T>(msg: impl Into<String>) -> Result<T, UsageError> {
+    Err(UsageError(msg.into()))
+}
+
+/// The run was stopped by Ctrl-C after keeping everything finished.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted: everything finished is kept; run the same command again to resume")]
+pub struct Interrupted;
+
+/// A run finished, but more items failed than allowed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{failed} item(s) failed (allowed: {allowed}); the report is marked partial; re-run the same command to retry only those"
+)]
+pub struct ItemsFailed {
+    /// Items (answers and judgments) that failed.
+    pub failed: usize,
+    /// What `--allow-failures` tolerates, as given.
+    pub allowed: String,
+}
+
+/// The exit code for an error a command returned.
+pub fn exit_code(e: &anyhow::Error) -> i32 {
+    if e.downcast_ref::<UsageError>().is_some() {
+        2
+    } else if e.downcast_ref::<Interrupted>().is_some() {
+        130
+    } else {
+        1
+    }
+}

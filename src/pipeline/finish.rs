@@ -1,0 +1,198 @@
+//! Stage 4, finish: the files a run leaves are made to agree with each other, whether it
+//! finished, failed items or was interrupted. The journal is compacted into the current
+//! judgment file (one record per item, FastChat's format, written atomically, so
+//! `show_result.py` counts exactly what `shinpan report` counts), `errors.jsonl` keeps only
+//! answers still missing, the report is built from the current judgments and written, and the
+//! manifest records how the run ended.
+
+use std::collections::HashSet;
+use std::io::Write;
+
+use anyhow::Context;
+
+use super::drive::Driven;
+use super::resume::Answers;
+use super::setup::{Setup, evaluation};
+use super::summary::RunSummary;
+use crate::aggregate::answers::AnswerIndex;
+use crate::aggregate::{Expectation, Report, summarize_pairs, summarize_single};
+use crate::config::RunOptions;
+use crate::records::{
+    Current, ErrorRecord, Inputs, Judgment, Manifest, PairGame, PairJudgment, RunState,
+    SingleGrade, SingleJudgment,
+};
+use crate::store::{read_jsonl_if_exists, write_atomic};
+
+/// Everything a run produced.
+pub struct RunOutput {
+    /// Summary of the work done.
+    pub summary: RunSummary,
+    /// The report of this run's models.
+    pub report: Report,
+}
+
+/// Compacts the files, builds and writes the report, and closes the manifest entry.
+pub(super) fn finish(opts: &RunOptions, setup: Setup, driven: Driven) -> anyhow::Result<RunOutput> {
+    let Driven {
+        answers,
+        mut summary,
+    } = driven;
+    let held: Vec<&crate::records::AnswerRecord> =
+        answers.iter().flatten().flatten().map(|a| &**a).collect();
+    let inputs = Inputs::new(&setup.questions, held.iter().copied());
+    let journal = setup.dir.journal(&setup.judge.name, opts.mode);
+    let view = setup.dir.judgments(&setup.judge.name, opts.mode);
+    let names: HashSet<&str> = opts.models.iter().map(|m| m.name.as_str()).collect();
+    let mut index = AnswerIndex::default();
+    setup.questions.iter().for_each(|q| index.add_question(q));
+    held.iter().for_each(|a| index.add_answer(a));
+    let state = if summary.interrupted {
+        RunState::Interrupted
+    } else {
+        RunState::Finished
+    };
+    let expected = Expectation {
+        mode: Some(opts.mode),
+        models: opts.models.iter().map(|m| m.name.clone()).collect(),
+        baseline: opts.baseline.clone(),
+        questions: setup
+            .questions
+            .iter()
+            .map(|q| (q.question_id.to_string(), q.turns.len() as u32))
+            .collect(),
+        reasons: if summary.interrupted {
+            vec!["the run was interrupted (Ctrl-C)".to_string()]
+        } else {
+            Vec::new()
+        },
+    };
+    let judge = setup.judge.name.as_str();
+    let report = if opts.mode.is_graded() {
+        let all: Vec<SingleJudgment> = read_all(&journal)?;
+        let refs: Vec<&SingleJudgment> = all.iter().collect();
+        let current = Current::grades(&refs);
+        let rows = write_view(&view, current.rows(), &inputs)?;
+        let grades: Vec<SingleGrade> = rows
+            .iter()
+            .filter(|r| names.contains(r.model.as_str()) && r.judge.model() == judge)
+            .map(|r| SingleGrade::from(*r))
+            .collect();
+        let refs: Vec<&SingleGrade> = grades.iter().collect();
+        let result = summarize_single(&refs, &opts.stats, &index, Some(&expected));
+        Report::single(opts.mode, judge, result, Some(&expected))
+    } else {
+        let all: Vec<PairJudgment> = read_all(&journal)?;
+        let refs: Vec<&PairJudgment> = all.iter().collect();
+        let current = Current::games(&refs);
+        let rows = write_view(&view, current.rows(), &inputs)?;
+        let games: Vec<PairGame> = rows
+            .iter()
+            .filter(|r| {
+                names.contains(r.model_1.as_str())
+                    && names.contains(r.model_2.as_str())
+                    && r.judge.model() == judge
+            })
+            .map(|r| PairGame::from(*r))
+            .collect();
+        let refs: Vec<&PairGame> = games.iter().collect();
+        let result = summarize_pairs(
+            &refs,
+            opts.baseline.as_deref(),
+            &opts.stats,
+            &index,
+            Some(&expected),
+        );
+        Report::pairwise(judge, opts.baseline.clone(), result, Some(&expected))
+    };
+    summary.answers_missing = compact_errors(&setup, &answers)?;
+    summary.judgments_failed = report.coverage.iter().map(|c| c.failed + c.missing).sum();
+    summary.items = answers.iter().map(Vec::len).sum::<usize>()
+        + report.coverage.iter().map(|c| c.expected).sum::<usize>();
+    super::write_reports(setup.dir.root(), std::slice::from_ref(&report))?;
+    Manifest::update(
+        &setup.dir.manifest(),
+        evaluation(opts, &setup.questions, state),
+    )?;
+    for c in &setup.clients {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = c.stats();
+        summary.attempts += s.attempts.load(Relaxed);
+        summary.rate_limited += s.rate_limited.load(Relaxed);
+        summary.tokens += s.tokens.load(Relaxed);
+    }
+    if let Some(c) = &setup.cache {
+        summary.cache_hits = c.hits.load(std::sync::atomic::Ordering::Relaxed);
+    }
+    summary.elapsed = setup.started.elapsed();
+    Ok(RunOutput { summary, report })
+}
+
+/// Every record of a journal.
+fn read_all<T: serde::de::DeserializeOwned>(journal: &std::path::Path) -> anyhow::Result<Vec<T>> {
+    Ok(read_jsonl_if_exists::<T>(journal)
+        .with_context(|| journal.display().to_string())?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect())
+}
+
+/// Writes the current judgment file: the records that count (by the rule of
+/// [`crate::records::current`]), less judgments made on answers the run no longer holds.
+/// Written atomically, so a reader never sees half a file. Returns the records written.
+fn write_view<'a, T: Judgment + serde::Serialize>(
+    view: &std::path::Path,
+    current: Vec<&'a T>,
+    inputs: &Inputs,
+) -> anyhow::Result<Vec<&'a T>> {
+    let rows: Vec<&T> = current.into_iter().filter(|r| inputs.matches(*r)).collect();
+    let mut bytes = Vec::new();
+    for r in &rows {
+        serde_json::to_writer(&mut bytes, r)?;
+        bytes.write_all(b"\n")?;
+    }
+    write_atomic(view, &bytes).with_context(|| view.display().to_string())?;
+    Ok(rows)
+}
+
+/// Rewrites `errors.jsonl` to list only answers still missing (the latest failure of each),
+/// removing it when none is; returns how many of this run's answers are missing.
+fn compact_errors(setup: &Setup, answers: &Answers) -> anyhow::Result<usize> {
+    let path = setup.dir.errors();
+    let held: HashSet<(&str, &str)> = answers
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|a| (a.model_id.as_str(), a.question_id.as_str()))
+        .collect();
+    let missing = answers
+        .iter()
+        .map(|m| m.iter().filter(|a| a.is_none()).count())
+        .sum();
+    let rows: Vec<ErrorRecord> = read_jsonl_if_exists::<ErrorRecord>(&path)
+        .with_context(|| path.display().to_string())?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    if rows.is_empty() {
+        return Ok(missing);
+    }
+    let mut seen = HashSet::new();
+    let mut keep: Vec<&ErrorRecord> = rows
+        .iter()
+        .rev()
+        .filter(|r| !held.contains(&(r.model.as_str(), r.question_id.as_str())))
+        .filter(|r| seen.insert((r.model.as_str(), r.question_id.as_str())))
+        .collect();
+    keep.reverse();
+    if keep.is_empty() {
+        std::fs::remove_file(&path).with_context(|| path.display().to_string())?;
+    } else if keep.len() < rows.len() {
+        let mut bytes = Vec::new();
+        for r in keep {
+            serde_json::to_writer(&mut bytes, r)?;
+            bytes.write_all(b"\n")?;
+        }
+        write_atomic(&path, &bytes).with_context(|| path.display().to_string())?;
+    }
+    Ok(missing)
+}

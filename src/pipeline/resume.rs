@@ -1,0 +1,98 @@
+//! Stage 2, resume: what the output directory already holds. Complete answers (every turn)
+//! are reused; each judgment item's latest record (by the rule in [`crate::records::current`])
+//! says whether it needs judging again.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::schedule::{ItemSample, Recorded};
+use super::setup::Setup;
+use crate::config::RunOptions;
+use crate::error::UsageError;
+use crate::records::current::latest;
+use crate::records::{AnswerRecord, Judgment, PairGame, SingleGrade};
+use crate::store::read_jsonl_if_exists;
+
+/// Answers by model and question index (`None`: missing or incomplete).
+pub(super) type Answers = Vec<Vec<Option<Arc<AnswerRecord>>>>;
+
+/// What a run starts from.
+pub(super) struct State {
+    /// Answers on disk, complete ones only.
+    pub(super) answers: Answers,
+    /// The latest record of each judgment item and sample.
+    pub(super) recorded: HashMap<ItemSample, Recorded>,
+}
+
+/// Reads the answers and judgments already in the output directory. A file that cannot be
+/// read is bad input (exit 2) naming the file and line.
+pub(super) fn load(opts: &RunOptions, setup: &Setup) -> anyhow::Result<State> {
+    let questions = &setup.questions;
+    let qindex: HashMap<&str, usize> = questions
+        .iter()
+        .enumerate()
+        .map(|(i, q)| (q.question_id.as_str(), i))
+        .collect();
+    let mut answers: Answers = vec![vec![None; questions.len()]; setup.candidates.len()];
+    for (mi, c) in setup.candidates.iter().enumerate() {
+        let path = setup.dir.answers(&c.name);
+        for (_, mut a) in read::<AnswerRecord>(&path)? {
+            if let Some(&qi) = qindex.get(a.question_id.as_str())
+                && a.turns().len() >= questions[qi].turns.len()
+            {
+                a.model_id = c.name.clone();
+                // The question file's spelling of the id wins (`1` and `"1"` are one id).
+                a.question_id = questions[qi].question_id.clone();
+                answers[mi][qi] = Some(Arc::new(a));
+            }
+        }
+    }
+    let journal = setup.dir.journal(&setup.judge.name, opts.mode);
+    let source = if journal.exists() {
+        journal
+    } else {
+        setup.dir.judgments(&setup.judge.name, opts.mode)
+    };
+    let recorded = if opts.mode.is_graded() {
+        recorded::<SingleGrade>(&source, &setup.judge.name)?
+    } else {
+        recorded::<PairGame>(&source, &setup.judge.name)?
+    };
+    Ok(State { answers, recorded })
+}
+
+fn read<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<(usize, T)>> {
+    read_jsonl_if_exists::<T>(path)
+        .with_context(|| path.display().to_string())
+        .map_err(|e| UsageError(format!("{e:#}")).into())
+}
+
+/// The latest record of each item and sample of one judge.
+fn recorded<T: Judgment + serde::de::DeserializeOwned>(
+    path: &Path,
+    judge: &str,
+) -> anyhow::Result<HashMap<ItemSample, Recorded>> {
+    let rows: Vec<T> = read::<T>(path)?.into_iter().map(|(_, r)| r).collect();
+    let mine: Vec<&T> = rows.iter().filter(|r| r.key().judge == judge).collect();
+    let mut out = HashMap::new();
+    for r in latest(&mine) {
+        let k = r.key();
+        out.insert(
+            (
+                k.question.to_string(),
+                k.model_1.to_string(),
+                k.model_2.to_string(),
+                k.turn,
+                r.sample(),
+            ),
+            Recorded {
+                valid: r.has_verdict(),
+                digest: r.digest(),
+            },
+        );
+    }
+    Ok(out)
+}

@@ -1,0 +1,228 @@
+//! Stage 1, setup: everything that can refuse the run is checked before anything is sent or
+//! written (questions, references, prompt templates, the cache file, API keys), then the
+//! output directory is locked. Once the files already there have been read ([`super::resume`]),
+//! [`start`] records in the manifest that the run has begun.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::client::{Cache, CacheMode, Client};
+use crate::config::{ModelOptions, RunOptions};
+use crate::error::UsageError;
+use crate::generate::Candidate;
+use crate::judge::{Judge, Prompts};
+use crate::records::{
+    Evaluation, Expected, Manifest, Question, RunDir, RunState, attach_references,
+    load_questions,
+};
+
+/// What a run works with.
+pub(super) struct Setup {
+    /// When the run started.
+    pub(super) started: Instant,
+    /// The run directory.
+    pub(super) dir: RunDir,
+    /// Questions, with references attached.
+    pub(super) questions: Arc<Vec<Question>>,
+    /// The candidate models.
+    pub(super) candidates: Vec<Candidate>,
+    /// The judge.
+    pub(super) judge: Judge,
+    /// One client per distinct endpoint.
+    pub(super) clients: Vec<Client>,
+    /// The response cache.
+    pub(super) cache: Option<Arc<Cache>>,
+    /// The output directory's lock, held until the run ends.
+    pub(super) _lock: File,
+}
+
+/// Checks the inputs, opens the cache and the clients, and takes the output directory.
+pub(super) fn prepare(opts: &RunOptions, progress: bool) -> anyhow::Result<Setup> {
+    let started = Instant::now();
+    let questions = Arc::new(load_inputs(opts)?);
+    let prompts =
+        Arc::new(Prompts::load(opts.prompts.as_deref()).map_err(|e| UsageError(e.to_string()))?);
+    let cache = open_cache(opts)?;
+    let clients = clients(opts, &cache)?;
+    let client_of = |m: &ModelOptions| clients[&endpoint_key(m)].clone();
+    let candidates = opts
+        .models
+        .iter()
+        .map(|m| Candidate {
+            name: m.name.clone(),
+            api_model: m.api_model.clone(),
+            client: client_of(m),
+            system_prompt: m.system_prompt.clone(),
+            temperature: m.temperature,
+            max_tokens: m.max_tokens,
+        })
+        .collect();
+    let judge = Judge {
+        client: client_of(&opts.judge),
+        name: opts.judge.name.clone(),
+        api_model: opts.judge.api_model.clone(),
+        prompts,
+        max_tokens: opts.judge_max_tokens,
+        temperature: opts.judge.temperature.unwrap_or(0.0),
+        reasks: opts.reasks,
+        aspects: opts.aspects.clone(),
+    };
+    if progress {
+        for n in &opts.notes {
+            eprintln!("shinpan: note: {n}");
+        }
+        let unreferenced = questions
+            .iter()
+            .filter(|q| q.needs_reference() && q.judged_reference().is_none())
+            .count();
+        if unreferenced > 0 {
+            eprintln!(
+                "shinpan: warning: {unreferenced} math/reasoning/coding question(s) have no reference answer and are judged without one (--references)"
+            );
+        }
+    }
+    let dir = RunDir::new(&opts.out);
+    let lock = lock_out_dir(&dir)?;
+    Ok(Setup {
+        started,
+        dir,
+        questions,
+        candidates,
+        judge,
+        clients: clients.into_values().collect(),
+        cache,
+        _lock: lock,
+    })
+}
+
+/// Marks the run as started: judgments from before the journal existed join it, and the
+/// manifest records what this run expects.
+pub(super) fn start(setup: &Setup, opts: &RunOptions) -> anyhow::Result<()> {
+    adopt_old_judgments(&setup.dir, opts)?;
+    Manifest::update(
+        &setup.dir.manifest(),
+        evaluation(opts, &setup.questions, RunState::Running),
+    )
+}
+
+/// The manifest entry of this run.
+pub(super) fn evaluation(opts: &RunOptions, questions: &[Question], state: RunState) -> Evaluation {
+    Evaluation {
+        judgments: format!(
+            "judgments/{}",
+            RunDir::judgment_file_name(&opts.judge.name, opts.mode)
+        ),
+        mode: opts.mode,
+        judge: opts.judge.name.clone(),
+        models: opts.models.iter().map(|m| m.name.clone()).collect(),
+        baseline: opts.baseline.clone(),
+        samples: opts.judge_samples,
+        questions: questions
+            .iter()
+            .map(|q| Expected {
+                id: q.question_id.clone(),
+                turns: q.turns.len() as u32,
+            })
+            .collect(),
+        state,
+    }
+}
+
+/// Loads questions (and references) named by the options.
+pub fn load_inputs(opts: &RunOptions) -> anyhow::Result<Vec<Question>> {
+    let mut qs = load_questions(&opts.questions).map_err(|e| UsageError(e.to_string()))?;
+    if let Some(r) = &opts.references {
+        attach_references(&mut qs, r).map_err(|e| UsageError(e.to_string()))?;
+    }
+    Ok(qs)
+}
+
+/// One client per distinct endpoint, so models sharing an endpoint share its limits; all of
+/// them share the response cache.
+fn clients(
+    opts: &RunOptions,
+    cache: &Option<Arc<Cache>>,
+) -> Result<HashMap<String, Client>, UsageError> {
+    let mut out: HashMap<String, Client> = HashMap::new();
+    for m in opts.models.iter().chain([&opts.judge]) {
+        if let std::collections::hash_map::Entry::Vacant(e) = out.entry(endpoint_key(m)) {
+            let c = Client::new(m.endpoint.clone())
+                .map_err(|e| UsageError(format!("model {}: {e}", m.name)))?
+                .with_cache(cache.clone(), opts.cache_mode);
+            e.insert(c);
+        }
+    }
+    Ok(out)
+}
+
+fn endpoint_key(m: &ModelOptions) -> String {
+    format!("{:?}", m.endpoint)
+}
+
+/// Opens the run's response cache (a bad file is a usage error, before anything is written).
+fn open_cache(opts: &RunOptions) -> Result<Option<Arc<Cache>>, UsageError> {
+    match (&opts.cache, opts.cache_mode) {
+        (Some(path), CacheMode::Use | CacheMode::Refresh) => Cache::open(path)
+            .map(|c| Some(Arc::new(c)))
+            .map_err(|e| UsageError(format!("{e} (--cache FILE, or --no-cache)"))),
+        _ => Ok(None),
+    }
+}
+
+/// Takes the run directory for this process: two runs appending to the same files would
+/// interleave their records, so a second one is refused (exit 2) while the first holds the
+/// lock. The kernel drops the lock when the process ends, however it ends.
+fn lock_out_dir(dir: &RunDir) -> anyhow::Result<File> {
+    use std::io::Write;
+    let out = dir.root();
+    std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
+    let path = dir.lock();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .with_context(|| path.display().to_string())?;
+    match f.try_lock() {
+        Ok(()) => {
+            f.set_len(0)?;
+            writeln!(f, "{}", std::process::id())?;
+            Ok(f)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default();
+            Err(UsageError(format!(
+                "{}: another shinpan run (pid {}) is writing to this directory; wait for it or give another --out",
+                out.display(),
+                pid.trim()
+            ))
+            .into())
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow::Error::from(e).context(path.display().to_string()))
+        }
+    }
+}
+
+/// A run directory written before judgments had a journal (or a FastChat judgment file
+/// placed there by hand) holds its records only in `judgments/`: they become the journal's
+/// first records, so nothing judged before is lost or judged again.
+fn adopt_old_judgments(dir: &RunDir, opts: &RunOptions) -> anyhow::Result<()> {
+    let journal = dir.journal(&opts.judge.name, opts.mode);
+    let view = dir.judgments(&opts.judge.name, opts.mode);
+    if journal.exists() || !view.exists() {
+        return Ok(());
+    }
+    copy_atomic(&view, &journal).with_context(|| journal.display().to_string())
+}
+
+fn copy_atomic(from: &Path, to: &Path) -> std::io::Result<()> {
+    let bytes = std::fs::read(from)?;
+    crate::store::write_atomic(to, &bytes)
+}

@@ -1,0 +1,88 @@
+//! `run.json`: what each evaluation in a run directory expects (its models, questions and
+//! turns) and how its last run ended, so a report read back from the directory knows what is
+//! missing, not only what is there.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{Mode, QuestionId};
+
+/// How the last run of an evaluation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Started and not finished (still running, or killed).
+    Running,
+    /// Finished: every item was tried.
+    Finished,
+    /// Stopped by Ctrl-C; finished work kept.
+    Interrupted,
+}
+
+/// One question's id and turn count.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Expected {
+    /// The question.
+    pub id: QuestionId,
+    /// Its turns.
+    pub turns: u32,
+}
+
+/// One evaluation (a judge and mode) of a run directory.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Evaluation {
+    /// Its judgment file, relative to the run directory.
+    pub judgments: String,
+    /// The mode.
+    pub mode: Mode,
+    /// The judge.
+    pub judge: String,
+    /// The candidate models of the last run.
+    pub models: Vec<String>,
+    /// The baseline (pairwise-baseline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// Judgments per item (`--judge-samples`).
+    pub samples: u32,
+    /// The questions and their turns.
+    pub questions: Vec<Expected>,
+    /// How the last run ended.
+    pub state: RunState,
+}
+
+/// The whole manifest.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    /// One entry per judgment file.
+    pub evaluations: Vec<Evaluation>,
+}
+
+impl Manifest {
+    /// Reads a manifest; a missing file is an empty one.
+    pub fn read(path: &Path) -> anyhow::Result<Manifest> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
+            Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
+        }
+    }
+
+    /// Replaces (or adds) the entry of one judgment file and writes the manifest atomically.
+    pub fn update(path: &Path, entry: Evaluation) -> anyhow::Result<()> {
+        let mut m = Manifest::read(path)?;
+        m.evaluations.retain(|e| e.judgments != entry.judgments);
+        m.evaluations.push(entry);
+        m.evaluations.sort_by(|a, b| a.judgments.cmp(&b.judgments));
+        let mut bytes = serde_json::to_vec_pretty(&m)?;
+        bytes.push(b'\n');
+        crate::store::write_atomic(path, &bytes)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// The entry of a judgment file (a path relative to the run directory).
+    pub fn entry(&self, judgments: &str) -> Option<&Evaluation> {
+        self.evaluations.iter().find(|e| e.judgments == judgments)
+    }
+}

@@ -1,0 +1,159 @@
+//! Every file format shinpan reads and writes, each in one module with its reader and its
+//! writer: questions and references ([`questions`]), answers ([`answers`]), single and rubric
+//! judgments ([`single`]), pairwise judgments ([`pair`]), failed answers ([`errors`]), a run
+//! directory's manifest ([`manifest`]) and its layout ([`layout`]). Which judgment records
+//! count is decided in one place, [`current`]; what a judgment was made on, in [`digest`].
+//! The formats are FastChat's (`llm_judge`), read leniently so that its Japanese forks'
+//! files (ja-vicuna-qa, Japanese MT-bench) load too.
+
+pub mod answers;
+pub mod current;
+pub mod digest;
+pub mod errors;
+pub mod layout;
+pub mod manifest;
+pub mod pair;
+pub mod questions;
+pub mod single;
+pub mod text;
+
+pub use answers::{AnswerRecord, Choice};
+pub use current::{Current, Inputs, ItemKey, Judgment};
+pub use digest::{InputDigest, input_digest};
+pub use errors::ErrorRecord;
+pub use layout::RunDir;
+pub use manifest::{Evaluation, Expected, Manifest, RunState};
+pub use pair::{PairGame, PairJudgment};
+pub use questions::{BenchError, Question, REFERENCE_CATEGORIES, attach_references, load_questions};
+pub use single::{SingleGrade, SingleJudgment};
+
+use std::path::Path;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::store::StoreError;
+use crate::types::JudgeId;
+
+/// The judge model of a record, without the prompt name: FastChat's `judge: [model, prompt]`
+/// or ja-vicuna-qa's `judge_model: "model"` (the lean readers keep only this).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JudgeName(pub String);
+
+impl JudgeName {
+    /// The judge model's name.
+    pub fn model(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for JudgeName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let id = JudgeId::deserialize(d)?;
+        Ok(JudgeName(id.model().to_string()))
+    }
+}
+
+/// What a JSONL file holds, told by its first record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Single-mode or rubric judgments.
+    Single,
+    /// Pairwise judgments.
+    Pair,
+    /// Model answers (or reference answers).
+    Answers,
+    /// Questions.
+    Questions,
+    /// Answers that could not be generated (`errors.jsonl`).
+    Errors,
+    /// Judge prompt templates (FastChat's `judge_prompts.jsonl`).
+    JudgePrompts,
+    /// Human votes in FastChat's `compute_agreement` format (`model_a`, `model_b`, `winner`).
+    HumanVotes,
+}
+
+impl Kind {
+    /// What the kind is, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Single => "single-mode judgments",
+            Kind::Pair => "pairwise judgments",
+            Kind::Answers => "answers",
+            Kind::Questions => "questions",
+            Kind::Errors => "failed answers",
+            Kind::JudgePrompts => "judge prompts",
+            Kind::HumanVotes => "human votes",
+        }
+    }
+}
+
+/// Tells what a JSONL file holds from its first record (a UTF-8 byte-order mark is skipped;
+/// an empty file is `None`). A first line that is not a JSON object, or an object of no
+/// known kind, is an error naming the line, so no file is ever skipped unnoticed.
+pub fn kind_of(path: &Path) -> Result<Option<Kind>, StoreError> {
+    use std::io::BufRead;
+    let f = std::fs::File::open(path)?;
+    let mut reader = std::io::BufReader::new(f);
+    let mut buf = Vec::new();
+    let mut line_no = 0;
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(None);
+        }
+        line_no += 1;
+        let text = std::str::from_utf8(&buf).map_err(|_| StoreError::Parse {
+            line: line_no,
+            message: "not UTF-8 text".into(),
+        })?;
+        let text = if line_no == 1 {
+            text.strip_prefix('\u{feff}').unwrap_or(text)
+        } else {
+            text
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        let complete = buf.last() == Some(&b'\n');
+        let v: serde_json::Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            // A torn first record of a file a killed run had just created.
+            Err(_) if !complete => return Ok(None),
+            Err(e) => {
+                return Err(StoreError::Parse {
+                    line: line_no,
+                    message: format!("not a JSON record: {e}"),
+                });
+            }
+        };
+        let has = |k: &str| v.get(k).is_some();
+        let kind = if has("g1_winner") {
+            Kind::Pair
+        } else if has("score") && has("model") {
+            Kind::Single
+        } else if has("choices") && has("question_id") {
+            Kind::Answers
+        } else if has("turns") && has("question_id") {
+            Kind::Questions
+        } else if has("stage") && has("question_id") && has("error") {
+            Kind::Errors
+        } else if has("prompt_template") {
+            Kind::JudgePrompts
+        } else if has("model_a") && has("model_b") && has("winner") {
+            Kind::HumanVotes
+        } else {
+            let keys: Vec<&str> = v
+                .as_object()
+                .map(|o| o.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            return Err(StoreError::Parse {
+                line: line_no,
+                message: format!(
+                    "not a judgment, answer or question record (fields: {}); expected FastChat's formats (g1_winner, or model and score, or question_id with choices or turns)",
+                    if keys.is_empty() { "none".to_string() } else { keys.join(", ") }
+                ),
+            });
+        };
+        return Ok(Some(kind));
+    }
+}

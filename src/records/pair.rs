@@ -1,0 +1,241 @@
+//! Pairwise judgments, FastChat's `<judge>_pair.jsonl`: both orders of one game. Game 1
+//! shows `model_1` as assistant A, game 2 shows `model_2` as A; winners are already mapped
+//! back to the models. [`PairJudgment`] is the whole record, as written; [`PairGame`] reads
+//! only what aggregation counts. ja-vicuna-qa's files (`judge_model`, embedded `answer_1`,
+//! `answer_2`, `question`, no `turn`) read too.
+
+use serde::{Deserialize, Serialize};
+
+use super::JudgeName;
+use super::current::{ItemKey, Judgment, Played};
+use super::digest::{InputDigest, lenient_digest};
+use super::single::present;
+use super::text::{TextStats, stats_of_text};
+use crate::types::{JudgeId, QuestionId, Usage, Winner};
+
+fn default_turn() -> u32 {
+    1
+}
+
+/// Both orders of one pairwise game, as written to the judgment files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PairJudgment {
+    /// The question, spelt as the question file spells it.
+    pub question_id: QuestionId,
+    /// The first model of the pair.
+    pub model_1: String,
+    /// The second model of the pair.
+    pub model_2: String,
+    /// Winner of game 1 (model_1 shown first).
+    pub g1_winner: Winner,
+    /// Winner of game 2 (model_2 shown first).
+    pub g2_winner: Winner,
+    /// `[judge_model, prompt_name]`.
+    #[serde(default, alias = "judge_model")]
+    pub judge: JudgeId,
+    /// Prompt of game 1.
+    #[serde(default)]
+    pub g1_user_prompt: String,
+    /// Judge's reply in game 1.
+    #[serde(default)]
+    pub g1_judgment: String,
+    /// Prompt of game 2.
+    #[serde(default)]
+    pub g2_user_prompt: String,
+    /// Judge's reply in game 2.
+    #[serde(default)]
+    pub g2_judgment: String,
+    /// The turn compared (1-based).
+    #[serde(default = "default_turn")]
+    pub turn: u32,
+    /// Unix time of the judgment.
+    #[serde(default)]
+    pub tstamp: f64,
+    /// The question's category (shinpan extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Which of `--judge-samples` repeated judgments this is (journal records only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<u32>,
+    /// The verdicts `[g1, g2]` of the repeated judgments this record stands for; each order
+    /// here is their majority (shinpan extension).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<[Winner; 2]>,
+    /// Why game 1 has no verdict (shinpan extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g1_error: Option<String>,
+    /// Why game 2 has no verdict (shinpan extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g2_error: Option<String>,
+    /// Judge tokens spent on both games (shinpan extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Digest of what was judged (shinpan extension, see [`super::input_digest`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_digest"
+    )]
+    pub input_digest: Option<InputDigest>,
+}
+
+/// The parts of a pairwise judgment that aggregation reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PairGame {
+    /// The question.
+    pub question_id: QuestionId,
+    /// Shown first in game 1.
+    pub model_1: String,
+    /// Shown first in game 2.
+    pub model_2: String,
+    /// Winner with model_1 shown first.
+    pub g1_winner: Winner,
+    /// Winner with model_2 shown first.
+    pub g2_winner: Winner,
+    /// The judge.
+    #[serde(default, alias = "judge_model")]
+    pub judge: JudgeName,
+    /// The turn (1-based).
+    #[serde(default = "default_turn")]
+    pub turn: u32,
+    /// The question's category, when recorded.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Length and language of model_1's answer, when the record embeds it (ja-vicuna-qa).
+    #[serde(default, deserialize_with = "stats_of_text")]
+    pub answer_1: Option<TextStats>,
+    /// Length and language of model_2's answer, when embedded.
+    #[serde(default, deserialize_with = "stats_of_text")]
+    pub answer_2: Option<TextStats>,
+    /// Language of the question, when embedded.
+    #[serde(default, deserialize_with = "stats_of_text")]
+    pub question: Option<TextStats>,
+    /// Index of a repeated judgment (`--judge-samples`).
+    #[serde(default)]
+    pub sample: Option<u32>,
+    /// Verdicts of the repeated judgments a collapsed record stands for.
+    #[serde(default)]
+    pub samples: Vec<[Winner; 2]>,
+    /// Whether shinpan recorded why game 1 has no verdict (the text is not kept).
+    #[serde(default, rename = "g1_error", deserialize_with = "present")]
+    pub g1_failed: bool,
+    /// Whether shinpan recorded why game 2 has no verdict.
+    #[serde(default, rename = "g2_error", deserialize_with = "present")]
+    pub g2_failed: bool,
+    /// Digest of the judged inputs (shinpan's records only).
+    #[serde(default, deserialize_with = "lenient_digest")]
+    pub input_digest: Option<InputDigest>,
+}
+
+impl From<&PairJudgment> for PairGame {
+    fn from(j: &PairJudgment) -> Self {
+        PairGame {
+            question_id: j.question_id.clone(),
+            model_1: j.model_1.clone(),
+            model_2: j.model_2.clone(),
+            g1_winner: j.g1_winner,
+            g2_winner: j.g2_winner,
+            judge: JudgeName(j.judge.model().to_string()),
+            turn: j.turn,
+            category: j.category.clone(),
+            answer_1: None,
+            answer_2: None,
+            question: None,
+            sample: j.sample,
+            samples: j.samples.clone(),
+            g1_failed: j.g1_error.is_some(),
+            g2_failed: j.g2_error.is_some(),
+            input_digest: j.input_digest,
+        }
+    }
+}
+
+/// Whether both orders have a verdict.
+fn judged(g1: Winner, g2: Winner) -> bool {
+    g1 != Winner::Error && g2 != Winner::Error
+}
+
+impl Judgment for PairJudgment {
+    fn key(&self) -> ItemKey<'_> {
+        ItemKey {
+            question: self.question_id.as_str(),
+            model_1: &self.model_1,
+            model_2: &self.model_2,
+            turn: self.turn,
+            judge: self.judge.model(),
+        }
+    }
+    fn sample(&self) -> Option<u32> {
+        self.sample
+    }
+    fn digest(&self) -> Option<InputDigest> {
+        self.input_digest
+    }
+    fn has_verdict(&self) -> bool {
+        judged(self.g1_winner, self.g2_winner)
+    }
+    fn recorded_failure(&self) -> bool {
+        self.g1_error.is_some() || self.g2_error.is_some()
+    }
+}
+
+impl Played for PairJudgment {
+    fn winners(&self) -> [Winner; 2] {
+        [self.g1_winner, self.g2_winner]
+    }
+    fn set_collapsed(&mut self, winners: [Winner; 2], samples: Vec<[Winner; 2]>, from: [&Self; 2]) {
+        self.sample = None;
+        self.samples = samples;
+        [self.g1_winner, self.g2_winner] = winners;
+        self.g1_user_prompt = from[0].g1_user_prompt.clone();
+        self.g1_judgment = from[0].g1_judgment.clone();
+        self.g1_error = from[0].g1_error.clone();
+        self.g2_user_prompt = from[1].g2_user_prompt.clone();
+        self.g2_judgment = from[1].g2_judgment.clone();
+        self.g2_error = from[1].g2_error.clone();
+        if winners[0] == Winner::Error && self.g1_error.is_none() {
+            self.g1_error = Some("no sample had a verdict".into());
+        }
+        if winners[1] == Winner::Error && self.g2_error.is_none() {
+            self.g2_error = Some("no sample had a verdict".into());
+        }
+    }
+}
+
+impl Judgment for PairGame {
+    fn key(&self) -> ItemKey<'_> {
+        ItemKey {
+            question: self.question_id.as_str(),
+            model_1: &self.model_1,
+            model_2: &self.model_2,
+            turn: self.turn,
+            judge: self.judge.model(),
+        }
+    }
+    fn sample(&self) -> Option<u32> {
+        self.sample
+    }
+    fn digest(&self) -> Option<InputDigest> {
+        self.input_digest
+    }
+    fn has_verdict(&self) -> bool {
+        judged(self.g1_winner, self.g2_winner)
+    }
+    fn recorded_failure(&self) -> bool {
+        self.g1_failed || self.g2_failed
+    }
+}
+
+impl Played for PairGame {
+    fn winners(&self) -> [Winner; 2] {
+        [self.g1_winner, self.g2_winner]
+    }
+    fn set_collapsed(&mut self, winners: [Winner; 2], samples: Vec<[Winner; 2]>, from: [&Self; 2]) {
+        self.sample = None;
+        self.samples = samples;
+        [self.g1_winner, self.g2_winner] = winners;
+        let _ = from;
+        self.g1_failed = winners[0] == Winner::Error;
+        self.g2_failed = winners[1] == Winner::Error;
+    }
+}

@@ -1,0 +1,215 @@
+//! Single-mode (and rubric) judgments, FastChat's `<judge>_single.jsonl`: one 1-10 grade of
+//! one model's answer to one turn. [`SingleJudgment`] is the whole record, as written;
+//! [`SingleGrade`] reads only what aggregation counts (prompts and replies are skipped while
+//! parsing), so a report over a million grades holds only what it needs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::JudgeName;
+use super::current::{Graded, ItemKey, Judgment};
+use super::digest::{InputDigest, lenient_digest};
+use crate::types::{JudgeId, QuestionId, Usage};
+
+fn default_turn() -> u32 {
+    1
+}
+
+/// A usable score: present, not FastChat's `-1` failure mark, and no failure recorded.
+fn valid_score(score: Option<f64>, failed: bool) -> Option<f64> {
+    match score {
+        Some(s) if !failed && s != -1.0 && s.is_finite() => Some(s),
+        _ => None,
+    }
+}
+
+/// A 1-10 grade of one model's answer to one turn, as written to the judgment files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SingleJudgment {
+    /// The question graded, spelt as the question file spells it.
+    pub question_id: QuestionId,
+    /// The model graded.
+    pub model: String,
+    /// `[judge_model, prompt_name]`.
+    #[serde(default, alias = "judge_model")]
+    pub judge: JudgeId,
+    /// The rendered prompt sent to the judge.
+    #[serde(default)]
+    pub user_prompt: String,
+    /// The judge's reply.
+    #[serde(default)]
+    pub judgment: String,
+    /// The rating; `null` (or FastChat's `-1`) when no verdict could be read.
+    #[serde(default)]
+    pub score: Option<f64>,
+    /// The turn graded (1-based).
+    #[serde(default = "default_turn")]
+    pub turn: u32,
+    /// Unix time of the judgment.
+    #[serde(default)]
+    pub tstamp: f64,
+    /// The question's category (shinpan extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Why there is no score (shinpan extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Which of `--judge-samples` repeated judgments this is (journal records only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<u32>,
+    /// The grades of the repeated judgments this record stands for (`null` for a sample
+    /// without a verdict); `score` is their median (shinpan extension).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<Option<f64>>,
+    /// Grades per rubric aspect (rubric mode); `score` is their weighted mean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aspects: Option<BTreeMap<String, f64>>,
+    /// The judge's replies when asked again for a readable verdict (shinpan extension).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasks: Vec<String>,
+    /// Judge tokens spent (shinpan extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Digest of what was judged (shinpan extension, see [`super::input_digest`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_digest"
+    )]
+    pub input_digest: Option<InputDigest>,
+}
+
+impl SingleJudgment {
+    /// The usable score, or `None` for a failure (null, -1, or a failure recorded).
+    pub fn valid_score(&self) -> Option<f64> {
+        valid_score(self.score, self.error.is_some())
+    }
+}
+
+/// The parts of a single-mode judgment that aggregation reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SingleGrade {
+    /// The question.
+    pub question_id: QuestionId,
+    /// The model graded.
+    pub model: String,
+    /// The judge.
+    #[serde(default, alias = "judge_model")]
+    pub judge: JudgeName,
+    /// The rating; `null` or `-1` when there is none.
+    #[serde(default)]
+    pub score: Option<f64>,
+    /// The turn (1-based).
+    #[serde(default = "default_turn")]
+    pub turn: u32,
+    /// The question's category, when recorded.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Whether shinpan recorded why there is no score (the reason is not kept).
+    #[serde(default, rename = "error", deserialize_with = "present")]
+    pub failed: bool,
+    /// Index of a repeated judgment (`--judge-samples`).
+    #[serde(default)]
+    pub sample: Option<u32>,
+    /// Grades of the repeated judgments a collapsed record stands for.
+    #[serde(default)]
+    pub samples: Vec<Option<f64>>,
+    /// Grades per rubric aspect (rubric mode).
+    #[serde(default)]
+    pub aspects: Option<BTreeMap<String, f64>>,
+    /// Digest of the judged inputs (shinpan's records only).
+    #[serde(default, deserialize_with = "lenient_digest")]
+    pub input_digest: Option<InputDigest>,
+}
+
+impl SingleGrade {
+    /// The usable score, or `None` for a failure (null, -1, or a failure recorded).
+    pub fn valid_score(&self) -> Option<f64> {
+        valid_score(self.score, self.failed)
+    }
+}
+
+impl From<&SingleJudgment> for SingleGrade {
+    fn from(j: &SingleJudgment) -> Self {
+        SingleGrade {
+            question_id: j.question_id.clone(),
+            model: j.model.clone(),
+            judge: JudgeName(j.judge.model().to_string()),
+            score: j.score,
+            turn: j.turn,
+            category: j.category.clone(),
+            failed: j.error.is_some(),
+            sample: j.sample,
+            samples: j.samples.clone(),
+            aspects: j.aspects.clone(),
+            input_digest: j.input_digest,
+        }
+    }
+}
+
+/// A field whose presence (not null) is all that is kept.
+pub(super) fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<serde::de::IgnoredAny>::deserialize(d)?.is_some())
+}
+
+macro_rules! graded {
+    ($t:ty, $failed:expr, $set_failed:expr) => {
+        impl Judgment for $t {
+            fn key(&self) -> ItemKey<'_> {
+                ItemKey {
+                    question: self.question_id.as_str(),
+                    model_1: &self.model,
+                    model_2: "",
+                    turn: self.turn,
+                    judge: self.judge.model(),
+                }
+            }
+            fn sample(&self) -> Option<u32> {
+                self.sample
+            }
+            fn digest(&self) -> Option<InputDigest> {
+                self.input_digest
+            }
+            fn has_verdict(&self) -> bool {
+                self.valid_score().is_some()
+            }
+            fn recorded_failure(&self) -> bool {
+                $failed(self)
+            }
+        }
+
+        impl Graded for $t {
+            fn score(&self) -> Option<f64> {
+                self.valid_score()
+            }
+            fn aspects(&self) -> Option<&BTreeMap<String, f64>> {
+                self.aspects.as_ref()
+            }
+            fn set_collapsed(
+                &mut self,
+                score: Option<f64>,
+                aspects: Option<BTreeMap<String, f64>>,
+                samples: Vec<Option<f64>>,
+                failure: Option<String>,
+            ) {
+                self.sample = None;
+                self.score = score;
+                self.aspects = aspects;
+                self.samples = samples;
+                $set_failed(self, failure);
+            }
+        }
+    };
+}
+
+graded!(
+    SingleJudgment,
+    |j: &SingleJudgment| j.error.is_some(),
+    |j: &mut SingleJudgment, f: Option<String>| j.error = f
+);
+graded!(
+    SingleGrade,
+    |g: &SingleGrade| g.failed,
+    |g: &mut SingleGrade, f: Option<String>| g.failed = f.is_some()
+);

@@ -1,0 +1,274 @@
+//! Types every stage speaks: question ids, token usage, the evaluation mode, pairwise winners
+//! and judge ids. They live below the stages so that generating, judging, aggregating and
+//! reporting can share them without importing one another.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A question id exactly as its file wrote it: FastChat writes integers, some Japanese forks
+/// write strings. Both spellings of one id compare equal (a question file with `1` matches a
+/// reference file with `"1"`), and each is written back the way it was read, so files shinpan
+/// writes keep the ids of the question file they came from (FastChat's `check_data` compares
+/// them with `==`).
+#[derive(Debug, Clone)]
+pub struct QuestionId {
+    text: String,
+    number: bool,
+}
+
+impl QuestionId {
+    /// An id written as a string.
+    pub fn text(s: impl Into<String>) -> Self {
+        Self {
+            text: s.into(),
+            number: false,
+        }
+    }
+
+    /// An id written as an integer.
+    pub fn number(n: i64) -> Self {
+        Self {
+            text: n.to_string(),
+            number: true,
+        }
+    }
+
+    /// The id's text (`"81"` for both `81` and `"81"`).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the file wrote it as a number.
+    pub fn is_number(&self) -> bool {
+        self.number
+    }
+}
+
+impl PartialEq for QuestionId {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for QuestionId {}
+
+impl std::hash::Hash for QuestionId {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.text.hash(h)
+    }
+}
+
+impl PartialOrd for QuestionId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for QuestionId {
+    /// Numeric ids in numeric order (2 before 10), then the rest by text.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let n = |s: &str| s.parse::<i64>().ok();
+        match (n(&self.text), n(&other.text)) {
+            (Some(a), Some(b)) => a.cmp(&b).then_with(|| self.text.cmp(&other.text)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => self.text.cmp(&other.text),
+        }
+    }
+}
+
+impl fmt::Display for QuestionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for QuestionId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => Ok(QuestionId::text(s)),
+            serde_json::Value::Number(n) => Ok(QuestionId {
+                text: n.to_string(),
+                number: true,
+            }),
+            other => Err(serde::de::Error::custom(format!(
+                "question_id must be an integer or a string, found {other}"
+            ))),
+        }
+    }
+}
+
+impl Serialize for QuestionId {
+    /// Written as it was read: a number stays a number, a string stays a string.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.number
+            && let Ok(n) = self.text.parse::<serde_json::Number>()
+        {
+            return n.serialize(s);
+        }
+        s.serialize_str(&self.text)
+    }
+}
+
+/// Token usage reported by the API for one call, or summed over a conversation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens in the prompt.
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    /// Tokens generated.
+    #[serde(default)]
+    pub completion_tokens: u64,
+}
+
+impl Usage {
+    /// Total tokens billed.
+    pub fn total(&self) -> u64 {
+        self.prompt_tokens + self.completion_tokens
+    }
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, rhs: Self) {
+        self.prompt_tokens += rhs.prompt_tokens;
+        self.completion_tokens += rhs.completion_tokens;
+    }
+}
+
+/// What kind of evaluation a run makes or a report describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// 1-10 grading of each answer.
+    Single,
+    /// 1-10 grading of each answer on several aspects in one call.
+    Rubric,
+    /// Each model against one baseline model.
+    PairwiseBaseline,
+    /// Every pair of models.
+    PairwiseAll,
+}
+
+impl Mode {
+    /// Whether answers are graded one by one (single or rubric) rather than compared.
+    pub fn is_graded(self) -> bool {
+        matches!(self, Mode::Single | Mode::Rubric)
+    }
+
+    /// The name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Single => "single",
+            Mode::Rubric => "rubric",
+            Mode::PairwiseBaseline => "pairwise-baseline",
+            Mode::PairwiseAll => "pairwise-all",
+        }
+    }
+
+    /// The kind of judgment file the mode writes: `single`, `rubric` or `pair`.
+    pub fn file_kind(self) -> &'static str {
+        match self {
+            Mode::Single => "single",
+            Mode::Rubric => "rubric",
+            Mode::PairwiseBaseline | Mode::PairwiseAll => "pair",
+        }
+    }
+
+    /// Every mode, in the order help texts list them.
+    pub const ALL: [Mode; 4] = [
+        Mode::Single,
+        Mode::Rubric,
+        Mode::PairwiseBaseline,
+        Mode::PairwiseAll,
+    ];
+
+    /// Parses a mode name (`pairwise` is accepted for `pairwise-baseline`).
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "pairwise" => Some(Mode::PairwiseBaseline),
+            _ => Mode::ALL.into_iter().find(|m| m.as_str() == s),
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The winner of one order of a pairwise game, already mapped back to model identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Winner {
+    /// `model_1` won.
+    #[serde(rename = "model_1")]
+    Model1,
+    /// `model_2` won.
+    #[serde(rename = "model_2")]
+    Model2,
+    /// Neither won.
+    #[serde(rename = "tie")]
+    Tie,
+    /// No verdict could be obtained (see the record's error fields).
+    #[serde(rename = "error")]
+    Error,
+}
+
+/// Which judge produced a judgment: FastChat writes `[judge_model, prompt_name]`; ja-vicuna-qa
+/// writes `judge_model` and `judge_prompt` as separate fields.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct JudgeId(pub Vec<String>);
+
+impl JudgeId {
+    /// The judge model's name.
+    pub fn model(&self) -> &str {
+        self.0.first().map(String::as_str).unwrap_or("")
+    }
+}
+
+impl<'de> Deserialize<'de> for JudgeId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            List(Vec<String>),
+            One(String),
+        }
+        Ok(match Raw::deserialize(d)? {
+            Raw::List(v) => JudgeId(v),
+            Raw::One(s) => JudgeId(vec![s]),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn question_ids_round_trip_as_written_and_compare_by_text() {
+        for raw in ["1", "\"1\"", "\"q-7\"", "81"] {
+            let id: QuestionId = serde_json::from_str(raw).unwrap();
+            assert_eq!(serde_json::to_string(&id).unwrap(), raw);
+        }
+        let n: QuestionId = serde_json::from_str("1").unwrap();
+        let s: QuestionId = serde_json::from_str("\"1\"").unwrap();
+        assert_eq!(n, s);
+        let mut ids = vec![QuestionId::number(10), QuestionId::text("b"), QuestionId::number(2)];
+        ids.sort();
+        assert_eq!(
+            ids.iter().map(|i| i.as_str()).collect::<Vec<_>>(),
+            ["2", "10", "b"]
+        );
+    }
+
+    #[test]
+    fn modes_parse_by_name() {
+        for m in Mode::ALL {
+            assert_eq!(Mode::parse(m.as_str()), Some(m));
+        }
+        assert_eq!(Mode::parse("pairwise"), Some(Mode::PairwiseBaseline));
+        assert_eq!(Mode::parse("pair"), None);
+    }
+}
