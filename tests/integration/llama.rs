@@ -1,14 +1,20 @@
 //! End to end against a real llama.cpp `llama-server` with a real small model
-//! (SmolLM2-135M-Instruct), both installed by `scripts/fetch-llama.sh` (run by `.ci/run`).
-//! The model is far too small to judge well: that is the point, it exercises verdict parsing,
-//! re-asks and error recording on real, messy output.
+//! (SmolLM2-135M-Instruct), both installed by `scripts/fetch-llama.sh` (run by `.ci/run`) into
+//! `$SHINPAN_LLAMA_DIR`, else `~/.cache/shinpan`. The model is far too small to judge well,
+//! so the verdicts are asked for as schema-constrained JSON (`--structured-verdicts`, which
+//! llama.cpp's server honours), with the tag parser as the fallback; the test requires that
+//! most verdicts are read from the real model's replies and that the raw text of the others
+//! is kept with the reason.
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::support::jsonl;
 
 struct Server(Child);
 
@@ -19,17 +25,22 @@ impl Drop for Server {
     }
 }
 
-fn cached(name: &str) -> PathBuf {
-    let base = std::env::var_os("SHINPAN_CACHE")
+fn llama_dir() -> PathBuf {
+    std::env::var_os("SHINPAN_LLAMA_DIR")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/shinpan"));
-    base.join(name)
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/shinpan"))
+}
+
+/// Says something on the real stderr: the test harness captures `eprintln!`, and a skipped
+/// test must not pass as a silent `ok`.
+fn say(msg: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
 }
 
 /// Starts llama-server on a free port and waits until it answers.
 fn start() -> Option<(Server, String)> {
-    let bin = cached("llama-server");
-    let model = cached("smollm2.gguf");
+    let (bin, model) = (llama_dir().join("llama-server"), llama_dir().join("smollm2.gguf"));
     if !bin.exists() || !model.exists() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -37,7 +48,11 @@ fn start() -> Option<(Server, String)> {
             bin.display(),
             model.display()
         );
-        eprintln!("skipping: run scripts/fetch-llama.sh to install llama-server and the model");
+        say(&format!(
+            "SKIPPED llama::a_real_llama_cpp_server_end_to_end: {} or {} is missing; run scripts/fetch-llama.sh (CI always runs it)",
+            bin.display(),
+            model.display()
+        ));
         return None;
     }
     let port = TcpListener::bind("127.0.0.1:0")
@@ -46,14 +61,8 @@ fn start() -> Option<(Server, String)> {
         .unwrap()
         .port();
     let child = Command::new(&bin)
-        .args([
-            "-m",
-            model.to_str().unwrap(),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-        ])
+        .args(["-m", model.to_str().unwrap(), "--host", "127.0.0.1"])
+        .args(["--port", &port.to_string()])
         .args(["-c", "8192", "-np", "2", "-t", "2", "--seed", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -65,7 +74,7 @@ fn start() -> Option<(Server, String)> {
         let ok = std::net::TcpStream::connect(("127.0.0.1", port))
             .ok()
             .and_then(|mut s| {
-                use std::io::{Read, Write};
+                use std::io::Read;
                 s.write_all(b"GET /health HTTP/1.0\r\n\r\n").ok()?;
                 let mut buf = String::new();
                 s.read_to_string(&mut buf).ok()?;
@@ -87,6 +96,41 @@ const QUESTIONS: &str = r#"{"question_id": 1, "category": "stem", "turns": ["Wha
 {"question_id": 2, "category": "writing", "turns": ["Write one sentence about cats.", "Now make it shorter."]}
 {"question_id": 3, "category": "math", "turns": ["What is 12 + 30?"], "reference": ["42"]}
 "#;
+
+/// Verdicts read and judgments made, over a judgment file's orders (`g1`/`g2`) or grades.
+fn parsed(records: &[Value]) -> (usize, usize) {
+    let mut read = 0;
+    let mut all = 0;
+    for r in records {
+        if r.get("score").is_some() {
+            all += 1;
+            match r["score"].as_f64() {
+                Some(s) => {
+                    assert!((1.0..=10.0).contains(&s), "{r}");
+                    read += 1;
+                }
+                None => {
+                    // The raw reply is kept, and why it could not be read.
+                    assert!(!r["judgment"].as_str().unwrap().is_empty(), "{r}");
+                    assert!(!r["error"].as_str().unwrap().is_empty(), "{r}");
+                }
+            }
+        } else {
+            for g in ["g1", "g2"] {
+                all += 1;
+                let w = r[format!("{g}_winner")].as_str().unwrap();
+                assert!(["model_1", "model_2", "tie", "error"].contains(&w), "{r}");
+                if w == "error" {
+                    assert!(r[format!("{g}_error")].is_string(), "{r}");
+                    assert!(!r[format!("{g}_judgment")].as_str().unwrap().is_empty(), "{r}");
+                } else {
+                    read += 1;
+                }
+            }
+        }
+    }
+    (read, all)
+}
 
 #[test]
 fn a_real_llama_cpp_server_end_to_end() {
@@ -117,13 +161,18 @@ fn a_real_llama_cpp_server_end_to_end() {
             "--max-tokens",
             "48",
             "--judge-max-tokens",
-            "64",
+            "256",
             "--reasks",
             "1",
             "--concurrency",
             "2",
             "--timeout",
             "120",
+            "--structured-verdicts",
+            // A 135M model: a few unreadable verdicts must not fail the run; the test
+            // counts them itself.
+            "--allow-failures",
+            "50%",
             "--format",
             "json",
         ]
@@ -135,16 +184,13 @@ fn a_real_llama_cpp_server_end_to_end() {
         }
         a
     };
+    let started = Instant::now();
     let o = crate::shinpan_bin().args(args("single")).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.success(), "{stderr}");
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();
     // Real answers from the real model, every turn.
-    let answers = std::fs::read_to_string(out.join("answers/smol-a.jsonl")).unwrap();
-    let rows: Vec<Value> = answers
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = jsonl(&out.join("answers/smol-a.jsonl"));
     assert_eq!(rows.len(), 3);
     for r in &rows {
         let turns = r["choices"][0]["turns"].as_array().unwrap();
@@ -157,28 +203,15 @@ fn a_real_llama_cpp_server_end_to_end() {
             "usage recorded: {r}"
         );
     }
-    // Every judgment has a 1-10 score or an error with its reason; the report agrees.
-    let judged = std::fs::read_to_string(out.join("judgments/smol-judge_single.jsonl")).unwrap();
-    let judged: Vec<Value> = judged
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let judged = jsonl(&out.join("judgments/smol-judge_single.jsonl"));
     assert_eq!(judged.len(), 2 * 4, "2 models × 4 turns");
-    let mut errors = 0;
-    for j in &judged {
-        match j["score"].as_f64() {
-            Some(s) => assert!((1.0..=10.0).contains(&s), "{j}"),
-            None => {
-                errors += 1;
-                assert!(!j["error"].as_str().unwrap().is_empty(), "{j}");
-            }
-        }
-    }
+    let (single_read, single_all) = parsed(&judged);
+    // Every report row accounts for every judgment: counted or an error.
     let models = report["models"].as_array().unwrap();
     let reported_errors: u64 = models.iter().map(|m| m["errors"].as_u64().unwrap()).sum();
     let reported_n: u64 = models.iter().map(|m| m["n"].as_u64().unwrap()).sum();
-    assert_eq!((reported_n + reported_errors) as usize, judged.len());
-    assert_eq!(reported_errors as usize, errors);
+    assert_eq!((reported_n as usize, reported_errors as usize), (single_read, single_all - single_read));
+    assert_eq!(report["partial"], single_read < single_all);
 
     // Pairwise on the same answers: nothing is regenerated, every game is judged both ways.
     let o = crate::shinpan_bin()
@@ -191,17 +224,16 @@ fn a_real_llama_cpp_server_end_to_end() {
         stderr.contains("answers: 0 generated, 6 reused"),
         "{stderr}"
     );
-    let pairs = std::fs::read_to_string(out.join("judgments/smol-judge_pair.jsonl")).unwrap();
-    let pairs: Vec<Value> = pairs
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let pairs = jsonl(&out.join("judgments/smol-judge_pair.jsonl"));
     assert_eq!(pairs.len(), 4, "4 turns, smol-a against smol-b");
-    for p in &pairs {
-        for g in ["g1_winner", "g2_winner"] {
-            let w = p[g].as_str().unwrap();
-            assert!(["model_1", "model_2", "tie", "error"].contains(&w), "{p}");
-        }
-        assert!(!p["g1_judgment"].as_str().unwrap().is_empty() || p["g1_error"].is_string());
-    }
+    let (pair_read, pair_all) = parsed(&pairs);
+    let (read, all) = (single_read + pair_read, single_all + pair_all);
+    say(&format!(
+        "llama end to end: {read} of {all} verdicts read from the real model's replies ({single_read}/{single_all} grades, {pair_read}/{pair_all} pairwise orders) in {:.0} s",
+        started.elapsed().as_secs_f64()
+    ));
+    assert!(
+        read * 4 >= all * 3,
+        "most verdicts must be read from the real model: {read} of {all}"
+    );
 }

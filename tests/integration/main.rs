@@ -5,6 +5,7 @@
 mod cli;
 mod client;
 mod crash;
+mod fastchat;
 mod fake;
 mod llama;
 mod pipeline;
