@@ -13,6 +13,9 @@ fn escape(cell: &str) -> String {
 
 fn render(t: &Table, out: &mut String) {
     out.push_str(&format!("## {}\n\n", escape(&t.title)));
+    if let Some(a) = &t.alert {
+        out.push_str(&format!("**{}**\n\n", escape(a)));
+    }
     out.push_str(&format!(
         "| {} |\n",
         t.headers

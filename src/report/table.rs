@@ -24,6 +24,10 @@ pub fn render(tables: &[Table]) -> String {
         let w = column_widths(t);
         out.push_str(&t.title);
         out.push('\n');
+        if let Some(a) = &t.alert {
+            out.push_str(a);
+            out.push('\n');
+        }
         let line = |cells: &[String]| {
             cells
                 .iter()

@@ -1,0 +1,99 @@
+//! The tables of graded reports (single and rubric): scores, aspects, categories.
+
+use super::{Table, ci, num, table};
+use crate::aggregate::SingleSummary;
+
+pub(super) fn single_tables(title: &str, singles: &[&SingleSummary], out: &mut Vec<Table>) {
+    let has_turn2 = singles.iter().any(|s| s.turn2.is_some());
+    let has_text = singles.iter().any(|s| s.answer_chars.is_some());
+    let mut headers = vec!["model", "score", "95% CI", "turn 1"];
+    if has_turn2 {
+        headers.push("turn 2");
+    }
+    headers.extend(["n", "errors"]);
+    if has_text {
+        headers.extend(["chars", "non-ja"]);
+    }
+    let rows = singles
+        .iter()
+        .map(|s| {
+            let mut row = vec![
+                s.model.clone(),
+                num(s.score, 2),
+                ci(s.score_ci, 2),
+                num(s.turn1, 2),
+            ];
+            if has_turn2 {
+                row.push(num(s.turn2, 2));
+            }
+            row.extend([s.n.to_string(), s.errors.to_string()]);
+            if has_text {
+                row.extend([num(s.answer_chars, 0), num(s.non_japanese, 3)]);
+            }
+            row
+        })
+        .collect();
+    out.push(table(
+        title.to_string(),
+        headers,
+        rows,
+        "Score: mean 1-10 grade over every graded turn; 95% CI: bootstrap interval of that mean; \
+         n: graded rows; errors: judgments without a readable verdict, left out of every mean; \
+         chars: mean answer length in characters; non-ja: share of answers to Japanese \
+         questions that are not in Japanese (by script).",
+    ));
+    let mut aspects: Vec<&String> = singles.iter().flat_map(|s| s.aspects.keys()).collect();
+    aspects.sort();
+    aspects.dedup();
+    if !aspects.is_empty() {
+        let mut headers: Vec<&str> = vec!["model"];
+        headers.extend(aspects.iter().map(|a| a.as_str()));
+        let rows = singles
+            .iter()
+            .map(|s| {
+                let mut row = vec![s.model.clone()];
+                row.extend(aspects.iter().map(|a| match s.aspects.get(*a) {
+                    Some(x) => format!("{} {}", num(x.score, 2), ci(x.score_ci, 1)),
+                    None => "-".into(),
+                }));
+                row
+            })
+            .collect();
+        out.push(table(
+            format!("{title}: score per aspect"),
+            headers,
+            rows,
+            "Mean grade per rubric aspect with its 95% bootstrap interval; the score above is \
+             the weighted mean of the aspects (--aspect-weights).",
+        ));
+    }
+    let mut cats: Vec<&String> = singles.iter().flat_map(|s| s.categories.keys()).collect();
+    cats.sort();
+    cats.dedup();
+    if cats.is_empty() {
+        return;
+    }
+    let mut headers: Vec<&str> = vec!["model"];
+    headers.extend(cats.iter().map(|c| c.as_str()));
+    let rows = singles
+        .iter()
+        .map(|s| {
+            let mut row = vec![s.model.clone()];
+            row.extend(cats.iter().map(|c| {
+                let c = s.categories.get(*c);
+                match c {
+                    Some(c) => format!("{} {}", num(c.score, 2), ci(c.score_ci, 1)),
+                    None => "-".into(),
+                }
+            }));
+            row
+        })
+        .collect();
+    out.push(table(
+        format!("{title}: score per category"),
+        headers,
+        rows,
+        "Mean grade per question category, with its 95% bootstrap interval; few questions per \
+         category make wide intervals.",
+    ));
+}
