@@ -5,9 +5,9 @@
 use std::num::NonZeroU32;
 use std::time::Instant;
 
-use shinpan::cli::{CommonArgs, EndpointArgs};
-use shinpan::config::resolve;
+use shinpan::config::RunOptions;
 use shinpan::simulate::{SimConfig, start};
+use shinpan::types::Mode;
 
 async fn scenario(label: &str, server_rpm: Option<u32>, client_rpm: Option<u32>) {
     let sim = start(
@@ -25,46 +25,48 @@ async fn scenario(label: &str, server_rpm: Option<u32>, client_rpm: Option<u32>)
         .map(|i| format!("{{\"question_id\": {i}, \"category\": \"stem\", \"turns\": [\"質問{i}: 空はなぜ青いのですか。\"]}}\n"))
         .collect();
     std::fs::write(&q, questions).unwrap();
-    let common = CommonArgs {
-        judge: Some("judge".into()),
-        questions: Some(q),
-        out: Some(dir.path().join("out")),
+    let mut b = RunOptions::builder()
+        .models(["a", "b"])
+        .judge("judge")
+        .mode(Mode::Single)
+        .questions(q)
+        .out(dir.path().join("out"))
+        .base_url(&sim.base_url())
+        .no_api_key()
+        .concurrency(16)
+        .max_attempts(10)
         // Every scenario must really call the simulator.
-        no_cache: true,
-        endpoint: EndpointArgs {
-            base_url: Some(sim.base_url()),
-            api_key_env: Some(String::new()),
-            rpm: client_rpm,
-            concurrency: Some(16),
-            max_attempts: Some(10),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let opts = resolve(
-        None,
-        Some(vec!["a".into(), "b".into()]),
-        Some("single".into()),
-        None,
-        &common,
-    )
-    .unwrap();
+        .with(|s| s.no_cache = true);
+    if let Some(r) = client_rpm {
+        b = b.rpm(r);
+    }
+    let opts = b.build().unwrap();
     let started = Instant::now();
     let out = shinpan::pipeline::run(&opts, false).await.unwrap();
     let wall = started.elapsed().as_secs_f64();
     let s = &out.summary;
-    let failed = s.answer_errors.len() + s.judgment_errors;
+    let failed = s.failed_items();
     let bound = server_rpm
         .or(client_rpm)
         .map(|r| format!("{:.2} s", 199.0 * 60.0 / r as f64))
         .unwrap_or_else(|| "none".into());
+    let refused = sim
+        .stats
+        .rate_limited
+        .load(std::sync::atomic::Ordering::Relaxed);
     println!(
-        "{label:<42} wall {wall:>6.2} s   bound {bound:>8}   attempts {:>4}   429s {:>4}   failed {failed}",
+        "{label:<42} wall {wall:>6.2} s   bound {bound:>8}   attempts {:>4}   429s {refused:>4}   failed {failed}",
         s.attempts,
-        sim.stats
-            .rate_limited
-            .load(std::sync::atomic::Ordering::Relaxed),
     );
+    // The scenario did what it says: a server limit with an unpaced client earns 429s (the
+    // client saw them too), and nothing failed in the end.
+    if server_rpm.is_some() && client_rpm.is_none() {
+        assert!(
+            refused > 0 && s.rate_limited == refused,
+            "{label}: {refused} 429s"
+        );
+    }
+    assert_eq!(failed, 0, "{label}");
     sim.stop().await;
 }
 

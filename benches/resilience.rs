@@ -12,12 +12,12 @@
 
 use std::time::{Duration, Instant};
 
-use shinpan::cli::{CommonArgs, EndpointArgs};
 use shinpan::client::{
     Cache, CacheMode, ChatRequest, ChatResponse, Client, EndpointConfig, Message, cache_key,
 };
-use shinpan::config::resolve;
+use shinpan::config::RunOptions;
 use shinpan::simulate::{Fault, SimConfig, start};
+use shinpan::types::Mode;
 
 const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/questions/sample_ja.jsonl");
 
@@ -152,7 +152,8 @@ async fn client_with_cache() {
     sim.stop().await;
 }
 
-async fn run_once(faults: &[(Fault, f64)], seed: u64) -> (f64, u64, usize) {
+/// Wall time, attempts, failed items, and the faults the simulator injected.
+async fn run_once(faults: &[(Fault, f64)], seed: u64) -> (f64, u64, usize, u64) {
     let sim = start(
         0,
         SimConfig {
@@ -165,33 +166,26 @@ async fn run_once(faults: &[(Fault, f64)], seed: u64) -> (f64, u64, usize) {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let common = CommonArgs {
-        judge: Some("judge".into()),
-        questions: Some(SAMPLE.into()),
-        out: Some(dir.path().join("out")),
-        cache: Some(dir.path().join("cache.sqlite")),
-        endpoint: EndpointArgs {
-            base_url: Some(sim.base_url()),
-            api_key_env: Some(String::new()),
-            concurrency: Some(16),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let opts = resolve(
-        None,
-        Some(vec!["large".into(), "medium".into(), "small".into()]),
-        Some("pairwise-baseline".into()),
-        Some("medium".into()),
-        &common,
-    )
-    .unwrap();
+    let opts = RunOptions::builder()
+        .models(["large", "medium", "small"])
+        .judge("judge")
+        .mode(Mode::PairwiseBaseline)
+        .baseline("medium")
+        .questions(SAMPLE)
+        .out(dir.path().join("out"))
+        .cache(dir.path().join("cache.sqlite"))
+        .base_url(&sim.base_url())
+        .no_api_key()
+        .concurrency(16)
+        .build()
+        .unwrap();
     let t = Instant::now();
     let out = shinpan::pipeline::run(&opts, false).await.unwrap();
     let wall = t.elapsed().as_secs_f64();
+    let injected: u64 = sim.stats.faults.lock().unwrap().values().sum();
     sim.stop().await;
     let s = out.summary;
-    (wall, s.attempts, s.answer_errors.len() + s.judgment_errors)
+    (wall, s.attempts, s.failed_items(), injected)
 }
 
 async fn faults_cost() {
@@ -207,10 +201,16 @@ async fn faults_cost() {
     for (label, faults) in [("fault-free", &[][..]), ("20% of attempts fail", &mix[..])] {
         let mut walls = Vec::new();
         for seed in 0..3 {
-            let (wall, attempts, failed) = run_once(faults, seed).await;
+            let (wall, attempts, failed, injected) = run_once(faults, seed).await;
             walls.push(wall);
             println!(
-                "  {label:<22} seed {seed}: {wall:>6.2} s   {attempts:>4} attempts   {failed} items failed"
+                "  {label:<22} seed {seed}: {wall:>6.2} s   {attempts:>4} attempts   {injected:>3} faults injected   {failed} items failed"
+            );
+            // The faults happened, and every one of them cost an extra attempt.
+            assert_eq!(injected > 0, !faults.is_empty(), "{label}");
+            assert!(
+                attempts >= 224 + injected,
+                "{label}: {attempts} attempts, {injected} faults"
             );
         }
         walls.sort_by(f64::total_cmp);

@@ -1,9 +1,9 @@
 //! Candidate answers: each question is played as a conversation, turn by turn (turn 2 sees
 //! the model's own answer to turn 1), and written as a FastChat answer record.
 
+use crate::client::{ChatRequest, Client, ClientError, Message};
 use crate::records::{AnswerRecord, Choice, Question};
 use crate::types::{QuestionId, Usage};
-use crate::client::{ChatRequest, Client, ClientError, Message};
 use crate::util::unix_now;
 
 /// A model under evaluation and how to ask it.

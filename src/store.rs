@@ -198,9 +198,12 @@ impl LazyWriter {
     pub fn send<T: Serialize>(&mut self, v: &T) -> io::Result<()> {
         let w = match &mut self.writer {
             Some(w) => w,
-            None => self.writer.insert(JsonlWriter::open(&self.path).map_err(|e| {
-                io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
-            })?),
+            None => {
+                self.writer
+                    .insert(JsonlWriter::open(&self.path).map_err(|e| {
+                        io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
+                    })?)
+            }
         };
         w.send(v)
     }

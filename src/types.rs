@@ -255,7 +255,11 @@ mod tests {
         let n: QuestionId = serde_json::from_str("1").unwrap();
         let s: QuestionId = serde_json::from_str("\"1\"").unwrap();
         assert_eq!(n, s);
-        let mut ids = vec![QuestionId::number(10), QuestionId::text("b"), QuestionId::number(2)];
+        let mut ids = [
+            QuestionId::number(10),
+            QuestionId::text("b"),
+            QuestionId::number(2),
+        ];
         ids.sort();
         assert_eq!(
             ids.iter().map(|i| i.as_str()).collect::<Vec<_>>(),

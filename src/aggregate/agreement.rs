@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::length::pearson;
-use crate::records::{PairGame, SingleGrade};
 use super::{GameOutcome, combine};
+use crate::records::{PairGame, SingleGrade};
 use crate::types::QuestionId;
 
 /// A pairwise verdict about an unordered pair, from the first-named model's side.

@@ -8,8 +8,8 @@ use serde::{Deserialize, Deserializer};
 
 use crate::records::text::TextStats;
 use crate::records::{AnswerRecord, Question};
-use crate::types::QuestionId;
 use crate::store::{StoreError, read_jsonl};
+use crate::types::QuestionId;
 
 /// A text deserialised straight into its statistics.
 #[derive(Debug, Clone, Copy)]
@@ -88,7 +88,10 @@ impl AnswerIndex {
     pub fn add_question(&mut self, q: &Question) {
         self.categories
             .insert(q.question_id.to_string(), q.category.clone());
-        self.insert_question(q.question_id.as_str(), q.turns.iter().map(|t| TextStats::of(t)));
+        self.insert_question(
+            q.question_id.as_str(),
+            q.turns.iter().map(|t| TextStats::of(t)),
+        );
     }
 
     fn insert_answer(&mut self, model: &str, qid: &str, turns: impl Iterator<Item = TextStats>) {

@@ -191,20 +191,62 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     Some(x)
 }
 
-/// Whether a figure rests on the prior: refitting with a prior `10⁴` times weaker moves an
-/// estimable figure by a fraction of a log-odds unit, but one the data do not bound by about
-/// ln 10⁴ ≈ 9 (half of that for a figure shared by two cells). `figure` reads the figure, in
-/// natural log-odds, from a fit.
-pub fn prior_bound(
+/// Whether the home term rests on the prior rather than the data. Refitted with a prior 10⁴
+/// times weaker, a term the data bound moves by a fraction of a log-odds unit and keeps a
+/// standard error of about one unit or less; a term the data do not bound either moves by
+/// about ln 10⁴ ≈ 9 (half that when two cells share it: it diverges) or keeps its place but
+/// with a standard error in the hundreds (nothing in the data moves it: every verdict that
+/// could has been swept). Either way it is not estimable.
+pub fn home_prior_bound(k: usize, obs: &[Obs], anchor: usize) -> bool {
+    let strong = fit(k, obs, anchor, true, PRIOR_TIES);
+    let weak = fit(k, obs, anchor, true, PRIOR_TIES * 1e-4);
+    let se = standard_errors(k, obs, anchor, true, &weak);
+    (strong.home - weak.home).abs() > 2.0 || se.last().is_none_or(|s| *s > 10.0)
+}
+
+/// Standard errors of the free parameters (every strength but the anchor's, then the home
+/// term) from the likelihood's curvature at `at`, the prior left out: the information the
+/// data alone carry. Infinite where they carry none.
+pub fn standard_errors(
     k: usize,
     obs: &[Obs],
     anchor: usize,
     with_home: bool,
-    figure: impl Fn(&Fit) -> f64,
-) -> bool {
-    let strong = figure(&fit(k, obs, anchor, with_home, PRIOR_TIES));
-    let weak = figure(&fit(k, obs, anchor, with_home, PRIOR_TIES * 1e-4));
-    (strong - weak).abs() > 2.0
+    at: &Fit,
+) -> Vec<f64> {
+    let free: Vec<usize> = (0..k).filter(|&i| i != anchor).collect();
+    let p = free.len() + usize::from(with_home);
+    let pos: Vec<Option<usize>> = (0..k).map(|i| free.iter().position(|&f| f == i)).collect();
+    let mut h = vec![vec![0.0; p]; p];
+    for o in obs {
+        let d = at.beta[o.a] - at.beta[o.b] + at.home * o.home;
+        let s = sigmoid(d);
+        let w = o.n * s * (1.0 - s);
+        let mut coefs: [(Option<usize>, f64); 3] = [(pos[o.a], 1.0), (pos[o.b], -1.0), (None, 0.0)];
+        if with_home && o.home != 0.0 {
+            coefs[2] = (Some(p - 1), o.home);
+        }
+        for &(i, ci) in &coefs {
+            let Some(i) = i else { continue };
+            for &(j, cj) in &coefs {
+                if let Some(j) = j {
+                    h[i][j] += ci * cj * w;
+                }
+            }
+        }
+    }
+    (0..p)
+        .map(|i| {
+            let mut e = vec![0.0; p];
+            e[i] = 1.0;
+            // A whisper of ridge keeps a singular matrix invertible; its inverse is then huge.
+            let mut hr = h.clone();
+            for (j, row) in hr.iter_mut().enumerate() {
+                row[j] += 1e-12;
+            }
+            solve(hr, e).map_or(f64::INFINITY, |x| x[i].max(0.0).sqrt())
+        })
+        .collect()
 }
 
 /// The strongly connected components of the "won or tied against" graph: `i` reaches `j` when
@@ -371,20 +413,47 @@ mod tests {
         assert!((f.beta[0] - (60.5f64 / 20.5).ln()).abs() < 1e-6);
     }
 
+    fn ordered(a: usize, b: usize, first_wins: f64, n: f64) -> Obs {
+        Obs {
+            a,
+            b,
+            wins_a: first_wins,
+            n,
+            home: 1.0,
+        }
+    }
+
     #[test]
-    fn a_clean_sweep_is_prior_bound_and_a_close_record_is_not() {
-        let sweep = [obs(0, 1, 32.0, 32.0)];
-        assert!(prior_bound(2, &sweep, 1, false, |f| f.beta[0]));
-        let even = [obs(0, 1, 16.0, 32.0)];
-        assert!(!prior_bound(2, &even, 1, false, |f| f.beta[0]));
-        let one_loss = [obs(0, 1, 31.0, 32.0)];
-        assert!(!prior_bound(2, &one_loss, 1, false, |f| f.beta[0]));
+    fn the_home_term_is_bound_by_mixed_verdicts_and_not_by_sweeps() {
+        // Mixed verdicts in both orders: bound.
+        let mixed = [ordered(0, 1, 20.0, 32.0), ordered(1, 0, 18.0, 32.0)];
+        assert!(!home_prior_bound(2, &mixed, 1));
+        // 0 loses every verdict in both orders: the strengths diverge, and nothing is left
+        // to tell the position term (the prior alone would put it at 0).
+        let sweep = [ordered(0, 1, 0.0, 32.0), ordered(1, 0, 32.0, 32.0)];
+        assert!(home_prior_bound(2, &sweep, 1));
+        // The first position wins every verdict of one order, mixed in the other (the demo's
+        // case): the term diverges.
+        let one_order = [ordered(0, 1, 32.0, 32.0), ordered(1, 0, 3.0, 32.0)];
+        assert!(home_prior_bound(2, &one_order, 1));
+        // The same, beside a pairing with mixed verdicts: that pairing bounds it.
+        let bounded = [
+            ordered(0, 1, 32.0, 32.0),
+            ordered(1, 0, 3.0, 32.0),
+            ordered(2, 1, 20.0, 32.0),
+            ordered(1, 2, 18.0, 32.0),
+        ];
+        assert!(!home_prior_bound(3, &bounded, 1));
     }
 
     #[test]
     fn components_follow_who_took_points_from_whom() {
         // 0 and 1 trade wins; 2 lost every game to both; 3 never played.
-        let o = [obs(0, 1, 3.0, 5.0), obs(0, 2, 4.0, 4.0), obs(1, 2, 2.0, 2.0)];
+        let o = [
+            obs(0, 1, 3.0, 5.0),
+            obs(0, 2, 4.0, 4.0),
+            obs(1, 2, 2.0, 2.0),
+        ];
         let c = components(4, &o);
         assert_eq!(c[0], c[1]);
         assert_ne!(c[0], c[2]);

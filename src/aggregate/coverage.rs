@@ -153,7 +153,10 @@ pub fn pair_coverage(
     match (exp, baseline) {
         (Some(e), Some(b)) => {
             for m in e.models.iter().filter(|m| *m != b) {
-                opponents.entry(m.clone()).or_default().insert(b.to_string());
+                opponents
+                    .entry(m.clone())
+                    .or_default()
+                    .insert(b.to_string());
             }
         }
         (Some(e), None) => {

@@ -29,9 +29,9 @@ pub struct Loaded {
     pub answers: AnswerIndex,
     /// What the run directories among the paths expected, by judge and kind of judgment.
     pub expected: BTreeMap<(String, &'static str), Expectation>,
-    /// Files read as something other than judgments, answers or questions, with what they
-    /// hold (judge prompts, human votes), for a note.
-    pub other: Vec<(PathBuf, Kind)>,
+    /// Files recognised but not counted, with what they hold (judge prompts, reference
+    /// answers, human votes), for a note.
+    pub other: Vec<(PathBuf, &'static str)>,
 }
 
 fn bad(path: &Path, e: impl std::fmt::Display) -> anyhow::Error {
@@ -75,19 +75,20 @@ pub fn load_judgments(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
             ),
             Some(Kind::Answers) => {
                 if f.components().any(|c| c.as_os_str() == "reference_answer") {
-                    out.other.push((f, Kind::Answers));
+                    out.other.push((f, "reference answers"));
                 } else {
                     out.answers.add_answers(&f).map_err(|e| bad(&f, e))?;
                 }
             }
             Some(Kind::Questions) => out.answers.add_questions(&f).map_err(|e| bad(&f, e))?,
             Some(k @ (Kind::Errors | Kind::JudgePrompts | Kind::HumanVotes)) => {
-                out.other.push((f, k))
+                out.other.push((f, k.describe()))
             }
         }
     }
     for dir in runs {
-        let manifest = Manifest::read(&dir.join(MANIFEST)).map_err(|e| UsageError(e.to_string()))?;
+        let manifest =
+            Manifest::read(&dir.join(MANIFEST)).map_err(|e| UsageError(e.to_string()))?;
         for e in manifest.evaluations {
             let mut reasons = Vec::new();
             match e.state {
@@ -163,6 +164,14 @@ pub fn build_reports(
     if mode.is_none_or(Mode::is_graded) {
         // Rubric grades (records with aspects) are reported apart from plain grades.
         let mut by_judge: BTreeMap<(bool, &str), Vec<&SingleGrade>> = BTreeMap::new();
+        // A run that expected grades it has none of yet (interrupted early) still reports.
+        for (judge, kind) in loaded.expected.keys() {
+            if *kind != "pair" {
+                by_judge
+                    .entry((*kind == "rubric", judge.as_str()))
+                    .or_default();
+            }
+        }
         for r in &loaded.single {
             let key = (r.aspects.is_some(), r.judge.model());
             by_judge.entry(key).or_default().push(r);
@@ -179,6 +188,11 @@ pub fn build_reports(
     }
     if !mode.is_some_and(Mode::is_graded) {
         let mut by_judge: BTreeMap<&str, Vec<&PairGame>> = BTreeMap::new();
+        for (judge, kind) in loaded.expected.keys() {
+            if *kind == "pair" {
+                by_judge.entry(judge.as_str()).or_default();
+            }
+        }
         for r in &loaded.pair {
             by_judge.entry(r.judge.model()).or_default().push(r);
         }
@@ -214,7 +228,12 @@ pub fn build_reports(
                 },
             };
             let exp = exp.filter(|e| {
-                e.mode == Some(if base.is_some() { Mode::PairwiseBaseline } else { Mode::PairwiseAll })
+                e.mode
+                    == Some(if base.is_some() {
+                        Mode::PairwiseBaseline
+                    } else {
+                        Mode::PairwiseAll
+                    })
             });
             let result = summarize_pairs(&rows, base.as_deref(), opts, &loaded.answers, exp);
             reports.push(Report::pairwise(judge, base, result, exp));

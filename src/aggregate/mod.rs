@@ -17,13 +17,13 @@ mod ratings;
 pub mod samples;
 mod single;
 
+pub use crate::records::{PairGame, SingleGrade};
+pub use crate::types::Mode;
 pub use bootstrap::BootstrapOptions;
 pub use coverage::{Expectation, ModelCoverage};
 pub use load::{Loaded, build_reports, load_judgments};
 pub use pairwise::{GameOutcome, PairSummary, PairwiseResult, combine, summarize_pairs};
 pub use position::{InconsistentGame, PositionBias};
-pub use crate::records::{PairGame, SingleGrade};
-pub use crate::types::Mode;
 pub use single::{AspectScore, CategoryScore, SingleResult, SingleSummary, summarize_single};
 
 use serde::Serialize;

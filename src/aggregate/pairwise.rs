@@ -6,10 +6,10 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Serialize;
 
 use super::answers::{AnswerIndex, off_language};
+use super::coverage::{Expectation, ModelCoverage, pair_coverage};
 use super::length::{length_controlled, pearson, std_dev};
 use super::position::{PositionBias, measure_position};
 use super::ratings::rate;
-use super::coverage::{Expectation, ModelCoverage, pair_coverage};
 use super::samples::{Sampling, pair_sampling};
 use super::{LengthBias, StatsOptions, mean, ratio};
 use crate::records::{Current, PairGame};

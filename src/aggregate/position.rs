@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::bootstrap::{BootstrapOptions, interval, resample_counts, rng_for};
-use super::bt::{ELO_PER_NAT, Obs, PRIOR_TIES, fit, prior_bound, win_probability};
+use super::bt::{ELO_PER_NAT, Obs, PRIOR_TIES, fit, home_prior_bound, win_probability};
 use super::ratio;
 use crate::records::PairGame;
 use crate::types::QuestionId;
@@ -174,7 +174,7 @@ pub fn measure_position(
     };
     let home_of = |counts: &[u64]| fit(k, &obs_of(counts), 0, true, PRIOR_TIES).home * ELO_PER_NAT;
     let obs = obs_of(&counts);
-    if prior_bound(k, &obs, 0, true, |f| f.home) {
+    if home_prior_bound(k, &obs, 0) {
         out.home_advantage_not_estimable = Some(sweep_reason(&obs, names));
         return out;
     }

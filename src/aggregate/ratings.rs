@@ -71,11 +71,19 @@ fn reason(i: usize, keys: &[(usize, usize)], counts: &[u64], anchored: bool) -> 
         }
         games += w + l + t;
     }
-    let group = if anchored { "the baseline" } else { "the other models" };
+    let group = if anchored {
+        "the baseline"
+    } else {
+        "the other models"
+    };
     if lost == 0 {
-        format!("won all {games} of its games (no loss or tie): the data put no upper bound on its rating")
+        format!(
+            "won all {games} of its games (no loss or tie): the data put no upper bound on its rating"
+        )
     } else if won == 0 {
-        format!("lost all {games} of its games (no win or tie): the data put no lower bound on its rating")
+        format!(
+            "lost all {games} of its games (no win or tie): the data put no lower bound on its rating"
+        )
     } else {
         format!(
             "its group of models won or lost every game against {group}: the data put no bound on the gap"
@@ -118,7 +126,13 @@ pub fn rate(
     let fit_anchor = anchor.unwrap_or_else(|| estimable.iter().position(|e| *e).unwrap_or(0));
     // Ratings on the Elo scale, the anchor (or the reference group's mean) at 1000.
     let solve = |counts: &[u64]| -> Vec<f64> {
-        let f = fit(k, &observations(&keys, counts), fit_anchor, false, PRIOR_TIES);
+        let f = fit(
+            k,
+            &observations(&keys, counts),
+            fit_anchor,
+            false,
+            PRIOR_TIES,
+        );
         let r = elo(&f, Some(fit_anchor));
         match anchor {
             Some(_) => r,
@@ -187,13 +201,22 @@ mod tests {
 
     #[test]
     fn a_model_that_lost_everything_is_not_estimable() {
-        let r = rate(2, &games(0, 1, Model2, 32), Some(1), BootstrapOptions::default());
+        let r = rate(
+            2,
+            &games(0, 1, Model2, 32),
+            Some(1),
+            BootstrapOptions::default(),
+        );
         assert_eq!(r.rating[0], None);
         assert_eq!(r.rating_ci[0], None);
         assert_eq!(r.predicted[0], None);
         let why = r.not_estimable[0].as_deref().unwrap();
         assert!(why.contains("lost all 32"), "{why}");
-        assert_eq!(r.rating[1], Some(1000.0), "the baseline itself stays the anchor");
+        assert_eq!(
+            r.rating[1],
+            Some(1000.0),
+            "the baseline itself stays the anchor"
+        );
     }
 
     #[test]
@@ -207,6 +230,11 @@ mod tests {
         assert!((r.rating[0].unwrap() - 1000.0).abs() < 1e-6);
         assert!((r.rating[1].unwrap() - 1000.0).abs() < 1e-6);
         assert_eq!(r.rating[2], None);
-        assert!(r.not_estimable[2].as_deref().unwrap().contains("won all 20"));
+        assert!(
+            r.not_estimable[2]
+                .as_deref()
+                .unwrap()
+                .contains("won all 20")
+        );
     }
 }

@@ -40,7 +40,13 @@ pub struct UnstableItem {
     pub spread: f64,
 }
 
-fn summary(items: usize, samples: usize, spread_sum: f64, mut unstable: Vec<UnstableItem>, max_listed: usize) -> Option<Sampling> {
+fn summary(
+    items: usize,
+    samples: usize,
+    spread_sum: f64,
+    mut unstable: Vec<UnstableItem>,
+    max_listed: usize,
+) -> Option<Sampling> {
     if items == 0 {
         return None;
     }

@@ -6,11 +6,11 @@ use serde::Serialize;
 
 use super::answers::{AnswerIndex, off_language};
 use super::bootstrap::mean_interval;
-use super::length::pearson;
 use super::coverage::{Expectation, ModelCoverage, single_coverage};
+use super::length::pearson;
 use super::samples::{Sampling, single_sampling};
-use crate::records::{Current, SingleGrade};
 use super::{LengthBias, StatsOptions, mean, ratio};
+use crate::records::{Current, SingleGrade};
 
 /// Mean score of one category.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -384,8 +384,11 @@ impl Client {
             let mut message = error_message(&text);
             if status.as_u16() == 404 {
                 // The usual cause is a base URL without /v1, or with the endpoint path in it.
+                if message.trim().is_empty() {
+                    message = "not found".into();
+                }
                 message = format!(
-                    "{message} (POST {}: if this URL is wrong, --base-url should be the API root ending in /v1; shinpan appends /chat/completions)",
+                    "{message} (POST {}; --base-url should end in /v1: shinpan appends /chat/completions)",
                     inner.url
                 );
             }

@@ -13,11 +13,10 @@ pub fn report(a: ReportArgs) -> anyhow::Result<()> {
         .transpose()?;
     let opts = a.stats.options(a.errors_as_ties);
     let loaded = load_judgments(&a.paths)?;
-    for (path, kind) in &loaded.other {
+    for (path, what) in &loaded.other {
         eprintln!(
-            "shinpan: note: {} holds {}, not judgments; not counted",
-            path.display(),
-            kind.describe()
+            "shinpan: note: {} holds {what}, not judgments; not counted",
+            path.display()
         );
     }
     let reports = build_reports(&loaded, a.baseline.as_deref(), mode, &opts)?;

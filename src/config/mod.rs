@@ -417,17 +417,21 @@ fn resolve(
         &flags.endpoint,
         &file.endpoints,
     )?;
-    let out = s.out.clone().unwrap_or_else(|| {
-        PathBuf::from("results").join(crate::util::safe_file_name(&judge_name))
-    });
+    let out = s
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results").join(crate::util::safe_file_name(&judge_name)));
     let cache_mode = match (s.no_cache, s.refresh) {
         (true, true) => return usage("--no-cache and --refresh cannot be used together"),
         (true, false) => CacheMode::Off,
         (false, true) => CacheMode::Refresh,
         (false, false) => CacheMode::Use,
     };
-    let allow_failures =
-        AllowFailures::parse(s.allow_failures.as_deref().unwrap_or(defaults::ALLOW_FAILURES))?;
+    let allow_failures = AllowFailures::parse(
+        s.allow_failures
+            .as_deref()
+            .unwrap_or(defaults::ALLOW_FAILURES),
+    )?;
     Ok(RunOptions {
         mode,
         baseline: if mode == Mode::PairwiseBaseline {
@@ -545,8 +549,7 @@ mod tests {
     }
 
     #[test]
-    fn config_tables_give_per_model_endpoints_and_flags_reach_endpoints_that_leave_a_field_out()
-    {
+    fn config_tables_give_per_model_endpoints_and_flags_reach_endpoints_that_leave_a_field_out() {
         let cfg: Settings = toml::from_str(
             r#"
             models = ["local-7b", "gpt-4o-mini", "other"]
@@ -580,13 +583,19 @@ mod tests {
         assert_eq!(o.models[0].endpoint.base_url, "http://127.0.0.1:8080/v1");
         assert_eq!(o.models[0].endpoint.api_key_env, None);
         assert_eq!(o.models[0].api_model, "llm-jp/llm-jp-3-7b-instruct");
-        assert_eq!(o.models[0].endpoint.rpm, NonZeroU32::new(120), "its own value");
+        assert_eq!(
+            o.models[0].endpoint.rpm,
+            NonZeroU32::new(120),
+            "its own value"
+        );
         assert_eq!(o.models[1].endpoint.rpm, NonZeroU32::new(60));
         assert_eq!(o.models[2].endpoint.rpm, NonZeroU32::new(60), "inherited");
         assert_eq!(o.judge.endpoint.base_url, "https://api.openai.com/v1");
         assert_eq!(
             o.notes,
-            ["--rpm applies to [endpoint], [endpoints.other]; [endpoints.local] (local-7b) keep(s) the value set in the config file"]
+            [
+                "--rpm applies to [endpoint], [endpoints.other]; [endpoints.local] (local-7b) keep(s) the value set in the config file"
+            ]
         );
     }
 
@@ -619,7 +628,10 @@ mod tests {
     #[test]
     fn allow_failures_takes_a_count_or_a_share() {
         assert_eq!(AllowFailures::parse("3").unwrap(), AllowFailures::Count(3));
-        assert_eq!(AllowFailures::parse("5%").unwrap(), AllowFailures::Share(0.05));
+        assert_eq!(
+            AllowFailures::parse("5%").unwrap(),
+            AllowFailures::Share(0.05)
+        );
         assert!(AllowFailures::parse("x").is_err());
         assert!(AllowFailures::Share(0.05).allows(5, 100));
         assert!(!AllowFailures::Share(0.05).allows(6, 100));

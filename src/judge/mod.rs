@@ -246,9 +246,8 @@ impl Judge {
         // JSON, and the tag parser still reads a reply that is not. Asked again, the judge
         // gives the verdict alone, as the re-ask prompt says.
         let structured = self.client.config().structured_verdicts;
-        let schema_for = |round: u32| {
-            structured.then(|| verdict::schema(kind.asks(), &names, round == 0))
-        };
+        let schema_for =
+            |round: u32| structured.then(|| verdict::schema(kind.asks(), &names, round == 0));
         let mut usage = Usage::default();
         let mut judgment = String::new();
         let mut reasks = Vec::new();

@@ -74,12 +74,19 @@ pub fn recognise(prompt: &str) -> Option<Asks> {
 pub fn schema(asks: Asks, aspects: &[String], explain: bool) -> serde_json::Value {
     use serde_json::json;
     let verdict = match asks {
-        Asks::Rating => json!({"rating": {"type": "integer", "enum": (1..=10).collect::<Vec<u32>>()}}),
+        Asks::Rating => {
+            json!({"rating": {"type": "integer", "enum": (1..=10).collect::<Vec<u32>>()}})
+        }
         Asks::Choice => json!({"verdict": {"type": "string", "enum": ["A", "B", "C"]}}),
         Asks::Aspects => serde_json::Value::Object(
             aspects
                 .iter()
-                .map(|a| (a.clone(), json!({"type": "integer", "enum": (1..=10).collect::<Vec<u32>>()})))
+                .map(|a| {
+                    (
+                        a.clone(),
+                        json!({"type": "integer", "enum": (1..=10).collect::<Vec<u32>>()}),
+                    )
+                })
                 .collect(),
         ),
     };
@@ -273,7 +280,10 @@ mod tests {
 
     #[test]
     fn schema_constrained_json_replies_are_read_first() {
-        assert_eq!(parse_rating(r#"{"explanation": "良い", "rating": 7}"#), Ok(7.0));
+        assert_eq!(
+            parse_rating(r#"{"explanation": "良い", "rating": 7}"#),
+            Ok(7.0)
+        );
         assert_eq!(
             parse_choice(r#" {"explanation": "[[A]] と書く回答もあるが", "verdict": "B"} "#),
             Ok(Choice::B)

@@ -74,12 +74,7 @@ impl Scheduler {
         }
     }
 
-    pub(super) fn ready(
-        &mut self,
-        answers: &Answers,
-        m: usize,
-        q: usize,
-    ) -> Vec<Item> {
+    pub(super) fn ready(&mut self, answers: &Answers, m: usize, q: usize) -> Vec<Item> {
         let questions = self.questions.clone();
         let question = &questions[q];
         let qid = question.question_id.to_string();

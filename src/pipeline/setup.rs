@@ -17,8 +17,7 @@ use crate::error::UsageError;
 use crate::generate::Candidate;
 use crate::judge::{Judge, Prompts};
 use crate::records::{
-    Evaluation, Expected, Manifest, Question, RunDir, RunState, attach_references,
-    load_questions,
+    Evaluation, Expected, Manifest, Question, RunDir, RunState, attach_references, load_questions,
 };
 
 /// What a run works with.

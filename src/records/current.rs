@@ -108,7 +108,12 @@ impl<'a, T: Judgment> Current<'a, T> {
 
     /// The records that count, in file order (collapsed items last).
     pub fn rows(&self) -> Vec<&T> {
-        let all: Vec<&T> = self.once.iter().copied().chain(self.collapsed.iter()).collect();
+        let all: Vec<&T> = self
+            .once
+            .iter()
+            .copied()
+            .chain(self.collapsed.iter())
+            .collect();
         let retried = retried(&all);
         all.into_iter()
             .enumerate()
@@ -295,7 +300,10 @@ impl<'a> Inputs<'a> {
         answers: impl IntoIterator<Item = &'a AnswerRecord>,
     ) -> Self {
         Self {
-            questions: questions.iter().map(|q| (q.question_id.as_str(), q)).collect(),
+            questions: questions
+                .iter()
+                .map(|q| (q.question_id.as_str(), q))
+                .collect(),
             answers: answers
                 .into_iter()
                 .map(|a| ((a.model_id.as_str(), a.question_id.as_str()), a))
@@ -432,8 +440,17 @@ mod tests {
         };
         let d1 = input_digest(&q[0], &[&old], 1);
         let d2 = input_digest(&q[0], &[&old], 2);
-        assert!(inputs.matches(&judged(1, Some(d1))), "turn 1 showed nothing that changed");
-        assert!(!inputs.matches(&judged(2, Some(d2))), "turn 2 showed the old answer");
-        assert!(inputs.matches(&judged(2, None)), "no digest: cannot tell, counts");
+        assert!(
+            inputs.matches(&judged(1, Some(d1))),
+            "turn 1 showed nothing that changed"
+        );
+        assert!(
+            !inputs.matches(&judged(2, Some(d2))),
+            "turn 2 showed the old answer"
+        );
+        assert!(
+            inputs.matches(&judged(2, None)),
+            "no digest: cannot tell, counts"
+        );
     }
 }

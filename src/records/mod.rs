@@ -24,7 +24,9 @@ pub use errors::ErrorRecord;
 pub use layout::RunDir;
 pub use manifest::{Evaluation, Expected, Manifest, RunState};
 pub use pair::{PairGame, PairJudgment};
-pub use questions::{BenchError, Question, REFERENCE_CATEGORIES, attach_references, load_questions};
+pub use questions::{
+    BenchError, Question, REFERENCE_CATEGORIES, attach_references, load_questions,
+};
 pub use single::{SingleGrade, SingleJudgment};
 
 use std::path::Path;
@@ -150,7 +152,11 @@ pub fn kind_of(path: &Path) -> Result<Option<Kind>, StoreError> {
                 line: line_no,
                 message: format!(
                     "not a judgment, answer or question record (fields: {}); expected FastChat's formats (g1_winner, or model and score, or question_id with choices or turns)",
-                    if keys.is_empty() { "none".to_string() } else { keys.join(", ") }
+                    if keys.is_empty() {
+                        "none".to_string()
+                    } else {
+                        keys.join(", ")
+                    }
                 ),
             });
         };

@@ -69,6 +69,8 @@ pub struct SimStats {
     pub failed: AtomicU64,
     /// Judge requests among the successful ones.
     pub judge_requests: AtomicU64,
+    /// Judge replies garbled on purpose (no readable verdict).
+    pub garbled: AtomicU64,
     /// Faults injected, by name.
     pub faults: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
     /// The cache key of every request answered with a completion, in order.
@@ -84,6 +86,7 @@ impl SimStats {
             "rate_limited": self.rate_limited.load(Ordering::Relaxed),
             "failed": self.failed.load(Ordering::Relaxed),
             "judge_requests": self.judge_requests.load(Ordering::Relaxed),
+            "garbled": self.garbled.load(Ordering::Relaxed),
             "faults": *self.faults.lock().unwrap_or_else(|p| p.into_inner()),
             "answered": self.answered.lock().unwrap_or_else(|p| p.into_inner()).len(),
         })
@@ -258,7 +261,11 @@ async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response 
         .pointer("/response_format/type")
         .and_then(Value::as_str)
         .is_some_and(|t| t == "json_schema");
-    let (mut content, is_judge) = reply(&sim.config, &model, &messages, structured);
+    let said = reply(&sim.config, &model, &messages, structured);
+    let (mut content, is_judge) = (said.text, said.judge);
+    if said.garbled {
+        stats.garbled.fetch_add(1, Ordering::Relaxed);
+    }
     let mut finish_reason = "stop";
     match fault {
         Some(Fault::Malformed) => {

@@ -27,14 +27,40 @@ fn quality(config: &SimConfig, model: &str) -> f64 {
         .unwrap_or_else(|| 0.2 + 0.7 * unit(&[&config.seed.to_le_bytes(), model.as_bytes()]))
 }
 
-/// The reply to a conversation, and whether it was a judge request. `structured`: the
-/// request asked for a schema-constrained JSON verdict, which a judge then always gives.
+/// What the simulator says to one request.
+pub(super) struct Said {
+    /// The assistant's text.
+    pub(super) text: String,
+    /// Whether the request was a judge's.
+    pub(super) judge: bool,
+    /// Whether the verdict was garbled on purpose (no readable verdict).
+    pub(super) garbled: bool,
+}
+
+fn judge(text: String) -> Said {
+    Said {
+        text,
+        judge: true,
+        garbled: false,
+    }
+}
+
+fn garbled(text: &str) -> Said {
+    Said {
+        text: text.into(),
+        judge: true,
+        garbled: true,
+    }
+}
+
+/// The reply to a conversation. `structured`: the request asked for a schema-constrained
+/// JSON verdict, which a judge then always gives.
 pub(super) fn reply(
     config: &SimConfig,
     model: &str,
     messages: &[(String, String)],
     structured: bool,
-) -> (String, bool) {
+) -> Said {
     let first_user = messages
         .iter()
         .find(|(r, _)| r == "user")
@@ -58,7 +84,7 @@ pub(super) fn reply(
             .map(|l| l[2..].trim())
             .collect();
         if !structured && !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
-            return ("各観点ともおおむね良好です。".into(), true);
+            return garbled("各観点ともおおむね良好です。");
         }
         let base = single_verdict(config, first_user) as f64;
         let fields: Vec<String> = aspects
@@ -70,31 +96,27 @@ pub(super) fn reply(
             .collect();
         let json = format!("{{{}}}", fields.join(", "));
         if structured {
-            return (
-                format!("{{\"explanation\": \"各観点を検討しました。\", {}}}", fields.join(", ")),
-                true,
-            );
+            return judge(format!(
+                "{{\"explanation\": \"各観点を検討しました。\", {}}}",
+                fields.join(", ")
+            ));
         }
         let text = if is_reask {
             json
         } else {
             format!("各観点について検討しました。\n\n```json\n{json}\n```")
         };
-        return (text, true);
+        return judge(text);
     }
     if asks == Some(Asks::Choice) {
         let choice = pair_verdict(config, first_user);
         if structured {
-            return (
-                format!("{{\"explanation\": \"両方の回答を比較しました。\", \"verdict\": \"{choice}\"}}"),
-                true,
-            );
+            return judge(format!(
+                "{{\"explanation\": \"両方の回答を比較しました。\", \"verdict\": \"{choice}\"}}"
+            ));
         }
         if !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
-            return (
-                "どちらの回答にも長所があり、判断が難しいところです。".into(),
-                true,
-            );
+            return garbled("どちらの回答にも長所があり、判断が難しいところです。");
         }
         let text = if is_reask {
             format!("[[{choice}]]")
@@ -103,28 +125,24 @@ pub(super) fn reply(
                 "両方の回答を比較しました。内容の正確さと詳しさを考慮すると、最終判定は次のとおりです。\n\n[[{choice}]]"
             )
         };
-        return (text, true);
+        return judge(text);
     }
     if asks == Some(Asks::Rating) {
         let score = single_verdict(config, first_user);
         if structured {
-            return (
-                format!("{{\"explanation\": \"回答を検討しました。\", \"rating\": {score}}}"),
-                true,
-            );
+            return judge(format!(
+                "{{\"explanation\": \"回答を検討しました。\", \"rating\": {score}}}"
+            ));
         }
         if !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
-            return (
-                "この回答はおおむね良いと思います。評価は高めです。".into(),
-                true,
-            );
+            return garbled("この回答はおおむね良いと思います。評価は高めです。");
         }
         let text = if is_reask {
             format!("[[{score}]]")
         } else {
             format!("回答は質問に答えており、説明の詳しさも考慮しました。\n\n評価: [[{score}]]")
         };
-        return (text, true);
+        return judge(text);
     }
     // A candidate answer: longer and richer for better models.
     let q = quality(config, model);
@@ -135,7 +153,11 @@ pub(super) fn reply(
             * SENTENCES.len() as f64) as usize;
         out.push_str(SENTENCES[pick.min(SENTENCES.len() - 1)]);
     }
-    (out, false)
+    Said {
+        text: out,
+        judge: false,
+        garbled: false,
+    }
 }
 
 /// Text between the first `start` marker and the next `end` marker after it.
@@ -240,9 +262,10 @@ mod tests {
         config.quality.insert("good".into(), 0.9);
         config.quality.insert("weak".into(), 0.1);
         let msgs = vec![("user".to_string(), "日本の首都は？".to_string())];
-        let (good, j) = reply(&config, "good", &msgs, false);
-        let (weak, _) = reply(&config, "weak", &msgs, false);
-        assert!(!j && good.chars().count() > weak.chars().count());
+        let good = reply(&config, "good", &msgs, false);
+        let weak = reply(&config, "weak", &msgs, false).text;
+        assert!(!good.judge && good.text.chars().count() > weak.chars().count());
+        let good = good.text;
         let prompt = format!(
             "[[A]] [アシスタントAの回答の開始]{good}[アシスタントAの回答の終了][アシスタントBの回答の開始]{weak}[アシスタントBの回答の終了]"
         );

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
-use shinpan::simulate::{Running, SimConfig, start};
+use shinpan::simulate::SimConfig;
 
-const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/questions/sample_ja.jsonl");
+use crate::support::{SAMPLE, Sim};
+
 const MODELS: &str = "crash-a,crash-b,crash-c";
 
 fn spawn_run(url: &str, out: &Path, cache: &Path) -> Child {
@@ -31,20 +32,15 @@ fn spawn_run(url: &str, out: &Path, cache: &Path) -> Child {
         .unwrap()
 }
 
-async fn sim() -> Running {
-    start(
-        0,
-        SimConfig {
-            latency: Duration::from_millis(25),
-            seed: 3,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
+fn sim() -> Sim {
+    Sim::start(SimConfig {
+        latency: Duration::from_millis(25),
+        seed: 3,
+        ..Default::default()
+    })
 }
 
-fn answered(sim: &Running) -> Vec<String> {
+fn answered(sim: &Sim) -> Vec<String> {
     sim.stats.answered.lock().unwrap().clone()
 }
 
@@ -63,7 +59,7 @@ fn cache_keys(path: &Path) -> HashSet<String> {
 /// Every line of every JSONL file under `dir` parses; returns the records by file name.
 fn records(dir: &Path) -> HashMap<String, Vec<Value>> {
     let mut out = HashMap::new();
-    for sub in ["answers", "judgments"] {
+    for sub in ["answers", "journal", "judgments"] {
         let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
             continue;
         };
@@ -123,8 +119,8 @@ fn assert_complete_once(dir: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_random_points_then_finished_every_record_once_nothing_paid_twice() {
-    let sim = sim().await;
-    let url = sim.base_url();
+    let sim = sim();
+    let url = sim.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let (out, cache) = (dir.path().join("out"), dir.path().join("cache.sqlite"));
     let seed: u64 = rand::rng().random();
@@ -196,13 +192,12 @@ async fn killed_at_random_points_then_finished_every_record_once_nothing_paid_tw
         before,
         "a finished run re-run makes no API call"
     );
-    sim.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_cleanly_and_keeps_everything_finished() {
-    let sim = sim().await;
-    let url = sim.base_url();
+    let sim = sim();
+    let url = sim.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let (out, cache) = (dir.path().join("out"), dir.path().join("cache.sqlite"));
     let child = spawn_run(&url, &out, &cache);
@@ -231,6 +226,42 @@ async fn ctrl_c_stops_cleanly_and_keeps_everything_finished() {
         .map(|m| recs.get(&format!("answers/{m}.jsonl")).map_or(0, Vec::len))
         .sum();
     assert!(kept > 0 && kept < 48, "{kept} answers kept");
+    // The report it left says it is partial, what is missing, and why.
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("report-pairwise-all.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["partial"], true, "{report}");
+    assert!(
+        report["partial_reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("interrupted"),
+        "{report}"
+    );
+    let missing: u64 = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["missing"].as_u64().unwrap())
+        .sum();
+    assert!(missing > 0, "{report}");
+    let md = std::fs::read_to_string(out.join("report-pairwise-all.md")).unwrap();
+    assert!(
+        md.contains("**PARTIAL: the run was interrupted (Ctrl-C)"),
+        "{md}"
+    );
+    // Read back from the directory, the report says the same.
+    let again = crate::support::stdout_json(&crate::support::run_bin(&[
+        "report",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+        "--bootstrap",
+        "0",
+    ]));
+    assert_eq!(again["partial"], true);
+    assert_eq!(again["coverage"], report["coverage"]);
     let held = cache_keys(&cache);
     let before = answered(&sim).len();
     let o = spawn_run(&url, &out, &cache).wait_with_output().unwrap();
@@ -240,13 +271,12 @@ async fn ctrl_c_stops_cleanly_and_keeps_everything_finished() {
         "nothing stored before the interrupt is asked again"
     );
     assert_complete_once(&out);
-    sim.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_one_cache() {
-    let sim = sim().await;
-    let url = sim.base_url();
+    let sim = sim();
+    let url = sim.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("shared.sqlite");
     let (o1, o2) = (dir.path().join("one"), dir.path().join("two"));
@@ -284,13 +314,12 @@ async fn two_processes_share_one_cache() {
     assert!(o.status.success(), "{stderr}");
     assert_eq!(answered(&sim).len(), before);
     assert!(stderr.contains("0 API attempts"), "{stderr}");
-    sim.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_on_the_same_directory_is_refused_while_the_first_runs() {
-    let sim = sim().await;
-    let url = sim.base_url();
+    let sim = sim();
+    let url = sim.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let first = spawn_run(&url, &out, &dir.path().join("c1.sqlite"));
@@ -312,5 +341,4 @@ async fn a_second_run_on_the_same_directory_is_refused_while_the_first_runs() {
         .unwrap();
     assert!(o.status.success());
     assert_complete_once(&out);
-    sim.stop().await;
 }

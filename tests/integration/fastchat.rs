@@ -18,7 +18,7 @@ use serde_json::Value;
 use shinpan::types::Mode;
 
 use crate::fake::{Fake, Reply, first_user};
-use crate::support::{builder, judging, jsonl, run_bin, stdout_json};
+use crate::support::{builder, jsonl, judging, run_bin, stdout_json};
 
 /// (turn 1, turn 2, all rows) mean per model.
 type Single = BTreeMap<String, [Option<f64>; 3]>;
@@ -36,7 +36,9 @@ fn fastchat_single(path: &Path) -> Single {
         if score == -1.0 {
             continue;
         }
-        let s = sums.entry(r["model"].as_str().unwrap().to_string()).or_default();
+        let s = sums
+            .entry(r["model"].as_str().unwrap().to_string())
+            .or_default();
         let t = r["turn"].as_u64().unwrap() as usize;
         for i in [t - 1, 2] {
             s[i].0 += score;
@@ -52,11 +54,17 @@ fn fastchat_single(path: &Path) -> Single {
 fn fastchat_pairwise(path: &Path, baseline: &str) -> Pairwise {
     let mut out: Pairwise = BTreeMap::new();
     for r in jsonl(path) {
-        let (g1, g2) = (r["g1_winner"].as_str().unwrap(), r["g2_winner"].as_str().unwrap());
+        let (g1, g2) = (
+            r["g1_winner"].as_str().unwrap(),
+            r["g2_winner"].as_str().unwrap(),
+        );
         if g1 == "error" || g2 == "error" {
             continue;
         }
-        let (m1, m2) = (r["model_1"].as_str().unwrap(), r["model_2"].as_str().unwrap());
+        let (m1, m2) = (
+            r["model_1"].as_str().unwrap(),
+            r["model_2"].as_str().unwrap(),
+        );
         if m1 != baseline && m2 != baseline {
             continue;
         }
@@ -80,7 +88,9 @@ fn fastchat_dir() -> PathBuf {
     std::env::var_os("SHINPAN_FASTCHAT_DIR")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/shinpan/fastchat"))
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/shinpan/fastchat")
+        })
 }
 
 /// Runs the real `show_result.py` when it is installed; `None` (said on stderr) otherwise.
@@ -158,7 +168,11 @@ fn shinpan_single(report: &Value) -> Single {
         .map(|m| {
             (
                 m["model"].as_str().unwrap().to_string(),
-                [m["turn1"].as_f64(), m["turn2"].as_f64(), m["score"].as_f64()],
+                [
+                    m["turn1"].as_f64(),
+                    m["turn2"].as_f64(),
+                    m["score"].as_f64(),
+                ],
             )
         })
         .collect()
@@ -171,13 +185,20 @@ fn shinpan_pairwise(report: &Value) -> Pairwise {
         .iter()
         .map(|m| {
             let n = |k: &str| m[k].as_u64().unwrap();
-            (m["model"].as_str().unwrap().to_string(), [n("wins"), n("losses"), n("ties")])
+            (
+                m["model"].as_str().unwrap().to_string(),
+                [n("wins"), n("losses"), n("ties")],
+            )
         })
         .collect()
 }
 
 fn assert_same_single(a: &Single, b: &Single, what: &str) {
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "{what}");
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "{what}"
+    );
     for (m, x) in a {
         for (i, (p, q)) in x.iter().zip(&b[m]).enumerate() {
             match (p, q) {
@@ -239,7 +260,10 @@ async fn run_twice(opts: &shinpan::config::RunOptions, model: &str) -> Value {
     shinpan::pipeline::run(opts, false).await.unwrap();
     replace_answer(&opts.out, model);
     let second = shinpan::pipeline::run(opts, false).await.unwrap();
-    assert!(second.summary.judgments_stale > 0, "the replaced answer was judged again");
+    assert!(
+        second.summary.judgments_stale > 0,
+        "the replaced answer was judged again"
+    );
     serde_json::to_value(&second.report).unwrap()
 }
 
@@ -270,35 +294,64 @@ async fn show_result_counts_what_shinpan_report_counts() {
         let journal = jsonl(&opts.out.join("journal/judge_single.jsonl"));
         let current = jsonl(&file);
         assert_eq!(current.len(), 2 * 4, "one record per model and turn");
-        assert!(journal.len() > current.len(), "superseded records stay in the journal");
+        assert!(
+            journal.len() > current.len(),
+            "superseded records stay in the journal"
+        );
         let expected = fastchat_single(&file);
         let what = format!("--judge-samples {samples}");
-        assert_same_single(&expected, &shinpan_single(&run_report), &format!("{what}: the run's report"));
-        assert_same_single(&expected, &shinpan_single(&report_of(&opts.out)), &format!("{what}: shinpan report"));
+        assert_same_single(
+            &expected,
+            &shinpan_single(&run_report),
+            &format!("{what}: the run's report"),
+        );
+        assert_same_single(
+            &expected,
+            &shinpan_single(&report_of(&opts.out)),
+            &format!("{what}: shinpan report"),
+        );
         // The medians, not the means of the samples, are what the file carries.
         if samples == 3 {
             let beta = &expected["beta"];
             assert_eq!(beta[0], Some(6.5), "medians: 9 (rewritten) and 4: {beta:?}");
         }
-        if let Some(text) = show_result(&["--mode", "single", "--input-file", file.to_str().unwrap()]) {
-            assert_same_single(&expected, &parse_single_output(&text), &format!("{what}: show_result.py\n{text}"));
+        if let Some(text) =
+            show_result(&["--mode", "single", "--input-file", file.to_str().unwrap()])
+        {
+            assert_same_single(
+                &expected,
+                &parse_single_output(&text),
+                &format!("{what}: show_result.py\n{text}"),
+            );
         }
     }
 
     let sub = dir.path().join("pair");
     std::fs::create_dir_all(&sub).unwrap();
-    let opts = builder(&fake.base_url(), &sub, &["alpha", "beta", "gamma"], Mode::PairwiseBaseline)
-        .baseline("gamma")
-        .judge_samples(3)
-        .build()
-        .unwrap();
+    let opts = builder(
+        &fake.base_url(),
+        &sub,
+        &["alpha", "beta", "gamma"],
+        Mode::PairwiseBaseline,
+    )
+    .baseline("gamma")
+    .judge_samples(3)
+    .build()
+    .unwrap();
     let run_report = run_twice(&opts, "beta").await;
     let file = opts.out.join("judgments/judge_pair.jsonl");
     assert_eq!(jsonl(&file).len(), 2 * 4, "one record per game");
     let expected = fastchat_pairwise(&file, "gamma");
-    assert_eq!(expected["beta"][0], 2, "beta's rewritten answer wins both turns of question 1");
+    assert_eq!(
+        expected["beta"][0], 2,
+        "beta's rewritten answer wins both turns of question 1"
+    );
     assert_eq!(shinpan_pairwise(&run_report), expected, "the run's report");
-    assert_eq!(shinpan_pairwise(&report_of(&opts.out)), expected, "shinpan report");
+    assert_eq!(
+        shinpan_pairwise(&report_of(&opts.out)),
+        expected,
+        "shinpan report"
+    );
     if let Some(text) = show_result(&[
         "--mode",
         "pairwise-baseline",
@@ -307,6 +360,10 @@ async fn show_result_counts_what_shinpan_report_counts() {
         "--input-file",
         file.to_str().unwrap(),
     ]) {
-        assert_eq!(parse_pairwise_output(&text), expected, "show_result.py\n{text}");
+        assert_eq!(
+            parse_pairwise_output(&text),
+            expected,
+            "show_result.py\n{text}"
+        );
     }
 }

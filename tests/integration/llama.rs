@@ -40,7 +40,10 @@ fn say(msg: &str) {
 
 /// Starts llama-server on a free port and waits until it answers.
 fn start() -> Option<(Server, String)> {
-    let (bin, model) = (llama_dir().join("llama-server"), llama_dir().join("smollm2.gguf"));
+    let (bin, model) = (
+        llama_dir().join("llama-server"),
+        llama_dir().join("smollm2.gguf"),
+    );
     if !bin.exists() || !model.exists() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -122,7 +125,10 @@ fn parsed(records: &[Value]) -> (usize, usize) {
                 assert!(["model_1", "model_2", "tie", "error"].contains(&w), "{r}");
                 if w == "error" {
                     assert!(r[format!("{g}_error")].is_string(), "{r}");
-                    assert!(!r[format!("{g}_judgment")].as_str().unwrap().is_empty(), "{r}");
+                    assert!(
+                        !r[format!("{g}_judgment")].as_str().unwrap().is_empty(),
+                        "{r}"
+                    );
                 } else {
                     read += 1;
                 }
@@ -210,7 +216,10 @@ fn a_real_llama_cpp_server_end_to_end() {
     let models = report["models"].as_array().unwrap();
     let reported_errors: u64 = models.iter().map(|m| m["errors"].as_u64().unwrap()).sum();
     let reported_n: u64 = models.iter().map(|m| m["n"].as_u64().unwrap()).sum();
-    assert_eq!((reported_n as usize, reported_errors as usize), (single_read, single_all - single_read));
+    assert_eq!(
+        (reported_n as usize, reported_errors as usize),
+        (single_read, single_all - single_read)
+    );
     assert_eq!(report["partial"], single_read < single_all);
 
     // Pairwise on the same answers: nothing is regenerated, every game is judged both ways.

@@ -5,9 +5,10 @@
 mod cli;
 mod client;
 mod crash;
-mod fastchat;
 mod fake;
+mod fastchat;
 mod llama;
+mod outcomes;
 mod pipeline;
 mod resume;
 mod robustness;

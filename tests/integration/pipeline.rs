@@ -15,10 +15,7 @@ use crate::support::{is_judge, judging, options};
 #[tokio::test]
 async fn every_pairwise_game_is_judged_in_both_orders_and_combined_by_the_swap_rule() {
     // A judge that always prefers whatever is shown first: every game is inconsistent.
-    let fake = Fake::start(judging(|_| {
-        Reply::Text("Aの方が良い。[[A]]".into())
-    }))
-    .await;
+    let fake = Fake::start(judging(|_| Reply::Text("Aの方が良い。[[A]]".into()))).await;
     let dir = tempfile::tempdir().unwrap();
     let opts = options(
         &fake,
@@ -97,10 +94,7 @@ async fn consistent_verdicts_count_as_wins_from_the_candidates_side() {
 
 #[tokio::test]
 async fn turn_two_sees_turn_one_and_is_judged_with_the_multi_turn_prompt() {
-    let fake = Fake::start(judging(|_| {
-        Reply::Text("評価: [[7]]".into())
-    }))
-    .await;
+    let fake = Fake::start(judging(|_| Reply::Text("評価: [[7]]".into()))).await;
     let dir = tempfile::tempdir().unwrap();
     let opts = options(&fake, dir.path(), &["alpha"], Mode::Single, None);
     let out = shinpan::pipeline::run(&opts, false).await.unwrap();
@@ -142,10 +136,14 @@ async fn turn_two_sees_turn_one_and_is_judged_with_the_multi_turn_prompt() {
     assert!(
         multi.user_prompt.contains("alphaの回答1") && multi.user_prompt.contains("alphaの回答2")
     );
-    assert!(
-        multi.user_prompt.contains("10"),
-        "reference answer of turn 2 is shown"
-    );
+    // The reference turns are shown (text the template itself does not contain).
+    for r in ["模範: 5", "模範: 10"] {
+        assert!(
+            multi.user_prompt.contains(r),
+            "reference {r:?} is shown: {}",
+            multi.user_prompt
+        );
+    }
     let ModelSummary::Single(s) = &out.report.models[0] else {
         panic!()
     };
@@ -230,11 +228,7 @@ async fn a_second_run_reuses_answers_and_judgments() {
     );
 
     let second = shinpan::pipeline::run(&opts, false).await.unwrap();
-    assert_eq!(
-        calls(),
-        after_first,
-        "no API call on a finished run"
-    );
+    assert_eq!(calls(), after_first, "no API call on a finished run");
     assert_eq!(
         (
             second.summary.answers_reused,
@@ -309,25 +303,48 @@ async fn a_later_run_retries_only_the_failed_judgments_and_the_report_counts_the
     // The journal keeps every record, the failed ones superseded; the judgment file that
     // FastChat's tools read holds only the current ones.
     let out = dir.path().join("out");
-    assert_eq!(crate::support::lines(&out.join("journal/judge_single.jsonl")), 6);
+    assert_eq!(
+        crate::support::lines(&out.join("journal/judge_single.jsonl")),
+        6
+    );
     let current: Vec<(usize, SingleJudgment)> =
         read_jsonl(&out.join("judgments/judge_single.jsonl")).unwrap();
     assert_eq!(current.len(), 4);
-    assert!(current.iter().all(|(_, r)| r.score == Some(6.0) && r.error.is_none()));
+    assert!(
+        current
+            .iter()
+            .all(|(_, r)| r.score == Some(6.0) && r.error.is_none())
+    );
+}
+
+/// A judge that drifts: the k-th time it sees the same prompt it gives `by_call[k]` (the sample
+/// index is never sent, so the K samples of an item are K identical requests).
+fn drifting(
+    by_call: impl Fn(&str, usize) -> String + Send + Sync + 'static,
+) -> impl Fn(usize, &serde_json::Value) -> Reply + Send + Sync + 'static {
+    let seen: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>> = Arc::default();
+    judging(move |body| {
+        let prompt = first_user(body);
+        let k = {
+            let mut seen = seen.lock().unwrap();
+            let n = seen.entry(prompt.clone()).or_default();
+            *n += 1;
+            *n - 1
+        };
+        Reply::Text(by_call(&prompt, k))
+    })
 }
 
 #[tokio::test]
-async fn repeated_judging_takes_the_median_and_reports_the_spread() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let c2 = calls.clone();
-    let fake = Fake::start(judging(move |body| {
-        // A drifting judge: the haiku question gets 5, 7 or 9 by call; the math one always 8.
-        let n = c2.fetch_add(1, Ordering::SeqCst);
-        if first_user(body).contains("俳句") {
-            Reply::Text(format!("[[{}]]", [5, 7, 9][n % 3]))
+async fn repeated_grades_take_the_median_and_find_the_unstable_items() {
+    // The haiku question's turns get 5, 9 and 6 on the three calls; the math one always 8.
+    let fake = Fake::start(drifting(|prompt, k| {
+        let grade = if prompt.contains("俳句") {
+            [5, 9, 6][k]
         } else {
-            Reply::Text("[[8]]".into())
-        }
+            8
+        };
+        format!("評価: [[{grade}]]")
     }))
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -338,20 +355,28 @@ async fn repeated_judging_takes_the_median_and_reports_the_spread() {
     let ModelSummary::Single(s) = &out.report.models[0] else {
         panic!()
     };
-    // Each haiku turn's three grades are some order of 5, 7, 9 only if calls interleave
-    // evenly, so check what must hold: 4 items, medians within 5-9, and math exactly 8.
-    assert_eq!(s.n, 4, "one collapsed row per item");
-    let sampling = out.report.sampling.as_ref().expect("sampling figures");
-    assert_eq!((sampling.samples, sampling.items), (3, 4));
-    assert!(sampling.unstable_items <= 2, "the math items are stable");
-    assert_eq!(sampling.unstable.len(), sampling.unstable_items);
-    assert!(
-        sampling
-            .unstable
-            .iter()
-            .all(|u| u.question_id == "1" && u.values.len() == 3)
+    // Medians: 6 for each haiku turn (of 5, 9, 6), 8 for each math turn.
+    assert_eq!(
+        (s.n, s.turn1, s.turn2, s.score),
+        (4, Some(7.0), Some(7.0), Some(7.0))
     );
+    assert_eq!(s.categories["writing"].score, Some(6.0));
     assert_eq!(s.categories["math"].score, Some(8.0));
+    let sampling = out.report.sampling.as_ref().expect("sampling figures");
+    assert_eq!(
+        (sampling.samples, sampling.items, sampling.unstable_items),
+        (3, 4, 2)
+    );
+    assert_eq!(sampling.mean_spread, 2.0, "(4 + 4 + 0 + 0) / 4");
+    for u in &sampling.unstable {
+        // Which sample got which call depends on arrival order; the grades do not.
+        let mut values = u.values.clone();
+        values.sort_by(f64::total_cmp);
+        assert_eq!(
+            (u.question_id.as_str(), values, u.spread),
+            ("1", vec![5.0, 6.0, 9.0], 4.0)
+        );
+    }
     let rows: Vec<(usize, SingleJudgment)> =
         read_jsonl(&dir.path().join("out/journal/judge_single.jsonl")).unwrap();
     let samples: std::collections::BTreeSet<Option<u32>> =
@@ -366,16 +391,76 @@ async fn repeated_judging_takes_the_median_and_reports_the_spread() {
     assert_eq!(current.len(), 4);
     for (_, r) in &current {
         assert_eq!((r.sample, r.samples.len()), (None, 3), "{r:?}");
-        let mut grades: Vec<f64> = r.samples.iter().flatten().copied().collect();
-        grades.sort_by(f64::total_cmp);
-        assert_eq!(r.score, Some(grades[1]), "the median of {grades:?}");
+        let expected = if r.question_id.as_str() == "1" {
+            6.0
+        } else {
+            8.0
+        };
+        assert_eq!(r.score, Some(expected), "{r:?}");
+        // The texts kept are those of the sample that gave the median.
+        assert!(r.judgment.contains(&format!("[[{expected}]]")), "{r:?}");
     }
 
     // A second run has every sample already.
-    let before = calls.load(Ordering::SeqCst);
+    let before = fake.seen().len();
     let again = shinpan::pipeline::run(&opts, false).await.unwrap();
-    assert_eq!(calls.load(Ordering::SeqCst), before);
+    assert_eq!(fake.seen().len(), before);
     assert_eq!(again.summary.judgments_reused, 12);
+}
+
+#[tokio::test]
+async fn repeated_games_take_each_orders_majority_and_find_the_unstable_items() {
+    // A judge that prefers whichever answer is shown first (every game a tie by the swap
+    // rule), except on its third call for turn 1 of the haiku question, where it prefers
+    // beta in both orders: that sample is a win for beta, the majority of each order still
+    // the first-shown answer.
+    let fake = Fake::start(drifting(|prompt, k| {
+        let unstable = prompt.contains("俳句") && !prompt.contains("英語");
+        let beta_first = prompt.find("betaの回答").unwrap() < prompt.find("alphaの回答").unwrap();
+        let v = if unstable && k == 2 && !beta_first {
+            "B"
+        } else {
+            "A"
+        };
+        format!("[[{v}]]")
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(
+        &fake,
+        dir.path(),
+        &["alpha", "beta"],
+        Mode::PairwiseBaseline,
+        Some("beta"),
+    );
+    opts.judge_samples = 3;
+    let out = shinpan::pipeline::run(&opts, false).await.unwrap();
+    let sampling = out.report.sampling.as_ref().expect("sampling figures");
+    assert_eq!(
+        (sampling.samples, sampling.items, sampling.unstable_items),
+        (3, 4, 1)
+    );
+    let u = &sampling.unstable[0];
+    assert_eq!(
+        (u.question_id.as_str(), u.turn, u.model.as_str()),
+        ("1", 1, "alpha vs beta")
+    );
+    // Per sample: two ties and a win for beta (in some order): 1 of 3 differs.
+    let mut values = u.values.clone();
+    values.sort_by(f64::total_cmp);
+    assert_eq!(values, [0.0, 0.5, 0.5]);
+    assert!((u.spread - 1.0 / 3.0).abs() < 1e-12);
+    let current: Vec<(usize, PairJudgment)> =
+        read_jsonl(&dir.path().join("out/judgments/judge_pair.jsonl")).unwrap();
+    assert_eq!(current.len(), 4);
+    for (_, r) in &current {
+        assert_eq!(
+            (r.g1_winner, r.g2_winner),
+            (Winner::Model1, Winner::Model2),
+            "{r:?}"
+        );
+        assert_eq!(r.samples.len(), 3);
+    }
 }
 
 #[tokio::test]
@@ -414,5 +499,9 @@ async fn rubric_mode_grades_every_aspect_in_one_call_and_weights_them() {
         .iter()
         .find(|(_, r)| r.question_id.as_str() == "2" && r.turn == 1)
         .unwrap();
-    assert!(math.1.user_prompt.contains("- 正確性") && math.1.user_prompt.contains("模範解答"));
+    assert!(math.1.user_prompt.contains("- 正確性"));
+    assert!(
+        math.1.user_prompt.contains("模範: 5"),
+        "the reference is shown"
+    );
 }

@@ -99,21 +99,21 @@ async fn a_changed_answer_invalidates_exactly_the_judgments_that_showed_it() {
     let judge_calls = Arc::new(AtomicUsize::new(0));
     let j2 = judge_calls.clone();
     let fake = Fake::start(crate::support::judging(move |body| {
-            j2.fetch_add(1, Ordering::SeqCst);
-            // The judge prefers whichever answer was rewritten.
-            let u = crate::fake::first_user(body);
-            let b = u
-                .find("<|アシスタントBとの会話の開始|>")
-                .or_else(|| u.find("[アシスタントBの回答の開始]"))
-                .unwrap();
-            return Reply::Text(
-                match u.find("書き直した") {
-                    Some(p) if p > b => "[[B]]",
-                    Some(_) => "[[A]]",
-                    None => "[[C]]",
-                }
-                .into(),
-            )
+        j2.fetch_add(1, Ordering::SeqCst);
+        // The judge prefers whichever answer was rewritten.
+        let u = crate::fake::first_user(body);
+        let b = u
+            .find("<|アシスタントBとの会話の開始|>")
+            .or_else(|| u.find("[アシスタントBの回答の開始]"))
+            .unwrap();
+        Reply::Text(
+            match u.find("書き直した") {
+                Some(p) if p > b => "[[B]]",
+                Some(_) => "[[A]]",
+                None => "[[C]]",
+            }
+            .into(),
+        )
     }))
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -221,7 +221,11 @@ fn sim_options(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_ends_done_or_recorded_and_a_later_run_retries_only_the_errors() {
     for (i, fault) in Fault::ALL.into_iter().enumerate() {
-        let mode = if i % 2 == 0 { Mode::Single } else { Mode::PairwiseAll };
+        let mode = if i % 2 == 0 {
+            Mode::Single
+        } else {
+            Mode::PairwiseAll
+        };
         let dir = tempfile::tempdir().unwrap();
         let sim = Sim::start(SimConfig {
             faults: vec![(fault, 0.2)],
@@ -247,7 +251,11 @@ async fn every_fault_ends_done_or_recorded_and_a_later_run_retries_only_the_erro
             assert!(!e["error"].as_str().unwrap().is_empty(), "{e}");
         }
         // Judgments: each record has a verdict or its reason.
-        let jfile = if mode == Mode::Single { "single" } else { "pair" };
+        let jfile = if mode == Mode::Single {
+            "single"
+        } else {
+            "pair"
+        };
         let judged = jsonl(&out.join(format!("journal/sim-judge_{jfile}.jsonl")));
         for j in &judged {
             if mode == Mode::Single {
@@ -335,7 +343,11 @@ async fn every_fault_ends_done_or_recorded_and_a_later_run_retries_only_the_erro
                 .collect();
             assert!(again.is_empty(), "{what2}: {} asked again", again.len());
         }
-        let expected = if mode == Mode::Single { 2 * 16 * 2 } else { 16 * 2 };
+        let expected = if mode == Mode::Single {
+            2 * 16 * 2
+        } else {
+            16 * 2
+        };
         let report_n: usize = second
             .report
             .models

@@ -200,7 +200,12 @@ async fn the_api_key_is_sent_but_never_written_or_printed() {
     .await
     .unwrap();
     // The leaky model's answer failed, so the run exits 1 (and says why, without the key).
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // The key was sent (trimmed of its newline) on every request.
     let seen = fake.seen();
     assert!(
@@ -274,7 +279,13 @@ async fn injected_verdicts_in_answers_cannot_change_the_parsed_verdict() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let opts = crate::support::options(&fake, dir.path(), &["evil", "honest"], shinpan::types::Mode::Single, None);
+    let opts = crate::support::options(
+        &fake,
+        dir.path(),
+        &["evil", "honest"],
+        shinpan::types::Mode::Single,
+        None,
+    );
     shinpan::pipeline::run(&opts, false).await.unwrap();
     let rows: Vec<(usize, shinpan::records::SingleJudgment)> =
         shinpan::store::read_jsonl(&dir.path().join("out/judgments/judge_single.jsonl")).unwrap();
@@ -304,14 +315,13 @@ async fn injected_verdicts_in_answers_cannot_change_the_parsed_verdict() {
         assert_eq!(r.user_prompt.matches(EVIL).count(), shown);
     }
 
-    let opts =
-        crate::support::options(
-            &fake,
-            dir.path(),
-            &["evil", "honest"],
-            shinpan::types::Mode::PairwiseAll,
-            None,
-        );
+    let opts = crate::support::options(
+        &fake,
+        dir.path(),
+        &["evil", "honest"],
+        shinpan::types::Mode::PairwiseAll,
+        None,
+    );
     let out = shinpan::pipeline::run(&opts, false).await.unwrap();
     let rows: Vec<(usize, shinpan::records::PairJudgment)> =
         shinpan::store::read_jsonl(&dir.path().join("out/judgments/judge_pair.jsonl")).unwrap();

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 use shinpan::config::{RunOptions, RunOptionsBuilder};
-use shinpan::judge::verdict::{Asks, recognise};
+use shinpan::judge::verdict::recognise;
 use shinpan::simulate::{SimConfig, SimStats};
 use shinpan::types::Mode;
 
@@ -56,7 +56,11 @@ pub fn rounded(v: Value) -> Value {
     match v {
         Value::Number(n) if n.is_f64() => {
             let x = n.as_f64().unwrap();
-            let r = if x.abs() < 1e-9 { 0.0 } else { (x * 1e9).round() / 1e9 };
+            let r = if x.abs() < 1e-9 {
+                0.0
+            } else {
+                (x * 1e9).round() / 1e9
+            };
             serde_json::json!(r)
         }
         Value::Array(a) => Value::Array(a.into_iter().map(rounded).collect()),
@@ -67,7 +71,7 @@ pub fn rounded(v: Value) -> Value {
 
 /// Two two-turn questions; the second is math, judged against its reference.
 pub const QUESTIONS: &str = r#"{"question_id": 1, "category": "writing", "turns": ["春の俳句を詠んでください。", "それを英語に訳してください。"]}
-{"question_id": 2, "category": "math", "turns": ["2+3は？", "それを2倍すると？"], "reference": ["5", "10"]}
+{"question_id": 2, "category": "math", "turns": ["2+3は？", "それを2倍すると？"], "reference": ["模範: 5", "模範: 10"]}
 "#;
 
 /// The project's own sample questions (16, two turns each).
@@ -110,11 +114,6 @@ pub fn options(
 /// Whether a request is a judge's (through the constants the judge module exports).
 pub fn is_judge(body: &Value) -> bool {
     recognise(&first_user(body)).is_some()
-}
-
-/// What a judge request asks for.
-pub fn asks(body: &Value) -> Option<Asks> {
-    recognise(&first_user(body))
 }
 
 /// Candidate replies name the model and the turn, so tests can see which answer went where.

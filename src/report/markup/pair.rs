@@ -70,7 +70,10 @@ fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
                 ci(p.bt_ci, 0),
             ];
             if with_baseline {
-                row.push(not_estimable(num(p.predicted_win_rate, 3), &p.bt_not_estimable));
+                row.push(not_estimable(
+                    num(p.predicted_win_rate, 3),
+                    &p.bt_not_estimable,
+                ));
                 row.push(ci(p.predicted_win_rate_ci, 3));
             }
             if has_lc {
@@ -124,7 +127,10 @@ pub(super) fn position_tables(title: &str, p: &PositionBias, out: &mut Vec<Table
         ],
         vec![
             "home advantage (Elo)".into(),
-            not_estimable(num(p.home_advantage_elo, 1), &p.home_advantage_not_estimable),
+            not_estimable(
+                num(p.home_advantage_elo, 1),
+                &p.home_advantage_not_estimable,
+            ),
             ci(p.home_advantage_ci, 1),
         ],
         vec![
