@@ -112,21 +112,12 @@ pub struct Report {
 impl Report {
     /// The report of one judge's grades.
     pub fn single(mode: Mode, judge: &str, r: SingleResult, exp: Option<&Expectation>) -> Self {
-        let partial_reasons = coverage::partial_reasons(&r.coverage, exp);
+        let models = r.models.into_iter().map(ModelSummary::Single).collect();
         Report {
-            mode,
-            judge: judge.to_string(),
-            baseline: None,
-            models: r.models.into_iter().map(ModelSummary::Single).collect(),
-            position_bias: None,
             length_bias: r.length,
             sampling: r.sampling,
-            same_family_as_judge: Vec::new(),
-            partial: !partial_reasons.is_empty(),
-            partial_reasons,
-            coverage: r.coverage,
+            ..Report::new(mode, judge, None, models, r.coverage, exp)
         }
-        .flag_self_preference()
     }
 
     /// The report of one judge's games (pairwise-baseline when there is a baseline).
@@ -136,23 +127,42 @@ impl Report {
         r: PairwiseResult,
         exp: Option<&Expectation>,
     ) -> Self {
-        let partial_reasons = coverage::partial_reasons(&r.coverage, exp);
+        let mode = if baseline.is_some() {
+            Mode::PairwiseBaseline
+        } else {
+            Mode::PairwiseAll
+        };
+        let models = r.models.into_iter().map(ModelSummary::Pair).collect();
         Report {
-            mode: if baseline.is_some() {
-                Mode::PairwiseBaseline
-            } else {
-                Mode::PairwiseAll
-            },
-            judge: judge.to_string(),
-            baseline,
-            models: r.models.into_iter().map(ModelSummary::Pair).collect(),
             position_bias: Some(r.position),
             length_bias: r.length,
             sampling: r.sampling,
+            ..Report::new(mode, judge, baseline, models, r.coverage, exp)
+        }
+    }
+
+    /// The parts every report has; `partial` and the self-preference flags follow from them.
+    fn new(
+        mode: Mode,
+        judge: &str,
+        baseline: Option<String>,
+        models: Vec<ModelSummary>,
+        coverage: Vec<ModelCoverage>,
+        exp: Option<&Expectation>,
+    ) -> Self {
+        let partial_reasons = coverage::partial_reasons(&coverage, exp);
+        Report {
+            mode,
+            judge: judge.to_string(),
+            baseline,
+            models,
+            position_bias: None,
+            length_bias: None,
+            sampling: None,
             same_family_as_judge: Vec::new(),
             partial: !partial_reasons.is_empty(),
             partial_reasons,
-            coverage: r.coverage,
+            coverage,
         }
         .flag_self_preference()
     }

@@ -9,7 +9,7 @@ use super::answers::{AnswerIndex, off_language};
 use super::coverage::{Expectation, ModelCoverage, pair_coverage};
 use super::length::{length_controlled, pearson, std_dev};
 use super::position::{PositionBias, measure_position};
-use super::ratings::rate;
+use super::ratings::{Ratings, rate};
 use super::samples::{Sampling, pair_sampling};
 use super::{LengthBias, StatsOptions, mean, ratio};
 use crate::records::{Current, PairGame};
@@ -119,11 +119,19 @@ struct Tally {
     vs_baseline: Vec<(f64, f64)>,
 }
 
+/// Everything counted over the games, before the ratings.
+struct Counts {
+    tallies: Vec<Tally>,
+    /// Combined outcomes as (model_1, model_2, outcome), for the ratings.
+    outcomes: Vec<(usize, usize, GameOutcome)>,
+    /// (length of model_1's answer − model_2's, outcome from model_1's side) per game.
+    length_pairs: Vec<(f64, f64)>,
+}
+
 /// Summarises pairwise games per model, best first. With a baseline, only games against it
 /// count and the baseline itself is not listed (each row is from the other model's side,
 /// whichever position the baseline held); without one, every game counts for both players.
-/// An error game that shinpan recorded and a later row of the same game judged (a retried
-/// failure) is dropped.
+/// The records that count are chosen by [`crate::records::current`].
 pub fn summarize_pairs(
     rows: &[&PairGame],
     baseline: Option<&str>,
@@ -137,12 +145,8 @@ pub fn summarize_pairs(
     let coverage = pair_coverage(&rows, baseline, expected);
     let games: Vec<&PairGame> = rows
         .into_iter()
-        .filter(|r| match baseline {
-            Some(b) => r.model_1 == b || r.model_2 == b,
-            None => true,
-        })
+        .filter(|r| baseline.is_none_or(|b| r.model_1 == b || r.model_2 == b))
         .collect();
-
     let names: Vec<&str> = games
         .iter()
         .flat_map(|r| [r.model_1.as_str(), r.model_2.as_str()])
@@ -150,14 +154,55 @@ pub fn summarize_pairs(
         .into_iter()
         .collect();
     let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-
-    let mut tallies: Vec<Tally> = names.iter().map(|_| Tally::default()).collect();
-    // Combined outcomes as (model_1, model_2, outcome) for the ratings.
-    let mut outcomes: Vec<(usize, usize, GameOutcome)> = Vec::with_capacity(games.len());
     let anchor = baseline.and_then(|b| index.get(b).copied());
-    // (length of model_1's answer − model_2's, outcome from model_1's side) per game.
-    let mut length_pairs: Vec<(f64, f64)> = Vec::new();
-    for r in &games {
+    let counts = count(&games, &index, anchor, opts, answers);
+    let ratings = rate(names.len(), &counts.outcomes, anchor, opts.bootstrap);
+    let diffs: Vec<f64> = counts.length_pairs.iter().map(|p| p.0).collect();
+    let scale = std_dev(&diffs).filter(|s| *s > 0.0);
+    let mut models: Vec<PairSummary> = names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != anchor)
+        .map(|(i, model)| summary(model, i, &counts.tallies[i], &ratings, scale))
+        .collect();
+    models.sort_by(|a, b| {
+        b.adjusted_win_rate
+            .unwrap_or(-1.0)
+            .total_cmp(&a.adjusted_win_rate.unwrap_or(-1.0))
+            .then_with(|| a.model.cmp(&b.model))
+    });
+    let position = measure_position(&games, &index, &names, opts.bootstrap, opts.max_listed);
+    let length = (!counts.length_pairs.is_empty()).then(|| {
+        let ys: Vec<f64> = counts.length_pairs.iter().map(|p| p.1).collect();
+        LengthBias {
+            n: counts.length_pairs.len(),
+            correlation: pearson(&diffs, &ys),
+        }
+    });
+    PairwiseResult {
+        models,
+        position,
+        length,
+        sampling,
+        coverage,
+    }
+}
+
+/// Combines each game's two orders (FastChat's rule, then the options: errors as ties, answers
+/// not in Japanese as losses) and counts it for both players.
+fn count(
+    games: &[&PairGame],
+    index: &HashMap<&str, usize>,
+    anchor: Option<usize>,
+    opts: &StatsOptions,
+    answers: &AnswerIndex,
+) -> Counts {
+    let mut c = Counts {
+        tallies: (0..index.len()).map(|_| Tally::default()).collect(),
+        outcomes: Vec::with_capacity(games.len()),
+        length_pairs: Vec::new(),
+    };
+    for r in games {
         let (mut outcome, consistent) = combine(r.g1_winner, r.g2_winner);
         let (i1, i2) = (index[r.model_1.as_str()], index[r.model_2.as_str()]);
         let (qid, turn) = (r.question_id.as_str(), r.turn);
@@ -181,7 +226,7 @@ pub fn summarize_pairs(
             }
         }
         if outcome != GameOutcome::Error {
-            outcomes.push((i1, i2, outcome));
+            c.outcomes.push((i1, i2, outcome));
         }
         let y1 = match outcome {
             GameOutcome::Model1 => 1.0,
@@ -191,7 +236,7 @@ pub fn summarize_pairs(
         let diff = match (a1, a2) {
             (Some(a), Some(b)) if outcome != GameOutcome::Error => {
                 let d = a.chars as f64 - b.chars as f64;
-                length_pairs.push((d, y1));
+                c.length_pairs.push((d, y1));
                 Some(d)
             }
             _ => None,
@@ -200,14 +245,12 @@ pub fn summarize_pairs(
             (i1, i2, GameOutcome::Model1, a1, off1, 1.0),
             (i2, i1, GameOutcome::Model2, a2, off2, -1.0),
         ] {
-            let t = &mut tallies[me];
+            let t = &mut c.tallies[me];
             if error {
                 t.errors += 1;
             } else {
                 t.judged += 1;
-                if consistent {
-                    t.consistent += 1;
-                }
+                t.consistent += usize::from(consistent);
             }
             match outcome {
                 GameOutcome::Error => {}
@@ -230,64 +273,36 @@ pub fn summarize_pairs(
             }
         }
     }
+    c
+}
 
-    let ratings = rate(names.len(), &outcomes, anchor, opts.bootstrap);
-    let diffs: Vec<f64> = length_pairs.iter().map(|p| p.0).collect();
-    let scale = std_dev(&diffs).filter(|s| *s > 0.0);
-    let mut models: Vec<PairSummary> = names
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| Some(*i) != anchor)
-        .map(|(i, model)| {
-            let t = &tallies[i];
-            let n = t.wins + t.losses + t.ties;
-            PairSummary {
-                model: model.to_string(),
-                n,
-                errors: t.errors,
-                wins: t.wins,
-                losses: t.losses,
-                ties: t.ties,
-                win_rate: ratio(t.wins, n),
-                loss_rate: ratio(t.losses, n),
-                adjusted_win_rate: (n > 0)
-                    .then(|| (t.wins as f64 + 0.5 * t.ties as f64) / n as f64),
-                position_consistency: ratio(t.consistent, t.judged),
-                bt_rating: ratings.rating.get(i).copied().flatten(),
-                bt_ci: ratings.rating_ci.get(i).copied().flatten(),
-                bt_not_estimable: ratings.not_estimable.get(i).cloned().flatten(),
-                predicted_win_rate: ratings.predicted.get(i).copied().flatten(),
-                predicted_win_rate_ci: ratings.predicted_ci.get(i).copied().flatten(),
-                lc_win_rate: scale.and_then(|sd| {
-                    let xs: Vec<f64> = t.vs_baseline.iter().map(|(d, _)| (d / sd).tanh()).collect();
-                    let ys: Vec<f64> = t.vs_baseline.iter().map(|(_, y)| *y).collect();
-                    length_controlled(&xs, &ys)
-                }),
-                answer_chars: mean(&t.chars),
-                non_japanese: ratio(t.off_language, t.language_known),
-            }
-        })
-        .collect();
-    models.sort_by(|a, b| {
-        b.adjusted_win_rate
-            .unwrap_or(-1.0)
-            .total_cmp(&a.adjusted_win_rate.unwrap_or(-1.0))
-            .then_with(|| a.model.cmp(&b.model))
-    });
-    let position = measure_position(&games, &index, &names, opts.bootstrap, opts.max_listed);
-    let length = (!length_pairs.is_empty()).then(|| {
-        let ys: Vec<f64> = length_pairs.iter().map(|p| p.1).collect();
-        LengthBias {
-            n: length_pairs.len(),
-            correlation: pearson(&diffs, &ys),
-        }
-    });
-    PairwiseResult {
-        models,
-        position,
-        length,
-        sampling,
-        coverage,
+/// One model's line: its tally, its rating, and its length-controlled win rate (`scale`: the
+/// spread of length differences).
+fn summary(model: &str, i: usize, t: &Tally, ratings: &Ratings, scale: Option<f64>) -> PairSummary {
+    let n = t.wins + t.losses + t.ties;
+    PairSummary {
+        model: model.to_string(),
+        n,
+        errors: t.errors,
+        wins: t.wins,
+        losses: t.losses,
+        ties: t.ties,
+        win_rate: ratio(t.wins, n),
+        loss_rate: ratio(t.losses, n),
+        adjusted_win_rate: (n > 0).then(|| (t.wins as f64 + 0.5 * t.ties as f64) / n as f64),
+        position_consistency: ratio(t.consistent, t.judged),
+        bt_rating: ratings.rating.get(i).copied().flatten(),
+        bt_ci: ratings.rating_ci.get(i).copied().flatten(),
+        bt_not_estimable: ratings.not_estimable.get(i).cloned().flatten(),
+        predicted_win_rate: ratings.predicted.get(i).copied().flatten(),
+        predicted_win_rate_ci: ratings.predicted_ci.get(i).copied().flatten(),
+        lc_win_rate: scale.and_then(|sd| {
+            let xs: Vec<f64> = t.vs_baseline.iter().map(|(d, _)| (d / sd).tanh()).collect();
+            let ys: Vec<f64> = t.vs_baseline.iter().map(|(_, y)| *y).collect();
+            length_controlled(&xs, &ys)
+        }),
+        answer_chars: mean(&t.chars),
+        non_japanese: ratio(t.off_language, t.language_known),
     }
 }
 

@@ -64,9 +64,6 @@ pub struct SingleSummary {
     pub non_japanese: Option<f64>,
 }
 
-/// Summarises single-mode judgments per model, best first. An error row that shinpan recorded
-/// is dropped when a later row for the same question, model, turn and judge has a score (a
-/// retried failure).
 /// Everything computed from one judge's single-mode grades.
 #[derive(Debug, Clone)]
 pub struct SingleResult {
@@ -80,6 +77,8 @@ pub struct SingleResult {
     pub coverage: Vec<ModelCoverage>,
 }
 
+/// Summarises single-mode judgments per model, best first. The records that count are chosen
+/// by [`crate::records::current`].
 pub fn summarize_single(
     rows: &[&SingleGrade],
     opts: &StatsOptions,
@@ -90,119 +89,15 @@ pub fn summarize_single(
     let rows = current.rows();
     let sampling = single_sampling(&rows, opts.max_listed);
     let coverage = single_coverage(&rows, expected);
-    let mut lengths: Vec<f64> = Vec::new();
-    let mut length_scores: Vec<f64> = Vec::new();
     let mut by_model: HashMap<&str, Vec<&SingleGrade>> = HashMap::new();
     for &r in &rows {
         by_model.entry(r.model.as_str()).or_default().push(r);
     }
+    // (answer length, grade) of every graded row with a known answer, for the length bias.
+    let mut lengths: Vec<(f64, f64)> = Vec::new();
     let mut out: Vec<SingleSummary> = by_model
         .into_iter()
-        .map(|(model, rows)| {
-            let mut all = Vec::new();
-            let mut turns: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
-            let mut cats: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-            let mut errors = 0;
-            let mut chars = Vec::new();
-            let mut aspect_values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-            let mut aspect_cats: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
-            let (mut off_n, mut known_n) = (0usize, 0usize);
-            for r in rows {
-                let (qid, turn) = (r.question_id.as_str(), r.turn);
-                let answer = answers.answer(model, qid, turn);
-                let off = off_language(answers.question_japanese(qid, turn), answer);
-                if let Some(off) = off {
-                    known_n += 1;
-                    off_n += usize::from(off);
-                }
-                let score = match r.valid_score() {
-                    Some(_) if opts.non_japanese_as_failure && off == Some(true) => Some(1.0),
-                    other => other,
-                };
-                let category = r.category.as_deref().or_else(|| answers.category(qid));
-                if let (Some(_), Some(map)) = (r.valid_score(), &r.aspects) {
-                    for (a, v) in map {
-                        aspect_values.entry(a.clone()).or_default().push(*v);
-                        if let Some(c) = category {
-                            aspect_cats
-                                .entry((a.clone(), c.to_string()))
-                                .or_default()
-                                .push(*v);
-                        }
-                    }
-                }
-                match score {
-                    Some(s) => {
-                        if let Some(a) = answer {
-                            chars.push(a.chars as f64);
-                            lengths.push(a.chars as f64);
-                            length_scores.push(s);
-                        }
-                        all.push(s);
-                        if (1..=2).contains(&r.turn) {
-                            turns[r.turn as usize - 1].push(s);
-                        }
-                        if let Some(c) = category {
-                            cats.entry(c.to_string()).or_default().push(s);
-                        }
-                    }
-                    None => errors += 1,
-                }
-            }
-            let b = opts.bootstrap;
-            SingleSummary {
-                model: model.to_string(),
-                n: all.len(),
-                errors,
-                score: mean(&all),
-                score_ci: mean_interval(&all, b, model),
-                turn1: mean(&turns[0]),
-                turn2: mean(&turns[1]),
-                categories: cats
-                    .into_iter()
-                    .map(|(c, xs)| {
-                        let ci = mean_interval(&xs, b, &format!("{model}\u{1f}{c}"));
-                        let score = CategoryScore {
-                            score: mean(&xs),
-                            score_ci: ci,
-                            n: xs.len(),
-                        };
-                        (c, score)
-                    })
-                    .collect(),
-                aspects: aspect_values
-                    .into_iter()
-                    .map(|(a, xs)| {
-                        let categories = aspect_cats
-                            .iter()
-                            .filter(|((x, _), _)| *x == a)
-                            .map(|((_, c), v)| {
-                                let name = format!("{model}\u{1f}aspect\u{1f}{a}\u{1f}{c}");
-                                let score = CategoryScore {
-                                    score: mean(v),
-                                    score_ci: mean_interval(v, b, &name),
-                                    n: v.len(),
-                                };
-                                (c.clone(), score)
-                            })
-                            .collect();
-                        let score = AspectScore {
-                            score: mean(&xs),
-                            score_ci: mean_interval(
-                                &xs,
-                                b,
-                                &format!("{model}\u{1f}aspect\u{1f}{a}"),
-                            ),
-                            n: xs.len(),
-                            categories,
-                        };
-                        (a, score)
-                    })
-                    .collect(),
-                answer_chars: mean(&chars),
-                non_japanese: ratio(off_n, known_n),
-            }
-        })
+        .map(|(model, rows)| summary(model, &rows, opts, answers, &mut lengths))
         .collect();
     out.sort_by(|a, b| {
         b.score
@@ -210,14 +105,128 @@ pub fn summarize_single(
             .total_cmp(&a.score.unwrap_or(f64::NEG_INFINITY))
             .then_with(|| a.model.cmp(&b.model))
     });
-    let length = (!lengths.is_empty()).then(|| LengthBias {
-        n: lengths.len(),
-        correlation: pearson(&lengths, &length_scores),
+    let length = (!lengths.is_empty()).then(|| {
+        let (xs, ys): (Vec<f64>, Vec<f64>) = lengths.iter().copied().unzip();
+        LengthBias {
+            n: lengths.len(),
+            correlation: pearson(&xs, &ys),
+        }
     });
     SingleResult {
         models: out,
         length,
         sampling,
         coverage,
+    }
+}
+
+/// The grades of one model, gathered by what they are reported by.
+#[derive(Default)]
+struct Grades {
+    all: Vec<f64>,
+    turns: [Vec<f64>; 2],
+    categories: BTreeMap<String, Vec<f64>>,
+    aspects: BTreeMap<String, Vec<f64>>,
+    aspect_categories: BTreeMap<(String, String), Vec<f64>>,
+    errors: usize,
+    chars: Vec<f64>,
+    off_language: usize,
+    language_known: usize,
+}
+
+/// One model's line; its (length, grade) pairs are added to `lengths`.
+fn summary(
+    model: &str,
+    rows: &[&SingleGrade],
+    opts: &StatsOptions,
+    answers: &AnswerIndex,
+    lengths: &mut Vec<(f64, f64)>,
+) -> SingleSummary {
+    let mut g = Grades::default();
+    for r in rows {
+        let (qid, turn) = (r.question_id.as_str(), r.turn);
+        let answer = answers.answer(model, qid, turn);
+        let off = off_language(answers.question_japanese(qid, turn), answer);
+        if let Some(off) = off {
+            g.language_known += 1;
+            g.off_language += usize::from(off);
+        }
+        let score = match r.valid_score() {
+            Some(_) if opts.non_japanese_as_failure && off == Some(true) => Some(1.0),
+            other => other,
+        };
+        let category = r.category.as_deref().or_else(|| answers.category(qid));
+        if let (Some(_), Some(map)) = (r.valid_score(), &r.aspects) {
+            for (a, v) in map {
+                g.aspects.entry(a.clone()).or_default().push(*v);
+                if let Some(c) = category {
+                    g.aspect_categories
+                        .entry((a.clone(), c.to_string()))
+                        .or_default()
+                        .push(*v);
+                }
+            }
+        }
+        let Some(s) = score else {
+            g.errors += 1;
+            continue;
+        };
+        if let Some(a) = answer {
+            g.chars.push(a.chars as f64);
+            lengths.push((a.chars as f64, s));
+        }
+        g.all.push(s);
+        if (1..=2).contains(&turn) {
+            g.turns[turn as usize - 1].push(s);
+        }
+        if let Some(c) = category {
+            g.categories.entry(c.to_string()).or_default().push(s);
+        }
+    }
+    let b = opts.bootstrap;
+    // Each interval has its own seeded stream, named after what it measures.
+    let scored = |xs: &[f64], name: String| CategoryScore {
+        score: mean(xs),
+        score_ci: mean_interval(xs, b, &name),
+        n: xs.len(),
+    };
+    SingleSummary {
+        model: model.to_string(),
+        n: g.all.len(),
+        errors: g.errors,
+        score: mean(&g.all),
+        score_ci: mean_interval(&g.all, b, model),
+        turn1: mean(&g.turns[0]),
+        turn2: mean(&g.turns[1]),
+        categories: g
+            .categories
+            .iter()
+            .map(|(c, xs)| (c.clone(), scored(xs, format!("{model}\u{1f}{c}"))))
+            .collect(),
+        aspects: g
+            .aspects
+            .iter()
+            .map(|(a, xs)| {
+                let categories = g
+                    .aspect_categories
+                    .iter()
+                    .filter(|((x, _), _)| x == a)
+                    .map(|((_, c), v)| {
+                        let name = format!("{model}\u{1f}aspect\u{1f}{a}\u{1f}{c}");
+                        (c.clone(), scored(v, name))
+                    })
+                    .collect();
+                let whole = scored(xs, format!("{model}\u{1f}aspect\u{1f}{a}"));
+                let score = AspectScore {
+                    score: whole.score,
+                    score_ci: whole.score_ci,
+                    n: whole.n,
+                    categories,
+                };
+                (a.clone(), score)
+            })
+            .collect(),
+        answer_chars: mean(&g.chars),
+        non_japanese: ratio(g.off_language, g.language_known),
     }
 }

@@ -1,6 +1,6 @@
 //! `shinpan agreement`: how far judges (and human votes) agree on the same answers.
 
-use anyhow::{Context, bail};
+use crate::error::UsageError;
 use serde::Serialize;
 
 use crate::aggregate::agreement::{
@@ -8,6 +8,7 @@ use crate::aggregate::agreement::{
 };
 use crate::aggregate::load_judgments;
 use crate::cli::AgreementArgs;
+use crate::records::{Current, PairGame, SingleGrade};
 use crate::report::Format;
 use crate::report::markup::{Table, num, table};
 use crate::store::read_jsonl;
@@ -22,11 +23,21 @@ struct Output {
 
 pub fn agreement(a: AgreementArgs) -> anyhow::Result<()> {
     let loaded = load_judgments(&a.paths)?;
-    let single = single_agreement(&loaded.single);
-    let mut votes = judge_votes(&loaded.pair);
+    // The records that count, by the rule every report applies (latest, samples collapsed,
+    // retried failures superseded).
+    let singles: Vec<&SingleGrade> = loaded.single.iter().collect();
+    let singles: Vec<SingleGrade> = Current::grades(&singles)
+        .rows()
+        .into_iter()
+        .cloned()
+        .collect();
+    let games: Vec<&PairGame> = loaded.pair.iter().collect();
+    let games: Vec<PairGame> = Current::games(&games).rows().into_iter().cloned().collect();
+    let single = single_agreement(&singles);
+    let mut votes = judge_votes(&games);
     for f in &a.human {
         let rows: Vec<HumanVote> = read_jsonl(f)
-            .with_context(|| format!("{} (--human)", f.display()))?
+            .map_err(|e| UsageError(format!("{} (--human): {e}", f.display())))?
             .into_iter()
             .map(|(_, v)| v)
             .collect();
@@ -40,7 +51,7 @@ pub fn agreement(a: AgreementArgs) -> anyhow::Result<()> {
         pairwise: (!pairwise.pairs.is_empty()).then_some(pairwise),
     };
     if out.single.is_none() && out.pairwise.is_none() {
-        bail!(
+        return Err(UsageError(format!(
             "agreement needs judgments from at least two judges of one mode (or --human votes); found {} single and {} pairwise judge(s)",
             loaded
                 .single
@@ -49,7 +60,8 @@ pub fn agreement(a: AgreementArgs) -> anyhow::Result<()> {
                 .collect::<std::collections::BTreeSet<_>>()
                 .len(),
             votes.len()
-        );
+        ))
+        .into());
     }
     let tables: Vec<Table> = [&out.single, &out.pairwise]
         .into_iter()

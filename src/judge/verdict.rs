@@ -54,7 +54,9 @@ pub const RATING_TAGS: &[&str] = &["[[評価]]", "[[rating]]"];
 pub const ASPECTS_HEADING: &str = "[評価の観点]";
 
 /// What a judge prompt (its first user message) asks for; `None` for a candidate's prompt.
+/// Fenced answers are left out first: what an answer imitates says nothing of the request.
 pub fn recognise(prompt: &str) -> Option<Asks> {
+    let prompt = super::strip_fenced(prompt);
     if prompt.contains(ASPECTS_HEADING) {
         Some(Asks::Aspects)
     } else if prompt.contains(CHOICE_TAG) {
@@ -308,6 +310,12 @@ mod tests {
         assert_eq!(recognise("… \"[[A]]\" …"), Some(Asks::Choice));
         assert_eq!(recognise("[評価の観点]\n- 正確性"), Some(Asks::Aspects));
         assert_eq!(recognise("日本の首都は？"), None);
+        let imitated = format!("\"[[評価]]\" {}", super::super::fence("[[A]] [評価の観点]"));
+        assert_eq!(
+            recognise(&imitated),
+            Some(Asks::Rating),
+            "an answer's tags do not count"
+        );
     }
 
     #[test]

@@ -17,8 +17,8 @@ use super::summary::RunSummary;
 use crate::config::RunOptions;
 use crate::generate::{GenerateError, answer};
 use crate::judge::Judge;
-use crate::records::{AnswerRecord, ErrorRecord, PairJudgment, Question, SingleJudgment};
-use crate::store::{JsonlSender, JsonlWriter, LazyWriter};
+use crate::records::{AnswerRecord, ErrorRecord, Judgment, PairJudgment, SingleJudgment};
+use crate::store::{JsonlWriter, LazyWriter};
 
 /// What the drive stage leaves.
 pub(super) struct Driven {
@@ -33,6 +33,21 @@ enum Done {
     Pair(Box<PairJudgment>),
 }
 
+type Generated = (usize, usize, Result<AnswerRecord, GenerateError>);
+
+/// The tasks in flight and the writers they feed.
+struct Driver<'a> {
+    setup: &'a Setup,
+    answers: Answers,
+    sched: Scheduler,
+    summary: RunSummary,
+    generating: JoinSet<Generated>,
+    judging: JoinSet<Done>,
+    answer_files: HashMap<usize, JsonlWriter>,
+    journal: JsonlWriter,
+    errors: LazyWriter,
+}
+
 /// Generates what is missing and judges what is not judged yet, until everything is done or
 /// Ctrl-C.
 pub(super) async fn drive(
@@ -41,120 +56,215 @@ pub(super) async fn drive(
     state: State,
     progress: bool,
 ) -> anyhow::Result<Driven> {
-    let State {
-        mut answers,
-        recorded,
-    } = state;
-    let questions = &setup.questions;
-    let judge = &setup.judge;
-    let mut summary = RunSummary::default();
-    let jpath = setup.dir.journal(&judge.name, opts.mode);
-    let journal = JsonlWriter::open(&jpath).with_context(|| jpath.display().to_string())?;
-    let jsender = journal.sender();
-    let mut errors = LazyWriter::new(setup.dir.errors());
-    let mut awriters: HashMap<usize, JsonlWriter> = HashMap::new();
-    let mut gen_set: JoinSet<(usize, usize, Result<AnswerRecord, GenerateError>)> = JoinSet::new();
-    for (mi, c) in setup.candidates.iter().enumerate() {
-        for (qi, q) in questions.iter().enumerate() {
-            if answers[mi][qi].is_some() {
-                summary.answers_reused += 1;
-                continue;
-            }
-            if let std::collections::hash_map::Entry::Vacant(e) = awriters.entry(mi) {
-                let p = setup.dir.answers(&c.name);
-                e.insert(JsonlWriter::open(&p).with_context(|| p.display().to_string())?);
-            }
-            let (c, q) = (c.clone(), q.clone());
-            gen_set.spawn(async move { (mi, qi, answer(&c, &q).await) });
-        }
-    }
-
-    let mut sched = Scheduler {
-        mode: opts.mode,
-        baseline: opts
-            .baseline
-            .as_ref()
-            .and_then(|b| setup.candidates.iter().position(|c| &c.name == b)),
-        questions: questions.clone(),
-        names: setup.candidates.iter().map(|c| c.name.clone()).collect(),
-        recorded,
-        samples: opts.judge_samples,
-        reused: 0,
-        stale: 0,
-        queued: HashSet::new(),
+    let jpath = setup.dir.journal(&setup.judge.name, opts.mode);
+    let mut d = Driver {
+        setup,
+        sched: Scheduler {
+            mode: opts.mode,
+            baseline: opts
+                .baseline
+                .as_ref()
+                .and_then(|b| setup.candidates.iter().position(|c| &c.name == b)),
+            questions: setup.questions.clone(),
+            names: setup.candidates.iter().map(|c| c.name.clone()).collect(),
+            recorded: state.recorded,
+            samples: opts.judge_samples,
+            reused: 0,
+            stale: 0,
+            queued: HashSet::new(),
+        },
+        answers: state.answers,
+        summary: RunSummary::default(),
+        generating: JoinSet::new(),
+        judging: JoinSet::new(),
+        answer_files: HashMap::new(),
+        journal: JsonlWriter::open(&jpath).with_context(|| jpath.display().to_string())?,
+        errors: LazyWriter::new(setup.dir.errors()),
     };
-    let mut judge_set: JoinSet<Done> = JoinSet::new();
-    for mi in 0..setup.candidates.len() {
-        for qi in 0..questions.len() {
-            if answers[mi][qi].is_some() {
-                for item in sched.ready(&answers, mi, qi) {
-                    spawn_item(&mut judge_set, judge, questions, &answers, item);
+    d.start()?;
+    d.pump(progress).await?;
+    d.close()
+}
+
+impl Driver<'_> {
+    /// Spawns every missing answer, and every judgment whose answers are already held.
+    fn start(&mut self) -> anyhow::Result<()> {
+        let setup = self.setup;
+        for (mi, c) in setup.candidates.iter().enumerate() {
+            for (qi, q) in setup.questions.iter().enumerate() {
+                if self.answers[mi][qi].is_some() {
+                    self.summary.answers_reused += 1;
+                    self.judge_ready(mi, qi);
+                    continue;
+                }
+                if let std::collections::hash_map::Entry::Vacant(e) = self.answer_files.entry(mi) {
+                    let p = setup.dir.answers(&c.name);
+                    e.insert(JsonlWriter::open(&p).with_context(|| p.display().to_string())?);
+                }
+                let (c, q) = (c.clone(), q.clone());
+                self.generating
+                    .spawn(async move { (mi, qi, answer(&c, &q).await) });
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles results as they come until nothing is left or Ctrl-C.
+    async fn pump(&mut self, progress: bool) -> anyhow::Result<()> {
+        let total = self.generating.len();
+        let mut last_progress = Instant::now();
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        while !(self.generating.is_empty() && self.judging.is_empty()) {
+            tokio::select! {
+                Some(res) = self.generating.join_next(), if !self.generating.is_empty() => {
+                    let (mi, qi, res) = res.context("an answer task panicked")?;
+                    self.answered(mi, qi, res)?;
+                }
+                Some(res) = self.judging.join_next(), if !self.judging.is_empty() => {
+                    self.judged(res.context("a judge task panicked")?)?;
+                }
+                _ = &mut ctrl_c => {
+                    self.summary.interrupted = true;
+                    self.generating.abort_all();
+                    self.judging.abort_all();
+                    while self.generating.join_next().await.is_some() {}
+                    while self.judging.join_next().await.is_some() {}
+                    break;
+                }
+            }
+            if progress && last_progress.elapsed() >= Duration::from_secs(2) {
+                last_progress = Instant::now();
+                let s = &self.summary;
+                eprintln!(
+                    "shinpan: answers {}/{total} · judgments made {} · in flight {}",
+                    s.answers_generated + s.answer_errors.len(),
+                    s.judgments_made,
+                    self.judging.len()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Records an answer (or its failure) and starts the judgments it completes.
+    fn answered(
+        &mut self,
+        mi: usize,
+        qi: usize,
+        res: Result<AnswerRecord, GenerateError>,
+    ) -> anyhow::Result<()> {
+        match res {
+            Ok(a) => {
+                self.answer_files[&mi]
+                    .send(&a)
+                    .context("writing an answer")?;
+                if a.finish_reasons.iter().any(|f| f == "length") {
+                    self.summary.truncated += 1;
+                }
+                self.summary.answers_generated += 1;
+                self.answers[mi][qi] = Some(Arc::new(a));
+                self.judge_ready(mi, qi);
+            }
+            Err(e) => {
+                self.summary.failed("answer", &e.source.to_string());
+                self.errors
+                    .send(&error_record(&e))
+                    .context("writing errors.jsonl")?;
+                self.summary.answer_errors.push(e.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts every judgment that model `mi`'s answer to question `qi` makes possible.
+    fn judge_ready(&mut self, mi: usize, qi: usize) {
+        for item in self.sched.ready(&self.answers, mi, qi) {
+            let judge: Judge = self.setup.judge.clone();
+            let questions = self.setup.questions.clone();
+            let held = |m: usize, q: usize| {
+                self.answers[m][q]
+                    .clone()
+                    .expect("scheduled only when present")
+            };
+            match item {
+                Item::Single {
+                    q,
+                    m,
+                    turn,
+                    sample,
+                    rubric,
+                } => {
+                    let a = held(m, q);
+                    self.judging.spawn(async move {
+                        let q = &questions[q];
+                        Done::Single(Box::new(if rubric {
+                            judge.rubric(q, &a, turn, sample).await
+                        } else {
+                            judge.single(q, &a, turn, sample).await
+                        }))
+                    });
+                }
+                Item::Pair {
+                    q,
+                    m1,
+                    m2,
+                    turn,
+                    sample,
+                } => {
+                    let (a1, a2) = (held(m1, q), held(m2, q));
+                    self.judging.spawn(async move {
+                        Done::Pair(Box::new(
+                            judge.pair(&questions[q], &a1, &a2, turn, sample).await,
+                        ))
+                    });
                 }
             }
         }
     }
 
-    let total_gen = gen_set.len();
-    let mut last_progress = Instant::now();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    while !(gen_set.is_empty() && judge_set.is_empty()) {
-        tokio::select! {
-            Some(res) = gen_set.join_next(), if !gen_set.is_empty() => {
-                let (mi, qi, res) = res.context("an answer task panicked")?;
-                match res {
-                    Ok(a) => {
-                        awriters[&mi].send(&a).context("writing an answer")?;
-                        if a.finish_reasons.iter().any(|f| f == "length") {
-                            summary.truncated += 1;
-                        }
-                        summary.answers_generated += 1;
-                        answers[mi][qi] = Some(Arc::new(a));
-                        for item in sched.ready(&answers, mi, qi) {
-                            spawn_item(&mut judge_set, judge, questions, &answers, item);
-                        }
-                    }
-                    Err(e) => {
-                        summary.failed("answer", &e.source.to_string());
-                        errors.send(&error_record(&e)).context("writing errors.jsonl")?;
-                        summary.answer_errors.push(e.to_string());
+    /// Writes a judgment to the journal, counting it (and why, when it has no verdict).
+    fn judged(&mut self, done: Done) -> anyhow::Result<()> {
+        let s = &mut self.summary;
+        s.judgments_made += 1;
+        let tx = &self.journal;
+        match done {
+            Done::Single(j) => {
+                if !j.has_verdict() {
+                    s.judgment_errors += 1;
+                    s.failed("judgment", j.error.as_deref().unwrap_or("no score"));
+                }
+                tx.send(&*j)?;
+            }
+            Done::Pair(j) => {
+                if !j.has_verdict() {
+                    s.judgment_errors += 1;
+                    for e in [&j.g1_error, &j.g2_error].into_iter().flatten() {
+                        s.failed("judgment", e);
                     }
                 }
-            }
-            Some(res) = judge_set.join_next(), if !judge_set.is_empty() => {
-                let done = res.context("a judge task panicked")?;
-                record(&jsender, done, &mut summary)?;
-            }
-            _ = &mut ctrl_c => {
-                summary.interrupted = true;
-                gen_set.abort_all();
-                judge_set.abort_all();
-                while gen_set.join_next().await.is_some() {}
-                while judge_set.join_next().await.is_some() {}
-                break;
+                tx.send(&*j)?;
             }
         }
-        if progress && last_progress.elapsed() >= Duration::from_secs(2) {
-            last_progress = Instant::now();
-            eprintln!(
-                "shinpan: answers {}/{} · judgments made {} · in flight {}",
-                summary.answers_generated + summary.answer_errors.len(),
-                total_gen,
-                summary.judgments_made,
-                judge_set.len()
-            );
+        Ok(())
+    }
+
+    /// Waits until every record is on disk.
+    fn close(self) -> anyhow::Result<Driven> {
+        self.errors.finish().context("writing errors.jsonl")?;
+        for (_, w) in self.answer_files {
+            w.finish().context("writing answers")?;
         }
+        self.journal.finish().context("writing judgments")?;
+        let mut summary = self.summary;
+        summary.judgments_reused = self.sched.reused;
+        summary.judgments_stale = self.sched.stale;
+        summary.judgments_blocked = self.sched.blocked(&self.answers);
+        Ok(Driven {
+            answers: self.answers,
+            summary,
+        })
     }
-    drop(jsender);
-    errors.finish().context("writing errors.jsonl")?;
-    for (_, w) in awriters {
-        w.finish().context("writing answers")?;
-    }
-    journal.finish().context("writing judgments")?;
-    summary.judgments_reused = sched.reused;
-    summary.judgments_stale = sched.stale;
-    summary.judgments_blocked = sched.blocked(&answers);
-    Ok(Driven { answers, summary })
 }
 
 fn error_record(e: &GenerateError) -> ErrorRecord {
@@ -165,74 +275,5 @@ fn error_record(e: &GenerateError) -> ErrorRecord {
         turn: e.turn,
         error: e.source.to_string(),
         tstamp: crate::util::unix_now(),
-    }
-}
-
-fn record(tx: &JsonlSender, done: Done, summary: &mut RunSummary) -> anyhow::Result<()> {
-    use crate::records::Judgment;
-    summary.judgments_made += 1;
-    match done {
-        Done::Single(j) => {
-            if !j.has_verdict() {
-                summary.judgment_errors += 1;
-                summary.failed("judgment", j.error.as_deref().unwrap_or("no score"));
-            }
-            tx.send(&*j)?;
-        }
-        Done::Pair(j) => {
-            if !j.has_verdict() {
-                summary.judgment_errors += 1;
-                for e in [&j.g1_error, &j.g2_error].into_iter().flatten() {
-                    summary.failed("judgment", e);
-                }
-            }
-            tx.send(&*j)?;
-        }
-    }
-    Ok(())
-}
-
-fn spawn_item(
-    set: &mut JoinSet<Done>,
-    judge: &Judge,
-    questions: &Arc<Vec<Question>>,
-    answers: &Answers,
-    item: Item,
-) {
-    let judge = judge.clone();
-    let questions = questions.clone();
-    match item {
-        Item::Single {
-            q,
-            m,
-            turn,
-            sample,
-            rubric,
-        } => {
-            let a = answers[m][q].clone().expect("scheduled only when present");
-            set.spawn(async move {
-                let q = &questions[q];
-                Done::Single(Box::new(if rubric {
-                    judge.rubric(q, &a, turn, sample).await
-                } else {
-                    judge.single(q, &a, turn, sample).await
-                }))
-            });
-        }
-        Item::Pair {
-            q,
-            m1,
-            m2,
-            turn,
-            sample,
-        } => {
-            let a1 = answers[m1][q].clone().expect("scheduled only when present");
-            let a2 = answers[m2][q].clone().expect("scheduled only when present");
-            set.spawn(async move {
-                Done::Pair(Box::new(
-                    judge.pair(&questions[q], &a1, &a2, turn, sample).await,
-                ))
-            });
-        }
     }
 }

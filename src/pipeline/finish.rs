@@ -18,8 +18,8 @@ use crate::aggregate::answers::AnswerIndex;
 use crate::aggregate::{Expectation, Report, summarize_pairs, summarize_single};
 use crate::config::RunOptions;
 use crate::records::{
-    Current, ErrorRecord, Inputs, Judgment, Manifest, PairGame, PairJudgment, RunState,
-    SingleGrade, SingleJudgment,
+    AnswerRecord, Current, ErrorRecord, Inputs, ItemKey, Judgment, Manifest, PairGame,
+    PairJudgment, RunState, SingleGrade, SingleJudgment,
 };
 use crate::store::{read_jsonl_if_exists, write_atomic};
 
@@ -37,20 +37,37 @@ pub(super) fn finish(opts: &RunOptions, setup: Setup, driven: Driven) -> anyhow:
         answers,
         mut summary,
     } = driven;
-    let held: Vec<&crate::records::AnswerRecord> =
-        answers.iter().flatten().flatten().map(|a| &**a).collect();
-    let inputs = Inputs::new(&setup.questions, held.iter().copied());
-    let journal = setup.dir.journal(&setup.judge.name, opts.mode);
-    let view = setup.dir.judgments(&setup.judge.name, opts.mode);
-    let names: HashSet<&str> = opts.models.iter().map(|m| m.name.as_str()).collect();
-    let mut index = AnswerIndex::default();
-    setup.questions.iter().for_each(|q| index.add_question(q));
-    held.iter().for_each(|a| index.add_answer(a));
+    let report = current_report(opts, &setup, &answers, summary.interrupted)?;
+    summary.answers_missing = compact_errors(&setup, &answers)?;
+    summary.judgments_failed = report.coverage.iter().map(|c| c.failed + c.missing).sum();
+    summary.items = answers.iter().map(Vec::len).sum::<usize>()
+        + report.coverage.iter().map(|c| c.expected).sum::<usize>();
+    super::write_reports(setup.dir.root(), std::slice::from_ref(&report))?;
     let state = if summary.interrupted {
         RunState::Interrupted
     } else {
         RunState::Finished
     };
+    Manifest::update(
+        &setup.dir.manifest(),
+        evaluation(opts, &setup.questions, state),
+    )?;
+    count_requests(&setup, &mut summary);
+    Ok(RunOutput { summary, report })
+}
+
+/// Writes the current judgment file and builds the run's report from it, so the two agree.
+fn current_report(
+    opts: &RunOptions,
+    setup: &Setup,
+    answers: &Answers,
+    interrupted: bool,
+) -> anyhow::Result<Report> {
+    let held: Vec<&AnswerRecord> = answers.iter().flatten().flatten().map(|a| &**a).collect();
+    let inputs = Inputs::new(&setup.questions, held.iter().copied());
+    let mut index = AnswerIndex::default();
+    setup.questions.iter().for_each(|q| index.add_question(q));
+    held.iter().for_each(|a| index.add_answer(a));
     let expected = Expectation {
         mode: Some(opts.mode),
         models: opts.models.iter().map(|m| m.name.clone()).collect(),
@@ -60,71 +77,72 @@ pub(super) fn finish(opts: &RunOptions, setup: Setup, driven: Driven) -> anyhow:
             .iter()
             .map(|q| (q.question_id.to_string(), q.turns.len() as u32))
             .collect(),
-        reasons: if summary.interrupted {
+        reasons: if interrupted {
             vec!["the run was interrupted (Ctrl-C)".to_string()]
         } else {
             Vec::new()
         },
     };
-    let judge = setup.judge.name.as_str();
-    let report = if opts.mode.is_graded() {
+    let (journal, view) = (
+        setup.dir.journal(&setup.judge.name, opts.mode),
+        setup.dir.judgments(&setup.judge.name, opts.mode),
+    );
+    let names: HashSet<&str> = opts.models.iter().map(|m| m.name.as_str()).collect();
+    // This run's models and judge (the file may hold others, from earlier runs).
+    let ours = |k: ItemKey| {
+        k.judge == setup.judge.name
+            && names.contains(k.model_1)
+            && (k.model_2.is_empty() || names.contains(k.model_2))
+    };
+    let exp = Some(&expected);
+    if opts.mode.is_graded() {
         let all: Vec<SingleJudgment> = read_all(&journal)?;
         let refs: Vec<&SingleJudgment> = all.iter().collect();
         let current = Current::grades(&refs);
         let rows = write_view(&view, current.rows(), &inputs)?;
         let grades: Vec<SingleGrade> = rows
-            .iter()
-            .filter(|r| names.contains(r.model.as_str()) && r.judge.model() == judge)
-            .map(|r| SingleGrade::from(*r))
+            .into_iter()
+            .filter(|r| ours(r.key()))
+            .map(SingleGrade::from)
             .collect();
         let refs: Vec<&SingleGrade> = grades.iter().collect();
-        let result = summarize_single(&refs, &opts.stats, &index, Some(&expected));
-        Report::single(opts.mode, judge, result, Some(&expected))
+        let result = summarize_single(&refs, &opts.stats, &index, exp);
+        Ok(Report::single(opts.mode, &setup.judge.name, result, exp))
     } else {
         let all: Vec<PairJudgment> = read_all(&journal)?;
         let refs: Vec<&PairJudgment> = all.iter().collect();
         let current = Current::games(&refs);
         let rows = write_view(&view, current.rows(), &inputs)?;
         let games: Vec<PairGame> = rows
-            .iter()
-            .filter(|r| {
-                names.contains(r.model_1.as_str())
-                    && names.contains(r.model_2.as_str())
-                    && r.judge.model() == judge
-            })
-            .map(|r| PairGame::from(*r))
+            .into_iter()
+            .filter(|r| ours(r.key()))
+            .map(PairGame::from)
             .collect();
         let refs: Vec<&PairGame> = games.iter().collect();
-        let result = summarize_pairs(
-            &refs,
-            opts.baseline.as_deref(),
-            &opts.stats,
-            &index,
-            Some(&expected),
-        );
-        Report::pairwise(judge, opts.baseline.clone(), result, Some(&expected))
-    };
-    summary.answers_missing = compact_errors(&setup, &answers)?;
-    summary.judgments_failed = report.coverage.iter().map(|c| c.failed + c.missing).sum();
-    summary.items = answers.iter().map(Vec::len).sum::<usize>()
-        + report.coverage.iter().map(|c| c.expected).sum::<usize>();
-    super::write_reports(setup.dir.root(), std::slice::from_ref(&report))?;
-    Manifest::update(
-        &setup.dir.manifest(),
-        evaluation(opts, &setup.questions, state),
-    )?;
+        let base = opts.baseline.as_deref();
+        let result = summarize_pairs(&refs, base, &opts.stats, &index, exp);
+        Ok(Report::pairwise(
+            &setup.judge.name,
+            opts.baseline.clone(),
+            result,
+            exp,
+        ))
+    }
+}
+
+/// Adds the clients' and the cache's counters to the summary.
+fn count_requests(setup: &Setup, summary: &mut RunSummary) {
+    use std::sync::atomic::Ordering::Relaxed;
     for c in &setup.clients {
-        use std::sync::atomic::Ordering::Relaxed;
         let s = c.stats();
         summary.attempts += s.attempts.load(Relaxed);
         summary.rate_limited += s.rate_limited.load(Relaxed);
         summary.tokens += s.tokens.load(Relaxed);
     }
     if let Some(c) = &setup.cache {
-        summary.cache_hits = c.hits.load(std::sync::atomic::Ordering::Relaxed);
+        summary.cache_hits = c.hits.load(Relaxed);
     }
     summary.elapsed = setup.started.elapsed();
-    Ok(RunOutput { summary, report })
 }
 
 /// Every record of a journal.

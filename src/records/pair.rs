@@ -150,34 +150,39 @@ impl From<&PairJudgment> for PairGame {
     }
 }
 
-/// Whether both orders have a verdict.
-fn judged(g1: Winner, g2: Winner) -> bool {
-    g1 != Winner::Error && g2 != Winner::Error
+/// The [`Judgment`] view of both pairwise record types: they differ only in how a recorded
+/// failure shows (the reason's text, or only its presence).
+macro_rules! game {
+    ($t:ty, $failed:expr) => {
+        impl Judgment for $t {
+            fn key(&self) -> ItemKey<'_> {
+                ItemKey {
+                    question: self.question_id.as_str(),
+                    model_1: &self.model_1,
+                    model_2: &self.model_2,
+                    turn: self.turn,
+                    judge: self.judge.model(),
+                }
+            }
+            fn sample(&self) -> Option<u32> {
+                self.sample
+            }
+            fn digest(&self) -> Option<InputDigest> {
+                self.input_digest
+            }
+            fn has_verdict(&self) -> bool {
+                self.g1_winner != Winner::Error && self.g2_winner != Winner::Error
+            }
+            fn recorded_failure(&self) -> bool {
+                $failed(self)
+            }
+        }
+    };
 }
 
-impl Judgment for PairJudgment {
-    fn key(&self) -> ItemKey<'_> {
-        ItemKey {
-            question: self.question_id.as_str(),
-            model_1: &self.model_1,
-            model_2: &self.model_2,
-            turn: self.turn,
-            judge: self.judge.model(),
-        }
-    }
-    fn sample(&self) -> Option<u32> {
-        self.sample
-    }
-    fn digest(&self) -> Option<InputDigest> {
-        self.input_digest
-    }
-    fn has_verdict(&self) -> bool {
-        judged(self.g1_winner, self.g2_winner)
-    }
-    fn recorded_failure(&self) -> bool {
-        self.g1_error.is_some() || self.g2_error.is_some()
-    }
-}
+game!(PairJudgment, |j: &PairJudgment| j.g1_error.is_some()
+    || j.g2_error.is_some());
+game!(PairGame, |g: &PairGame| g.g1_failed || g.g2_failed);
 
 impl Played for PairJudgment {
     fn winners(&self) -> [Winner; 2] {
@@ -202,39 +207,14 @@ impl Played for PairJudgment {
     }
 }
 
-impl Judgment for PairGame {
-    fn key(&self) -> ItemKey<'_> {
-        ItemKey {
-            question: self.question_id.as_str(),
-            model_1: &self.model_1,
-            model_2: &self.model_2,
-            turn: self.turn,
-            judge: self.judge.model(),
-        }
-    }
-    fn sample(&self) -> Option<u32> {
-        self.sample
-    }
-    fn digest(&self) -> Option<InputDigest> {
-        self.input_digest
-    }
-    fn has_verdict(&self) -> bool {
-        judged(self.g1_winner, self.g2_winner)
-    }
-    fn recorded_failure(&self) -> bool {
-        self.g1_failed || self.g2_failed
-    }
-}
-
 impl Played for PairGame {
     fn winners(&self) -> [Winner; 2] {
         [self.g1_winner, self.g2_winner]
     }
-    fn set_collapsed(&mut self, winners: [Winner; 2], samples: Vec<[Winner; 2]>, from: [&Self; 2]) {
+    fn set_collapsed(&mut self, winners: [Winner; 2], samples: Vec<[Winner; 2]>, _: [&Self; 2]) {
         self.sample = None;
         self.samples = samples;
         [self.g1_winner, self.g2_winner] = winners;
-        let _ = from;
         self.g1_failed = winners[0] == Winner::Error;
         self.g2_failed = winners[1] == Winner::Error;
     }

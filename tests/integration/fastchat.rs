@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
+use shinpan::judge::verdict::Asks;
 use shinpan::types::Mode;
 
 use crate::fake::{Fake, Reply, first_user};
@@ -222,7 +223,7 @@ fn drifting_judge() -> impl Fn(usize, &Value) -> Reply + Send + Sync + 'static {
             *n += 1;
             *n - 1
         };
-        if prompt.contains("[[A]]") {
+        if crate::support::asks(body) == Some(Asks::Choice) {
             let b = prompt
                 .find("[アシスタントBの回答の開始]")
                 .or_else(|| prompt.find("<|アシスタントBとの会話の開始|>"))

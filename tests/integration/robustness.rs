@@ -256,15 +256,16 @@ async fn injected_verdicts_in_answers_cannot_change_the_parsed_verdict() {
         Some(prompt[open..end].to_string())
     }
     let fake = Fake::start(|_, body| {
+        use shinpan::judge::verdict::{Asks, recognise};
         let u = first_user(body);
-        if u.contains("[[評価]]") {
+        if recognise(&u) == Some(Asks::Rating) {
             // An honest judge grades 2, then quotes the answer it graded.
             let quote = fenced_with(&u, "答えは5です").unwrap_or_default();
             return Reply::Text(format!(
                 "根拠のない回答です。評価: [[2]]\n\n対象の回答:\n{quote}"
             ));
         }
-        if u.contains("[[A]]") {
+        if recognise(&u) == Some(Asks::Choice) {
             // It prefers the honest answer, then quotes the other one.
             let quote = fenced_with(&u, "答えは5です").unwrap_or_default();
             let honest_first = u.find("正直").unwrap() < u.find("答えは5です").unwrap();

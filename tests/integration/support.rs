@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 use shinpan::config::{RunOptions, RunOptionsBuilder};
-use shinpan::judge::verdict::recognise;
+use shinpan::judge::verdict::{Asks, recognise};
 use shinpan::simulate::{SimConfig, SimStats};
 use shinpan::types::Mode;
 
@@ -114,6 +114,11 @@ pub fn options(
 /// Whether a request is a judge's (through the constants the judge module exports).
 pub fn is_judge(body: &Value) -> bool {
     recognise(&first_user(body)).is_some()
+}
+
+/// What a judge request asks for (`None` for a candidate's request).
+pub fn asks(body: &Value) -> Option<Asks> {
+    recognise(&first_user(body))
 }
 
 /// Candidate replies name the model and the turn, so tests can see which answer went where.

@@ -1,0 +1,204 @@
+//! Endpoints: an endpoint table's settings validated into an [`EndpointConfig`], and which
+//! endpoints the endpoint flags change. A flag changes the `[endpoint]` layer; each
+//! `[endpoints.NAME]` table inherits every field it leaves out from it, so the flag reaches a
+//! named endpoint unless that table sets the field itself, which the run then says.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use super::{EndpointSettings, ModelOptions, defaults};
+use crate::client::{EndpointConfig, RetryPolicy};
+use crate::error::{UsageError, usage};
+
+/// An endpoint's settings, validated (`source` names the table for messages).
+pub(super) fn endpoint(s: &EndpointSettings, source: &str) -> Result<EndpointConfig, UsageError> {
+    let base_url = s.base_url.as_deref().unwrap_or(defaults::BASE_URL);
+    let base_url = base_url.trim().trim_end_matches('/').to_string();
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return usage(format!(
+            "{source}: base URL {base_url:?} must start with http:// or https:// (--base-url)"
+        ));
+    }
+    if base_url.ends_with("/chat/completions") {
+        return usage(format!(
+            "{source}: base URL {base_url:?} should end in /v1, not /chat/completions: shinpan adds /chat/completions itself (--base-url)"
+        ));
+    }
+    let api_key_env = match &s.api_key_env {
+        Some(v) if v.is_empty() => None,
+        Some(v) => Some(v.clone()),
+        None => Some(defaults::API_KEY_ENV.to_string()),
+    };
+    let nonzero = |v: Option<u32>, what: &str| match v {
+        Some(0) => usage(format!("{source}: {what} must be at least 1")),
+        v => Ok(v.and_then(NonZeroU32::new)),
+    };
+    let concurrency = nonzero(s.concurrency, "concurrency (--concurrency)")?
+        .map_or(defaults::CONCURRENCY, NonZeroU32::get);
+    let max_attempts = nonzero(s.max_attempts, "max_attempts (--max-attempts)")?
+        .map_or(defaults::MAX_ATTEMPTS, NonZeroU32::get);
+    let timeout = match s.timeout_secs {
+        Some(0) => {
+            return usage(format!(
+                "{source}: timeout must be at least 1 second (--timeout)"
+            ));
+        }
+        t => Duration::from_secs(t.unwrap_or(defaults::TIMEOUT_SECS)),
+    };
+    Ok(EndpointConfig {
+        base_url,
+        api_key_env,
+        rpm: nonzero(s.rpm, "rpm (--rpm)")?,
+        tpm: nonzero(s.tpm, "tpm (--tpm)")?,
+        concurrency: concurrency as usize,
+        timeout,
+        retry: RetryPolicy {
+            max_attempts,
+            ..RetryPolicy::default()
+        },
+        structured_verdicts: s.structured_verdicts.unwrap_or(false),
+    })
+}
+
+/// Says which endpoints the endpoint flags changed: a flag changes the default endpoint and
+/// every named endpoint that leaves the field out, so a named endpoint that sets it keeps its
+/// own value (a note says so). A flag that changes no endpoint any model uses is an error.
+pub(super) fn endpoint_notes<'a>(
+    models: impl Iterator<Item = &'a ModelOptions>,
+    flags: &EndpointSettings,
+    tables: &BTreeMap<String, EndpointSettings>,
+) -> Result<Vec<String>, UsageError> {
+    let mut used: BTreeMap<Option<&str>, Vec<&str>> = BTreeMap::new();
+    for m in models {
+        used.entry(m.endpoint_name.as_deref())
+            .or_default()
+            .push(&m.name);
+    }
+    let mut notes = Vec::new();
+    for flag in flags.set_flags() {
+        let mut changed = Vec::new();
+        let mut kept = Vec::new();
+        for (ep, who) in &used {
+            let shadowed = ep
+                .and_then(|e| tables.get(e))
+                .is_some_and(|t| t.set_flags().contains(&flag));
+            let label = match ep {
+                None => "[endpoint]".to_string(),
+                Some(e) => format!("[endpoints.{e}]"),
+            };
+            if shadowed {
+                kept.push(format!("{label} ({})", who.join(", ")));
+            } else {
+                changed.push(label);
+            }
+        }
+        if changed.is_empty() {
+            return usage(format!(
+                "{flag} changes no endpoint in use: {} set(s) its own value; change it in the config file",
+                kept.join(", ")
+            ));
+        }
+        if !kept.is_empty() {
+            notes.push(format!(
+                "{flag} applies to {}; {} keep(s) the value set in the config file",
+                changed.join(", "),
+                kept.join(", ")
+            ));
+        }
+    }
+    Ok(notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU32;
+    use std::path::PathBuf;
+
+    use super::super::{Layers, Settings};
+
+    fn flags(judge: &str, q: &str) -> Settings {
+        Settings {
+            judge: Some(judge.into()),
+            questions: Some(q.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn config_tables_give_per_model_endpoints_and_flags_reach_endpoints_that_leave_a_field_out() {
+        let cfg: Settings = toml::from_str(
+            r#"
+            models = ["local-7b", "gpt-4o-mini", "other"]
+            judge = "gpt-4o"
+            mode = "single"
+            [endpoint]
+            base_url = "https://api.openai.com/v1"
+            rpm = 500
+            [endpoints.local]
+            base_url = "http://127.0.0.1:8080/v1"
+            api_key_env = ""
+            rpm = 120
+            [endpoints.other]
+            base_url = "http://127.0.0.1:8081/v1"
+            [model.local-7b]
+            endpoint = "local"
+            api_model = "llm-jp/llm-jp-3-7b-instruct"
+            [model.other]
+            endpoint = "other"
+            "#,
+        )
+        .unwrap();
+        let mut f = flags("gpt-4o", "q.jsonl");
+        f.endpoint.rpm = Some(60);
+        let o = Layers {
+            file: Some((PathBuf::from("x.toml"), cfg)),
+            flags: f,
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(o.models[0].endpoint.base_url, "http://127.0.0.1:8080/v1");
+        assert_eq!(o.models[0].endpoint.api_key_env, None);
+        assert_eq!(o.models[0].api_model, "llm-jp/llm-jp-3-7b-instruct");
+        assert_eq!(
+            o.models[0].endpoint.rpm,
+            NonZeroU32::new(120),
+            "its own value"
+        );
+        assert_eq!(o.models[1].endpoint.rpm, NonZeroU32::new(60));
+        assert_eq!(o.models[2].endpoint.rpm, NonZeroU32::new(60), "inherited");
+        assert_eq!(o.judge.endpoint.base_url, "https://api.openai.com/v1");
+        assert_eq!(
+            o.notes,
+            [
+                "--rpm applies to [endpoint], [endpoints.other]; [endpoints.local] (local-7b) keep(s) the value set in the config file"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_flag_that_changes_no_endpoint_in_use_is_refused() {
+        let cfg: Settings = toml::from_str(
+            r#"
+            models = ["a"]
+            judge = "a"
+            [endpoints.local]
+            base_url = "http://127.0.0.1:8080/v1"
+            rpm = 120
+            [model.a]
+            endpoint = "local"
+            "#,
+        )
+        .unwrap();
+        let mut f = flags("a", "q.jsonl");
+        f.endpoint.rpm = Some(60);
+        let err = Layers {
+            file: Some((PathBuf::from("x.toml"), cfg)),
+            flags: f,
+        }
+        .resolve()
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--rpm changes no endpoint in use"), "{err}");
+    }
+}

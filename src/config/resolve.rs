@@ -1,0 +1,297 @@
+//! Validating merged settings into [`RunOptions`]: every problem is a [`UsageError`] naming
+//! the flag or config key to fix, found before anything is sent or written.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::endpoints::{endpoint, endpoint_notes};
+use super::{AllowFailures, ModelOptions, RunOptions, Settings, defaults, parse_mode};
+use crate::aggregate::{BootstrapOptions, StatsOptions};
+use crate::client::{CacheMode, EndpointConfig};
+use crate::error::{UsageError, usage};
+use crate::types::Mode;
+
+/// Validates merged settings. `file` and `flags` are the layers as given, for messages that
+/// say which endpoint a flag changed.
+pub(super) fn resolve(
+    s: Settings,
+    file: &Settings,
+    flags: &Settings,
+    cfg_name: &str,
+) -> Result<RunOptions, UsageError> {
+    let (mode, names, baseline) = roles(&s)?;
+    let Some(judge_name) = s.judge.clone() else {
+        return usage("no judge model: give --judge MODEL or `judge = \"...\"` in the config");
+    };
+    let Some(questions) = s.questions.clone() else {
+        return usage(
+            "no question file: give --questions FILE or `questions = \"...\"` in the config",
+        );
+    };
+    if let Some(t) = s.temperature
+        && !(0.0..=2.0).contains(&t)
+    {
+        return usage(format!("--temperature {t} is outside 0-2"));
+    }
+    if s.judge_samples == Some(0) {
+        return usage(format!(
+            "{cfg_name}: judge_samples must be at least 1 (--judge-samples)"
+        ));
+    }
+    let default_ep = endpoint(&s.endpoint, &format!("{cfg_name} [endpoint]"))?;
+    let models = names
+        .iter()
+        .map(|n| model(&s, n, false, &default_ep, cfg_name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let judge = model(&s, &judge_name, true, &default_ep, cfg_name)?;
+    let notes = endpoint_notes(
+        models.iter().chain([&judge]),
+        &flags.endpoint,
+        &file.endpoints,
+    )?;
+    let (cache, cache_mode) = cache(&s)?;
+    Ok(RunOptions {
+        mode,
+        baseline,
+        questions,
+        references: s.references.clone(),
+        out: s.out.clone().unwrap_or_else(|| {
+            PathBuf::from("results").join(crate::util::safe_file_name(&judge_name))
+        }),
+        prompts: s.prompts.clone(),
+        judge_max_tokens: s.judge_max_tokens.unwrap_or(defaults::JUDGE_MAX_TOKENS),
+        reasks: s.reasks.unwrap_or(defaults::REASKS),
+        judge_samples: s.judge_samples.unwrap_or(defaults::JUDGE_SAMPLES),
+        aspects: resolve_aspects(s.aspects.clone(), &s.aspect_weights, cfg_name)?,
+        stats: stats(&s),
+        cache,
+        cache_mode,
+        allow_failures: AllowFailures::parse(
+            s.allow_failures
+                .as_deref()
+                .unwrap_or(defaults::ALLOW_FAILURES),
+        )?,
+        notes,
+        models,
+        judge,
+    })
+}
+
+/// The mode, the candidate models (trimmed, none twice) and the baseline (pairwise-baseline
+/// only), checked against each other.
+fn roles(s: &Settings) -> Result<(Mode, Vec<String>, Option<String>), UsageError> {
+    let mode = match &s.mode {
+        Some(m) => parse_mode(m, "--mode")?,
+        None => Mode::Single,
+    };
+    let names: Vec<String> = s
+        .models
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if names.is_empty() {
+        return usage("no candidate models: give --models A,B,… or `models = [...]` in the config");
+    }
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            return usage(format!("--models: {n:?} is listed twice"));
+        }
+    }
+    let baseline = s.baseline.clone();
+    match mode {
+        Mode::Single | Mode::Rubric => {}
+        Mode::PairwiseBaseline => match &baseline {
+            None => return usage("--mode pairwise-baseline needs --baseline MODEL"),
+            Some(b) if !names.contains(b) => {
+                return usage(format!(
+                    "--baseline {b:?} is not among --models ({})",
+                    names.join(", ")
+                ));
+            }
+            Some(_) if names.len() < 2 => {
+                return usage(
+                    "pairwise-baseline needs the baseline and at least one other model in --models",
+                );
+            }
+            _ => {}
+        },
+        Mode::PairwiseAll if names.len() < 2 => {
+            return usage("--mode pairwise-all needs at least two models in --models");
+        }
+        Mode::PairwiseAll => {}
+    }
+    let baseline = baseline.filter(|_| mode == Mode::PairwiseBaseline);
+    Ok((mode, names, baseline))
+}
+
+/// One model's options: its `[model.NAME]` table over the run's settings, on its endpoint.
+/// The judge takes only its own table's temperature and system prompt: the candidates' must
+/// not leak into judging.
+fn model(
+    s: &Settings,
+    name: &str,
+    is_judge: bool,
+    default_ep: &EndpointConfig,
+    cfg_name: &str,
+) -> Result<ModelOptions, UsageError> {
+    let m = s.model.get(name).cloned().unwrap_or_default();
+    let ep = match &m.endpoint {
+        None => default_ep.clone(),
+        Some(e) => {
+            let Some(table) = s.endpoints.get(e) else {
+                return usage(format!(
+                    "{cfg_name}: model {name:?} names endpoint {e:?}, but there is no [endpoints.{e}] table"
+                ));
+            };
+            let merged = s.endpoint.clone().merge(table);
+            endpoint(&merged, &format!("{cfg_name} [endpoints.{e}]"))?
+        }
+    };
+    Ok(ModelOptions {
+        name: name.to_string(),
+        api_model: m.api_model.unwrap_or_else(|| name.to_string()),
+        endpoint_name: m.endpoint.clone(),
+        endpoint: ep,
+        temperature: if is_judge {
+            m.temperature
+        } else {
+            m.temperature.or(s.temperature)
+        },
+        max_tokens: m
+            .max_tokens
+            .unwrap_or(s.max_tokens.unwrap_or(defaults::MAX_TOKENS)),
+        system_prompt: if is_judge {
+            None
+        } else {
+            m.system_prompt.or(s.system_prompt.clone())
+        },
+    })
+}
+
+/// How reports aggregate.
+fn stats(s: &Settings) -> StatsOptions {
+    StatsOptions {
+        bootstrap: BootstrapOptions {
+            rounds: s.bootstrap.unwrap_or(defaults::BOOTSTRAP),
+            seed: s.seed.unwrap_or(defaults::SEED),
+        },
+        errors_as_ties: false,
+        max_listed: s.max_listed.unwrap_or(defaults::MAX_LISTED),
+        non_japanese_as_failure: s.non_japanese_as_failure.unwrap_or(false),
+    }
+}
+
+/// The response cache file and how it is used.
+fn cache(s: &Settings) -> Result<(Option<PathBuf>, CacheMode), UsageError> {
+    let mode = match (s.no_cache, s.refresh) {
+        (true, true) => return usage("--no-cache and --refresh cannot be used together"),
+        (true, false) => CacheMode::Off,
+        (false, true) => CacheMode::Refresh,
+        (false, false) => CacheMode::Use,
+    };
+    let file = match mode {
+        CacheMode::Off => None,
+        _ => s.cache.clone().or_else(crate::client::default_cache_path),
+    };
+    Ok((file, mode))
+}
+
+fn resolve_aspects(
+    names: Option<Vec<String>>,
+    weights: &BTreeMap<String, f64>,
+    source: &str,
+) -> Result<Vec<(String, f64)>, UsageError> {
+    let names: Vec<String> = names
+        .unwrap_or_else(|| defaults::ASPECTS.iter().map(|s| s.to_string()).collect())
+        .into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if names.is_empty() {
+        return usage(format!(
+            "{source}: the rubric needs at least one aspect (--aspects)"
+        ));
+    }
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            return usage(format!(
+                "{source}: aspect {n:?} is listed twice (--aspects)"
+            ));
+        }
+    }
+    for (k, w) in weights {
+        if !names.contains(k) {
+            return usage(format!(
+                "{source}: weight for {k:?}, which is not an aspect ({}) (--aspect-weights)",
+                names.join(", ")
+            ));
+        }
+        if !(w.is_finite() && *w >= 0.0) {
+            return usage(format!(
+                "{source}: weight of {k:?} must be a number >= 0 (--aspect-weights)"
+            ));
+        }
+    }
+    let out: Vec<(String, f64)> = names
+        .into_iter()
+        .map(|n| {
+            let w = weights.get(&n).copied().unwrap_or(1.0);
+            (n, w)
+        })
+        .collect();
+    if out.iter().all(|(_, w)| *w == 0.0) {
+        return usage(format!(
+            "{source}: every aspect weight is 0 (--aspect-weights)"
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Layers;
+    use super::*;
+
+    fn flags(judge: &str, q: &str) -> Settings {
+        Settings {
+            judge: Some(judge.into()),
+            questions: Some(q.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn baseline_must_be_a_candidate() {
+        let mut f = flags("j", "q.jsonl");
+        f.models = Some(vec!["a".into(), "b".into()]);
+        f.mode = Some("pairwise-baseline".into());
+        f.baseline = Some("c".into());
+        let err = Layers {
+            file: None,
+            flags: f,
+        }
+        .resolve()
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("--baseline \"c\" is not among --models"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn allow_failures_takes_a_count_or_a_share() {
+        assert_eq!(AllowFailures::parse("3").unwrap(), AllowFailures::Count(3));
+        assert_eq!(
+            AllowFailures::parse("5%").unwrap(),
+            AllowFailures::Share(0.05)
+        );
+        assert!(AllowFailures::parse("x").is_err());
+        assert!(AllowFailures::Share(0.05).allows(5, 100));
+        assert!(!AllowFailures::Share(0.05).allows(6, 100));
+        assert!(!AllowFailures::Count(0).allows(1, 100));
+    }
+}
