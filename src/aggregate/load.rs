@@ -87,41 +87,49 @@ pub fn load_judgments(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
         }
     }
     for dir in runs {
-        let manifest =
-            Manifest::read(&dir.join(MANIFEST)).map_err(|e| UsageError(e.to_string()))?;
-        for e in manifest.evaluations {
-            let mut reasons = Vec::new();
-            match e.state {
-                RunState::Finished => {}
-                RunState::Interrupted => reasons.push("the run was interrupted (Ctrl-C)".into()),
-                RunState::Running => reasons.push(
-                    "the run did not finish (still running, or killed); run the same command again to finish it"
-                        .into(),
-                ),
+        expect(&dir, &mut out.expected)?;
+    }
+    Ok(out)
+}
+
+/// Adds what a run directory's manifest expects, by judge and kind of judgment file.
+fn expect(
+    dir: &Path,
+    expected: &mut BTreeMap<(String, &'static str), Expectation>,
+) -> anyhow::Result<()> {
+    let manifest = Manifest::read(&dir.join(MANIFEST)).map_err(|e| UsageError(e.to_string()))?;
+    for e in manifest.evaluations {
+        let mut reasons = Vec::new();
+        match e.state {
+            RunState::Finished => {}
+            RunState::Interrupted => reasons.push("the run was interrupted (Ctrl-C)".into()),
+            RunState::Running => reasons.push(
+                "the run did not finish (still running, or killed); run the same command again to finish it"
+                    .into(),
+            ),
+        }
+        let key = (e.judge.clone(), e.mode.file_kind());
+        let exp = expected.entry(key).or_default();
+        exp.mode = Some(e.mode);
+        for m in e.models {
+            if !exp.models.contains(&m) {
+                exp.models.push(m);
             }
-            let key = (e.judge.clone(), e.mode.file_kind());
-            let exp = out.expected.entry(key).or_default();
-            exp.mode = Some(e.mode);
-            for m in e.models {
-                if !exp.models.contains(&m) {
-                    exp.models.push(m);
-                }
+        }
+        exp.baseline = exp.baseline.take().or(e.baseline);
+        for q in e.questions {
+            let id = q.id.to_string();
+            if !exp.questions.iter().any(|(x, _)| *x == id) {
+                exp.questions.push((id, q.turns));
             }
-            exp.baseline = exp.baseline.take().or(e.baseline);
-            for q in e.questions {
-                let id = q.id.to_string();
-                if !exp.questions.iter().any(|(x, _)| *x == id) {
-                    exp.questions.push((id, q.turns));
-                }
-            }
-            for r in reasons {
-                if !exp.reasons.contains(&r) {
-                    exp.reasons.push(r);
-                }
+        }
+        for r in reasons {
+            if !exp.reasons.contains(&r) {
+                exp.reasons.push(r);
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Collects `*.jsonl` files below `dir`. A run directory contributes its current files and
@@ -162,82 +170,10 @@ pub fn build_reports(
 ) -> anyhow::Result<Vec<Report>> {
     let mut reports = Vec::new();
     if mode.is_none_or(Mode::is_graded) {
-        // Rubric grades (records with aspects) are reported apart from plain grades.
-        let mut by_judge: BTreeMap<(bool, &str), Vec<&SingleGrade>> = BTreeMap::new();
-        // A run that expected grades it has none of yet (interrupted early) still reports.
-        for (judge, kind) in loaded.expected.keys() {
-            if *kind != "pair" {
-                by_judge
-                    .entry((*kind == "rubric", judge.as_str()))
-                    .or_default();
-            }
-        }
-        for r in &loaded.single {
-            let key = (r.aspects.is_some(), r.judge.model());
-            by_judge.entry(key).or_default().push(r);
-        }
-        for ((rubric, judge), rows) in by_judge {
-            let this = if rubric { Mode::Rubric } else { Mode::Single };
-            if mode.is_some_and(|m| m != this) {
-                continue;
-            }
-            let exp = loaded.expected.get(&(judge.to_string(), this.file_kind()));
-            let result = summarize_single(&rows, opts, &loaded.answers, exp);
-            reports.push(Report::single(this, judge, result, exp));
-        }
+        reports.extend(graded_reports(loaded, mode, opts));
     }
     if !mode.is_some_and(Mode::is_graded) {
-        let mut by_judge: BTreeMap<&str, Vec<&PairGame>> = BTreeMap::new();
-        for (judge, kind) in loaded.expected.keys() {
-            if *kind == "pair" {
-                by_judge.entry(judge.as_str()).or_default();
-            }
-        }
-        for r in &loaded.pair {
-            by_judge.entry(r.judge.model()).or_default().push(r);
-        }
-        for (judge, rows) in by_judge {
-            let exp = loaded.expected.get(&(judge.to_string(), "pair"));
-            let base = match (baseline, mode) {
-                (Some(b), _) => {
-                    if !rows.iter().any(|r| r.model_1 == b || r.model_2 == b) {
-                        return Err(UsageError(format!(
-                            "--baseline {b}: no pairwise game of judge {judge} involves that model"
-                        ))
-                        .into());
-                    }
-                    Some(b.to_string())
-                }
-                (None, Some(Mode::PairwiseAll)) => None,
-                (None, Some(Mode::PairwiseBaseline)) => match exp
-                    .and_then(|e| e.baseline.clone())
-                    .or_else(|| common_model(&rows))
-                {
-                    Some(b) => Some(b),
-                    None => {
-                        return Err(UsageError(format!(
-                            "--mode pairwise-baseline: no single model plays in every game of judge {judge}; name it with --baseline"
-                        ))
-                        .into());
-                    }
-                },
-                (None, _) => match exp {
-                    Some(e) if e.mode == Some(Mode::PairwiseAll) => None,
-                    Some(e) if e.baseline.is_some() => e.baseline.clone(),
-                    _ => common_model(&rows),
-                },
-            };
-            let exp = exp.filter(|e| {
-                e.mode
-                    == Some(if base.is_some() {
-                        Mode::PairwiseBaseline
-                    } else {
-                        Mode::PairwiseAll
-                    })
-            });
-            let result = summarize_pairs(&rows, base.as_deref(), opts, &loaded.answers, exp);
-            reports.push(Report::pairwise(judge, base, result, exp));
-        }
+        reports.extend(pairwise_reports(loaded, baseline, mode, opts)?);
     }
     if reports.is_empty() {
         return Err(UsageError(
@@ -246,6 +182,106 @@ pub fn build_reports(
         .into());
     }
     Ok(reports)
+}
+
+/// One report per judge of grades, rubric grades (records with aspects) apart from plain ones.
+fn graded_reports(loaded: &Loaded, mode: Option<Mode>, opts: &StatsOptions) -> Vec<Report> {
+    let mut by_judge: BTreeMap<(bool, &str), Vec<&SingleGrade>> = BTreeMap::new();
+    // A run that expected grades it has none of yet (interrupted early) still reports.
+    for (judge, kind) in loaded.expected.keys() {
+        if *kind != "pair" {
+            by_judge
+                .entry((*kind == "rubric", judge.as_str()))
+                .or_default();
+        }
+    }
+    for r in &loaded.single {
+        let key = (r.aspects.is_some(), r.judge.model());
+        by_judge.entry(key).or_default().push(r);
+    }
+    let mut out = Vec::new();
+    for ((rubric, judge), rows) in by_judge {
+        let this = if rubric { Mode::Rubric } else { Mode::Single };
+        if mode.is_some_and(|m| m != this) {
+            continue;
+        }
+        let exp = loaded.expected.get(&(judge.to_string(), this.file_kind()));
+        let result = summarize_single(&rows, opts, &loaded.answers, exp);
+        out.push(Report::single(this, judge, result, exp));
+    }
+    out
+}
+
+/// One report per judge of games.
+fn pairwise_reports(
+    loaded: &Loaded,
+    baseline: Option<&str>,
+    mode: Option<Mode>,
+    opts: &StatsOptions,
+) -> anyhow::Result<Vec<Report>> {
+    let mut by_judge: BTreeMap<&str, Vec<&PairGame>> = BTreeMap::new();
+    for (judge, kind) in loaded.expected.keys() {
+        if *kind == "pair" {
+            by_judge.entry(judge.as_str()).or_default();
+        }
+    }
+    for r in &loaded.pair {
+        by_judge.entry(r.judge.model()).or_default().push(r);
+    }
+    let mut out = Vec::new();
+    for (judge, rows) in by_judge {
+        let exp = loaded.expected.get(&(judge.to_string(), "pair"));
+        let base = baseline_of(judge, &rows, baseline, mode, exp)?;
+        let this = if base.is_some() {
+            Mode::PairwiseBaseline
+        } else {
+            Mode::PairwiseAll
+        };
+        let exp = exp.filter(|e| e.mode == Some(this));
+        let result = summarize_pairs(&rows, base.as_deref(), opts, &loaded.answers, exp);
+        out.push(Report::pairwise(judge, base, result, exp));
+    }
+    Ok(out)
+}
+
+/// The baseline of a judge's games: `--baseline` (which must play), none for
+/// `--mode pairwise-all`, else the run's, else the one model in every game.
+fn baseline_of(
+    judge: &str,
+    rows: &[&PairGame],
+    baseline: Option<&str>,
+    mode: Option<Mode>,
+    exp: Option<&Expectation>,
+) -> Result<Option<String>, UsageError> {
+    Ok(match (baseline, mode) {
+        (Some(b), _) => {
+            if !rows.iter().any(|r| r.model_1 == b || r.model_2 == b) {
+                return Err(UsageError(format!(
+                    "--baseline {b}: no pairwise game of judge {judge} involves that model"
+                )));
+            }
+            Some(b.to_string())
+        }
+        (None, Some(Mode::PairwiseAll)) => None,
+        (None, Some(Mode::PairwiseBaseline)) => {
+            match exp
+                .and_then(|e| e.baseline.clone())
+                .or_else(|| common_model(rows))
+            {
+                Some(b) => Some(b),
+                None => {
+                    return Err(UsageError(format!(
+                        "--mode pairwise-baseline: no single model plays in every game of judge {judge}; name it with --baseline"
+                    )));
+                }
+            }
+        }
+        (None, _) => match exp {
+            Some(e) if e.mode == Some(Mode::PairwiseAll) => None,
+            Some(e) if e.baseline.is_some() => e.baseline.clone(),
+            _ => common_model(rows),
+        },
+    })
 }
 
 /// The one model that plays in every game, if exactly one does and there are at least

@@ -135,49 +135,58 @@ pub fn measure_position(
     }
     out.consistency = ratio(agree, out.games);
     out.first_position_win_rate = ratio(first_wins, out.decisive_verdicts);
-    if out.games == 0 {
-        return out;
+    if out.games > 0 {
+        home_advantage(&mut out, &cells, names, opts);
     }
-    let k = index.len();
+    out
+}
+
+/// The single-order verdicts of each ordered pairing as Bradley-Terry observations with a
+/// home term: order 1 shows model_1 first, order 2 shows model_2 first. `counts` holds the 9
+/// (g1 slot, g2 slot) combinations of each pairing in `keys`, in order.
+fn ordered_obs(keys: &[(usize, usize)], counts: &[u64]) -> Vec<Obs> {
+    let mut obs = Vec::with_capacity(keys.len() * 2);
+    for (p, &(m1, m2)) in keys.iter().enumerate() {
+        let mut o1 = Obs {
+            a: m1,
+            b: m2,
+            wins_a: 0.0,
+            n: 0.0,
+            home: 1.0,
+        };
+        let mut o2 = Obs { a: m2, b: m1, ..o1 };
+        for s1 in 0..3 {
+            for s2 in 0..3 {
+                let c = counts[p * 9 + s1 * 3 + s2] as f64;
+                o1.n += c;
+                o2.n += c;
+                o1.wins_a += c * [1.0, 0.0, 0.5][s1];
+                o2.wins_a += c * [1.0, 0.0, 0.5][s2];
+            }
+        }
+        obs.extend([o1, o2].into_iter().filter(|o| o.n > 0.0));
+    }
+    obs
+}
+
+/// The first position's advantage in Elo with its interval, or why it is not estimable.
+fn home_advantage(
+    out: &mut PositionBias,
+    cells: &BTreeMap<(usize, usize), [u64; 9]>,
+    names: &[&str],
+    opts: BootstrapOptions,
+) {
+    let k = names.len();
     let keys: Vec<(usize, usize)> = cells.keys().copied().collect();
     let counts: Vec<u64> = cells.values().flat_map(|c| c.iter().copied()).collect();
-    let obs_of = |counts: &[u64]| -> Vec<Obs> {
-        let mut obs = Vec::with_capacity(keys.len() * 2);
-        for (p, &(m1, m2)) in keys.iter().enumerate() {
-            // Order 1 shows model_1 first; order 2 shows model_2 first.
-            let mut o1 = Obs {
-                a: m1,
-                b: m2,
-                wins_a: 0.0,
-                n: 0.0,
-                home: 1.0,
-            };
-            let mut o2 = Obs {
-                a: m2,
-                b: m1,
-                wins_a: 0.0,
-                n: 0.0,
-                home: 1.0,
-            };
-            for s1 in 0..3 {
-                for s2 in 0..3 {
-                    let c = counts[p * 9 + s1 * 3 + s2] as f64;
-                    o1.n += c;
-                    o2.n += c;
-                    o1.wins_a += c * [1.0, 0.0, 0.5][s1];
-                    o2.wins_a += c * [1.0, 0.0, 0.5][s2];
-                }
-            }
-            obs.extend([o1, o2].into_iter().filter(|o| o.n > 0.0));
-        }
-        obs
-    };
-    let home_of = |counts: &[u64]| fit(k, &obs_of(counts), 0, true, PRIOR_TIES).home * ELO_PER_NAT;
-    let obs = obs_of(&counts);
+    let obs = ordered_obs(&keys, &counts);
     if home_prior_bound(k, &obs, 0) {
         out.home_advantage_not_estimable = Some(sweep_reason(&obs, names));
-        return out;
+        return;
     }
+    let home_of = |counts: &[u64]| {
+        fit(k, &ordered_obs(&keys, counts), 0, true, PRIOR_TIES).home * ELO_PER_NAT
+    };
     let home = home_of(&counts);
     out.home_advantage_elo = Some(home);
     out.first_position_win_probability = Some(win_probability(home));
@@ -188,5 +197,4 @@ pub fn measure_position(
             .collect();
         out.home_advantage_ci = interval(samples);
     }
-    out
 }

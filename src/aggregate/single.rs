@@ -203,30 +203,43 @@ fn summary(
             .iter()
             .map(|(c, xs)| (c.clone(), scored(xs, format!("{model}\u{1f}{c}"))))
             .collect(),
-        aspects: g
-            .aspects
-            .iter()
-            .map(|(a, xs)| {
-                let categories = g
-                    .aspect_categories
-                    .iter()
-                    .filter(|((x, _), _)| x == a)
-                    .map(|((_, c), v)| {
-                        let name = format!("{model}\u{1f}aspect\u{1f}{a}\u{1f}{c}");
-                        (c.clone(), scored(v, name))
-                    })
-                    .collect();
-                let whole = scored(xs, format!("{model}\u{1f}aspect\u{1f}{a}"));
-                let score = AspectScore {
-                    score: whole.score,
-                    score_ci: whole.score_ci,
-                    n: whole.n,
-                    categories,
-                };
-                (a.clone(), score)
-            })
-            .collect(),
+        aspects: aspect_scores(model, &g, b),
         answer_chars: mean(&g.chars),
         non_japanese: ratio(g.off_language, g.language_known),
     }
+}
+
+/// Each rubric aspect's mean with its interval, overall and per category.
+fn aspect_scores(
+    model: &str,
+    g: &Grades,
+    b: crate::aggregate::BootstrapOptions,
+) -> BTreeMap<String, AspectScore> {
+    let scored = |xs: &[f64], name: String| CategoryScore {
+        score: mean(xs),
+        score_ci: mean_interval(xs, b, &name),
+        n: xs.len(),
+    };
+    g.aspects
+        .iter()
+        .map(|(a, xs)| {
+            let categories = g
+                .aspect_categories
+                .iter()
+                .filter(|((x, _), _)| x == a)
+                .map(|((_, c), v)| {
+                    let name = format!("{model}\u{1f}aspect\u{1f}{a}\u{1f}{c}");
+                    (c.clone(), scored(v, name))
+                })
+                .collect();
+            let whole = scored(xs, format!("{model}\u{1f}aspect\u{1f}{a}"));
+            let score = AspectScore {
+                score: whole.score,
+                score_ci: whole.score_ci,
+                n: whole.n,
+                categories,
+            };
+            (a.clone(), score)
+        })
+        .collect()
 }

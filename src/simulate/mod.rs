@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -180,25 +180,7 @@ async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response 
     let stats = &sim.stats;
     stats.requests.fetch_add(1, Ordering::Relaxed);
     let draw = sim.counter.fetch_add(1, Ordering::Relaxed);
-    if let Some(lim) = &sim.limiter
-        && let Err(not_until) = lim.check()
-    {
-        stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(
-            &governor::clock::DefaultClock::default(),
-        ));
-        let mut headers = HeaderMap::new();
-        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-        headers.insert("retry-after", HeaderValue::from(secs));
-        headers.insert(
-            "retry-after-ms",
-            HeaderValue::from(wait.as_millis().max(1) as u64),
-        );
-        let mut resp = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate limit reached (simulated)",
-        );
-        resp.headers_mut().extend(headers);
+    if let Some(resp) = rate_limited(&sim) {
         return resp;
     }
     let fault = pick_fault(&sim.config, draw);
@@ -223,37 +205,14 @@ async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response 
             "injected failure (simulated)",
         );
     }
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "request body is not JSON");
+    let Parsed {
+        json: req,
+        model,
+        messages,
+    } = match parse_request(&body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
     };
-    let model = req
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let Some(messages) = req.get("messages").and_then(Value::as_array) else {
-        return error(StatusCode::BAD_REQUEST, "messages is required");
-    };
-    let messages: Vec<(String, String)> = messages
-        .iter()
-        .map(|m| {
-            let role = m
-                .get("role")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let content = match m.get("content") {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Array(parts)) => parts
-                    .iter()
-                    .filter_map(|p| p.get("text").and_then(Value::as_str))
-                    .collect::<Vec<_>>()
-                    .join(""),
-                _ => String::new(),
-            };
-            (role, content)
-        })
-        .collect();
     if !sim.config.latency.is_zero() {
         tokio::time::sleep(sim.config.latency).await;
     }
@@ -262,39 +221,14 @@ async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response 
         .and_then(Value::as_str)
         .is_some_and(|t| t == "json_schema");
     let said = reply(&sim.config, &model, &messages, structured);
-    let (mut content, is_judge) = (said.text, said.judge);
     if said.garbled {
         stats.garbled.fetch_add(1, Ordering::Relaxed);
     }
-    let mut finish_reason = "stop";
-    match fault {
-        Some(Fault::Malformed) => {
-            return (
-                StatusCode::OK,
-                "{\"choices\": [{\"message\": {\"content\": \"途中",
-            )
-                .into_response();
-        }
-        Some(Fault::EmptyChoices) => {
-            return Json(json!({"object": "chat.completion", "choices": []})).into_response();
-        }
-        Some(Fault::ContentFilter) => {
-            return Json(json!({
-                "object": "chat.completion",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": null},
-                             "finish_reason": "content_filter"}]
-            }))
-            .into_response();
-        }
-        Some(Fault::UnknownFinish) => finish_reason = "eos_reached",
-        Some(Fault::Length) => {
-            finish_reason = "length";
-            let half = content.chars().count() / 2;
-            content = content.chars().take(half).collect();
-        }
-        _ => {}
-    }
-    if is_judge {
+    let (content, finish_reason) = match late_fault(fault, said.text) {
+        Ok(c) => c,
+        Err(resp) => return *resp,
+    };
+    if said.judge {
         stats.judge_requests.fetch_add(1, Ordering::Relaxed);
     }
     stats.ok.fetch_add(1, Ordering::Relaxed);
@@ -321,6 +255,117 @@ async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response 
         }
     }))
     .into_response()
+}
+
+/// A 429 with `Retry-After` when the request is over the configured rate.
+fn rate_limited(sim: &Sim) -> Option<Response> {
+    let lim = sim.limiter.as_ref()?;
+    let not_until = lim.check().err()?;
+    sim.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+    let wait = not_until.wait_time_from(governor::clock::Clock::now(
+        &governor::clock::DefaultClock::default(),
+    ));
+    let mut resp = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate limit reached (simulated)",
+    );
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let headers = resp.headers_mut();
+    headers.insert("retry-after", HeaderValue::from(secs));
+    headers.insert(
+        "retry-after-ms",
+        HeaderValue::from(wait.as_millis().max(1) as u64),
+    );
+    Some(resp)
+}
+
+/// A chat request as the simulator reads it.
+struct Parsed {
+    json: Value,
+    model: String,
+    /// `(role, text)` of each message.
+    messages: Vec<(String, String)>,
+}
+
+/// Reads a chat request; a 400 when it is not one.
+fn parse_request(body: &[u8]) -> Result<Parsed, Box<Response>> {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "request body is not JSON",
+        )));
+    };
+    let model = req
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let Some(messages) = req.get("messages").and_then(Value::as_array) else {
+        return Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "messages is required",
+        )));
+    };
+    let messages = messages
+        .iter()
+        .map(|m| {
+            let role = m
+                .get("role")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let content = match m.get("content") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Array(parts)) => parts
+                    .iter()
+                    .filter_map(|p| p.get("text").and_then(Value::as_str))
+                    .collect::<Vec<_>>()
+                    .join(""),
+                _ => String::new(),
+            };
+            (role, content)
+        })
+        .collect();
+    Ok(Parsed {
+        json: req,
+        model,
+        messages,
+    })
+}
+
+/// The faults that shape a reply that was made: a broken or empty body, a refusal, an odd or
+/// a `length` finish. Returns the content and finish reason to send, or the broken response.
+fn late_fault(
+    fault: Option<Fault>,
+    content: String,
+) -> Result<(String, &'static str), Box<Response>> {
+    let broken = |r: Response| Err(Box::new(r));
+    match fault {
+        Some(Fault::Malformed) => broken(
+            (
+                StatusCode::OK,
+                "{\"choices\": [{\"message\": {\"content\": \"途中",
+            )
+                .into_response(),
+        ),
+        Some(Fault::EmptyChoices) => {
+            broken(Json(json!({"object": "chat.completion", "choices": []})).into_response())
+        }
+        Some(Fault::ContentFilter) => broken(
+            Json(json!({
+                "object": "chat.completion",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": null},
+                             "finish_reason": "content_filter"}]
+            }))
+            .into_response(),
+        ),
+        Some(Fault::UnknownFinish) => Ok((content, "eos_reached")),
+        Some(Fault::Length) => {
+            let half = content.chars().count() / 2;
+            Ok((content.chars().take(half).collect(), "length"))
+        }
+        _ => Ok((content, "stop")),
+    }
 }
 
 /// The response-cache key shinpan computes for this request (no sample index: the simulator

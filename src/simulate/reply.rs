@@ -53,6 +53,30 @@ fn garbled(text: &str) -> Said {
     }
 }
 
+/// One request as the simulator sees it.
+struct Asked<'a> {
+    config: &'a SimConfig,
+    /// The first user message (a judge's prompt, or a candidate's question).
+    prompt: &'a str,
+    /// Every message's text, joined: what draws depend on.
+    key: Vec<u8>,
+    /// A judge asked again for its verdict alone.
+    reask: bool,
+    /// The request asked for a schema-constrained JSON verdict.
+    structured: bool,
+}
+
+impl Asked<'_> {
+    fn unit(&self, what: &[u8]) -> f64 {
+        unit(&[&self.config.seed.to_le_bytes(), &self.key, what])
+    }
+
+    /// Whether this first (not re-asked, not constrained) verdict is garbled.
+    fn garbles(&self) -> bool {
+        !self.structured && !self.reask && self.unit(b"garble") < self.config.garble_rate
+    }
+}
+
 /// The reply to a conversation. `structured`: the request asked for a schema-constrained
 /// JSON verdict, which a judge then always gives.
 pub(super) fn reply(
@@ -61,96 +85,110 @@ pub(super) fn reply(
     messages: &[(String, String)],
     structured: bool,
 ) -> Said {
-    let first_user = messages
-        .iter()
-        .find(|(r, _)| r == "user")
-        .map(|(_, c)| c.as_str())
-        .unwrap_or("");
-    let all: String = messages.iter().map(|(_, c)| c.as_str()).collect();
-    let key = all.as_bytes();
-    let seed = config.seed.to_le_bytes();
-    let is_reask = messages.iter().filter(|(r, _)| r == "user").count() > 1
-        && messages.iter().any(|(r, _)| r == "assistant");
-    let asks = recognise(first_user);
-    if asks == Some(Asks::Aspects) {
-        // A rubric prompt: grade each listed aspect around the answer's overall merit.
-        let aspects: Vec<&str> = first_user
-            .split(ASPECTS_HEADING)
-            .nth(1)
-            .unwrap_or("")
-            .lines()
-            .skip_while(|l| l.trim().is_empty())
-            .take_while(|l| l.starts_with("- "))
-            .map(|l| l[2..].trim())
-            .collect();
-        if !structured && !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
-            return garbled("各観点ともおおむね良好です。");
-        }
-        let base = single_verdict(config, first_user) as f64;
-        let fields: Vec<String> = aspects
+    let asked = Asked {
+        config,
+        prompt: messages
             .iter()
-            .map(|a| {
-                let jitter = (unit(&[&seed, key, a.as_bytes()]) * 3.0).floor() - 1.0;
-                format!("\"{a}\": {}", (base + jitter).clamp(1.0, 10.0))
-            })
-            .collect();
-        let json = format!("{{{}}}", fields.join(", "));
-        if structured {
-            return judge(format!(
-                "{{\"explanation\": \"各観点を検討しました。\", {}}}",
-                fields.join(", ")
-            ));
-        }
-        let text = if is_reask {
-            json
-        } else {
-            format!("各観点について検討しました。\n\n```json\n{json}\n```")
-        };
-        return judge(text);
+            .find(|(r, _)| r == "user")
+            .map(|(_, c)| c.as_str())
+            .unwrap_or(""),
+        key: messages
+            .iter()
+            .flat_map(|(_, c)| c.as_bytes())
+            .copied()
+            .collect(),
+        reask: messages.iter().filter(|(r, _)| r == "user").count() > 1
+            && messages.iter().any(|(r, _)| r == "assistant"),
+        structured,
+    };
+    match recognise(asked.prompt) {
+        Some(Asks::Aspects) => rubric(&asked),
+        Some(Asks::Choice) => choice(&asked),
+        Some(Asks::Rating) => rating(&asked),
+        None => candidate(&asked, model),
     }
-    if asks == Some(Asks::Choice) {
-        let choice = pair_verdict(config, first_user);
-        if structured {
-            return judge(format!(
-                "{{\"explanation\": \"両方の回答を比較しました。\", \"verdict\": \"{choice}\"}}"
-            ));
-        }
-        if !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
-            return garbled("どちらの回答にも長所があり、判断が難しいところです。");
-        }
-        let text = if is_reask {
-            format!("[[{choice}]]")
-        } else {
-            format!(
-                "両方の回答を比較しました。内容の正確さと詳しさを考慮すると、最終判定は次のとおりです。\n\n[[{choice}]]"
-            )
-        };
-        return judge(text);
+}
+
+/// A rubric verdict: each listed aspect graded around the answer's overall merit.
+fn rubric(a: &Asked) -> Said {
+    let aspects: Vec<&str> = a
+        .prompt
+        .split(ASPECTS_HEADING)
+        .nth(1)
+        .unwrap_or("")
+        .lines()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| l.starts_with("- "))
+        .map(|l| l[2..].trim())
+        .collect();
+    if a.garbles() {
+        return garbled("各観点ともおおむね良好です。");
     }
-    if asks == Some(Asks::Rating) {
-        let score = single_verdict(config, first_user);
-        if structured {
-            return judge(format!(
-                "{{\"explanation\": \"回答を検討しました。\", \"rating\": {score}}}"
-            ));
-        }
-        if !is_reask && unit(&[&seed, key, b"garble"]) < config.garble_rate {
-            return garbled("この回答はおおむね良いと思います。評価は高めです。");
-        }
-        let text = if is_reask {
-            format!("[[{score}]]")
-        } else {
-            format!("回答は質問に答えており、説明の詳しさも考慮しました。\n\n評価: [[{score}]]")
-        };
-        return judge(text);
+    let base = single_verdict(a.config, a.prompt) as f64;
+    let fields: Vec<String> = aspects
+        .iter()
+        .map(|name| {
+            let jitter = (a.unit(name.as_bytes()) * 3.0).floor() - 1.0;
+            format!("\"{name}\": {}", (base + jitter).clamp(1.0, 10.0))
+        })
+        .collect();
+    let json = format!("{{{}}}", fields.join(", "));
+    judge(if a.structured {
+        format!(
+            "{{\"explanation\": \"各観点を検討しました。\", {}}}",
+            fields.join(", ")
+        )
+    } else if a.reask {
+        json
+    } else {
+        format!("各観点について検討しました。\n\n```json\n{json}\n```")
+    })
+}
+
+/// A pairwise verdict for the better answer.
+fn choice(a: &Asked) -> Said {
+    let choice = pair_verdict(a.config, a.prompt);
+    if a.garbles() {
+        return garbled("どちらの回答にも長所があり、判断が難しいところです。");
     }
-    // A candidate answer: longer and richer for better models.
-    let q = quality(config, model);
+    judge(if a.structured {
+        format!("{{\"explanation\": \"両方の回答を比較しました。\", \"verdict\": \"{choice}\"}}")
+    } else if a.reask {
+        format!("[[{choice}]]")
+    } else {
+        format!(
+            "両方の回答を比較しました。内容の正確さと詳しさを考慮すると、最終判定は次のとおりです。\n\n[[{choice}]]"
+        )
+    })
+}
+
+/// A 1-10 grade following the answer's merit.
+fn rating(a: &Asked) -> Said {
+    let score = single_verdict(a.config, a.prompt);
+    if a.garbles() {
+        return garbled("この回答はおおむね良いと思います。評価は高めです。");
+    }
+    judge(if a.structured {
+        format!("{{\"explanation\": \"回答を検討しました。\", \"rating\": {score}}}")
+    } else if a.reask {
+        format!("[[{score}]]")
+    } else {
+        format!("回答は質問に答えており、説明の詳しさも考慮しました。\n\n評価: [[{score}]]")
+    })
+}
+
+/// A candidate answer: longer and richer for better models.
+fn candidate(a: &Asked, model: &str) -> Said {
+    let q = quality(a.config, model);
     let n = 1 + (q * 9.0).round() as usize;
     let mut out = String::new();
     for i in 0..n {
-        let pick = (unit(&[&seed, model.as_bytes(), key, &i.to_le_bytes()])
-            * SENTENCES.len() as f64) as usize;
+        let pick = (unit(&[
+            &a.config.seed.to_le_bytes(),
+            model.as_bytes(),
+            &a.key,
+            &i.to_le_bytes(),
+        ]) * SENTENCES.len() as f64) as usize;
         out.push_str(SENTENCES[pick.min(SENTENCES.len() - 1)]);
     }
     Said {

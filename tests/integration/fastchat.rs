@@ -10,8 +10,8 @@
 //! test says on stderr when it cannot).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -85,36 +85,17 @@ fn fastchat_pairwise(path: &Path, baseline: &str) -> Pairwise {
     out
 }
 
-fn fastchat_dir() -> PathBuf {
-    std::env::var_os("SHINPAN_FASTCHAT_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/shinpan/fastchat")
-        })
-}
-
 /// Runs the real `show_result.py` when it is installed; `None` (said on stderr) otherwise.
 fn show_result(args: &[&str]) -> Option<String> {
-    let dir = fastchat_dir();
-    let (python, script) = (dir.join("venv/bin/python"), dir.join("show_result.py"));
-    if !python.exists() || !script.exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide {} and {} (scripts/fetch-fastchat.sh)",
-            python.display(),
-            script.display()
-        );
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "fastchat: {} or {} is missing (run scripts/fetch-fastchat.sh): compared with the re-implemented rules only",
-            python.display(),
-            script.display()
-        );
-        return None;
-    }
-    let o = std::process::Command::new(python)
-        .arg(script)
+    let tools = crate::support::installed(
+        "SHINPAN_FASTCHAT_DIR",
+        "fastchat",
+        &["venv/bin/python", "show_result.py"],
+        "scripts/fetch-fastchat.sh",
+        "fastchat: FastChat's show_result.py not run, compared with its rules re-implemented only",
+    )?;
+    let o = std::process::Command::new(&tools[0])
+        .arg(&tools[1])
         .args(args)
         .output()
         .unwrap();

@@ -8,13 +8,13 @@
 
 use std::io::Write;
 use std::net::TcpListener;
-use std::path::PathBuf;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::jsonl;
+use crate::support::{installed, jsonl, say};
 
 struct Server(Child);
 
@@ -25,45 +25,22 @@ impl Drop for Server {
     }
 }
 
-fn llama_dir() -> PathBuf {
-    std::env::var_os("SHINPAN_LLAMA_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/shinpan"))
-}
-
-/// Says something on the real stderr: the test harness captures `eprintln!`, and a skipped
-/// test must not pass as a silent `ok`.
-fn say(msg: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{msg}");
-}
-
 /// Starts llama-server on a free port and waits until it answers.
 fn start() -> Option<(Server, String)> {
-    let (bin, model) = (
-        llama_dir().join("llama-server"),
-        llama_dir().join("smollm2.gguf"),
-    );
-    if !bin.exists() || !model.exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide {} and {} (scripts/fetch-llama.sh)",
-            bin.display(),
-            model.display()
-        );
-        say(&format!(
-            "SKIPPED llama::a_real_llama_cpp_server_end_to_end: {} or {} is missing; run scripts/fetch-llama.sh (CI always runs it)",
-            bin.display(),
-            model.display()
-        ));
-        return None;
-    }
+    let tools = installed(
+        "SHINPAN_LLAMA_DIR",
+        "",
+        &["llama-server", "smollm2.gguf"],
+        "scripts/fetch-llama.sh",
+        "SKIPPED llama::a_real_llama_cpp_server_end_to_end",
+    )?;
+    let (bin, model) = (&tools[0], &tools[1]);
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(&bin)
+    let child = Command::new(bin)
         .args(["-m", model.to_str().unwrap(), "--host", "127.0.0.1"])
         .args(["--port", &port.to_string()])
         .args(["-c", "8192", "-np", "2", "-t", "2", "--seed", "1"])

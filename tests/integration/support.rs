@@ -236,3 +236,45 @@ pub fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
     std::fs::write(&p, content).unwrap();
     p
 }
+
+/// Says something on the real stderr: the test harness captures `eprintln!`, and what a test
+/// could not do must not pass as a silent `ok`.
+pub fn say(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
+}
+
+/// The files an installed tool provides, under `$VAR` or else `~/.cache/shinpan/SUB`: `Some`
+/// when they all exist. Otherwise CI fails (it installs them with `script`), and elsewhere the
+/// test says on stderr what it will not do.
+pub fn installed(
+    var: &str,
+    sub: &str,
+    files: &[&str],
+    script: &str,
+    without: &str,
+) -> Option<Vec<PathBuf>> {
+    let dir = std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap())
+                .join(".cache/shinpan")
+                .join(sub)
+        });
+    let paths: Vec<PathBuf> = files.iter().map(|f| dir.join(f)).collect();
+    if paths.iter().all(|p| p.exists()) {
+        return Some(paths);
+    }
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must provide {} ({script})",
+        shown.join(" and ")
+    );
+    say(&format!(
+        "{without}: {} missing; run {script} (CI does)",
+        shown.join(" or ")
+    ));
+    None
+}

@@ -6,7 +6,8 @@ mod single;
 
 use unicode_width::UnicodeWidthStr;
 
-use crate::aggregate::{Mode, ModelSummary, PairSummary, Report, SingleSummary};
+use crate::aggregate::samples::Sampling;
+use crate::aggregate::{LengthBias, Mode, ModelSummary, PairSummary, Report, SingleSummary};
 
 /// Column alignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,85 +102,100 @@ pub fn tables(r: &Report) -> Vec<Table> {
         out.extend(pair::pair_tables(&title, r, &pairs));
     }
     if !r.same_family_as_judge.is_empty() {
-        out.push(table(
-            format!("{title}: self-preference risk"),
-            vec!["model", "family"],
-            r.same_family_as_judge
-                .iter()
-                .map(|m| {
-                    let f = crate::aggregate::family::family(m).unwrap_or("-");
-                    vec![m.clone(), f.to_string()]
-                })
-                .collect(),
-            "These models share the judge's model family; judges tend to favour their own family, \
-             so compare their figures with another judge's before trusting them.",
-        ));
+        out.push(self_preference_table(&title, r));
     }
     if let Some(p) = &r.position_bias {
         pair::position_tables(&title, p, &mut out);
     }
     if let Some(s) = &r.sampling {
-        let spread = if r.mode.is_graded() {
-            "mean range of an item's grades (max − min)"
-        } else {
-            "mean share of an item's judgments that differ from the majority"
-        };
-        out.push(table(
-            format!("{title}: repeated judging"),
-            vec!["measure", "value"],
-            vec![
-                vec!["judgments per item (most)".into(), s.samples.to_string()],
-                vec!["items judged repeatedly".into(), s.items.to_string()],
-                vec!["unstable items".into(), s.unstable_items.to_string()],
-                vec![spread.into(), num(Some(s.mean_spread), 3)],
-            ],
-            "Every item was judged several times (--judge-samples); the figures above use the \
-             median grade (single) or each order's majority verdict (pairwise). Unstable items \
-             got different verdicts from the same judge on the same answers: run-to-run drift.",
-        ));
-        if !s.unstable.is_empty() {
-            let rows = s
-                .unstable
-                .iter()
-                .take(LISTED)
-                .map(|u| {
-                    let values: Vec<String> = u.values.iter().map(|v| format!("{v}")).collect();
-                    vec![
-                        u.question_id.clone(),
-                        u.turn.to_string(),
-                        u.model.clone(),
-                        values.join(" / "),
-                        num(Some(u.spread), 2),
-                    ]
-                })
-                .collect();
-            out.push(table(
-                format!("{title}: least stable items"),
-                vec!["question", "turn", "model", "verdicts", "spread"],
-                rows,
-                "Items whose repeated judgments disagreed most (pairwise verdicts as 1 = model_1 \
-                 won, 0.5 = tie, 0 = model_2 won); the JSON report lists up to --max-listed.",
-            ));
-        }
+        sampling_tables(&title, r, s, &mut out);
     }
     if let Some(l) = &r.length_bias {
-        let what = if r.mode.is_graded() {
-            "Correlation of each grade with its answer's length (characters)"
-        } else {
-            "Correlation of each game's outcome for model_1 (win 1, tie ½, loss 0) with model_1's \
-             answer length minus model_2's"
-        };
-        out.push(table(
-            format!("{title}: length bias"),
-            vec!["measure", "value"],
-            vec![
-                vec!["rows with known lengths".into(), l.n.to_string()],
-                vec!["length correlation".into(), num(l.correlation, 3)],
-            ],
-            &format!("{what}; near 0 means the judge is not swayed by length, towards 1 that longer answers win."),
-        ));
+        out.push(length_table(&title, r, l));
     }
     out
+}
+
+fn self_preference_table(title: &str, r: &Report) -> Table {
+    table(
+        format!("{title}: self-preference risk"),
+        vec!["model", "family"],
+        r.same_family_as_judge
+            .iter()
+            .map(|m| {
+                let f = crate::aggregate::family::family(m).unwrap_or("-");
+                vec![m.clone(), f.to_string()]
+            })
+            .collect(),
+        "These models share the judge's model family; judges tend to favour their own family, \
+         so compare their figures with another judge's before trusting them.",
+    )
+}
+
+fn sampling_tables(title: &str, r: &Report, s: &Sampling, out: &mut Vec<Table>) {
+    let spread = if r.mode.is_graded() {
+        "mean range of an item's grades (max − min)"
+    } else {
+        "mean share of an item's judgments that differ from the majority"
+    };
+    out.push(table(
+        format!("{title}: repeated judging"),
+        vec!["measure", "value"],
+        vec![
+            vec!["judgments per item (most)".into(), s.samples.to_string()],
+            vec!["items judged repeatedly".into(), s.items.to_string()],
+            vec!["unstable items".into(), s.unstable_items.to_string()],
+            vec![spread.into(), num(Some(s.mean_spread), 3)],
+        ],
+        "Every item was judged several times (--judge-samples); the figures above use the \
+         median grade (single) or each order's majority verdict (pairwise). Unstable items \
+         got different verdicts from the same judge on the same answers: run-to-run drift.",
+    ));
+    if s.unstable.is_empty() {
+        return;
+    }
+    let rows = s
+        .unstable
+        .iter()
+        .take(LISTED)
+        .map(|u| {
+            let values: Vec<String> = u.values.iter().map(|v| format!("{v}")).collect();
+            vec![
+                u.question_id.clone(),
+                u.turn.to_string(),
+                u.model.clone(),
+                values.join(" / "),
+                num(Some(u.spread), 2),
+            ]
+        })
+        .collect();
+    out.push(table(
+        format!("{title}: least stable items"),
+        vec!["question", "turn", "model", "verdicts", "spread"],
+        rows,
+        "Items whose repeated judgments disagreed most (pairwise verdicts as 1 = model_1 \
+         won, 0.5 = tie, 0 = model_2 won); the JSON report lists up to --max-listed.",
+    ));
+}
+
+fn length_table(title: &str, r: &Report, l: &LengthBias) -> Table {
+    let what = if r.mode.is_graded() {
+        "Correlation of each grade with its answer's length (characters)"
+    } else {
+        "Correlation of each game's outcome for model_1 (win 1, tie ½, loss 0) with model_1's \
+         answer length minus model_2's"
+    };
+    table(
+        format!("{title}: length bias"),
+        vec!["measure", "value"],
+        vec![
+            vec!["rows with known lengths".into(), l.n.to_string()],
+            vec!["length correlation".into(), num(l.correlation, 3)],
+        ],
+        &format!(
+            "{what}; near 0 means the judge is not swayed by length, towards 1 that longer answers win."
+        ),
+    )
 }
 
 /// What a partial report lacks, per model, first, so nobody reads its figures as complete.

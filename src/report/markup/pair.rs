@@ -163,9 +163,13 @@ pub(super) fn position_tables(title: &str, p: &PositionBias, out: &mut Vec<Table
         .as_ref()
         .map(|w| format!("home advantage not estimable (n/e): {w}"));
     out.push(t);
-    if p.inconsistent.is_empty() {
-        return;
+    if !p.inconsistent.is_empty() {
+        out.push(inconsistent_table(title, p));
     }
+}
+
+/// The games whose verdict changed when the answers were swapped.
+fn inconsistent_table(title: &str, p: &PositionBias) -> Table {
     let rows = p
         .inconsistent
         .iter()
@@ -182,7 +186,7 @@ pub(super) fn position_tables(title: &str, p: &PositionBias, out: &mut Vec<Table
         })
         .collect();
     let more = p.inconsistent_games.saturating_sub(LISTED);
-    out.push(table(
+    table(
         format!("{title}: inconsistent games"),
         vec![
             "question",
@@ -201,7 +205,7 @@ pub(super) fn position_tables(title: &str, p: &PositionBias, out: &mut Vec<Table
                 String::new()
             }
         ),
-    ));
+    )
 }
 
 fn winner(w: crate::types::Winner) -> String {
