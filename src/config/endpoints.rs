@@ -115,15 +115,7 @@ mod tests {
     use std::num::NonZeroU32;
     use std::path::PathBuf;
 
-    use super::super::{Layers, Settings};
-
-    fn flags(judge: &str, q: &str) -> Settings {
-        Settings {
-            judge: Some(judge.into()),
-            questions: Some(q.into()),
-            ..Default::default()
-        }
-    }
+    use super::super::{Layers, Settings, test_flags};
 
     #[test]
     fn config_tables_give_per_model_endpoints_and_flags_reach_endpoints_that_leave_a_field_out() {
@@ -149,7 +141,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        let mut f = flags("gpt-4o", "q.jsonl");
+        let mut f = test_flags("gpt-4o", "q.jsonl");
         f.endpoint.rpm = Some(60);
         let o = Layers {
             file: Some((PathBuf::from("x.toml"), cfg)),
@@ -190,7 +182,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        let mut f = flags("a", "q.jsonl");
+        let mut f = test_flags("a", "q.jsonl");
         f.endpoint.rpm = Some(60);
         let err = Layers {
             file: Some((PathBuf::from("x.toml"), cfg)),

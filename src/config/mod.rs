@@ -199,3 +199,13 @@ impl Layers {
         resolve::resolve(s, &file, &self.flags, &cfg_name)
     }
 }
+
+/// A flags layer with a judge and a question file, for the tests of this module.
+#[cfg(test)]
+fn test_flags(judge: &str, q: &str) -> Settings {
+    Settings {
+        judge: Some(judge.into()),
+        questions: Some(q.into()),
+        ..Default::default()
+    }
+}

@@ -252,20 +252,12 @@ fn resolve_aspects(
 
 #[cfg(test)]
 mod tests {
-    use super::super::Layers;
+    use super::super::{Layers, test_flags};
     use super::*;
-
-    fn flags(judge: &str, q: &str) -> Settings {
-        Settings {
-            judge: Some(judge.into()),
-            questions: Some(q.into()),
-            ..Default::default()
-        }
-    }
 
     #[test]
     fn baseline_must_be_a_candidate() {
-        let mut f = flags("j", "q.jsonl");
+        let mut f = test_flags("j", "q.jsonl");
         f.models = Some(vec!["a".into(), "b".into()]);
         f.mode = Some("pairwise-baseline".into());
         f.baseline = Some("c".into());

@@ -19,7 +19,7 @@ use shinpan::judge::verdict::Asks;
 use shinpan::types::Mode;
 
 use crate::fake::{Fake, Reply, first_user};
-use crate::support::{builder, jsonl, judging, run_bin, stdout_json};
+use crate::support::{builder, jsonl, judging};
 
 /// (turn 1, turn 2, all rows) mean per model.
 type Single = BTreeMap<String, [Option<f64>; 3]>;
@@ -249,17 +249,6 @@ async fn run_twice(opts: &shinpan::config::RunOptions, model: &str) -> Value {
     serde_json::to_value(&second.report).unwrap()
 }
 
-fn report_of(out: &Path) -> Value {
-    stdout_json(&run_bin(&[
-        "report",
-        out.to_str().unwrap(),
-        "--format",
-        "json",
-        "--bootstrap",
-        "0",
-    ]))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn show_result_counts_what_shinpan_report_counts() {
     let fake = Fake::start(drifting_judge()).await;
@@ -289,7 +278,7 @@ async fn show_result_counts_what_shinpan_report_counts() {
         );
         assert_same_single(
             &expected,
-            &shinpan_single(&report_of(&opts.out)),
+            &shinpan_single(&crate::support::report_json(&opts.out)),
             &format!("{what}: shinpan report"),
         );
         // The medians, not the means of the samples, are what the file carries.
@@ -330,7 +319,7 @@ async fn show_result_counts_what_shinpan_report_counts() {
     );
     assert_eq!(shinpan_pairwise(&run_report), expected, "the run's report");
     assert_eq!(
-        shinpan_pairwise(&report_of(&opts.out)),
+        shinpan_pairwise(&crate::support::report_json(&opts.out)),
         expected,
         "shinpan report"
     );

@@ -178,15 +178,7 @@ async fn a_changed_answer_invalidates_exactly_the_judgments_that_showed_it() {
     let current: Vec<(usize, PairJudgment)> =
         read_jsonl(&dir.path().join("out/judgments/judge_pair.jsonl")).unwrap();
     assert_eq!(current.len(), 12);
-    let o = crate::support::run_bin(&[
-        "report",
-        dir.path().join("out").to_str().unwrap(),
-        "--format",
-        "json",
-        "--mode",
-        "pairwise-all",
-    ]);
-    let report = crate::support::stdout_json(&o);
+    let report = crate::support::report_json(&dir.path().join("out"));
     let beta_again = report["models"]
         .as_array()
         .unwrap()

@@ -50,6 +50,18 @@ pub fn stdout_json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).expect("stdout is JSON")
 }
 
+/// `shinpan report DIR --format json --bootstrap 0`, as JSON.
+pub fn report_json(dir: &Path) -> Value {
+    stdout_json(&run_bin(&[
+        "report",
+        dir.to_str().unwrap(),
+        "--format",
+        "json",
+        "--bootstrap",
+        "0",
+    ]))
+}
+
 /// JSON with every number rounded to 9 decimals and anything within 1e-9 of zero made
 /// zero, so snapshots pin figures, not floating-point noise (`-4.15e-14` for 0).
 pub fn rounded(v: Value) -> Value {
