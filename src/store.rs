@@ -25,8 +25,26 @@ pub enum StoreError {
 /// parse is a record torn by a killed writer and is dropped; a bad line anywhere else is an
 /// error naming the line.
 pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>, StoreError> {
-    let mut reader = BufReader::with_capacity(1 << 16, File::open(path)?);
     let mut out = Vec::new();
+    each_jsonl(path, |line, v| out.push((line, v)))?;
+    Ok(out)
+}
+
+/// Like [`read_jsonl`], but appends the records alone to `out`, so a million records are never
+/// held twice (with their line numbers, then without).
+pub fn read_jsonl_into<T: DeserializeOwned>(
+    path: &Path,
+    out: &mut Vec<T>,
+) -> Result<(), StoreError> {
+    each_jsonl(path, |_, v| out.push(v))
+}
+
+/// Hands every record of a JSONL file, with its line number, to `f` (see [`read_jsonl`]).
+fn each_jsonl<T: DeserializeOwned>(
+    path: &Path,
+    mut f: impl FnMut(usize, T),
+) -> Result<(), StoreError> {
+    let mut reader = BufReader::with_capacity(1 << 16, File::open(path)?);
     let mut buf = Vec::new();
     let mut line_no = 0;
     loop {
@@ -47,7 +65,7 @@ pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>, S
             continue;
         }
         match serde_json::from_str::<T>(line) {
-            Ok(v) => out.push((line_no, v)),
+            Ok(v) => f(line_no, v),
             Err(_) if !complete => break,
             Err(e) => {
                 return Err(StoreError::Parse {
@@ -57,7 +75,7 @@ pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>, S
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Like [`read_jsonl`], but a missing file reads as empty.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// them with `==`).
 #[derive(Debug, Clone)]
 pub struct QuestionId {
-    text: String,
+    text: Box<str>,
     number: bool,
 }
 
@@ -21,7 +21,7 @@ impl QuestionId {
     /// An id written as a string.
     pub fn text(s: impl Into<String>) -> Self {
         Self {
-            text: s.into(),
+            text: s.into().into_boxed_str(),
             number: false,
         }
     }
@@ -29,7 +29,7 @@ impl QuestionId {
     /// An id written as an integer.
     pub fn number(n: i64) -> Self {
         Self {
-            text: n.to_string(),
+            text: n.to_string().into_boxed_str(),
             number: true,
         }
     }
@@ -89,7 +89,7 @@ impl<'de> Deserialize<'de> for QuestionId {
         match serde_json::Value::deserialize(d)? {
             serde_json::Value::String(s) => Ok(QuestionId::text(s)),
             serde_json::Value::Number(n) => Ok(QuestionId {
-                text: n.to_string(),
+                text: n.to_string().into_boxed_str(),
                 number: true,
             }),
             other => Err(serde::de::Error::custom(format!(

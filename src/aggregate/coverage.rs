@@ -7,7 +7,7 @@
 //! files alone it is inferred: every model is expected on every question and turn seen for
 //! any model (single), and every pairing that occurs on every question and turn seen.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -44,17 +44,41 @@ pub struct Expectation {
     pub reasons: Vec<String>,
 }
 
-/// (question, turn, opponent) of one model; the opponent is empty for grades.
-type Item = (String, u32, String);
+/// Names (question ids and models) as small numbers, so a million games cost a few bytes each.
+#[derive(Default)]
+struct Names<'a> {
+    ids: HashMap<&'a str, u32>,
+}
 
+impl<'a> Names<'a> {
+    fn id(&mut self, name: &'a str) -> u32 {
+        let next = self.ids.len() as u32;
+        *self.ids.entry(name).or_insert(next)
+    }
+}
+
+/// One judged item of a model: question, turn and opponent (`NONE` for grades), packed.
+fn item(q: u32, turn: u32, opponent: u32) -> u64 {
+    (u64::from(q) << 32) | (u64::from(turn.min(255)) << 24) | u64::from(opponent & 0xff_ffff)
+}
+
+/// A (question, turn) pair, packed.
+fn qt(q: u32, turn: u32) -> u64 {
+    (u64::from(q) << 32) | u64::from(turn)
+}
+
+/// The opponent of a grade.
+const NONE: u32 = 0xff_ffff;
+
+/// What one model has: items with a verdict, and items judged without one.
 #[derive(Default)]
 struct Seen {
-    judged: BTreeSet<Item>,
-    failed: BTreeSet<Item>,
+    judged: HashSet<u64>,
+    failed: HashSet<u64>,
 }
 
 impl Seen {
-    fn add(&mut self, item: Item, verdict: bool) {
+    fn add(&mut self, item: u64, verdict: bool) {
         if verdict {
             self.failed.remove(&item);
             self.judged.insert(item);
@@ -64,59 +88,82 @@ impl Seen {
     }
 }
 
-fn tally(
-    expected: &BTreeMap<String, BTreeSet<Item>>,
-    seen: &BTreeMap<String, Seen>,
-) -> Vec<ModelCoverage> {
+/// Per model: the (question, turn) pairs and the opponents it is expected on; every
+/// combination is one expected item.
+struct Expected {
+    question_turns: HashSet<u64>,
+    opponents: BTreeMap<String, Vec<u32>>,
+}
+
+fn tally(expected: &Expected, seen: &HashMap<u32, Seen>, names: &Names) -> Vec<ModelCoverage> {
     expected
+        .opponents
         .iter()
-        .map(|(model, items)| {
-            let s = seen.get(model);
-            let judged = s.map_or(0, |s| s.judged.intersection(items).count());
-            let failed = s.map_or(0, |s| s.failed.intersection(items).count());
+        .map(|(model, opponents)| {
+            let expected_n = expected.question_turns.len() * opponents.len();
+            let counted = |items: &HashSet<u64>| {
+                items
+                    .iter()
+                    .filter(|i| {
+                        let (q, turn, o) = (
+                            (*i >> 32) as u32,
+                            ((*i >> 24) & 0xff) as u32,
+                            (*i & 0xff_ffff) as u32,
+                        );
+                        expected.question_turns.contains(&qt(q, turn)) && opponents.contains(&o)
+                    })
+                    .count()
+            };
+            let s = names.ids.get(model.as_str()).and_then(|id| seen.get(id));
+            let judged = s.map_or(0, |s| counted(&s.judged));
+            let failed = s.map_or(0, |s| counted(&s.failed));
             ModelCoverage {
                 model: model.clone(),
-                expected: items.len(),
+                expected: expected_n,
                 judged,
                 failed,
-                missing: items.len() - judged - failed,
+                missing: expected_n - judged - failed,
             }
         })
         .collect()
 }
 
-fn question_turns(exp: &Expectation) -> Vec<(String, u32)> {
+/// The (question, turn) pairs a run expects.
+fn expected_question_turns<'a>(exp: &'a Expectation, names: &mut Names<'a>) -> HashSet<u64> {
     exp.questions
         .iter()
-        .flat_map(|(q, turns)| (1..=*turns).map(move |t| (q.clone(), t)))
+        .flat_map(|(q, turns)| {
+            let q = names.id(q);
+            (1..=*turns).map(move |t| qt(q, t))
+        })
         .collect()
 }
 
 /// Coverage of graded rows (the current records of one judge).
 pub fn single_coverage(rows: &[&SingleGrade], exp: Option<&Expectation>) -> Vec<ModelCoverage> {
-    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+    let mut names = Names::default();
+    let mut seen: HashMap<u32, Seen> = HashMap::new();
+    let mut qts_seen = HashSet::new();
+    let mut models_seen = BTreeSet::new();
     for r in rows {
-        seen.entry(r.model.clone()).or_default().add(
-            (r.question_id.to_string(), r.turn, String::new()),
-            r.has_verdict(),
-        );
+        let (q, m) = (names.id(r.question_id.as_str()), names.id(&r.model));
+        seen.entry(m)
+            .or_default()
+            .add(item(q, r.turn, NONE), r.has_verdict());
+        qts_seen.insert(qt(q, r.turn));
+        models_seen.insert(r.model.clone());
     }
-    let items: BTreeSet<Item> = match exp {
-        Some(e) => question_turns(e)
-            .into_iter()
-            .map(|(q, t)| (q, t, String::new()))
-            .collect(),
-        None => seen
-            .values()
-            .flat_map(|s| s.judged.iter().chain(&s.failed).cloned())
-            .collect(),
+    let expected = match exp {
+        Some(e) => Expected {
+            question_turns: expected_question_turns(e, &mut names),
+            opponents: e.models.iter().map(|m| (m.clone(), vec![NONE])).collect(),
+        },
+        None => Expected {
+            question_turns: qts_seen,
+            opponents: models_seen.into_iter().map(|m| (m, vec![NONE])).collect(),
+        },
     };
-    let models: Vec<String> = match exp {
-        Some(e) => e.models.clone(),
-        None => seen.keys().cloned().collect(),
-    };
-    let expected = models.into_iter().map(|m| (m, items.clone())).collect();
-    tally(&expected, &seen)
+    tally(&expected, &seen, &names)
 }
 
 /// Coverage of pairwise games (the current records of one judge), from each listed model's
@@ -126,65 +173,67 @@ pub fn pair_coverage(
     baseline: Option<&str>,
     exp: Option<&Expectation>,
 ) -> Vec<ModelCoverage> {
-    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
-    let mut pairings: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut question_turns_seen: BTreeSet<(String, u32)> = BTreeSet::new();
+    let mut names = Names::default();
+    let mut seen: HashMap<u32, Seen> = HashMap::new();
+    let mut qts_seen = HashSet::new();
+    let mut pairings: BTreeSet<(&str, &str)> = BTreeSet::new();
     for r in rows {
         if baseline.is_some_and(|b| r.model_1 != b && r.model_2 != b) {
             continue;
         }
-        let (q, t, v) = (r.question_id.to_string(), r.turn, r.has_verdict());
-        seen.entry(r.model_1.clone())
-            .or_default()
-            .add((q.clone(), t, r.model_2.clone()), v);
-        seen.entry(r.model_2.clone())
-            .or_default()
-            .add((q.clone(), t, r.model_1.clone()), v);
-        pairings.insert((r.model_1.clone(), r.model_2.clone()));
-        pairings.insert((r.model_2.clone(), r.model_1.clone()));
-        question_turns_seen.insert((q, t));
+        let q = names.id(r.question_id.as_str());
+        let (m1, m2) = (names.id(&r.model_1), names.id(&r.model_2));
+        let v = r.has_verdict();
+        seen.entry(m1).or_default().add(item(q, r.turn, m2), v);
+        seen.entry(m2).or_default().add(item(q, r.turn, m1), v);
+        pairings.insert((&r.model_1, &r.model_2));
+        pairings.insert((&r.model_2, &r.model_1));
+        qts_seen.insert(qt(q, r.turn));
     }
-    let qts: Vec<(String, u32)> = match exp {
-        Some(e) => question_turns(e),
-        None => question_turns_seen.into_iter().collect(),
-    };
     // Opponents of each listed model.
-    let mut opponents: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    match (exp, baseline) {
-        (Some(e), Some(b)) => {
-            for m in e.models.iter().filter(|m| *m != b) {
-                opponents
-                    .entry(m.clone())
-                    .or_default()
-                    .insert(b.to_string());
-            }
-        }
-        (Some(e), None) => {
-            for m in &e.models {
-                for o in e.models.iter().filter(|o| *o != m) {
-                    opponents.entry(m.clone()).or_default().insert(o.clone());
-                }
-            }
-        }
-        (None, _) => {
-            for (m, o) in pairings {
-                if Some(m.as_str()) != baseline {
-                    opponents.entry(m).or_default().insert(o);
-                }
-            }
+    let mut opponents: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    fn add<'a>(
+        names: &mut Names<'a>,
+        opponents: &mut BTreeMap<String, Vec<u32>>,
+        m: &str,
+        o: &'a str,
+    ) {
+        let o = names.id(o);
+        let list = opponents.entry(m.to_string()).or_default();
+        if !list.contains(&o) {
+            list.push(o);
         }
     }
-    let expected = opponents
-        .into_iter()
-        .map(|(m, os)| {
-            let items = os
-                .iter()
-                .flat_map(|o| qts.iter().map(move |(q, t)| (q.clone(), *t, o.clone())))
-                .collect();
-            (m, items)
-        })
-        .collect();
-    tally(&expected, &seen)
+    let question_turns = match exp {
+        Some(e) => {
+            let models: Vec<&str> = e.models.iter().map(String::as_str).collect();
+            for m in &models {
+                match baseline {
+                    Some(b) if m != &b => add(&mut names, &mut opponents, m, b),
+                    Some(_) => {}
+                    None => {
+                        for o in models.iter().filter(|o| *o != m) {
+                            add(&mut names, &mut opponents, m, o);
+                        }
+                    }
+                }
+            }
+            expected_question_turns(e, &mut names)
+        }
+        None => {
+            for (m, o) in pairings {
+                if Some(m) != baseline {
+                    add(&mut names, &mut opponents, m, o);
+                }
+            }
+            qts_seen
+        }
+    };
+    let expected = Expected {
+        question_turns,
+        opponents,
+    };
+    tally(&expected, &seen, &names)
 }
 
 /// Why a report with this coverage is partial (empty when it is complete).
@@ -217,7 +266,7 @@ mod tests {
             category: None,
             failed: score.is_none(),
             sample: None,
-            samples: Vec::new(),
+            samples: Default::default(),
             aspects: None,
             input_digest: None,
         }
@@ -259,7 +308,7 @@ mod tests {
             answer_2: None,
             question: None,
             sample: None,
-            samples: Vec::new(),
+            samples: Default::default(),
             g1_failed: false,
             g2_failed: false,
             input_digest: None,

@@ -16,7 +16,7 @@ use super::{Mode, Report, StatsOptions, summarize_pairs, summarize_single};
 use crate::error::UsageError;
 use crate::records::layout::{JOURNAL_DIR, MANIFEST};
 use crate::records::{Kind, Manifest, PairGame, RunState, SingleGrade, kind_of};
-use crate::store::read_jsonl;
+use crate::store::read_jsonl_into;
 
 /// Judgments read from files.
 #[derive(Debug, Default)]
@@ -61,18 +61,8 @@ pub fn load_judgments(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
         let kind = kind_of(&f).map_err(|e| bad(&f, e))?;
         match kind {
             None => {}
-            Some(Kind::Single) => out.single.extend(
-                read_jsonl::<SingleGrade>(&f)
-                    .map_err(|e| bad(&f, e))?
-                    .into_iter()
-                    .map(|(_, r)| r),
-            ),
-            Some(Kind::Pair) => out.pair.extend(
-                read_jsonl::<PairGame>(&f)
-                    .map_err(|e| bad(&f, e))?
-                    .into_iter()
-                    .map(|(_, r)| r),
-            ),
+            Some(Kind::Single) => read_jsonl_into(&f, &mut out.single).map_err(|e| bad(&f, e))?,
+            Some(Kind::Pair) => read_jsonl_into(&f, &mut out.pair).map_err(|e| bad(&f, e))?,
             Some(Kind::Answers) => {
                 if f.components().any(|c| c.as_os_str() == "reference_answer") {
                     out.other.push((f, "reference answers"));

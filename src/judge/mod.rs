@@ -129,7 +129,7 @@ impl Judge {
             category: Some(q.category.clone()),
             error,
             sample,
-            samples: Vec::new(),
+            samples: Default::default(),
             aspects,
             reasks: asked.reasks,
             usage: Some(asked.usage),
@@ -177,7 +177,7 @@ impl Judge {
             tstamp: unix_now(),
             category: Some(q.category.clone()),
             sample,
-            samples: Vec::new(),
+            samples: Default::default(),
             usage: Some(usage),
             input_digest: Some(input_digest(q, &[m1, m2], turn)),
         }

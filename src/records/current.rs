@@ -108,18 +108,17 @@ impl<'a, T: Judgment> Current<'a, T> {
 
     /// The records that count, in file order (collapsed items last).
     pub fn rows(&self) -> Vec<&T> {
-        let all: Vec<&T> = self
-            .once
-            .iter()
-            .copied()
-            .chain(self.collapsed.iter())
-            .collect();
+        let mut all: Vec<&T> = Vec::with_capacity(self.once.len() + self.collapsed.len());
+        all.extend(self.once.iter().copied().chain(self.collapsed.iter()));
         let retried = retried(&all);
-        all.into_iter()
-            .enumerate()
-            .filter(|(i, _)| !retried.contains(i))
-            .map(|(_, r)| r)
-            .collect()
+        if !retried.is_empty() {
+            let mut i = 0;
+            all.retain(|_| {
+                i += 1;
+                !retried.contains(&(i - 1))
+            });
+        }
+        all
     }
 }
 
@@ -182,20 +181,19 @@ fn retried<T: Judgment>(rows: &[&T]) -> HashSet<usize> {
 
 type Groups<'a, T> = BTreeMap<ItemKey<'a>, Vec<&'a T>>;
 
-fn split_samples<'a, T: Judgment>(rows: Vec<&'a T>) -> (Vec<&'a T>, Groups<'a, T>) {
-    let mut once = Vec::with_capacity(rows.len());
+/// The records judged once (in place, keeping their order) and the sampled ones by item.
+fn split_samples<'a, T: Judgment>(mut rows: Vec<&'a T>) -> (Vec<&'a T>, Groups<'a, T>) {
     let mut groups: Groups<'a, T> = BTreeMap::new();
-    for r in rows {
-        if r.sample().is_some() {
-            groups.entry(r.key()).or_default().push(r);
-        } else {
-            once.push(r);
-        }
+    for r in rows.iter().filter(|r| r.sample().is_some()) {
+        groups.entry(r.key()).or_default().push(*r);
+    }
+    if !groups.is_empty() {
+        rows.retain(|r| r.sample().is_none());
     }
     for g in groups.values_mut() {
         g.sort_by_key(|r| r.sample());
     }
-    (once, groups)
+    (rows, groups)
 }
 
 /// The median of some numbers (the mean of the middle two for an even count).
@@ -351,7 +349,7 @@ mod tests {
             category: None,
             failed: score.is_none() && digest.is_some(),
             sample,
-            samples: Vec::new(),
+            samples: Default::default(),
             aspects: None,
             input_digest: digest.map(InputDigest),
         }
@@ -385,7 +383,10 @@ mod tests {
         let rows = cur.rows();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].score, Some(5.0));
-        assert_eq!(rows[0].samples, [Some(8.0), None, Some(3.0), Some(5.0)]);
+        assert_eq!(
+            rows[0].samples.as_slice(),
+            [Some(8.0), None, Some(3.0), Some(5.0)]
+        );
         assert_eq!(rows[0].sample, None);
     }
 

@@ -55,6 +55,58 @@ impl<'de> Deserialize<'de> for JudgeName {
     }
 }
 
+/// The verdicts of the repeated judgments (`--judge-samples`) a collapsed record stands for;
+/// empty for a record judged once. Written as a list; boxed, so that a million records that
+/// have none cost a pointer each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Samples<T>(Option<Box<[T]>>);
+
+impl<T> Default for Samples<T> {
+    fn default() -> Self {
+        Samples(None)
+    }
+}
+
+impl<T> Samples<T> {
+    /// The verdicts, in sample order.
+    pub fn as_slice(&self) -> &[T] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The verdicts, in sample order.
+    pub fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.as_slice().iter()
+    }
+}
+
+impl<T> From<Vec<T>> for Samples<T> {
+    fn from(v: Vec<T>) -> Self {
+        Samples((!v.is_empty()).then(|| v.into_boxed_slice()))
+    }
+}
+
+impl<T: serde::Serialize> serde::Serialize for Samples<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.as_slice().serialize(s)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Samples<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Vec::<T>::deserialize(d)?.into())
+    }
+}
+
 /// What a JSONL file holds, told by its first record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -6,11 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::JudgeName;
 use super::current::{ItemKey, Judgment, Played};
 use super::digest::{InputDigest, lenient_digest};
 use super::single::present;
 use super::text::{TextStats, stats_of_text};
+use super::{JudgeName, Samples};
 use crate::types::{JudgeId, QuestionId, Usage, Winner};
 
 fn default_turn() -> u32 {
@@ -59,8 +59,8 @@ pub struct PairJudgment {
     pub sample: Option<u32>,
     /// The verdicts `[g1, g2]` of the repeated judgments this record stands for; each order
     /// here is their majority (shinpan extension).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub samples: Vec<[Winner; 2]>,
+    #[serde(default, skip_serializing_if = "Samples::is_empty")]
+    pub samples: Samples<[Winner; 2]>,
     /// Why game 1 has no verdict (shinpan extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub g1_error: Option<String>,
@@ -115,7 +115,7 @@ pub struct PairGame {
     pub sample: Option<u32>,
     /// Verdicts of the repeated judgments a collapsed record stands for.
     #[serde(default)]
-    pub samples: Vec<[Winner; 2]>,
+    pub samples: Samples<[Winner; 2]>,
     /// Whether shinpan recorded why game 1 has no verdict (the text is not kept).
     #[serde(default, rename = "g1_error", deserialize_with = "present")]
     pub g1_failed: bool,
@@ -190,7 +190,7 @@ impl Played for PairJudgment {
     }
     fn set_collapsed(&mut self, winners: [Winner; 2], samples: Vec<[Winner; 2]>, from: [&Self; 2]) {
         self.sample = None;
-        self.samples = samples;
+        self.samples = samples.into();
         [self.g1_winner, self.g2_winner] = winners;
         self.g1_user_prompt = from[0].g1_user_prompt.clone();
         self.g1_judgment = from[0].g1_judgment.clone();
@@ -213,7 +213,7 @@ impl Played for PairGame {
     }
     fn set_collapsed(&mut self, winners: [Winner; 2], samples: Vec<[Winner; 2]>, _: [&Self; 2]) {
         self.sample = None;
-        self.samples = samples;
+        self.samples = samples.into();
         [self.g1_winner, self.g2_winner] = winners;
         self.g1_failed = winners[0] == Winner::Error;
         self.g2_failed = winners[1] == Winner::Error;

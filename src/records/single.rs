@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::JudgeName;
 use super::current::{Graded, ItemKey, Judgment};
 use super::digest::{InputDigest, lenient_digest};
+use super::{JudgeName, Samples};
 use crate::types::{JudgeId, QuestionId, Usage};
 
 fn default_turn() -> u32 {
@@ -60,8 +60,8 @@ pub struct SingleJudgment {
     pub sample: Option<u32>,
     /// The grades of the repeated judgments this record stands for (`null` for a sample
     /// without a verdict); `score` is their median (shinpan extension).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub samples: Vec<Option<f64>>,
+    #[serde(default, skip_serializing_if = "Samples::is_empty")]
+    pub samples: Samples<Option<f64>>,
     /// Grades per rubric aspect (rubric mode); `score` is their weighted mean.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspects: Option<BTreeMap<String, f64>>,
@@ -114,7 +114,7 @@ pub struct SingleGrade {
     pub sample: Option<u32>,
     /// Grades of the repeated judgments a collapsed record stands for.
     #[serde(default)]
-    pub samples: Vec<Option<f64>>,
+    pub samples: Samples<Option<f64>>,
     /// Grades per rubric aspect (rubric mode).
     #[serde(default)]
     pub aspects: Option<BTreeMap<String, f64>>,
@@ -196,7 +196,7 @@ macro_rules! graded {
                 self.sample = None;
                 self.score = score;
                 self.aspects = aspects;
-                self.samples = samples;
+                self.samples = samples.into();
                 $set_failed(self, failure);
             }
         }
