@@ -25,6 +25,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Agreement between judges (and human votes) on the same answers.
     Agreement(AgreementArgs),
+    /// Export a run's judged items for human review (answers, verdicts, explanations, and
+    /// empty label and comment fields); read the labels back with `agreement --labels`.
+    Export(ExportArgs),
     /// Serve an offline OpenAI-compatible simulator on 127.0.0.1.
     Simulate(SimulateArgs),
     /// Run the whole pipeline offline against a built-in simulator on the sample questions.
@@ -291,9 +294,31 @@ pub struct AgreementArgs {
     /// `model_b`, `winner`, `judge`, `turn`); voters named `expert…`/`author…` pool as `human`.
     #[arg(long, value_name = "FILE")]
     pub human: Vec<PathBuf>,
+    /// A labelled review export (`shinpan export`, JSONL or CSV): each filled label is a
+    /// vote or grade of the judge `human`.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The run directory.
+    pub run: PathBuf,
+    /// Write to this file [default: stdout].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Export format.
+    #[arg(long, value_enum, default_value_t = crate::review::ReviewFormat::Jsonl)]
+    pub format: crate::review::ReviewFormat,
+    /// Which items: every judged item, the inconsistent ones, or those without a verdict.
+    #[arg(long, value_enum, default_value_t = crate::review::Only::All)]
+    pub only: crate::review::Only,
+    /// The run's question file, for runs that did not keep a copy (`questions.jsonl`).
+    #[arg(long, value_name = "FILE")]
+    pub questions: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@
 //! - [`error`]: the typed errors that decide exit codes.
 //! - [`aggregate`]: scores, win rates and position consistency from judgment records.
 //! - [`report`]: exporters (terminal table, Markdown, JSON) behind one trait.
+//! - [`review`]: the review export of judged items, and reading its labels back.
 //! - [`simulate`]: an offline OpenAI-compatible simulator for tests, demos and dry runs.
 
 pub mod aggregate;
@@ -32,6 +33,7 @@ pub mod judge;
 pub mod pipeline;
 pub mod records;
 pub mod report;
+pub mod review;
 pub mod simulate;
 pub mod store;
 pub mod types;

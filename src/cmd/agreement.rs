@@ -33,8 +33,18 @@ pub fn agreement(a: AgreementArgs) -> anyhow::Result<()> {
         .collect();
     let games: Vec<&PairGame> = loaded.pair.iter().collect();
     let games: Vec<PairGame> = Current::games(&games).rows().into_iter().cloned().collect();
+    let mut singles = singles;
+    let mut human = Vec::new();
+    for f in &a.labels {
+        let labels = crate::review::read_labels(f)?;
+        singles.extend(labels.grades);
+        human.extend(labels.votes);
+    }
     let single = single_agreement(&singles);
     let mut votes = judge_votes(&games);
+    for (who, v) in human_votes(&human) {
+        votes.entry(who).or_default().extend(v);
+    }
     for f in &a.human {
         let rows: Vec<HumanVote> = read_jsonl(f)
             .map_err(|e| UsageError(format!("{} (--human): {e}", f.display())))?

@@ -3,6 +3,7 @@
 mod agreement;
 mod cache;
 mod demo;
+mod export;
 mod report;
 mod run;
 mod simulate;
@@ -16,6 +17,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Compare(a) => run::compare(a).await,
         Command::Report(a) => report::report(a),
         Command::Agreement(a) => agreement::agreement(a),
+        Command::Export(a) => export::export(a),
         Command::Simulate(a) => simulate::simulate(a).await,
         Command::Demo(a) => demo::demo(a).await,
         Command::Cache(c) => cache::cache(c),

@@ -99,10 +99,18 @@ pub(super) fn prepare(opts: &RunOptions, progress: bool) -> anyhow::Result<Setup
     })
 }
 
-/// Marks the run as started: judgments from before the journal existed join it, and the
-/// manifest records what this run expects.
+/// Marks the run as started: judgments from before the journal existed join it, the
+/// questions are kept beside the answers, and the manifest records what this run expects.
 pub(super) fn start(setup: &Setup, opts: &RunOptions) -> anyhow::Result<()> {
     adopt_old_judgments(&setup.dir, opts)?;
+    // The questions as judged, references attached: what a review export shows.
+    let mut bytes = Vec::new();
+    for q in setup.questions.iter() {
+        serde_json::to_writer(&mut bytes, q)?;
+        bytes.push(b'\n');
+    }
+    let qpath = setup.dir.questions();
+    crate::store::write_atomic(&qpath, &bytes).with_context(|| qpath.display().to_string())?;
     Manifest::update(
         &setup.dir.manifest(),
         evaluation(opts, &setup.questions, RunState::Running),

@@ -6,6 +6,7 @@
 //!                                      what show_result.py, qa_browser and shinpan report read)
 //! OUT/journal/<judge>_<kind>.jsonl     every judgment ever made, in order (append-only: what a
 //!                                      run writes as it goes, and resumes from)
+//! OUT/questions.jsonl                  the questions, references attached
 //! OUT/errors.jsonl                     answers still missing, with the reason
 //! OUT/run.json                         what each evaluation in the directory expects
 //! OUT/report-<mode>.md / .json         the reports
@@ -63,6 +64,11 @@ impl RunDir {
         self.root
             .join(JOURNAL_DIR)
             .join(Self::judgment_file_name(judge, mode))
+    }
+
+    /// The run's questions, references attached (what the judge was shown).
+    pub fn questions(&self) -> PathBuf {
+        self.root.join("questions.jsonl")
     }
 
     /// Answers that could not be generated.

@@ -11,6 +11,7 @@ mod llama;
 mod outcomes;
 mod pipeline;
 mod resume;
+mod review;
 mod robustness;
 mod support;
 mod upstream;

@@ -94,6 +94,7 @@ pub const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/questions/sample_
 pub fn builder(url: &str, dir: &Path, models: &[&str], mode: Mode) -> RunOptionsBuilder {
     let q = dir.join("q.jsonl");
     if !q.exists() {
+        std::fs::create_dir_all(dir).unwrap();
         std::fs::write(&q, QUESTIONS).unwrap();
     }
     RunOptions::builder()

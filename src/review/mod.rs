@@ -1,0 +1,314 @@
+//! Review export: one record per judged item of a run, with everything a person needs to
+//! check the judge — every turn of the question, the reference, each model's whole answer,
+//! the verdicts and the judge's full explanation (both orders of a game) — and empty fields
+//! for a human label and comment. The labelled file comes back through `shinpan agreement
+//! --labels`, which compares the labels with the judge's verdicts.
+
+mod labels;
+mod write;
+
+pub use labels::{Labels, read_labels};
+pub use write::{ReviewFormat, render};
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{GameOutcome, combine};
+use crate::error::UsageError;
+use crate::records::{
+    AnswerRecord, Current, Kind, PairJudgment, Question, RunDir, SingleJudgment, kind_of,
+    load_questions,
+};
+use crate::store::read_jsonl;
+use crate::types::{QuestionId, Winner};
+
+/// Which items to export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Only {
+    /// Every judged item.
+    #[default]
+    All,
+    /// Games whose two orders disagree, and items whose repeated judgments differ.
+    Inconsistent,
+    /// Items without a verdict.
+    Errors,
+}
+
+/// One judged item for review.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReviewRecord {
+    /// `single`, `rubric` or `pairwise`.
+    pub mode: String,
+    /// The judge.
+    pub judge: String,
+    /// The question, as its file writes the id.
+    pub question_id: QuestionId,
+    /// Its category.
+    pub category: String,
+    /// The turn judged (1-based).
+    pub turn: u32,
+    /// Every turn of the question.
+    pub questions: Vec<String>,
+    /// The reference answer's turns, when the judge was shown one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Vec<String>>,
+    /// The model graded (single, rubric).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Its answer, every turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<Vec<String>>,
+    /// The grade (`null` without a verdict).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// Grades per aspect (rubric).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aspects: Option<BTreeMap<String, f64>>,
+    /// The judge's reply (re-asked replies appended, marked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judgment: Option<String>,
+    /// The first model of a game: answer A in game 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_1: Option<String>,
+    /// The second model: answer A in game 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_2: Option<String>,
+    /// model_1's answer, every turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_1: Option<Vec<String>>,
+    /// model_2's answer, every turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_2: Option<Vec<String>>,
+    /// Verdict of game 1 (model_1 shown first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g1_winner: Option<Winner>,
+    /// Verdict of game 2 (model_2 shown first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g2_winner: Option<Winner>,
+    /// The judge's reply in game 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g1_judgment: Option<String>,
+    /// The judge's reply in game 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub g2_judgment: Option<String>,
+    /// The game's result by FastChat's rule (`model_1`, `model_2`, `tie`, `error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Winner>,
+    /// Whether the two orders agree (games), or the repeated judgments do (grades).
+    pub consistent: bool,
+    /// Why there is no verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The human label: a 1-10 grade (single, rubric), or `model_1`, `model_2`, `tie` or a
+    /// model's name (pairwise). Empty until a reviewer fills it in.
+    #[serde(default)]
+    pub label: Option<serde_json::Value>,
+    /// The reviewer's comment.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// Reads a run directory's current judgments into review records. `questions` replaces the
+/// run's own copy of its question file (`questions.jsonl`), for runs made before it kept one.
+pub fn collect(
+    run: &Path,
+    questions: Option<&Path>,
+    only: Only,
+) -> Result<Vec<ReviewRecord>, UsageError> {
+    let dir = RunDir::new(run);
+    let bad = |p: &Path, e: &dyn std::fmt::Display| UsageError(format!("{}: {e}", p.display()));
+    let qpath = questions
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| dir.questions());
+    let qs: HashMap<QuestionId, Question> = load_questions(&qpath)
+        .map_err(|e| {
+            UsageError(format!(
+                "{e} (a run keeps its questions in questions.jsonl; for an older run give --questions FILE)"
+            ))
+        })?
+        .into_iter()
+        .map(|q| (q.question_id.clone(), q))
+        .collect();
+    let mut answers: HashMap<(String, QuestionId), Vec<String>> = HashMap::new();
+    for f in jsonl_files(&run.join("answers")).map_err(|e| bad(run, &e))? {
+        for (_, a) in read_jsonl::<AnswerRecord>(&f).map_err(|e| bad(&f, &e))? {
+            let turns = a.turns().to_vec();
+            answers.insert((a.model_id, a.question_id), turns);
+        }
+    }
+    let ctx = Context { qs, answers };
+    let mut out = Vec::new();
+    for f in jsonl_files(&run.join("judgments")).map_err(|e| bad(run, &e))? {
+        match kind_of(&f).map_err(|e| bad(&f, &e))? {
+            Some(Kind::Single) => {
+                let rows: Vec<SingleJudgment> = read(&f)?;
+                let refs: Vec<&SingleJudgment> = rows.iter().collect();
+                out.extend(
+                    Current::grades(&refs)
+                        .rows()
+                        .into_iter()
+                        .map(|r| ctx.graded(r)),
+                );
+            }
+            Some(Kind::Pair) => {
+                let rows: Vec<PairJudgment> = read(&f)?;
+                let refs: Vec<&PairJudgment> = rows.iter().collect();
+                out.extend(
+                    Current::games(&refs)
+                        .rows()
+                        .into_iter()
+                        .map(|r| ctx.game(r)),
+                );
+            }
+            None => {}
+            Some(k) => {
+                return Err(bad(&f, &format!("holds {}, not judgments", k.describe())));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(UsageError(format!(
+            "{}: no judgments to export (expected a run directory with judgments/)",
+            run.display()
+        )));
+    }
+    out.retain(|r| match only {
+        Only::All => true,
+        Only::Inconsistent => !r.consistent && r.error.is_none(),
+        Only::Errors => r.error.is_some(),
+    });
+    // Inconsistent items first (what a reviewer should look at), then by question and turn.
+    out.sort_by(|a, b| {
+        a.consistent
+            .cmp(&b.consistent)
+            .then_with(|| a.mode.cmp(&b.mode))
+            .then_with(|| a.question_id.cmp(&b.question_id))
+            .then_with(|| a.turn.cmp(&b.turn))
+            .then_with(|| a.model.cmp(&b.model))
+            .then_with(|| a.model_1.cmp(&b.model_1))
+            .then_with(|| a.model_2.cmp(&b.model_2))
+    });
+    Ok(out)
+}
+
+fn read<T: serde::de::DeserializeOwned>(f: &Path) -> Result<Vec<T>, UsageError> {
+    Ok(read_jsonl::<T>(f)
+        .map_err(|e| UsageError(format!("{}: {e}", f.display())))?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect())
+}
+
+fn jsonl_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let mut v: Vec<_> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    v.retain(|p| p.extension().is_some_and(|e| e == "jsonl"));
+    v.sort();
+    Ok(v)
+}
+
+/// The questions and answers records are shown with.
+struct Context {
+    qs: HashMap<QuestionId, Question>,
+    answers: HashMap<(String, QuestionId), Vec<String>>,
+}
+
+impl Context {
+    /// A record with the question's fields filled in.
+    fn base(&self, mode: &str, judge: &str, qid: &QuestionId, turn: u32) -> ReviewRecord {
+        let q = self.qs.get(qid);
+        ReviewRecord {
+            mode: mode.into(),
+            judge: judge.into(),
+            question_id: qid.clone(),
+            category: q.map(|q| q.category.clone()).unwrap_or_default(),
+            turn,
+            questions: q.map(|q| q.turns.clone()).unwrap_or_default(),
+            reference: q.and_then(|q| q.judged_reference()).map(<[String]>::to_vec),
+            model: None,
+            answer: None,
+            score: None,
+            aspects: None,
+            judgment: None,
+            model_1: None,
+            model_2: None,
+            answer_1: None,
+            answer_2: None,
+            g1_winner: None,
+            g2_winner: None,
+            g1_judgment: None,
+            g2_judgment: None,
+            result: None,
+            consistent: true,
+            error: None,
+            label: None,
+            comment: None,
+        }
+    }
+
+    fn answer(&self, model: &str, qid: &QuestionId) -> Option<Vec<String>> {
+        self.answers.get(&(model.to_string(), qid.clone())).cloned()
+    }
+
+    fn graded(&self, r: &SingleJudgment) -> ReviewRecord {
+        let mode = if r.aspects.is_some() {
+            "rubric"
+        } else {
+            "single"
+        };
+        let mut judgment = r.judgment.clone();
+        for reask in &r.reasks {
+            judgment.push_str("\n\n[再質問への回答]\n");
+            judgment.push_str(reask);
+        }
+        let grades: Vec<f64> = r.samples.iter().flatten().copied().collect();
+        ReviewRecord {
+            model: Some(r.model.clone()),
+            answer: self.answer(&r.model, &r.question_id),
+            score: r.valid_score(),
+            aspects: r.aspects.clone(),
+            judgment: Some(judgment),
+            consistent: grades.windows(2).all(|w| w[0] == w[1]) && grades.len() == r.samples.len(),
+            error: r
+                .valid_score()
+                .is_none()
+                .then(|| r.error.clone().unwrap_or_else(|| "no score".into())),
+            ..self.base(mode, r.judge.model(), &r.question_id, r.turn)
+        }
+    }
+
+    fn game(&self, r: &PairJudgment) -> ReviewRecord {
+        let (outcome, consistent) = combine(r.g1_winner, r.g2_winner);
+        let error = [&r.g1_error, &r.g2_error]
+            .into_iter()
+            .flatten()
+            .next()
+            .cloned()
+            .or_else(|| (outcome == GameOutcome::Error).then(|| "no verdict".to_string()));
+        ReviewRecord {
+            model_1: Some(r.model_1.clone()),
+            model_2: Some(r.model_2.clone()),
+            answer_1: self.answer(&r.model_1, &r.question_id),
+            answer_2: self.answer(&r.model_2, &r.question_id),
+            g1_winner: Some(r.g1_winner),
+            g2_winner: Some(r.g2_winner),
+            g1_judgment: Some(r.g1_judgment.clone()),
+            g2_judgment: Some(r.g2_judgment.clone()),
+            result: Some(match outcome {
+                GameOutcome::Model1 => Winner::Model1,
+                GameOutcome::Model2 => Winner::Model2,
+                GameOutcome::Tie => Winner::Tie,
+                GameOutcome::Error => Winner::Error,
+            }),
+            consistent,
+            error,
+            ..self.base("pairwise", r.judge.model(), &r.question_id, r.turn)
+        }
+    }
+}
