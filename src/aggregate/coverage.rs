@@ -42,6 +42,8 @@ pub struct Expectation {
     pub questions: Vec<(String, u32)>,
     /// Why the report is partial even if every item were there (an interrupted run).
     pub reasons: Vec<String>,
+    /// The rubric's aspects in the configured order (rubric runs).
+    pub aspects: Vec<String>,
 }
 
 /// Names (question ids and models) as small numbers, so a million games cost a few bytes each.
@@ -321,6 +323,7 @@ mod tests {
             baseline: Some("base".into()),
             questions: vec![("1".into(), 1), ("2".into(), 1), ("3".into(), 1)],
             reasons: Vec::new(),
+            aspects: Vec::new(),
         };
         let c = pair_coverage(&refs, Some("base"), Some(&exp));
         assert_eq!(

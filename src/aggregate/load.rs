@@ -107,6 +107,9 @@ fn expect(
             }
         }
         exp.baseline = exp.baseline.take().or(e.baseline);
+        if exp.aspects.is_empty() {
+            exp.aspects = e.aspects;
+        }
         for q in e.questions {
             let id = q.id.to_string();
             if !exp.questions.iter().any(|(x, _)| *x == id) {

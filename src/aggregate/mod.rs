@@ -107,6 +107,9 @@ pub struct Report {
     /// Per model: judgments expected, judged, failed and missing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub coverage: Vec<ModelCoverage>,
+    /// The rubric's aspects in the configured order (rubric reports of a run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aspects: Vec<String>,
 }
 
 impl Report {
@@ -116,6 +119,10 @@ impl Report {
         Report {
             length_bias: r.length,
             sampling: r.sampling,
+            aspects: exp
+                .filter(|_| mode == Mode::Rubric)
+                .map(|e| e.aspects.clone())
+                .unwrap_or_default(),
             ..Report::new(mode, judge, None, models, r.coverage, exp)
         }
     }
@@ -163,6 +170,7 @@ impl Report {
             partial: !partial_reasons.is_empty(),
             partial_reasons,
             coverage,
+            aspects: Vec::new(),
         }
         .flag_self_preference()
     }

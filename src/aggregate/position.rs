@@ -54,7 +54,7 @@ pub struct PositionBias {
     pub home_advantage_not_estimable: Option<String>,
     /// How many games' orders disagree.
     pub inconsistent_games: usize,
-    /// Those games, in file order (at most `--max-listed` of them).
+    /// Those games, by question, turn and models (at most `--max-listed` of them).
     pub inconsistent: Vec<InconsistentGame>,
 }
 
@@ -97,6 +97,7 @@ pub fn measure_position(
     max_listed: usize,
 ) -> PositionBias {
     let mut out = PositionBias::default();
+    let mut inconsistent: Vec<&PairGame> = Vec::new();
     let mut agree = 0;
     let mut first_wins = 0;
     // Per ordered pair (model_1, model_2): counts of the 9 (g1 slot, g2 slot) combinations.
@@ -108,18 +109,8 @@ pub fn measure_position(
         out.games += 1;
         if r.g1_winner == r.g2_winner {
             agree += 1;
-        } else if max_listed > 0 && out.inconsistent.len() >= max_listed {
-            out.inconsistent_games += 1;
         } else {
-            out.inconsistent_games += 1;
-            out.inconsistent.push(InconsistentGame {
-                question_id: r.question_id.clone(),
-                model_1: r.model_1.clone(),
-                model_2: r.model_2.clone(),
-                turn: r.turn,
-                g1_winner: r.g1_winner,
-                g2_winner: r.g2_winner,
-            });
+            inconsistent.push(*r);
         }
         let (s1, s2) = (slot(r.g1_winner, true), slot(r.g2_winner, false));
         for s in [s1, s2] {
@@ -133,6 +124,29 @@ pub fn measure_position(
         let key = (index[r.model_1.as_str()], index[r.model_2.as_str()]);
         cells.entry(key).or_default()[s1 * 3 + s2] += 1;
     }
+    out.inconsistent_games = inconsistent.len();
+    inconsistent.sort_by(|a, b| {
+        (&a.question_id, a.turn, &a.model_1, &a.model_2).cmp(&(
+            &b.question_id,
+            b.turn,
+            &b.model_1,
+            &b.model_2,
+        ))
+    });
+    if max_listed > 0 {
+        inconsistent.truncate(max_listed);
+    }
+    out.inconsistent = inconsistent
+        .into_iter()
+        .map(|r| InconsistentGame {
+            question_id: r.question_id.clone(),
+            model_1: r.model_1.clone(),
+            model_2: r.model_2.clone(),
+            turn: r.turn,
+            g1_winner: r.g1_winner,
+            g2_winner: r.g2_winner,
+        })
+        .collect();
     out.consistency = ratio(agree, out.games);
     out.first_position_win_rate = ratio(first_wins, out.decisive_verdicts);
     if out.games > 0 {

@@ -82,6 +82,7 @@ fn current_report(
         } else {
             Vec::new()
         },
+        aspects: opts.aspects.iter().map(|(a, _)| a.clone()).collect(),
     };
     let (journal, view) = (
         setup.dir.journal(&setup.judge.name, opts.mode),

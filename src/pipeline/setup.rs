@@ -129,6 +129,11 @@ pub(super) fn evaluation(opts: &RunOptions, questions: &[Question], state: RunSt
         models: opts.models.iter().map(|m| m.name.clone()).collect(),
         baseline: opts.baseline.clone(),
         samples: opts.judge_samples,
+        aspects: if opts.mode == crate::types::Mode::Rubric {
+            opts.aspects.iter().map(|(a, _)| a.clone()).collect()
+        } else {
+            Vec::new()
+        },
         questions: questions
             .iter()
             .map(|q| Expected {

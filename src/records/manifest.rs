@@ -45,6 +45,9 @@ pub struct Evaluation {
     pub baseline: Option<String>,
     /// Judgments per item (`--judge-samples`).
     pub samples: u32,
+    /// The rubric's aspects, in the configured order (rubric mode).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aspects: Vec<String>,
     /// The questions and their turns.
     pub questions: Vec<Expected>,
     /// How the last run ended.

@@ -373,6 +373,21 @@ fn figures_the_data_cannot_support_are_reported_as_not_estimable() {
         "the exact rate is still given"
     );
 
+    // Inconsistent games are listed by question and turn, whatever the file's order.
+    let mut shuffled: Vec<String> = games("a", "base", &[("model_1", "model_2"); 5])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    shuffled.reverse();
+    let r = pair_report(dir.path(), "shuffled.jsonl", &(shuffled.join("\n") + "\n"));
+    let ids: Vec<u64> = r["position_bias"]["inconsistent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["question_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5]);
+
     // Even: 16 wins and 16 losses, the first position winning as often as the second.
     let mut even = vec![("model_1", "model_1"); 8];
     even.extend([("model_2", "model_2"); 8]);

@@ -472,9 +472,23 @@ async fn rubric_mode_grades_every_aspect_in_one_call_and_weights_them() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(&fake, dir.path(), &["alpha"], Mode::Rubric, None);
-    opts.aspects = vec![("有用性".into(), 1.0), ("正確性".into(), 3.0)];
+    // Configured in an order that is not the names' sorted order.
+    opts.aspects = vec![("正確性".into(), 3.0), ("有用性".into(), 1.0)];
     let out = shinpan::pipeline::run(&opts, false).await.unwrap();
     assert_eq!(out.report.mode, Mode::Rubric);
+    // Tables list the aspects in the configured order, in the run's report and read back.
+    assert_eq!(out.report.aspects, ["正確性", "有用性"]);
+    use shinpan::report::Exporter;
+    let md = shinpan::report::MarkdownExporter
+        .serialize(std::slice::from_ref(&out.report))
+        .unwrap();
+    assert!(
+        String::from_utf8(md)
+            .unwrap()
+            .contains("| model | 正確性 | 有用性 |")
+    );
+    let again = crate::support::report_json(&dir.path().join("out"));
+    assert_eq!(again["aspects"], serde_json::json!(["正確性", "有用性"]));
     let ModelSummary::Single(s) = &out.report.models[0] else {
         panic!()
     };

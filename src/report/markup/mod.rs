@@ -96,7 +96,7 @@ pub fn tables(r: &Report) -> Vec<Table> {
         out.push(coverage_table(&title, r));
     }
     if !singles.is_empty() {
-        single::single_tables(&title, &singles, &mut out);
+        single::single_tables(&title, &singles, &r.aspects, &mut out);
     }
     if !pairs.is_empty() {
         out.extend(pair::pair_tables(&title, r, &pairs));

@@ -3,7 +3,12 @@
 use super::{Table, ci, num, table};
 use crate::aggregate::SingleSummary;
 
-pub(super) fn single_tables(title: &str, singles: &[&SingleSummary], out: &mut Vec<Table>) {
+pub(super) fn single_tables(
+    title: &str,
+    singles: &[&SingleSummary],
+    order: &[String],
+    out: &mut Vec<Table>,
+) {
     let has_turn2 = singles.iter().any(|s| s.turn2.is_some());
     let has_text = singles.iter().any(|s| s.answer_chars.is_some());
     let mut headers = vec!["model", "score", "95% CI", "turn 1"];
@@ -42,9 +47,12 @@ pub(super) fn single_tables(title: &str, singles: &[&SingleSummary], out: &mut V
          chars: mean answer length in characters; non-ja: share of answers to Japanese \
          questions that are not in Japanese (by script).",
     ));
-    let mut aspects: Vec<&String> = singles.iter().flat_map(|s| s.aspects.keys()).collect();
-    aspects.sort();
-    aspects.dedup();
+    // The configured order, then any other aspect found, by name.
+    let mut found: Vec<&String> = singles.iter().flat_map(|s| s.aspects.keys()).collect();
+    found.sort();
+    found.dedup();
+    let mut aspects: Vec<&String> = order.iter().filter(|a| found.contains(a)).collect();
+    aspects.extend(found.into_iter().filter(|a| !order.contains(a)));
     if !aspects.is_empty() {
         let mut headers: Vec<&str> = vec!["model"];
         headers.extend(aspects.iter().map(|a| a.as_str()));
