@@ -35,6 +35,26 @@ pub enum Command {
     /// Inspect or prune the response cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Write a commented example config to start from.
+    Init(InitArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write it.
+    #[arg(default_value = "shinpan.toml")]
+    pub path: PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]

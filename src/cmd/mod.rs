@@ -4,6 +4,7 @@ mod agreement;
 mod cache;
 mod demo;
 mod export;
+mod init;
 mod report;
 mod run;
 mod simulate;
@@ -21,5 +22,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(a) => simulate::simulate(a).await,
         Command::Demo(a) => demo::demo(a).await,
         Command::Cache(c) => cache::cache(c),
+        Command::Init(a) => init::init(a),
+        Command::Completions(a) => init::completions(a),
     }
 }

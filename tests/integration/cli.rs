@@ -787,3 +787,29 @@ fn the_cache_subcommand_reports_and_prunes_and_a_bad_cache_file_is_refused() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!fresh.exists());
 }
+
+#[test]
+fn init_writes_an_example_config_and_completions_are_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("nightly.toml");
+    let o = run(&["init", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{o:?}");
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.contains("[endpoints.local]") && text.contains("# judge_samples = 3"));
+    // Never over a file that is there, unless told.
+    let o = run(&["init", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
+    assert!(
+        run(&["init", p.to_str().unwrap(), "--force"])
+            .status
+            .success()
+    );
+    let o = run(&["completions", "bash"]);
+    assert!(o.status.success());
+    let script = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        script.contains("_shinpan()") && script.contains("export"),
+        "{script}"
+    );
+}
