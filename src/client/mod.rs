@@ -10,6 +10,7 @@
 //! the limiter.
 
 mod cache;
+mod health;
 mod limit;
 mod retry;
 mod wire;
@@ -90,6 +91,9 @@ pub enum ClientError {
     Refused(String),
     #[error("{0}")]
     Config(String),
+    /// The endpoint stopped answering earlier in the run (see `health`).
+    #[error("{0}")]
+    Unreachable(String),
     #[error("gave up after {attempts} attempts: {last}")]
     GaveUp {
         attempts: u32,
@@ -108,7 +112,10 @@ impl ClientError {
             | ClientError::Connect(_)
             | ClientError::Malformed(_)
             | ClientError::NoChoices => true,
-            ClientError::Refused(_) | ClientError::Config(_) | ClientError::GaveUp { .. } => false,
+            ClientError::Refused(_)
+            | ClientError::Config(_)
+            | ClientError::Unreachable(_)
+            | ClientError::GaveUp { .. } => false,
         }
     }
 
@@ -164,6 +171,7 @@ struct Inner {
     limiter: Limiter,
     slots: Semaphore,
     stats: ClientStats,
+    health: health::Health,
     cache: Option<Arc<Cache>>,
     cache_mode: CacheMode,
 }
@@ -225,6 +233,7 @@ impl Client {
                 config,
                 http,
                 stats: ClientStats::default(),
+                health: health::Health::default(),
                 cache: None,
                 cache_mode: CacheMode::Off,
             }),
@@ -317,9 +326,16 @@ impl Client {
             attempt += 1;
             let result = {
                 let _slot = self.inner.slots.acquire().await.expect("never closed");
+                if let Some(why) = self.inner.health.down() {
+                    self.inner.stats.failed.fetch_add(1, Ordering::Relaxed);
+                    return Err(ClientError::Unreachable(why.to_string()));
+                }
                 self.inner.limiter.acquire(tokens).await;
                 self.attempt(&body).await
             };
+            self.inner
+                .health
+                .observe(&self.inner.config.base_url, &result);
             match result {
                 Ok(mut resp) => {
                     resp.attempts = attempt;

@@ -509,3 +509,55 @@ endpoint = "slow"
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--rpm changes no endpoint in use"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_endpoint_is_given_up_early_with_one_message_naming_it() {
+    // A server that accepts requests and never answers (within the test's lifetime).
+    let fake =
+        Fake::start(|_, _| Reply::Slow(std::time::Duration::from_secs(600), "遅い".into())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let url = fake.base_url();
+    let args: Vec<String> = [
+        "run",
+        "--models",
+        "a,b",
+        "--judge",
+        "j",
+        "--questions",
+        crate::support::SAMPLE,
+        "--out",
+        out.to_str().unwrap(),
+        "--base-url",
+        &url,
+        "--timeout",
+        "1",
+        "--bootstrap",
+        "0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let started = std::time::Instant::now();
+    let o = tokio::task::spawn_blocking(move || shinpan_bin().args(&args).output().unwrap())
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    // 32 answers × 6 attempts of 1 s plus backoff, 8 at a time, would take well over a
+    // minute; the endpoint is given up after 5 timeouts in a row.
+    assert!(
+        took < std::time::Duration::from_secs(30),
+        "took {took:?}\n{stderr}"
+    );
+    assert!(
+        fake.seen().len() <= 16,
+        "{} requests sent",
+        fake.seen().len()
+    );
+    assert!(
+        stderr.contains(&format!("× answer: endpoint {url} is not answering (5 connection failures or timeouts in a row, the last: timed out after 1s)")),
+        "{stderr}"
+    );
+}
