@@ -203,6 +203,13 @@ pub struct CommonArgs {
         "Failed items (answers and judgments) tolerated before the run exits 1: a number (3) or a share of all items (5%)",
         defaults::ALLOW_FAILURES))]
     pub allow_failures: Option<String>,
+    /// Show nothing while running: no progress, notes or summary (errors and the report
+    /// only).
+    #[arg(long, short, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also show a line per answer and judgment as it completes.
+    #[arg(long, short)]
+    pub verbose: bool,
     #[command(flatten)]
     pub stats: StatsArgs,
     #[command(flatten)]
@@ -210,6 +217,16 @@ pub struct CommonArgs {
 }
 
 impl CommonArgs {
+    /// How much the run says while it works.
+    pub fn verbosity(&self) -> crate::pipeline::Verbosity {
+        use crate::pipeline::Verbosity;
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, true) => Verbosity::Verbose,
+            (false, false) => Verbosity::Normal,
+        }
+    }
+
     /// These flags as a settings layer.
     pub fn layer(&self) -> Result<Settings, UsageError> {
         let mut s = Settings {

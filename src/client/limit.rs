@@ -5,7 +5,11 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use std::sync::atomic::AtomicU64;
+
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use super::stats::Gauge;
 
 /// Requests-per-minute and tokens-per-minute pacing for one endpoint.
 pub struct Limiter {
@@ -47,14 +51,17 @@ impl Limiter {
     }
 
     /// Waits until one request costing about `tokens` tokens may be sent. A request larger
-    /// than the token burst waits for a full burst (it cannot be split).
-    pub async fn acquire(&self, tokens: u32) {
+    /// than the token burst waits for a full burst (it cannot be split). While it waits, it
+    /// is counted in `waiting_rpm` or `waiting_tpm` (what holds a run back).
+    pub async fn acquire(&self, tokens: u32, waiting_rpm: &AtomicU64, waiting_tpm: &AtomicU64) {
         if let Some((lim, burst)) = &self.tokens {
             let n = NonZeroU32::new(tokens.clamp(1, *burst)).expect("clamped to >= 1");
+            let _waiting = Gauge::enter(waiting_tpm);
             // Cannot fail: n <= burst by construction.
             let _ = lim.until_n_ready(n).await;
         }
         if let Some(lim) = &self.requests {
+            let _waiting = Gauge::enter(waiting_rpm);
             lim.until_ready().await;
         }
     }

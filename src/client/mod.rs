@@ -13,6 +13,7 @@ mod cache;
 mod health;
 mod limit;
 mod retry;
+mod stats;
 mod wire;
 
 pub use cache::{
@@ -20,11 +21,12 @@ pub use cache::{
 };
 pub use limit::Limiter;
 pub use retry::{RetryPolicy, parse_retry_after};
+pub use stats::{ClientStats, Holdup};
 pub use wire::{ChatRequest, Message, Role};
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -138,23 +140,6 @@ pub struct ChatResponse {
     pub usage: Usage,
     /// Attempts it took, the successful one included (0 when served from the cache).
     pub attempts: u32,
-}
-
-/// Counters for one endpoint, for summaries and tests.
-#[derive(Debug, Default)]
-pub struct ClientStats {
-    /// HTTP attempts made.
-    pub attempts: AtomicU64,
-    /// Requests answered successfully.
-    pub succeeded: AtomicU64,
-    /// Requests that failed after all attempts.
-    pub failed: AtomicU64,
-    /// Attempts answered with 429.
-    pub rate_limited: AtomicU64,
-    /// Prompt plus completion tokens of successful calls.
-    pub tokens: AtomicU64,
-    /// Cache reads or writes that failed (the run goes on without the cache for them).
-    pub cache_errors: AtomicU64,
 }
 
 /// A client for one endpoint; clone it freely (clones share limits and counters).
@@ -324,13 +309,21 @@ impl Client {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            let stats = &self.inner.stats;
             let result = {
-                let _slot = self.inner.slots.acquire().await.expect("never closed");
+                let _slot = {
+                    let _waiting = stats::Gauge::enter(&stats.waiting_slot);
+                    self.inner.slots.acquire().await.expect("never closed")
+                };
                 if let Some(why) = self.inner.health.down() {
-                    self.inner.stats.failed.fetch_add(1, Ordering::Relaxed);
+                    stats.failed.fetch_add(1, Ordering::Relaxed);
                     return Err(ClientError::Unreachable(why.to_string()));
                 }
-                self.inner.limiter.acquire(tokens).await;
+                self.inner
+                    .limiter
+                    .acquire(tokens, &stats.waiting_rpm, &stats.waiting_tpm)
+                    .await;
+                let _sent = stats::Gauge::enter(&stats.in_flight);
                 self.attempt(&body).await
             };
             self.inner

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use crate::cli::{CompareArgs, RunArgs};
 use crate::config::{Layers, RunOptions};
 use crate::error::{Interrupted, ItemsFailed, usage};
-use crate::pipeline::{self, print_reports};
+use crate::pipeline::{self, Verbosity, print_reports};
 use crate::report::Format;
 use crate::types::Mode;
 
 pub async fn run(a: RunArgs) -> anyhow::Result<()> {
     let opts = a.layers()?.resolve()?;
-    execute(&opts, a.common.format).await
+    execute(&opts, a.common.format, a.common.verbosity()).await
 }
 
 pub async fn compare(a: CompareArgs) -> anyhow::Result<()> {
@@ -30,18 +30,20 @@ pub async fn compare(a: CompareArgs) -> anyhow::Result<()> {
     flags.mode = Some(Mode::PairwiseBaseline.as_str().into());
     flags.baseline = Some(a.b.clone());
     let opts = Layers { file: None, flags }.resolve()?;
-    execute(&opts, a.common.format).await
+    execute(&opts, a.common.format, a.common.verbosity()).await
 }
 
 /// Runs, prints the summary and the report, and turns how the run ended into the error that
 /// decides the exit code: interrupted (130), or more failed items than allowed (1).
-async fn execute(opts: &RunOptions, format: Format) -> anyhow::Result<()> {
-    let out = pipeline::run(opts, true).await?;
-    eprintln!("shinpan: {}", out.summary.line());
-    for l in out.summary.failure_lines() {
-        eprintln!("shinpan:   {l}");
+async fn execute(opts: &RunOptions, format: Format, verbosity: Verbosity) -> anyhow::Result<()> {
+    let out = pipeline::run_with(opts, verbosity).await?;
+    if verbosity != Verbosity::Quiet {
+        eprintln!("shinpan: {}", out.summary.line());
+        for l in out.summary.failure_lines() {
+            eprintln!("shinpan:   {l}");
+        }
+        eprintln!("shinpan: results in {}", opts.out.display());
     }
-    eprintln!("shinpan: results in {}", opts.out.display());
     print_reports(std::slice::from_ref(&out.report), format)?;
     if out.summary.interrupted {
         return Err(Interrupted.into());

@@ -5,11 +5,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::task::JoinSet;
 
+use super::progress::{Progress, Verbosity};
 use super::resume::{Answers, State};
 use super::schedule::{Item, Scheduler};
 use super::setup::Setup;
@@ -46,6 +47,8 @@ struct Driver<'a> {
     answer_files: HashMap<usize, JsonlWriter>,
     journal: JsonlWriter,
     errors: LazyWriter,
+    progress: Option<Progress>,
+    verbosity: Verbosity,
 }
 
 /// Generates what is missing and judges what is not judged yet, until everything is done or
@@ -54,7 +57,7 @@ pub(super) async fn drive(
     opts: &RunOptions,
     setup: &Setup,
     state: State,
-    progress: bool,
+    verbosity: Verbosity,
 ) -> anyhow::Result<Driven> {
     let jpath = setup.dir.journal(&setup.judge.name, opts.mode);
     let mut d = Driver {
@@ -80,9 +83,23 @@ pub(super) async fn drive(
         answer_files: HashMap::new(),
         journal: JsonlWriter::open(&jpath).with_context(|| jpath.display().to_string())?,
         errors: LazyWriter::new(setup.dir.errors()),
+        progress: None,
+        verbosity,
     };
+    let planned = d.sched.planned(&d.answers);
     d.start()?;
-    d.pump(progress).await?;
+    let mut progress = Progress::new(
+        verbosity,
+        d.generating.len(),
+        planned,
+        setup.clients.clone(),
+    );
+    progress.update(&d.summary);
+    d.progress = Some(progress);
+    d.pump().await?;
+    if let Some(p) = &d.progress {
+        p.finish();
+    }
     d.close()
 }
 
@@ -110,9 +127,9 @@ impl Driver<'_> {
     }
 
     /// Handles results as they come until nothing is left or Ctrl-C.
-    async fn pump(&mut self, progress: bool) -> anyhow::Result<()> {
-        let total = self.generating.len();
-        let mut last_progress = Instant::now();
+    async fn pump(&mut self) -> anyhow::Result<()> {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
         while !(self.generating.is_empty() && self.judging.is_empty()) {
@@ -132,19 +149,23 @@ impl Driver<'_> {
                     while self.judging.join_next().await.is_some() {}
                     break;
                 }
+                // Progress is shown while nothing completes too (waiting on a slow server).
+                _ = tick.tick() => {}
             }
-            if progress && last_progress.elapsed() >= Duration::from_secs(2) {
-                last_progress = Instant::now();
-                let s = &self.summary;
-                eprintln!(
-                    "shinpan: answers {}/{total} · judgments made {} · in flight {}",
-                    s.answers_generated + s.answer_errors.len(),
-                    s.judgments_made,
-                    self.judging.len()
-                );
+            if let Some(p) = &mut self.progress {
+                p.update(&self.summary);
             }
         }
         Ok(())
+    }
+
+    /// A line about one item, with `--verbose`.
+    fn say(&self, line: impl FnOnce() -> String) {
+        if self.verbosity == Verbosity::Verbose
+            && let Some(p) = &self.progress
+        {
+            p.item(line);
+        }
     }
 
     /// Records an answer (or its failure) and starts the judgments it completes.
@@ -163,10 +184,21 @@ impl Driver<'_> {
                     self.summary.truncated += 1;
                 }
                 self.summary.answers_generated += 1;
+                self.say(|| {
+                    let u = a.usage.unwrap_or_default();
+                    format!(
+                        "answer {} question {}: {} turn(s), {} tokens",
+                        a.model_id,
+                        a.question_id,
+                        a.turns().len(),
+                        u.total()
+                    )
+                });
                 self.answers[mi][qi] = Some(Arc::new(a));
                 self.judge_ready(mi, qi);
             }
             Err(e) => {
+                self.say(|| format!("answer failed: {e}"));
                 self.summary.failed("answer", &e.source.to_string());
                 self.errors
                     .send(&error_record(&e))
@@ -225,6 +257,24 @@ impl Driver<'_> {
 
     /// Writes a judgment to the journal, counting it (and why, when it has no verdict).
     fn judged(&mut self, done: Done) -> anyhow::Result<()> {
+        self.say(|| match &done {
+            Done::Single(j) => format!(
+                "judgment {} question {} turn {}: {}",
+                j.model,
+                j.question_id,
+                j.turn,
+                j.valid_score()
+                    .map(|s| format!("score {s}"))
+                    .unwrap_or_else(|| format!(
+                        "no verdict: {}",
+                        j.error.as_deref().unwrap_or("-")
+                    ))
+            ),
+            Done::Pair(j) => format!(
+                "judgment {} vs {} question {} turn {}: {:?} / {:?}",
+                j.model_1, j.model_2, j.question_id, j.turn, j.g1_winner, j.g2_winner
+            ),
+        });
         let s = &mut self.summary;
         s.judgments_made += 1;
         let tx = &self.journal;

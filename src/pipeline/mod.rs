@@ -12,6 +12,7 @@
 mod drive;
 mod finish;
 mod output;
+mod progress;
 mod resume;
 mod schedule;
 mod setup;
@@ -19,17 +20,28 @@ mod summary;
 
 pub use finish::RunOutput;
 pub use output::{print_reports, write_reports};
+pub use progress::Verbosity;
 pub use setup::load_inputs;
 pub use summary::RunSummary;
 
 use crate::config::RunOptions;
 
 /// Runs one evaluation: generate what is missing, judge, write judgments and the report.
-/// `progress` prints notes and periodic progress lines on stderr.
+/// `progress` shows notes and progress on stderr ([`Verbosity::Normal`]); without, nothing.
 pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput> {
-    let setup = setup::prepare(opts, progress)?;
+    let verbosity = if progress {
+        Verbosity::Normal
+    } else {
+        Verbosity::Quiet
+    };
+    run_with(opts, verbosity).await
+}
+
+/// [`run`], saying as much as `verbosity` asks.
+pub async fn run_with(opts: &RunOptions, verbosity: Verbosity) -> anyhow::Result<RunOutput> {
+    let setup = setup::prepare(opts, verbosity != Verbosity::Quiet)?;
     let state = resume::load(opts, &setup)?;
     setup::start(&setup, opts)?;
-    let driven = drive::drive(opts, &setup, state, progress).await?;
+    let driven = drive::drive(opts, &setup, state, verbosity).await?;
     finish::finish(opts, setup, driven)
 }

@@ -168,6 +168,53 @@ impl Scheduler {
         }
     }
 
+    /// Judgments this run will make if every missing answer arrives: every item and sample
+    /// without a record that stands for it (for progress).
+    pub(super) fn planned(&self, answers: &Answers) -> usize {
+        let samples = self.sample_ids();
+        let mut n = 0;
+        for (q, question) in self.questions.iter().enumerate() {
+            let qid = question.question_id.to_string();
+            for m in 0..self.names.len() {
+                let pairs: Vec<(usize, Option<usize>)> = if self.mode.is_graded() {
+                    vec![(m, None)]
+                } else {
+                    self.partners(m)
+                        .into_iter()
+                        .filter(|(m1, _)| *m1 == m)
+                        .map(|(m1, m2)| (m1, Some(m2)))
+                        .collect()
+                };
+                for (m1, m2) in pairs {
+                    let shown: Option<Vec<&crate::records::AnswerRecord>> = [Some(m1), m2]
+                        .into_iter()
+                        .flatten()
+                        .map(|i| answers[i][q].as_deref())
+                        .collect();
+                    for turn in 1..=question.turns.len() {
+                        let digest = shown.as_ref().map(|s| input_digest(question, s, turn));
+                        for &sample in &samples {
+                            let key = (
+                                qid.clone(),
+                                self.names[m1].clone(),
+                                m2.map(|i| self.names[i].clone()).unwrap_or_default(),
+                                turn as u32,
+                                sample,
+                            );
+                            let stands = digest.is_some_and(|d| {
+                                self.recorded
+                                    .get(&key)
+                                    .is_some_and(|r| r.valid && r.digest.is_none_or(|x| x == d))
+                            });
+                            n += usize::from(!stands);
+                        }
+                    }
+                }
+            }
+        }
+        n
+    }
+
     /// Judgments that could not be made because an answer is missing.
     pub(super) fn blocked(&self, answers: &Answers) -> usize {
         let mut n = 0;

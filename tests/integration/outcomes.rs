@@ -561,3 +561,106 @@ async fn a_dead_endpoint_is_given_up_early_with_one_message_naming_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn progress_is_a_plain_line_when_not_on_a_terminal_and_quiet_and_verbose_are_honoured() {
+    let slow = Sim::start(SimConfig {
+        latency: std::time::Duration::from_millis(250),
+        ..SimConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let q = write(dir.path(), "q.jsonl", QUESTIONS);
+    let args = |out: &str, url: &str, extra: &[&str]| -> Vec<String> {
+        let out = dir.path().join(out);
+        let mut a: Vec<String> = [
+            "run",
+            "--models",
+            "a,b",
+            "--judge",
+            "j",
+            "--questions",
+            q.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--base-url",
+            url,
+            "--concurrency",
+            "1",
+            "--bootstrap",
+            "0",
+            "--format",
+            "json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    // stderr is a pipe here, as in a CI log: a plain line every 2 s. 16 requests of 250 ms,
+    // one at a time, take about 4 s.
+    let o = shinpan_bin()
+        .args(args("plain", &slow.url, &[]))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(" · in flight "))
+        .collect();
+    assert!(!lines.is_empty(), "{stderr}");
+    for l in &lines {
+        assert!(
+            l.starts_with("shinpan: answers ") && l.contains("/4 · judgments "),
+            "{l}"
+        );
+        let in_flight = l
+            .split("in flight ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap();
+        let (now, cap) = in_flight.split_once('/').unwrap();
+        assert_eq!(cap, "1", "{l}");
+        assert!(
+            now.parse::<u32>().unwrap() <= 1,
+            "never more than the cap: {l}"
+        );
+        assert!(l.contains("held back by ") && l.contains(" tokens"), "{l}");
+    }
+    assert!(
+        !stderr.contains('\r') && !stderr.contains("\x1b["),
+        "no terminal codes in a log"
+    );
+
+    let fast = Sim::start(SimConfig::default());
+    let o = shinpan_bin()
+        .args(args("quiet", &fast.url, &["--quiet"]))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "",
+        "--quiet says nothing"
+    );
+    assert!(
+        stdout_json(&o)["models"].is_array(),
+        "the report is still printed"
+    );
+    let o = shinpan_bin()
+        .args(args("verbose", &fast.url, &["--verbose"]))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("shinpan: answer a question 1: 2 turn(s)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("shinpan: judgment b question 2 turn 2: score "),
+        "{stderr}"
+    );
+}
