@@ -176,13 +176,6 @@ pub struct CommonArgs {
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..),
         help = defaults::help("Judge every item K times; reports use the median grade (single) or the majority verdict of each order (pairwise) and show how much the samples disagree", defaults::JUDGE_SAMPLES))]
     pub judge_samples: Option<u32>,
-    /// Rubric aspects for `--mode rubric`, comma-separated.
-    #[arg(long, value_delimiter = ',', value_name = "A,B,…", help = defaults::help(
-        "Rubric aspects for --mode rubric, comma-separated", defaults::ASPECTS.join(",")))]
-    pub aspects: Option<Vec<String>>,
-    /// Weights of aspects in the overall rubric score, e.g. `正確性=2` (others weigh 1).
-    #[arg(long, value_delimiter = ',', value_name = "ASPECT=W")]
-    pub aspect_weights: Vec<String>,
     /// Format of the report printed at the end.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -242,8 +235,6 @@ impl CommonArgs {
             system_prompt: self.system_prompt.clone(),
             reasks: self.reasks,
             judge_samples: self.judge_samples,
-            aspects: self.aspects.clone(),
-            aspect_weights: parse_weights(&self.aspect_weights)?,
             allow_failures: self.allow_failures.clone(),
             endpoint: self.endpoint.clone(),
             no_cache: self.no_cache,
@@ -253,6 +244,18 @@ impl CommonArgs {
         self.stats.layer(&mut s);
         Ok(s)
     }
+}
+
+/// The rubric's options (`run` only: `compare` is pairwise).
+#[derive(Debug, Clone, Default, Args)]
+pub struct RubricArgs {
+    /// Rubric aspects for `--mode rubric`, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "A,B,…", help = defaults::help(
+        "Rubric aspects for --mode rubric, comma-separated", defaults::ASPECTS.join(",")))]
+    pub aspects: Option<Vec<String>>,
+    /// Weights of aspects in the overall rubric score, e.g. `正確性=2` (others weigh 1).
+    #[arg(long, value_delimiter = ',', value_name = "ASPECT=W")]
+    pub aspect_weights: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -270,6 +273,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "MODEL")]
     pub baseline: Option<String>,
     #[command(flatten)]
+    pub rubric: RubricArgs,
+    #[command(flatten)]
     pub common: CommonArgs,
 }
 
@@ -284,6 +289,8 @@ impl RunArgs {
         flags.models = self.models.clone();
         flags.mode = self.mode.clone();
         flags.baseline = self.baseline.clone();
+        flags.aspects = self.rubric.aspects.clone();
+        flags.aspect_weights = parse_weights(&self.rubric.aspect_weights)?;
         Ok(Layers { file, flags })
     }
 }
@@ -294,6 +301,12 @@ pub struct CompareArgs {
     pub a: String,
     /// The baseline it is compared with.
     pub b: String,
+    /// TOML config file (endpoints and model settings, as for `run`; its models, mode and
+    /// baseline are replaced by A and B); flags override it.
+    pub config: Option<PathBuf>,
+    /// Most games listed under each heading of the head-to-head.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub show: usize,
     #[command(flatten)]
     pub common: CommonArgs,
 }

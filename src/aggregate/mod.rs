@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod bt;
 pub mod coverage;
 pub mod family;
+pub mod headtohead;
 pub mod length;
 mod load;
 mod pairwise;

@@ -1,6 +1,7 @@
 //! Reports: one exporter per output format behind one trait. The terminal table and the
 //! Markdown share a table model ([`markup::Table`]); JSON is the serialised [`Report`].
 
+pub mod headtohead;
 mod json;
 pub mod markdown;
 pub mod markup;

@@ -437,16 +437,128 @@ fn compare_reports_a_against_b_from_as_side() {
         "--format",
         "json",
     ]);
-    let report = stdout_json(&o);
+    let h = stdout_json(&o);
     assert_eq!(
-        (report["mode"].as_str(), report["baseline"].as_str()),
-        (Some("pairwise-baseline"), Some("weak"))
+        (h["a"].as_str(), h["b"].as_str(), h["judge"].as_str()),
+        (Some("strong"), Some("weak"), Some("j"))
     );
-    let models = report["models"].as_array().unwrap();
-    assert_eq!(models.len(), 1);
-    assert_eq!(models[0]["model"], "strong");
-    assert!(models[0]["win_rate"].as_f64().unwrap() > 0.8, "{report}");
+    let n = |k: &str| h[k].as_u64().unwrap() as usize;
+    // 16 two-turn questions in the sample: 32 games, each judged in both orders.
+    assert_eq!(n("games") + n("errors"), 32, "{h}");
+    assert_eq!(n("wins") + n("losses") + n("ties"), n("games"));
+    assert!(h["adjusted_win_rate"].as_f64().unwrap() > 0.8, "{h}");
+    let [lo, hi] = [0, 1].map(|i| h["adjusted_win_rate_ci"][i].as_f64().unwrap());
+    assert!(
+        lo <= h["adjusted_win_rate"].as_f64().unwrap() && hi <= 1.0 && lo <= hi,
+        "{h}"
+    );
+    // The games listed are the ones counted, each at most --show (10) long.
+    let listed = |k: &str| h[k].as_array().unwrap().len();
+    assert_eq!(listed("a_won"), n("wins").min(10));
+    assert_eq!(listed("b_won"), n("losses").min(10));
+    assert_eq!(
+        listed("changed_with_order"),
+        n("changed_with_order_games").min(10)
+    );
+    let cats: usize = h["categories"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|r| {
+            r["wins"].as_u64().unwrap()
+                + r["losses"].as_u64().unwrap()
+                + r["ties"].as_u64().unwrap()
+        })
+        .sum::<u64>() as usize;
+    assert_eq!(cats, n("games"));
     assert_eq!(lines(&out.join("judgments/j_pair.jsonl")), 32);
+
+    // The table names both models and the games to look at.
+    let o = run(&[
+        "compare",
+        "strong",
+        "weak",
+        "--judge",
+        "j",
+        "--questions",
+        SAMPLE,
+        "--base-url",
+        &sim.url,
+        "--api-key-env",
+        "",
+        "--out",
+        out.to_str().unwrap(),
+        "--show",
+        "2",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("strong vs weak (judge: j)") && text.contains("won by strong"),
+        "{text}"
+    );
+}
+
+#[test]
+fn compare_takes_endpoints_from_a_config_file_and_offers_only_its_own_flags() {
+    let candidates = Sim::start(SimConfig::default());
+    let judges = Sim::start(SimConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(SAMPLE, dir.path().join("q.jsonl")).unwrap();
+    let config = dir.path().join("shinpan.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+models = ["unused"]
+judge = "j"
+questions = "q.jsonl"
+out = "out"
+[endpoint]
+base_url = "{judges}"
+api_key_env = ""
+[endpoints.local]
+base_url = "{cands}"
+[model.a]
+endpoint = "local"
+[model.b]
+endpoint = "local"
+"#,
+            judges = judges.url,
+            cands = candidates.url
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("cmp");
+    let o = run(&[
+        "compare",
+        "a",
+        "b",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let h = stdout_json(&o);
+    assert_eq!((h["a"].as_str(), h["b"].as_str()), (Some("a"), Some("b")));
+    // Answers came from the candidates' server, verdicts from the judge's.
+    let (c, j) = (candidates.stats.to_json(), judges.stats.to_json());
+    assert_eq!(
+        (c["ok"].as_u64(), c["judge_requests"].as_u64()),
+        (Some(2 * 32), Some(0))
+    );
+    assert_eq!(j["judge_requests"].as_u64(), Some(2 * 32));
+    assert_eq!(lines(&out.join("judgments/j_pair.jsonl")), 32);
+
+    // compare is two models against each other: the run-wide choices are not offered.
+    let help = String::from_utf8_lossy(&run(&["help", "compare"]).stdout).to_string();
+    for flag in ["--aspects", "--mode", "--models", "--baseline"] {
+        assert!(!help.contains(flag), "{flag} in {help}");
+    }
+    assert!(
+        help.contains("--show") && help.contains("[CONFIG]"),
+        "{help}"
+    );
 }
 
 #[test]
