@@ -316,9 +316,10 @@ pub struct ReportArgs {
     /// Run directories, judgment files, or directories of them.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// Output format (html: one self-contained page, with the judged items of run
+    /// directories to browse).
+    #[arg(long, value_enum, default_value_t = crate::report::ReportFormat::Table)]
+    pub format: crate::report::ReportFormat,
     /// Report pairwise games against this model only, from the other models' side.
     #[arg(long, value_name = "MODEL")]
     pub baseline: Option<String>,

@@ -96,16 +96,26 @@ pub fn mean_interval(values: &[f64], opts: BootstrapOptions, name: &str) -> Opti
             counts.push(1);
         }
     }
-    let n = values.len() as f64;
+    counts_mean_interval(&kinds, &counts, opts, name)
+}
+
+/// Bootstrap interval of the mean of a sample given as distinct values and their counts
+/// (a win rate is wins × 1, ties × ½, losses × 0).
+pub fn counts_mean_interval(
+    kinds: &[f64],
+    counts: &[u64],
+    opts: BootstrapOptions,
+    name: &str,
+) -> Option<[f64; 2]> {
+    let n = counts.iter().sum::<u64>() as f64;
+    if n == 0.0 || opts.rounds == 0 {
+        return None;
+    }
     let mut rng = rng_for(opts.seed, name);
     let means = (0..opts.rounds)
         .map(|_| {
-            let c = resample_counts(&counts, &mut rng);
-            c.iter()
-                .zip(&kinds)
-                .map(|(c, v)| *c as f64 * v)
-                .sum::<f64>()
-                / n
+            let c = resample_counts(counts, &mut rng);
+            c.iter().zip(kinds).map(|(c, v)| *c as f64 * v).sum::<f64>() / n
         })
         .collect();
     interval(means)

@@ -58,7 +58,7 @@ pub struct Game {
 }
 
 /// A against B.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct HeadToHead {
     /// The model evaluated.
     pub a: String,
@@ -114,25 +114,10 @@ pub fn head_to_head(
             .first()
             .map(|r| r.judge.model().to_string())
             .unwrap_or_default(),
-        games: 0,
-        errors: 0,
-        overall: Record::default(),
-        adjusted_win_rate_ci: None,
-        position_consistency: None,
-        categories: BTreeMap::new(),
-        changed_with_order_games: 0,
-        changed_with_order: Vec::new(),
-        a_won: Vec::new(),
-        b_won: Vec::new(),
+        ..HeadToHead::default()
     };
     let mut scores = Vec::new();
     let mut agree = 0;
-    let name = |w: Winner, r: &PairGame| match w {
-        Winner::Model1 => r.model_1.clone(),
-        Winner::Model2 => r.model_2.clone(),
-        Winner::Tie => "tie".into(),
-        Winner::Error => "error".into(),
-    };
     for r in current.rows() {
         let a_is_1 = match (r.model_1 == a, r.model_2 == a) {
             (true, _) if r.model_2 == b => true,
@@ -160,19 +145,7 @@ pub fn head_to_head(
         if let Some(c) = &category {
             h.categories.entry(c.clone()).or_default().add(score);
         }
-        // g1 shows model_1 first.
-        let (a_first, b_first) = if a_is_1 {
-            (r.g1_winner, r.g2_winner)
-        } else {
-            (r.g2_winner, r.g1_winner)
-        };
-        let game = Game {
-            question_id: r.question_id.clone(),
-            turn: r.turn,
-            category,
-            a_first: name(a_first, r),
-            b_first: name(b_first, r),
-        };
+        let game = game(r, a_is_1, category);
         match (consistent, score) {
             (false, _) => h.changed_with_order.push(game),
             (true, 1.0) => h.a_won.push(game),
@@ -195,4 +168,76 @@ pub fn head_to_head(
         }
     }
     h
+}
+
+/// A game as listed: who won with A shown first, and with B shown first.
+fn game(r: &PairGame, a_is_1: bool, category: Option<String>) -> Game {
+    let name = |w: Winner| match w {
+        Winner::Model1 => r.model_1.clone(),
+        Winner::Model2 => r.model_2.clone(),
+        Winner::Tie => "tie".into(),
+        Winner::Error => "error".into(),
+    };
+    // g1 shows model_1 first.
+    let (a_first, b_first) = if a_is_1 {
+        (r.g1_winner, r.g2_winner)
+    } else {
+        (r.g2_winner, r.g1_winner)
+    };
+    Game {
+        question_id: r.question_id.clone(),
+        turn: r.turn,
+        category,
+        a_first: name(a_first),
+        b_first: name(b_first),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn game(q: u32, m1: &str, m2: &str, g1: &str, g2: &str) -> PairGame {
+        serde_json::from_value(serde_json::json!({
+            "question_id": q, "model_1": m1, "model_2": m2, "g1_winner": g1, "g2_winner": g2,
+            "judge": ["j", "pair"], "turn": 1, "category": if q % 2 == 0 { "math" } else { "writing" }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_is_counted_from_its_side_whichever_position_it_held() {
+        let rows = [
+            game(1, "a", "b", "model_1", "model_1"), // A won both orders
+            game(2, "b", "a", "model_2", "model_2"), // A (model_2) won both orders
+            game(3, "b", "a", "model_1", "model_1"), // B won
+            game(4, "b", "a", "model_1", "model_2"), // each order favoured the first shown
+            game(5, "a", "c", "model_1", "model_1"), // not A against B
+            game(6, "a", "b", "error", "model_1"),   // no verdict in one order
+        ];
+        let refs: Vec<&PairGame> = rows.iter().collect();
+        let h = head_to_head(
+            &refs,
+            "a",
+            "b",
+            &AnswerIndex::default(),
+            BootstrapOptions::default(),
+            10,
+        );
+        assert_eq!((h.games, h.errors), (4, 1));
+        assert_eq!(
+            (h.overall.wins, h.overall.losses, h.overall.ties),
+            (2, 1, 1)
+        );
+        assert_eq!(h.overall.adjusted_win_rate, Some(0.625));
+        assert_eq!(h.position_consistency, Some(0.75));
+        assert_eq!(h.categories["math"].wins, 1);
+        // Game 4: with A (model_2) shown first, g2 says model_2 won: A. With B first, B.
+        let g = &h.changed_with_order[0];
+        assert_eq!((g.a_first.as_str(), g.b_first.as_str()), ("a", "b"));
+        assert_eq!(h.a_won.len(), 2);
+        assert_eq!(h.b_won[0].question_id.as_str(), "3");
+        let [lo, hi] = h.adjusted_win_rate_ci.unwrap();
+        assert!(lo <= 0.625 && 0.625 <= hi);
+    }
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Serialize;
 
 use super::answers::{AnswerIndex, off_language};
+use super::bootstrap::counts_mean_interval;
 use super::coverage::{Expectation, ModelCoverage, pair_coverage};
 use super::length::{length_controlled, pearson, std_dev};
 use super::position::{PositionBias, measure_position};
@@ -62,6 +63,8 @@ pub struct PairSummary {
     pub loss_rate: Option<f64>,
     /// (wins + ties / 2) / n.
     pub adjusted_win_rate: Option<f64>,
+    /// 95% bootstrap interval of the adjusted win rate (resampling games).
+    pub adjusted_win_rate_ci: Option<[f64; 2]>,
     /// Share of games (with a verdict in both orders) whose two orders agree.
     pub position_consistency: Option<f64>,
     /// Bradley-Terry rating, Elo scale, baseline (or the mean) at 1000; `null` when the
@@ -163,7 +166,7 @@ pub fn summarize_pairs(
         .iter()
         .enumerate()
         .filter(|(i, _)| Some(*i) != anchor)
-        .map(|(i, model)| summary(model, i, &counts.tallies[i], &ratings, scale))
+        .map(|(i, model)| summary(model, i, &counts.tallies[i], &ratings, scale, opts))
         .collect();
     models.sort_by(|a, b| {
         b.adjusted_win_rate
@@ -278,8 +281,21 @@ fn count(
 
 /// One model's line: its tally, its rating, and its length-controlled win rate (`scale`: the
 /// spread of length differences).
-fn summary(model: &str, i: usize, t: &Tally, ratings: &Ratings, scale: Option<f64>) -> PairSummary {
+fn summary(
+    model: &str,
+    i: usize,
+    t: &Tally,
+    ratings: &Ratings,
+    scale: Option<f64>,
+    opts: &StatsOptions,
+) -> PairSummary {
     let n = t.wins + t.losses + t.ties;
+    let adjusted_win_rate_ci = counts_mean_interval(
+        &[1.0, 0.5, 0.0],
+        &[t.wins as u64, t.ties as u64, t.losses as u64],
+        opts.bootstrap,
+        &format!("adjusted\u{1f}{model}"),
+    );
     PairSummary {
         model: model.to_string(),
         n,
@@ -290,6 +306,7 @@ fn summary(model: &str, i: usize, t: &Tally, ratings: &Ratings, scale: Option<f6
         win_rate: ratio(t.wins, n),
         loss_rate: ratio(t.losses, n),
         adjusted_win_rate: (n > 0).then(|| (t.wins as f64 + 0.5 * t.ties as f64) / n as f64),
+        adjusted_win_rate_ci,
         position_consistency: ratio(t.consistent, t.judged),
         bt_rating: ratings.rating.get(i).copied().flatten(),
         bt_ci: ratings.rating_ci.get(i).copied().flatten(),

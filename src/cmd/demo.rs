@@ -66,6 +66,7 @@ pub async fn demo(a: DemoArgs) -> anyhow::Result<()> {
         reports.push(out.report);
     }
     write_reports(&a.out, &reports)?;
+    pipeline::write_page(&a.out, &crate::aggregate::StatsOptions::default());
     sim.stop().await;
     print_reports(&reports, a.format)?;
     eprintln!(

@@ -4,6 +4,9 @@ use crate::aggregate::{build_reports, load_judgments};
 use crate::cli::ReportArgs;
 use crate::config::parse_mode;
 use crate::pipeline::print_reports;
+use crate::report::{Exporter, Format, HtmlExporter, ReportFormat};
+use crate::review::Only;
+use std::io::Write;
 
 pub fn report(a: ReportArgs) -> anyhow::Result<()> {
     let mode = a
@@ -20,5 +23,32 @@ pub fn report(a: ReportArgs) -> anyhow::Result<()> {
         );
     }
     let reports = build_reports(&loaded, a.baseline.as_deref(), mode, &opts)?;
-    print_reports(&reports, a.format)
+    let format = match a.format {
+        ReportFormat::Table => Format::Table,
+        ReportFormat::Md => Format::Md,
+        ReportFormat::Json => Format::Json,
+        ReportFormat::Html => {
+            let page = HtmlExporter {
+                items: run_items(&a.paths),
+                title: None,
+            }
+            .serialize(&reports)?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&page)?;
+            return Ok(out.flush()?);
+        }
+    };
+    print_reports(&reports, format)
+}
+
+/// The judged items of the run directories among `paths`, for the page to browse.
+fn run_items(paths: &[std::path::PathBuf]) -> Vec<crate::review::ReviewRecord> {
+    let mut items = Vec::new();
+    for p in paths.iter().filter(|p| p.join("judgments").is_dir()) {
+        match crate::review::collect(p, None, Only::All) {
+            Ok(mut v) => items.append(&mut v),
+            Err(e) => eprintln!("shinpan: note: {}: no items to browse: {e}", p.display()),
+        }
+    }
+    items
 }

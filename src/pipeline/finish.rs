@@ -52,6 +52,7 @@ pub(super) fn finish(opts: &RunOptions, setup: Setup, driven: Driven) -> anyhow:
         &setup.dir.manifest(),
         evaluation(opts, &setup.questions, state),
     )?;
+    super::write_page(setup.dir.root(), &opts.stats);
     count_requests(&setup, &mut summary);
     Ok(RunOutput { summary, report })
 }

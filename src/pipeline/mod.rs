@@ -19,7 +19,7 @@ mod setup;
 mod summary;
 
 pub use finish::RunOutput;
-pub use output::{print_reports, write_reports};
+pub use output::{print_reports, write_page, write_reports};
 pub use progress::Verbosity;
 pub use setup::load_inputs;
 pub use summary::RunSummary;

@@ -86,6 +86,11 @@ impl RunDir {
         self.root.join(".shinpan.lock")
     }
 
+    /// The HTML report of everything the directory holds.
+    pub fn page(&self) -> PathBuf {
+        self.root.join("report.html")
+    }
+
     /// A report file (`report-single.json`).
     pub fn report(&self, mode: Mode, ext: &str) -> PathBuf {
         self.root.join(format!("report-{}.{ext}", mode.as_str()))

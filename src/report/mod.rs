@@ -1,12 +1,15 @@
-//! Reports: one exporter per output format behind one trait. The terminal table and the
-//! Markdown share a table model ([`markup::Table`]); JSON is the serialised [`Report`].
+//! Reports: one exporter per output format behind one trait. The terminal table, the
+//! Markdown and the HTML page share a table model ([`markup::Table`]); JSON is the serialised
+//! [`Report`].
 
 pub mod headtohead;
+pub mod html;
 mod json;
 pub mod markdown;
 pub mod markup;
 pub mod table;
 
+pub use html::HtmlExporter;
 pub use json::JsonExporter;
 pub use markdown::MarkdownExporter;
 pub use table::TableExporter;
@@ -40,4 +43,19 @@ impl Format {
             Format::Json => Box::new(JsonExporter),
         }
     }
+}
+
+/// Output formats of `shinpan report`: those of [`Format`], and a self-contained HTML page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Aligned terminal table (wide characters counted as two columns).
+    #[default]
+    Table,
+    /// GitHub-flavoured Markdown.
+    Md,
+    /// JSON: one report object, or an array when there are several.
+    Json,
+    /// One self-contained HTML page (charts, tables and, for run directories, the judged
+    /// items to browse).
+    Html,
 }

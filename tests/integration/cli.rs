@@ -390,6 +390,11 @@ endpoint = "local"
     // Paths in the config are relative to it; answers went to the candidates' server and
     // judgments to the judge's.
     assert_eq!(lines(&dir.path().join("out/answers/ローカル7b.jsonl")), 16);
+    // The run leaves its HTML report beside the others, with its items to browse.
+    let page = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(
+        page.contains("<svg") && page.contains("ローカル7b") && page.contains(r#"class="item""#)
+    );
     let (c, j) = (candidates.stats.to_json(), judges.stats.to_json());
     assert_eq!(
         (c["ok"].as_u64(), c["judge_requests"].as_u64()),

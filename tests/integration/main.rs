@@ -7,6 +7,7 @@ mod client;
 mod crash;
 mod fake;
 mod fastchat;
+mod html;
 mod llama;
 mod outcomes;
 mod pipeline;

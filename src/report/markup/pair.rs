@@ -38,6 +38,7 @@ fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
         "win rate",
         "loss rate",
         "adjusted",
+        "95% CI",
         "consistency",
         "BT rating",
         "95% CI",
@@ -65,6 +66,7 @@ fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
                 num(p.win_rate, 3),
                 num(p.loss_rate, 3),
                 num(p.adjusted_win_rate, 3),
+                ci(p.adjusted_win_rate_ci, 3),
                 num(p.position_consistency, 3),
                 not_estimable(num(p.bt_rating, 0), &p.bt_not_estimable),
                 ci(p.bt_ci, 0),
@@ -95,7 +97,8 @@ fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
         rows,
         &format!(
             "Each game is judged twice with the answers swapped; it is a tie when either order says \
-             tie or the orders disagree. Adjusted = (wins + ties/2) / games; consistency = share of \
+             tie or the orders disagree. Adjusted = (wins + ties/2) / games, with its 95% bootstrap \
+             interval over games; consistency = share of \
              games whose two orders agree; errors = games without a verdict in an order. BT rating: \
              Bradley-Terry strength on the Elo scale ({anchor}; +400 = 10:1 odds) with its 95% \
              bootstrap interval over games{}.",
