@@ -200,7 +200,7 @@ mod tests {
     fn game(q: u32, m1: &str, m2: &str, g1: &str, g2: &str) -> PairGame {
         serde_json::from_value(serde_json::json!({
             "question_id": q, "model_1": m1, "model_2": m2, "g1_winner": g1, "g2_winner": g2,
-            "judge": ["j", "pair"], "turn": 1, "category": if q % 2 == 0 { "math" } else { "writing" }
+            "judge": ["j", "pair"], "turn": 1, "category": if q.is_multiple_of(2) { "math" } else { "writing" }
         }))
         .unwrap()
     }
