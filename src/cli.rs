@@ -25,6 +25,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Agreement between judges (and human votes) on the same answers.
     Agreement(AgreementArgs),
+    /// The history of a recurring run: each model's figure run by run, with its interval and
+    /// change.
+    History(HistoryArgs),
     /// Export a run's judged items for human review (answers, verdicts, explanations, and
     /// empty label and comment fields); read the labels back with `agreement --labels`.
     Export(ExportArgs),
@@ -272,6 +275,15 @@ pub struct RunArgs {
     /// The baseline model for pairwise-baseline (must be one of --models).
     #[arg(long, value_name = "MODEL")]
     pub baseline: Option<String>,
+    /// A recurring run's name: its directory under OUT [default: today's date, UTC]. Needs a
+    /// config with a [nightly] table.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Exit 3 when a watched model's score (points) or adjusted win rate falls by more than
+    /// THRESHOLD since the previous comparable run and outside the noise of the two runs'
+    /// intervals; `0.3`, or `score=0.3,win_rate=0.05`. Needs a config with a [nightly] table.
+    #[arg(long, value_name = "THRESHOLD")]
+    pub fail_on_regression: Option<String>,
     #[command(flatten)]
     pub rubric: RubricArgs,
     #[command(flatten)]
@@ -352,6 +364,19 @@ pub struct AgreementArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// A recurring run's config file (its history is OUT/history.jsonl, or its [nightly]
+    /// history), or the directory holding history.jsonl.
+    pub path: PathBuf,
+    /// Only this model.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Output format (html: one self-contained page with a sparkline per model).
+    #[arg(long, value_enum, default_value_t = crate::report::ReportFormat::Table)]
+    pub format: crate::report::ReportFormat,
 }
 
 #[derive(Debug, Args)]

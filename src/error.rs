@@ -7,6 +7,7 @@
 //! | 0 | success |
 //! | 1 | failure: an item failed (more than `--allow-failures` tolerates), or another error |
 //! | 2 | bad input: a flag, the config file, an input file; the message names it |
+//! | 3 | regression: a nightly run's watched figure fell beyond `--fail-on-regression` and outside the noise |
 //! | 130 | interrupted (Ctrl-C): everything finished is kept |
 
 /// A problem with the user's input: the message names the flag, file or line to fix.
@@ -36,12 +37,20 @@ pub struct ItemsFailed {
     pub allowed: String,
 }
 
+/// A recurring run finished, and a watched model's figure fell by more than the threshold and
+/// outside the noise of the two runs' intervals.
+#[derive(Debug, thiserror::Error)]
+#[error("regression against the previous comparable run: {}", .0.join("; "))]
+pub struct Regressed(pub Vec<String>);
+
 /// The exit code for an error a command returned.
 pub fn exit_code(e: &anyhow::Error) -> i32 {
     if e.downcast_ref::<UsageError>().is_some() {
         2
     } else if e.downcast_ref::<Interrupted>().is_some() {
         130
+    } else if e.downcast_ref::<Regressed>().is_some() {
+        3
     } else {
         1
     }

@@ -18,7 +18,9 @@
 //! - [`store`]: append-only JSONL writers (one per file), readers, atomic writes.
 //! - [`error`]: the typed errors that decide exit codes.
 //! - [`aggregate`]: scores, win rates and position consistency from judgment records.
-//! - [`report`]: exporters (terminal table, Markdown, JSON) behind one trait.
+//! - [`report`]: exporters (terminal table, Markdown, JSON, the HTML page) behind one trait.
+//! - [`nightly`]: recurring runs: history lines, and the change against the previous
+//!   comparable run that the regression gate acts on.
 //! - [`review`]: the review export of judged items, and reading its labels back.
 //! - [`simulate`]: an offline OpenAI-compatible simulator for tests, demos and dry runs.
 
@@ -30,6 +32,7 @@ pub mod config;
 pub mod error;
 pub mod generate;
 pub mod judge;
+pub mod nightly;
 pub mod pipeline;
 pub mod records;
 pub mod report;

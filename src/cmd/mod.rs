@@ -4,7 +4,9 @@ mod agreement;
 mod cache;
 mod demo;
 mod export;
+mod history;
 mod init;
+mod nightly;
 mod report;
 mod run;
 mod simulate;
@@ -19,6 +21,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Report(a) => report::report(a),
         Command::Agreement(a) => agreement::agreement(a),
         Command::Export(a) => export::export(a),
+        Command::History(a) => history::history(a),
         Command::Simulate(a) => simulate::simulate(a).await,
         Command::Demo(a) => demo::demo(a).await,
         Command::Cache(c) => cache::cache(c),

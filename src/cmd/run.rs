@@ -5,18 +5,99 @@ use std::path::PathBuf;
 use crate::aggregate::answers::AnswerIndex;
 use crate::aggregate::headtohead::head_to_head;
 use crate::cli::{CompareArgs, RunArgs};
-use crate::config::{Layers, RunOptions, Settings};
+use crate::config::{Layers, RunOptions, Settings, parse_mode};
 use crate::error::{Interrupted, ItemsFailed, usage};
 use crate::pipeline::RunOutput;
 use crate::pipeline::{self, Verbosity, print_reports};
 use crate::records::{PairGame, RunDir};
-use crate::report::Format;
 use crate::store::read_jsonl_into;
 use crate::types::Mode;
 
 pub async fn run(a: RunArgs) -> anyhow::Result<()> {
-    let opts = a.layers()?.resolve()?;
-    execute(&opts, a.common.format, a.common.verbosity()).await
+    let layers = a.layers()?;
+    let modes = modes(&layers)?;
+    if let Some(n) = layers.file.as_ref().and_then(|(_, s)| s.nightly.clone()) {
+        return super::nightly::nightly(&a, layers, &modes, n).await;
+    }
+    if a.name.is_some() || a.fail_on_regression.is_some() {
+        return Ok(usage(
+            "--name and --fail-on-regression are for a recurring run: give a config file with a [nightly] table",
+        )?);
+    }
+    let verbosity = a.common.verbosity();
+    let runs = run_modes(&layers, &modes, None, verbosity).await?;
+    let reports: Vec<_> = runs.iter().map(|(_, o)| o.report.clone()).collect();
+    print_reports(&reports, a.common.format)?;
+    exit_for_all(&runs)
+}
+
+/// The modes to run: `--mode`, else the config's `modes` (in order) or `mode`; `None` leaves
+/// the choice to the settings (single by default).
+fn modes(layers: &Layers) -> Result<Vec<Option<String>>, crate::error::UsageError> {
+    if layers.flags.mode.is_some() {
+        return Ok(vec![layers.flags.mode.clone()]);
+    }
+    match layers
+        .file
+        .as_ref()
+        .and_then(|(p, s)| s.modes.clone().map(|m| (p, m)))
+    {
+        Some((p, m)) if m.is_empty() => usage(format!("{}: `modes` is empty", p.display())),
+        Some((p, m)) => {
+            for (i, x) in m.iter().enumerate() {
+                parse_mode(x, &format!("{} modes", p.display()))?;
+                if m[..i].contains(x) {
+                    return usage(format!("{}: modes: {x:?} is listed twice", p.display()));
+                }
+            }
+            Ok(m.into_iter().map(Some).collect())
+        }
+        None => Ok(vec![None]),
+    }
+}
+
+/// Runs each mode in turn into one directory (`out` replaces the settings' directory). Every
+/// mode's settings are checked before the first request; an interrupted mode ends the
+/// sequence.
+pub(super) async fn run_modes(
+    layers: &Layers,
+    modes: &[Option<String>],
+    out: Option<PathBuf>,
+    verbosity: Verbosity,
+) -> anyhow::Result<Vec<(RunOptions, RunOutput)>> {
+    let all = modes
+        .iter()
+        .map(|m| {
+            let mut l = layers.clone();
+            if m.is_some() {
+                l.flags.mode = m.clone();
+            }
+            if out.is_some() {
+                l.flags.out = out.clone();
+            }
+            l.resolve()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut runs = Vec::new();
+    for opts in all {
+        let out = pipeline::run_with(&opts, verbosity).await?;
+        summarize(&opts, &out, verbosity);
+        let stop = out.summary.interrupted;
+        runs.push((opts, out));
+        if stop {
+            break;
+        }
+    }
+    Ok(runs)
+}
+
+/// How a sequence of runs ended: interrupted (130), or the first with more failed items than
+/// allowed (1).
+pub(super) fn exit_for_all(runs: &[(RunOptions, RunOutput)]) -> anyhow::Result<()> {
+    if let Some((o, r)) = runs.iter().find(|(_, r)| r.summary.interrupted) {
+        return exit_for(o, r);
+    }
+    runs.iter().try_for_each(|(o, r)| exit_for(o, r))
 }
 
 pub async fn compare(a: CompareArgs) -> anyhow::Result<()> {
@@ -59,15 +140,6 @@ pub async fn compare(a: CompareArgs) -> anyhow::Result<()> {
     let bytes = crate::report::headtohead::render(&h, a.common.format)?;
     std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes)?;
     exit_for(&opts, &out)
-}
-
-/// Runs, prints the summary and the report, and turns how the run ended into the error that
-/// decides the exit code: interrupted (130), or more failed items than allowed (1).
-async fn execute(opts: &RunOptions, format: Format, verbosity: Verbosity) -> anyhow::Result<()> {
-    let out = pipeline::run_with(opts, verbosity).await?;
-    summarize(opts, &out, verbosity);
-    print_reports(std::slice::from_ref(&out.report), format)?;
-    exit_for(opts, &out)
 }
 
 /// The closing summary on stderr.

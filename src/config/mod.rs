@@ -17,7 +17,7 @@ mod resolve;
 mod settings;
 
 pub use builder::RunOptionsBuilder;
-pub use settings::{ENDPOINT_FLAGS, EndpointSettings, ModelSettings, Settings};
+pub use settings::{ENDPOINT_FLAGS, EndpointSettings, ModelSettings, NightlySettings, Settings};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -178,6 +178,7 @@ pub fn parse_mode(s: &str, source: &str) -> Result<Mode, UsageError> {
 
 /// The layers of one run, lowest first: fallbacks, the config file (with its name for
 /// messages), the environment, the flags.
+#[derive(Debug, Clone)]
 pub struct Layers {
     /// Where the file layer came from (`None`: no config file).
     pub file: Option<(PathBuf, Settings)>,

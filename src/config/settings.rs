@@ -129,6 +129,19 @@ impl ModelSettings {
     }
 }
 
+/// The `[nightly]` table of a recurring run.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NightlySettings {
+    /// The models the regression gate watches [default: every model].
+    pub watch: Option<Vec<String>>,
+    /// The regression threshold, as `--fail-on-regression` takes it (`0.3`, or
+    /// `score=0.3,win_rate=0.05`); the flag replaces it.
+    pub fail_on_regression: Option<String>,
+    /// The history file [default: OUT/history.jsonl].
+    pub history: Option<PathBuf>,
+}
+
 /// One layer of run settings; as a file, the TOML config (relative paths in it are relative
 /// to the file's directory).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -140,6 +153,9 @@ pub struct Settings {
     pub judge: Option<String>,
     /// `single`, `rubric`, `pairwise-baseline` or `pairwise-all`.
     pub mode: Option<String>,
+    /// Several modes, run one after the other into the same directory (the answers are
+    /// shared); `mode` and `modes` are exclusive, and `--mode` replaces both.
+    pub modes: Option<Vec<String>>,
     /// Baseline model (pairwise-baseline).
     pub baseline: Option<String>,
     /// Question file.
@@ -188,6 +204,9 @@ pub struct Settings {
     /// Per-model settings (`[model.NAME]` tables).
     #[serde(default)]
     pub model: BTreeMap<String, ModelSettings>,
+    /// A recurring run (`[nightly]`): each run goes to `OUT/<date or --name>/` and adds its
+    /// figures to a history, compared with the previous comparable run.
+    pub nightly: Option<NightlySettings>,
     /// Neither read nor write the response cache (a flag only).
     #[serde(skip)]
     pub no_cache: bool,
@@ -208,6 +227,13 @@ impl Settings {
         let mut cfg: Settings =
             toml::from_str(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));
+        if cfg.mode.is_some() && cfg.modes.is_some() {
+            return Err(UsageError(format!(
+                "{}: give `mode` or `modes`, not both",
+                path.display()
+            )));
+        }
+        let history = cfg.nightly.as_mut().and_then(|n| n.history.as_mut());
         for p in [
             &mut cfg.questions,
             &mut cfg.references,
@@ -217,6 +243,7 @@ impl Settings {
         ]
         .into_iter()
         .flatten()
+        .chain(history)
         {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -255,6 +282,8 @@ impl Settings {
         self.models = o.models.or(self.models);
         self.judge = o.judge.or(self.judge);
         self.mode = o.mode.or(self.mode);
+        self.modes = o.modes.or(self.modes);
+        self.nightly = o.nightly.or(self.nightly);
         self.baseline = o.baseline.or(self.baseline);
         self.questions = o.questions.or(self.questions);
         self.references = o.references.or(self.references);

@@ -3,6 +3,7 @@
 //! [`Report`].
 
 pub mod headtohead;
+pub mod history;
 pub mod html;
 mod json;
 pub mod markdown;

@@ -9,6 +9,7 @@ mod fake;
 mod fastchat;
 mod html;
 mod llama;
+mod nightly;
 mod outcomes;
 mod pipeline;
 mod resume;

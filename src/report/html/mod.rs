@@ -139,7 +139,7 @@ fn report_section(id: &str, r: &Report, items: &[&ReviewRecord]) -> String {
     }
     out.push_str(r#"<details class="tables" open><summary><b>Tables</b></summary>"#);
     for t in tables(r) {
-        html_table(&t, &mut out);
+        table_html(&t, &mut out);
     }
     out.push_str("</details>");
     if !items.is_empty() {
@@ -153,7 +153,8 @@ fn report_section(id: &str, r: &Report, items: &[&ReviewRecord]) -> String {
     out
 }
 
-fn html_table(t: &Table, out: &mut String) {
+/// A table of the shared table model as HTML, with its title and explanation.
+pub fn table_html(t: &Table, out: &mut String) {
     let _ = write!(out, "<h3>{}</h3>", esc(&t.title));
     if let Some(a) = &t.alert {
         let _ = write!(out, r#"<p class="alert">{}</p>"#, esc(a));

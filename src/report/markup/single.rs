@@ -54,23 +54,11 @@ pub(super) fn single_tables(
     let mut aspects: Vec<&String> = order.iter().filter(|a| found.contains(a)).collect();
     aspects.extend(found.into_iter().filter(|a| !order.contains(a)));
     if !aspects.is_empty() {
-        let mut headers: Vec<&str> = vec!["model"];
-        headers.extend(aspects.iter().map(|a| a.as_str()));
-        let rows = singles
-            .iter()
-            .map(|s| {
-                let mut row = vec![s.model.clone()];
-                row.extend(aspects.iter().map(|a| match s.aspects.get(*a) {
-                    Some(x) => format!("{} {}", num(x.score, 2), ci(x.score_ci, 1)),
-                    None => "-".into(),
-                }));
-                row
-            })
-            .collect();
-        out.push(table(
+        out.push(grid(
             format!("{title}: score per aspect"),
-            headers,
-            rows,
+            singles,
+            &aspects,
+            |s, a| s.aspects.get(a).map(|x| (x.score, x.score_ci)),
             "Mean grade per rubric aspect with its 95% bootstrap interval; the score above is \
              the weighted mean of the aspects (--aspect-weights).",
         ));
@@ -78,30 +66,38 @@ pub(super) fn single_tables(
     let mut cats: Vec<&String> = singles.iter().flat_map(|s| s.categories.keys()).collect();
     cats.sort();
     cats.dedup();
-    if cats.is_empty() {
-        return;
+    if !cats.is_empty() {
+        out.push(grid(
+            format!("{title}: score per category"),
+            singles,
+            &cats,
+            |s, c| s.categories.get(c).map(|x| (x.score, x.score_ci)),
+            "Mean grade per question category, with its 95% bootstrap interval; few questions per \
+             category make wide intervals.",
+        ));
     }
+}
+
+/// A model × key table of means with their intervals (aspects, categories).
+fn grid(
+    title: String,
+    singles: &[&SingleSummary],
+    keys: &[&String],
+    cell: impl Fn(&SingleSummary, &str) -> Option<(Option<f64>, Option<[f64; 2]>)>,
+    note: &str,
+) -> Table {
     let mut headers: Vec<&str> = vec!["model"];
-    headers.extend(cats.iter().map(|c| c.as_str()));
+    headers.extend(keys.iter().map(|k| k.as_str()));
     let rows = singles
         .iter()
         .map(|s| {
             let mut row = vec![s.model.clone()];
-            row.extend(cats.iter().map(|c| {
-                let c = s.categories.get(*c);
-                match c {
-                    Some(c) => format!("{} {}", num(c.score, 2), ci(c.score_ci, 1)),
-                    None => "-".into(),
-                }
+            row.extend(keys.iter().map(|k| match cell(s, k) {
+                Some((v, c)) => format!("{} {}", num(v, 2), ci(c, 1)),
+                None => "-".into(),
             }));
             row
         })
         .collect();
-    out.push(table(
-        format!("{title}: score per category"),
-        headers,
-        rows,
-        "Mean grade per question category, with its 95% bootstrap interval; few questions per \
-         category make wide intervals.",
-    ));
+    table(title, headers, rows, note)
 }
