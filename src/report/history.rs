@@ -95,6 +95,16 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
         .collect()
 }
 
+fn change_cell(c: &Option<Change>) -> String {
+    c.as_ref()
+        .map(|c| signed(c.change))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn status_cell(c: &Option<Change>) -> &'static str {
+    c.as_ref().map(|c| status(c.status)).unwrap_or("-")
+}
+
 fn label(s: &Series) -> String {
     match &s.baseline {
         Some(b) => format!("{} (judge {}, vs {b})", s.mode, s.judge),
@@ -117,14 +127,8 @@ fn tables(series: &[Series], detailed: bool) -> Vec<Table> {
                 last.run.clone(),
                 num(last.value, 3),
                 ci(last.ci, 3),
-                last.change
-                    .as_ref()
-                    .map(|c| signed(c.change))
-                    .unwrap_or_else(|| "-".into()),
-                last.change
-                    .as_ref()
-                    .map(|c| status(c.status).to_string())
-                    .unwrap_or_else(|| "-".into()),
+                change_cell(&last.change),
+                status_cell(&last.change).into(),
                 num(flat.iter().copied().reduce(f64::min), 3),
                 num(flat.iter().copied().reduce(f64::max), 3),
                 sparkline(&vals),
@@ -242,14 +246,8 @@ fn page(series: &[Series]) -> String {
             spark_svg(s),
             num(last.value, 3),
             ci(last.ci, 3),
-            last.change
-                .as_ref()
-                .map(|c| signed(c.change))
-                .unwrap_or_else(|| "-".into()),
-            last.change
-                .as_ref()
-                .map(|c| status(c.status))
-                .unwrap_or("-"),
+            change_cell(&last.change),
+            status_cell(&last.change),
         );
     }
     body.push_str("</tbody></table></div></section>");
