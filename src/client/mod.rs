@@ -324,7 +324,11 @@ impl Client {
                     .acquire(tokens, &stats.waiting_rpm, &stats.waiting_tpm)
                     .await;
                 let _sent = stats::Gauge::enter(&stats.in_flight);
-                self.attempt(&body).await
+                // An attempt still waiting when the endpoint is found down ends then.
+                tokio::select! {
+                    r = self.attempt(&body) => r,
+                    why = self.inner.health.wait_down() => Err(ClientError::Unreachable(why.to_string())),
+                }
             };
             self.inner
                 .health
@@ -343,7 +347,8 @@ impl Client {
                 Err(e) => {
                     self.inner.stats.failed.fetch_add(1, Ordering::Relaxed);
                     let e = self.redact(e);
-                    return Err(if attempt > 1 {
+                    let unreachable = matches!(e, ClientError::Unreachable(_));
+                    return Err(if attempt > 1 && !unreachable {
                         ClientError::GaveUp {
                             attempts: attempt,
                             last: Box::new(e),
