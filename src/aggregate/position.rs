@@ -125,17 +125,20 @@ pub fn measure_position(
         cells.entry(key).or_default()[s1 * 3 + s2] += 1;
     }
     out.inconsistent_games = inconsistent.len();
-    inconsistent.sort_by(|a, b| {
+    let order = |a: &&PairGame, b: &&PairGame| {
         (&a.question_id, a.turn, &a.model_1, &a.model_2).cmp(&(
             &b.question_id,
             b.turn,
             &b.model_1,
             &b.model_2,
         ))
-    });
-    if max_listed > 0 {
+    };
+    // Only the listed games are sorted: a million games may disagree by the hundred thousand.
+    if max_listed > 0 && inconsistent.len() > max_listed {
+        inconsistent.select_nth_unstable_by(max_listed, order);
         inconsistent.truncate(max_listed);
     }
+    inconsistent.sort_by(order);
     out.inconsistent = inconsistent
         .into_iter()
         .map(|r| InconsistentGame {
@@ -210,5 +213,59 @@ fn home_advantage(
             .map(|_| home_of(&resample_counts(&counts, &mut rng)))
             .collect();
         out.home_advantage_ci = interval(samples);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn game(q: u32, turn: u32, m1: &str, m2: &str, g1: &str, g2: &str) -> PairGame {
+        serde_json::from_value(serde_json::json!({
+            "question_id": q, "model_1": m1, "model_2": m2, "g1_winner": g1, "g2_winner": g2,
+            "judge": ["j", "pair"], "turn": turn
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_listed_inconsistent_games_are_the_first_by_question_turn_and_models() {
+        let rows = [
+            game(9, 1, "a", "b", "model_1", "model_2"),
+            game(2, 2, "a", "b", "model_1", "model_2"),
+            game(2, 1, "b", "c", "model_1", "tie"),
+            game(1, 1, "a", "b", "model_1", "model_1"), // consistent
+            game(2, 1, "a", "b", "tie", "model_2"),
+            game(10, 1, "a", "b", "model_1", "model_2"),
+        ];
+        let refs: Vec<&PairGame> = rows.iter().collect();
+        let names = ["a", "b", "c"];
+        let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        let opts = BootstrapOptions { rounds: 0, seed: 0 };
+        let listed = |max| {
+            measure_position(&refs, &index, &names, opts, max)
+                .inconsistent
+                .iter()
+                .map(|g| {
+                    format!(
+                        "{}/{}/{}-{}",
+                        g.question_id.as_str(),
+                        g.turn,
+                        g.model_1,
+                        g.model_2
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(listed(3), ["2/1/a-b", "2/1/b-c", "2/2/a-b"]);
+        // 0 lists them all; ids compare as numbers (10 after 9).
+        assert_eq!(
+            listed(0),
+            ["2/1/a-b", "2/1/b-c", "2/2/a-b", "9/1/a-b", "10/1/a-b"]
+        );
+        assert_eq!(
+            measure_position(&refs, &index, &names, opts, 3).inconsistent_games,
+            5
+        );
     }
 }
