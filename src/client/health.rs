@@ -8,8 +8,6 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use tokio::sync::Notify;
-
 use super::ClientError;
 
 /// Connection failures or timeouts in a row that make an endpoint down.
@@ -20,9 +18,6 @@ pub const DOWN_AFTER: u32 = 5;
 pub struct Health {
     in_a_row: AtomicU32,
     down: OnceLock<String>,
-    /// Wakes the attempts still waiting on the endpoint when it is found down, so they end
-    /// at once instead of each waiting out its timeout.
-    went_down: Notify,
 }
 
 impl Health {
@@ -31,36 +26,17 @@ impl Health {
         self.down.get().map(String::as_str)
     }
 
-    /// Resolves with the reason once the endpoint is down.
-    pub async fn wait_down(&self) -> &str {
-        loop {
-            // Registered before the check, so a notification between the two is not lost.
-            let notified = self.went_down.notified();
-            if let Some(why) = self.down() {
-                return why;
-            }
-            notified.await;
-        }
-    }
-
     /// Counts the outcome of one attempt on `url`.
     pub fn observe<T>(&self, url: &str, result: &Result<T, ClientError>) {
         match result {
             Err(e @ (ClientError::Connect(_) | ClientError::Timeout(_))) => {
                 let n = self.in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
-                if n >= DOWN_AFTER
-                    && self
-                        .down
-                        .set(format!(
-                            "endpoint {url} is not answering ({n} connection failures or timeouts in a row, the last: {e}); its remaining requests were not sent"
-                        ))
-                        .is_ok()
-                {
-                    self.went_down.notify_waiters();
+                if n >= DOWN_AFTER {
+                    let _ = self.down.set(format!(
+                        "endpoint {url} is not answering ({n} connection failures or timeouts in a row, the last: {e}); its remaining requests were not sent"
+                    ));
                 }
             }
-            // Cut short because the endpoint is down: says nothing new about it.
-            Err(ClientError::Unreachable(_)) => {}
             _ => self.in_a_row.store(0, Ordering::Relaxed),
         }
     }
@@ -93,32 +69,5 @@ mod tests {
                 .unwrap()
                 .starts_with("endpoint http://x/v1 is not answering (5")
         );
-    }
-
-    #[tokio::test]
-    async fn attempts_waiting_on_the_endpoint_end_when_it_goes_down() {
-        let h = std::sync::Arc::new(Health::default());
-        let waiting = tokio::spawn({
-            let h = h.clone();
-            async move { h.wait_down().await.to_string() }
-        });
-        tokio::task::yield_now().await;
-        let timeout: Result<(), ClientError> =
-            Err(ClientError::Timeout(std::time::Duration::from_secs(120)));
-        for _ in 0..DOWN_AFTER {
-            h.observe("http://x/v1", &timeout);
-        }
-        let why = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
-            .await
-            .expect("woken when the endpoint went down")
-            .unwrap();
-        assert!(
-            why.starts_with("endpoint http://x/v1 is not answering"),
-            "{why}"
-        );
-        // Cut-short attempts do not count, and do not reset the count either.
-        let cut: Result<(), ClientError> = Err(ClientError::Unreachable(why));
-        h.observe("http://x/v1", &cut);
-        assert_eq!(h.in_a_row.load(Ordering::Relaxed), DOWN_AFTER);
     }
 }

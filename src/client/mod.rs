@@ -324,11 +324,7 @@ impl Client {
                     .acquire(tokens, &stats.waiting_rpm, &stats.waiting_tpm)
                     .await;
                 let _sent = stats::Gauge::enter(&stats.in_flight);
-                // An attempt still waiting when the endpoint is found down ends then.
-                tokio::select! {
-                    r = self.attempt(&body) => r,
-                    why = self.inner.health.wait_down() => Err(ClientError::Unreachable(why.to_string())),
-                }
+                self.attempt(&body).await
             };
             self.inner
                 .health
@@ -347,8 +343,7 @@ impl Client {
                 Err(e) => {
                     self.inner.stats.failed.fetch_add(1, Ordering::Relaxed);
                     let e = self.redact(e);
-                    let unreachable = matches!(e, ClientError::Unreachable(_));
-                    return Err(if attempt > 1 && !unreachable {
+                    return Err(if attempt > 1 {
                         ClientError::GaveUp {
                             attempts: attempt,
                             last: Box::new(e),
