@@ -89,13 +89,6 @@ pub struct HeadToHead {
     pub b_won: Vec<Game>,
 }
 
-impl HeadToHead {
-    /// How many games changed with the order.
-    pub fn changed_with_order_count(&self) -> usize {
-        self.changed_with_order_games
-    }
-}
-
 /// A against B over their games (either may be model_1), at most `show` games listed under
 /// each heading.
 pub fn head_to_head(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::cli::DemoArgs;
 use crate::config::RunOptions;
-use crate::pipeline::{self, print_reports, write_reports};
+use crate::pipeline::{self, print_reports};
 use crate::simulate::{SimConfig, start};
 use crate::types::Mode;
 
@@ -65,8 +65,6 @@ pub async fn demo(a: DemoArgs) -> anyhow::Result<()> {
         eprintln!("shinpan demo [{}]: {}", mode.as_str(), out.summary.line());
         reports.push(out.report);
     }
-    write_reports(&a.out, &reports)?;
-    pipeline::write_page(&a.out, &crate::aggregate::StatsOptions::default());
     sim.stop().await;
     print_reports(&reports, a.format)?;
     eprintln!(

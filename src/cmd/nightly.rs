@@ -38,9 +38,7 @@ pub async fn nightly(
     };
     let threshold = threshold(a, &n, &cfg)?;
     // The root is the settings' directory; each run is a directory under it.
-    let mut first = layers.clone();
-    first.flags.mode = modes[0].clone().or(first.flags.mode);
-    let probe = first.resolve()?;
+    let probe = probe(&layers, modes[0].clone())?;
     if let Some(w) = &n.watch
         && let Some(m) = w
             .iter()
@@ -51,20 +49,22 @@ pub async fn nightly(
         ))?);
     }
     let root = probe.out.clone();
-    let history = n
-        .history
-        .clone()
-        .unwrap_or_else(|| root.join("history.jsonl"));
+    let history = history_file(Some(&n), &root);
     // A history that cannot be read is an error before anything is paid for.
     let before = latest_per_run(read_history(&history)?);
     let dir = root.join(&name);
     let verbosity = a.common.verbosity();
     let runs = run_modes(&layers, modes, Some(dir.clone()), verbosity).await?;
 
+    let questions = crate::records::RunDir::new(&dir).questions();
     let ctx = RunContext {
         run: &name,
         date: &rfc3339(unix_now()),
         config_digest: &nightly::digest(&std::fs::read(&config)?),
+        questions_digest: &nightly::digest(
+            &std::fs::read(&questions)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", questions.display()))?,
+        ),
         dir: &dir,
     };
     let (lines, found) = record(&ctx, &runs, &before, threshold, &n, &history)?;
@@ -124,15 +124,9 @@ fn record(
     }
     let found = changes(before, &lines, threshold, n.watch.as_deref());
     for l in &mut lines {
-        l.regressed = found.iter().any(|c| {
-            c.status == Status::Regressed
-                && (
-                    c.model.as_str(),
-                    c.mode.as_str(),
-                    c.judge.as_str(),
-                    c.baseline.as_deref(),
-                ) == l.series()
-        });
+        l.regressed = found
+            .iter()
+            .any(|c| c.status == Status::Regressed && c.key == l.key);
     }
     append_history(history, &lines)?;
     Ok((lines, found))
@@ -140,13 +134,8 @@ fn record(
 
 /// A run name is one directory name.
 fn run_name(n: &str) -> Result<String, UsageError> {
-    let ok = !n.is_empty()
-        && n != "."
-        && n != ".."
-        && !n.starts_with('.')
-        && crate::util::safe_file_name(n) == n
-        && !n.contains(['/', '\\']);
-    if ok {
+    // A safe file name has no separator and is not empty or all dots; no hidden name either.
+    if !n.starts_with('.') && crate::util::safe_file_name(n) == n {
         Ok(n.to_string())
     } else {
         usage(format!(
@@ -163,10 +152,10 @@ fn describe(c: &Change) -> String {
         .unwrap_or_default();
     format!(
         "{} ({} {}) {} fell from {:.3} ({}) to {:.3} (change {:+.3}{ci}; threshold {})",
-        c.model,
-        c.mode,
-        c.judge,
-        c.metric,
+        c.key.model,
+        c.key.mode,
+        c.key.judge,
+        c.key.metric,
         c.previous,
         c.previous_run,
         c.current,
@@ -208,21 +197,31 @@ fn print(
 
 /// The history file a config's runs keep.
 pub fn history_of(config: &std::path::Path) -> anyhow::Result<PathBuf> {
-    let layers = Layers {
-        file: Some((config.to_path_buf(), crate::config::Settings::load(config)?)),
-        flags: Default::default(),
-    };
-    let s = layers.file.as_ref().map(|(_, s)| s).expect("just set");
-    if let Some(h) = s.nightly.as_ref().and_then(|n| n.history.clone()) {
-        return Ok(h);
-    }
-    let out = match &s.out {
+    let settings = crate::config::Settings::load(config)?;
+    // The configured directory, else the one the settings resolve to (as a run finds it).
+    let root = match &settings.out {
         Some(o) => o.clone(),
         None => {
-            let mut l = layers.clone();
-            l.flags.mode = s.modes.as_ref().and_then(|m| m.first().cloned());
-            l.resolve()?.out
+            let first = settings.modes.as_ref().and_then(|m| m.first().cloned());
+            let layers = Layers {
+                file: Some((config.to_path_buf(), settings.clone())),
+                flags: Default::default(),
+            };
+            probe(&layers, first)?.out
         }
     };
-    Ok(out.join("history.jsonl"))
+    Ok(history_file(settings.nightly.as_ref(), &root))
+}
+
+/// The settings of the first mode, resolved: where the runs go, and the models.
+fn probe(layers: &Layers, mode: Option<String>) -> Result<crate::config::RunOptions, UsageError> {
+    let mut l = layers.clone();
+    l.flags.mode = mode.or(l.flags.mode);
+    l.resolve()
+}
+
+/// The history file: the `[nightly]` table's, else `history.jsonl` in the runs' directory.
+fn history_file(n: Option<&NightlySettings>, root: &std::path::Path) -> PathBuf {
+    n.and_then(|n| n.history.clone())
+        .unwrap_or_else(|| root.join("history.jsonl"))
 }

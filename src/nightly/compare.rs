@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::error::UsageError;
-use crate::records::HistoryLine;
+use crate::records::{HistoryLine, SeriesKey};
 
 /// How far a figure may drop before the gate fails: in score points (single, rubric; 1-10)
 /// and in adjusted win rate (pairwise; 0-1).
@@ -85,17 +85,9 @@ pub enum Status {
 /// One model's watched figure, against the previous comparable run.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Change {
-    /// The model.
-    pub model: String,
-    /// The mode.
-    pub mode: String,
-    /// The judge.
-    pub judge: String,
-    /// The baseline (pairwise-baseline).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<String>,
-    /// `score` or `adjusted_win_rate`.
-    pub metric: String,
+    /// The model, mode, judge, baseline and figure.
+    #[serde(flatten)]
+    pub key: SeriesKey,
     /// The previous comparable run.
     pub previous_run: String,
     /// Its value and interval.
@@ -139,8 +131,7 @@ pub fn changes(
     for c in current {
         let Some(now) = c.value else { continue };
         let prev = history.iter().rev().find(|h| {
-            h.series() == c.series()
-                && h.metric == c.metric
+            h.key == c.key
                 && h.questions_digest == c.questions_digest
                 && h.run != c.run
                 && !h.partial
@@ -150,8 +141,8 @@ pub fn changes(
         let before = p.value.expect("filtered on a value");
         let change = now - before;
         let change_ci = change_interval(change, p.ci, c.ci);
-        let watched = watch.is_none_or(|w| w.iter().any(|m| m == &c.model));
-        let limit = threshold.map(|t| t.of(&c.metric));
+        let watched = watch.is_none_or(|w| w.iter().any(|m| m == &c.key.model));
+        let limit = threshold.map(|t| t.of(&c.key.metric));
         let status = match change_ci {
             None => Status::NoInterval,
             Some([_, hi]) if hi < 0.0 => {
@@ -165,11 +156,7 @@ pub fn changes(
             Some(_) => Status::WithinNoise,
         };
         out.push(Change {
-            model: c.model.clone(),
-            mode: c.mode.clone(),
-            judge: c.judge.clone(),
-            baseline: c.baseline.clone(),
-            metric: c.metric.clone(),
+            key: c.key.clone(),
             previous_run: p.run.clone(),
             previous: before,
             previous_ci: p.ci,
@@ -195,11 +182,13 @@ mod tests {
             run: run.into(),
             config_digest: "sha256:c".into(),
             questions_digest: "sha256:q".into(),
-            judge: "j".into(),
-            mode: "single".into(),
-            baseline: None,
-            model: model.into(),
-            metric: "score".into(),
+            key: SeriesKey {
+                model: model.into(),
+                mode: "single".into(),
+                judge: "j".into(),
+                baseline: None,
+                metric: "score".into(),
+            },
             value: Some(value),
             ci: Some(ci),
             n: 160,

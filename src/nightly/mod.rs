@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::aggregate::{ModelSummary, Report};
-use crate::records::{AnswerRecord, HistoryLine, PairJudgment, RunDir, SingleJudgment};
+use crate::records::{AnswerRecord, HistoryLine, PairJudgment, RunDir, SeriesKey, SingleJudgment};
 use crate::store::read_jsonl_if_exists;
 use crate::types::{Mode, QuestionId};
 
@@ -26,6 +26,8 @@ pub struct RunContext<'a> {
     pub date: &'a str,
     /// `sha256:` of the config file.
     pub config_digest: &'a str,
+    /// `sha256:` of the run's question set as judged (its `questions.jsonl`).
+    pub questions_digest: &'a str,
     /// The run's directory.
     pub dir: &'a Path,
 }
@@ -40,9 +42,6 @@ pub fn digest(bytes: &[u8]) -> String {
 /// The history lines of one mode's report: one per model listed in it.
 pub fn lines(ctx: &RunContext, r: &Report, run_tokens: u64) -> anyhow::Result<Vec<HistoryLine>> {
     let dir = RunDir::new(ctx.dir);
-    let questions = std::fs::read(dir.questions())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.questions().display()))?;
-    let questions_digest = digest(&questions);
     let judge_tokens = judge_tokens(&dir, r)?;
     let mut out = Vec::new();
     for m in &r.models {
@@ -92,12 +91,14 @@ pub fn lines(ctx: &RunContext, r: &Report, run_tokens: u64) -> anyhow::Result<Ve
             date: ctx.date.to_string(),
             run: ctx.run.to_string(),
             config_digest: ctx.config_digest.to_string(),
-            questions_digest: questions_digest.clone(),
-            judge: r.judge.clone(),
-            mode: r.mode.as_str().to_string(),
-            baseline: r.baseline.clone(),
-            model: model.clone(),
-            metric: metric.to_string(),
+            questions_digest: ctx.questions_digest.to_string(),
+            key: SeriesKey {
+                model: model.clone(),
+                mode: r.mode.as_str().to_string(),
+                judge: r.judge.clone(),
+                baseline: r.baseline.clone(),
+                metric: metric.to_string(),
+            },
             value,
             ci,
             n,
@@ -162,17 +163,9 @@ fn judge_tokens(dir: &RunDir, r: &Report) -> anyhow::Result<HashMap<String, f64>
 /// One model's figure in one mode, run by run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Series {
-    /// The model.
-    pub model: String,
-    /// The mode.
-    pub mode: String,
-    /// The judge.
-    pub judge: String,
-    /// The baseline (pairwise-baseline).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<String>,
-    /// `score` or `adjusted_win_rate`.
-    pub metric: String,
+    /// The model, mode, judge, baseline and figure.
+    #[serde(flatten)]
+    pub key: SeriesKey,
     /// The runs, oldest first.
     pub points: Vec<Point>,
 }
@@ -205,48 +198,44 @@ pub struct Point {
 /// appear; `model` keeps one model's.
 pub fn series(lines: Vec<HistoryLine>, model: Option<&str>) -> Vec<Series> {
     let mut lines = crate::records::latest_per_run(lines);
-    lines.retain(|l| model.is_none_or(|m| l.model == m));
+    lines.retain(|l| model.is_none_or(|m| l.key.model == m));
     lines.sort_by(|a, b| a.date.cmp(&b.date));
-    let mut out: Vec<Series> = Vec::new();
-    let mut seen: Vec<HistoryLine> = Vec::new();
+    // Each series' lines, oldest first; a change looks back within its own series only.
+    let mut grouped: Vec<(SeriesKey, Vec<HistoryLine>)> = Vec::new();
     for l in lines {
-        let mut change = changes(&seen, std::slice::from_ref(&l), None, None).pop();
-        // The gate's verdict when the run was made (its threshold is not in the history).
-        if let Some(c) = change.as_mut().filter(|_| l.regressed) {
-            c.status = Status::Regressed;
+        match grouped.iter_mut().find(|(k, _)| *k == l.key) {
+            Some((_, v)) => v.push(l),
+            None => grouped.push((l.key.clone(), vec![l])),
         }
-        let point = Point {
-            run: l.run.clone(),
-            date: l.date.clone(),
-            value: l.value,
-            ci: l.ci,
-            n: l.n,
-            errors: l.errors,
-            partial: l.partial,
-            questions_digest: l.questions_digest.clone(),
-            tokens: l.answer_tokens + l.judge_tokens,
-            change,
-        };
-        match out.iter_mut().find(|s| {
-            (
-                s.model.as_str(),
-                s.mode.as_str(),
-                s.judge.as_str(),
-                s.baseline.as_deref(),
-            ) == l.series()
-                && s.metric == l.metric
-        }) {
-            Some(s) => s.points.push(point),
-            None => out.push(Series {
-                model: l.model.clone(),
-                mode: l.mode.clone(),
-                judge: l.judge.clone(),
-                baseline: l.baseline.clone(),
-                metric: l.metric.clone(),
-                points: vec![point],
-            }),
-        }
-        seen.push(l);
     }
-    out
+    grouped
+        .into_iter()
+        .map(|(key, lines)| {
+            let points = lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let mut change =
+                        changes(&lines[..i], std::slice::from_ref(l), None, None).pop();
+                    // The gate's verdict when the run was made (its threshold is not kept).
+                    if let Some(c) = change.as_mut().filter(|_| l.regressed) {
+                        c.status = Status::Regressed;
+                    }
+                    Point {
+                        run: l.run.clone(),
+                        date: l.date.clone(),
+                        value: l.value,
+                        ci: l.ci,
+                        n: l.n,
+                        errors: l.errors,
+                        partial: l.partial,
+                        questions_digest: l.questions_digest.clone(),
+                        tokens: l.answer_tokens + l.judge_tokens,
+                        change,
+                    }
+                })
+                .collect();
+            Series { key, points }
+        })
+        .collect()
 }

@@ -11,6 +11,23 @@ use serde::{Deserialize, Serialize};
 use crate::error::UsageError;
 use crate::store::{JsonlWriter, read_jsonl_if_exists};
 
+/// What makes figures of different runs comparable: the same model, mode, judge, baseline and
+/// watched figure.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeriesKey {
+    /// The model.
+    pub model: String,
+    /// The evaluation mode.
+    pub mode: String,
+    /// The judge model.
+    pub judge: String,
+    /// The baseline (pairwise-baseline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// The figure watched: `score` (single, rubric) or `adjusted_win_rate` (pairwise).
+    pub metric: String,
+}
+
 /// One model's figures in one mode of one run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HistoryLine {
@@ -22,17 +39,9 @@ pub struct HistoryLine {
     pub config_digest: String,
     /// `sha256:` of the question set as judged (turns and references).
     pub questions_digest: String,
-    /// The judge model.
-    pub judge: String,
-    /// The evaluation mode.
-    pub mode: String,
-    /// The baseline (pairwise-baseline).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<String>,
-    /// The model.
-    pub model: String,
-    /// The figure watched: `score` (single, rubric) or `adjusted_win_rate` (pairwise).
-    pub metric: String,
+    /// Which series the line belongs to.
+    #[serde(flatten)]
+    pub key: SeriesKey,
     /// Its value (`null` when nothing was judged).
     pub value: Option<f64>,
     /// Its 95% bootstrap interval.
@@ -61,18 +70,6 @@ pub struct HistoryLine {
     pub shinpan: String,
 }
 
-impl HistoryLine {
-    /// What makes two lines the same series: the model, mode, judge and baseline.
-    pub fn series(&self) -> (&str, &str, &str, Option<&str>) {
-        (
-            &self.model,
-            &self.mode,
-            &self.judge,
-            self.baseline.as_deref(),
-        )
-    }
-}
-
 /// Reads a history file (none yet: empty); a bad line is an error naming the file and line.
 pub fn read_history(path: &Path) -> Result<Vec<HistoryLine>, UsageError> {
     read_jsonl_if_exists::<HistoryLine>(path)
@@ -93,19 +90,9 @@ pub fn append_history(path: &Path, lines: &[HistoryLine]) -> anyhow::Result<()> 
 
 /// The lines that count: the last of each (run, series), in file order.
 pub fn latest_per_run(lines: Vec<HistoryLine>) -> Vec<HistoryLine> {
-    let mut last: BTreeMap<(String, String, String, String, Option<String>), usize> =
-        BTreeMap::new();
+    let mut last: BTreeMap<(&str, &SeriesKey), usize> = BTreeMap::new();
     for (i, l) in lines.iter().enumerate() {
-        last.insert(
-            (
-                l.run.clone(),
-                l.model.clone(),
-                l.mode.clone(),
-                l.judge.clone(),
-                l.baseline.clone(),
-            ),
-            i,
-        );
+        last.insert((&l.run, &l.key), i);
     }
     let keep: std::collections::BTreeSet<usize> = last.into_values().collect();
     lines

@@ -22,7 +22,7 @@ pub use answers::{AnswerRecord, Choice};
 pub use current::{Current, Inputs, ItemKey, Judgment};
 pub use digest::{InputDigest, input_digest};
 pub use errors::ErrorRecord;
-pub use history::{HistoryLine, append_history, latest_per_run, read_history};
+pub use history::{HistoryLine, SeriesKey, append_history, latest_per_run, read_history};
 pub use layout::RunDir;
 pub use manifest::{Evaluation, Expected, Manifest, RunState};
 pub use pair::{PairGame, PairJudgment};

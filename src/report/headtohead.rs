@@ -23,7 +23,7 @@ fn ci(v: Option<[f64; 2]>) -> String {
 fn tables(h: &HeadToHead) -> Vec<Table> {
     let title = format!("{} vs {} (judge: {})", h.a, h.b, h.judge);
     let r = &h.overall;
-    let changed = h.changed_with_order_count();
+    let changed = h.changed_with_order_games;
     let mut out = vec![table(
         title.clone(),
         vec![
@@ -78,7 +78,7 @@ fn tables(h: &HeadToHead) -> Vec<Table> {
         (
             "changed with the order",
             &h.changed_with_order,
-            h.changed_with_order_count(),
+            h.changed_with_order_games,
             "The judge named a different winner when the answers were swapped: position bias, or \
              answers too close to call.",
         ),

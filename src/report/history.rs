@@ -53,9 +53,9 @@ pub fn render_changes(found: &[Change], format: Format) -> anyhow::Result<Vec<u8
                 .iter()
                 .map(|c| {
                     vec![
-                        c.model.clone(),
-                        c.mode.clone(),
-                        c.metric.clone(),
+                        c.key.model.clone(),
+                        c.key.mode.clone(),
+                        c.key.metric.clone(),
                         format!("{:.3}", c.previous),
                         c.previous_run.clone(),
                         format!("{:.3}", c.current),
@@ -106,9 +106,10 @@ fn status_cell(c: &Option<Change>) -> &'static str {
 }
 
 fn label(s: &Series) -> String {
-    match &s.baseline {
-        Some(b) => format!("{} (judge {}, vs {b})", s.mode, s.judge),
-        None => format!("{} (judge {})", s.mode, s.judge),
+    let k = &s.key;
+    match &k.baseline {
+        Some(b) => format!("{} (judge {}, vs {b})", k.mode, k.judge),
+        None => format!("{} (judge {})", k.mode, k.judge),
     }
 }
 
@@ -120,9 +121,9 @@ fn tables(series: &[Series], detailed: bool) -> Vec<Table> {
             let vals: Vec<Option<f64>> = s.points.iter().map(|p| p.value).collect();
             let flat: Vec<f64> = vals.iter().flatten().copied().collect();
             vec![
-                s.model.clone(),
+                s.key.model.clone(),
                 label(s),
-                s.metric.clone(),
+                s.key.metric.clone(),
                 s.points.len().to_string(),
                 last.run.clone(),
                 num(last.value, 3),
@@ -166,7 +167,7 @@ fn detail_table(s: &Series) -> Table {
         p.change.as_ref().map(f).unwrap_or_else(|| "-".into())
     };
     table(
-        format!("{}: {} {}", s.model, label(s), s.metric),
+        format!("{}: {} {}", s.key.model, label(s), s.key.metric),
         vec![
             "run",
             "date",
@@ -239,9 +240,9 @@ fn page(series: &[Series]) -> String {
         let _ = write!(
             body,
             r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="r">{}</td><td>{}</td><td class="r">{} {}</td><td class="r">{}</td><td>{}</td></tr>"#,
-            esc(&s.model),
+            esc(&s.key.model),
             esc(&label(s)),
-            esc(&s.metric),
+            esc(&s.key.metric),
             s.points.len(),
             spark_svg(s),
             num(last.value, 3),

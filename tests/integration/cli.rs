@@ -425,24 +425,26 @@ fn compare_reports_a_against_b_from_as_side() {
     });
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cmp");
-    let o = run(&[
-        "compare",
-        "strong",
-        "weak",
-        "--judge",
-        "j",
-        "--questions",
-        SAMPLE,
-        "--base-url",
-        &sim.url,
-        "--api-key-env",
-        "",
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    let h = stdout_json(&o);
+    let compare = |extra: &[&str]| {
+        let mut args = vec![
+            "compare",
+            "strong",
+            "weak",
+            "--judge",
+            "j",
+            "--questions",
+            SAMPLE,
+            "--base-url",
+            &sim.url,
+            "--api-key-env",
+            "",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let h = stdout_json(&compare(&["--format", "json"]));
     assert_eq!(
         (h["a"].as_str(), h["b"].as_str(), h["judge"].as_str()),
         (Some("strong"), Some("weak"), Some("j"))
@@ -478,27 +480,12 @@ fn compare_reports_a_against_b_from_as_side() {
     assert_eq!(cats, n("games"));
     assert_eq!(lines(&out.join("judgments/j_pair.jsonl")), 32);
 
-    // The table names both models and the games to look at.
-    let o = run(&[
-        "compare",
-        "strong",
-        "weak",
-        "--judge",
-        "j",
-        "--questions",
-        SAMPLE,
-        "--base-url",
-        &sim.url,
-        "--api-key-env",
-        "",
-        "--out",
-        out.to_str().unwrap(),
-        "--show",
-        "2",
-    ]);
+    // The table names both models and the games to look at, at most --show of each.
+    let o = compare(&["--show", "2"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
-        text.contains("strong vs weak (judge: j)") && text.contains("won by strong"),
+        text.contains("strong vs weak (judge: j)")
+            && text.contains(&format!("won by strong (2 of {})", n("wins"))),
         "{text}"
     );
 }

@@ -243,7 +243,7 @@ fn recurring_run_mistakes_are_caught_before_any_request() {
         stderr.contains("history.jsonl") && stderr.contains("line 1"),
         "{stderr}"
     );
-    assert_eq!(s.stats.to_json()["requests"].as_u64().unwrap_or(0), 0);
+    assert_eq!(s.stats.to_json()["requests"].as_u64(), Some(0));
     assert!(!dir.path().join("nightly/day1").exists());
     // `mode` and `modes` together.
     let both = dir.path().join("both.toml");

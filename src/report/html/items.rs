@@ -84,7 +84,7 @@ fn json_attr<T: serde::Serialize>(v: &T) -> String {
 fn filters(id: &str, items: &[&ReviewRecord]) -> String {
     let models: BTreeSet<&str> = items.iter().flat_map(|r| models_of(r)).collect();
     let cats: BTreeSet<&str> = items.iter().map(|r| r.category.as_str()).collect();
-    let mut tokens: BTreeSet<String> = items.iter().flat_map(|r| verdicts(r)).collect();
+    let tokens: BTreeSet<String> = items.iter().flat_map(|r| verdicts(r)).collect();
     let pairwise = items.iter().any(|r| r.mode == "pairwise");
     let label = |t: &str| -> String {
         match t {
@@ -112,7 +112,6 @@ fn filters(id: &str, items: &[&ReviewRecord]) -> String {
         .collect();
     scores.sort_by_key(|t| t[6..].parse::<i64>().unwrap_or(0));
     ordered.extend(scores);
-    tokens.clear();
     let select = |name: &str, opts: Vec<(String, String)>| -> String {
         let mut s = format!(r#"<label>{name} <select name="{name}"><option value="">all</option>"#);
         for (v, l) in opts {
