@@ -102,7 +102,7 @@ async fn client_scenario(label: &str, url: &str, cache: Option<(&std::path::Path
         EndpointConfig {
             base_url: url.to_string(),
             api_key_env: None,
-            concurrency: 16,
+            concurrency: Some(16),
             ..Default::default()
         },
         None,

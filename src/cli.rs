@@ -408,6 +408,16 @@ pub struct SimulateArgs {
     /// Requests per minute before answering 429 with Retry-After.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub rpm: Option<u32>,
+    /// Tokens per minute (prompt plus max_tokens) before answering 429 with Retry-After.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub tpm: Option<u32>,
+    /// Window over which both limits are enforced, in milliseconds: a burst may spend the
+    /// window's share of the minute's quota, no more.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub window_ms: u64,
+    /// Send no x-ratelimit-* headers (as vLLM and llama.cpp), only 429s.
+    #[arg(long)]
+    pub no_rate_headers: bool,
     /// Share of requests failed with HTTP 500 (0-1).
     #[arg(long, default_value_t = 0.0)]
     pub fail_rate: f64,

@@ -10,8 +10,10 @@
 //! the limiter.
 
 mod cache;
+mod endpoint;
 mod health;
-mod limit;
+mod pace;
+mod ratelimit;
 mod retry;
 mod stats;
 mod wire;
@@ -19,7 +21,8 @@ mod wire;
 pub use cache::{
     Cache, CacheError, CacheInfo, CacheMode, PruneFilter, cache_key, default_cache_path,
 };
-pub use limit::Limiter;
+pub use pace::Limits;
+pub use ratelimit::{RateHeaders, parse_duration};
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use stats::{ClientStats, Holdup};
 pub use wire::{ChatRequest, Message, Role};
@@ -29,10 +32,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::Notify;
 
 use crate::types::Usage;
-use wire::{error_message, parse_response};
+use endpoint::Endpoint;
 
 /// Where and how to reach one OpenAI-compatible API.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,8 +48,8 @@ pub struct EndpointConfig {
     pub rpm: Option<NonZeroU32>,
     /// Tokens per minute, prompt plus completion cap (`None`: unlimited).
     pub tpm: Option<NonZeroU32>,
-    /// Requests in flight at once.
-    pub concurrency: usize,
+    /// Requests in flight at once (`None`: as many as the limits and latency call for).
+    pub concurrency: Option<usize>,
     /// Limit on one attempt, from sending to the last byte of the reply.
     pub timeout: Duration,
     /// How failed attempts are retried.
@@ -64,7 +67,7 @@ impl Default for EndpointConfig {
             api_key_env: Some(defaults::API_KEY_ENV.into()),
             rpm: None,
             tpm: None,
-            concurrency: defaults::CONCURRENCY as usize,
+            concurrency: None,
             timeout: Duration::from_secs(defaults::TIMEOUT_SECS),
             retry: RetryPolicy::default(),
             structured_verdicts: false,
@@ -142,83 +145,75 @@ pub struct ChatResponse {
     pub attempts: u32,
 }
 
-/// A client for one endpoint; clone it freely (clones share limits and counters).
+/// A client for one model's endpoints (one, or several replicas, keys or regions that share
+/// its load); clone it freely (clones share limits and counters).
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    config: EndpointConfig,
-    url: String,
-    api_key: Option<String>,
-    http: reqwest::Client,
-    limiter: Limiter,
-    slots: Semaphore,
+    endpoints: Vec<Endpoint>,
+    /// Told whenever a slot frees (see [`Client::take_slot`]).
+    freed: Arc<Notify>,
     stats: ClientStats,
-    health: health::Health,
     cache: Option<Arc<Cache>>,
     cache_mode: CacheMode,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("url", &self.inner.url)
-            .field(
-                "api_key",
-                &self.inner.api_key.as_ref().map(|_| "<redacted>"),
-            )
-            .field("limiter", &self.inner.limiter)
-            .finish()
+        let mut d = f.debug_struct("Client");
+        for e in &self.inner.endpoints {
+            d.field("url", &e.url)
+                .field("api_key", &e.api_key.as_ref().map(|_| "<redacted>"))
+                .field("pace", &e.pace);
+        }
+        d.finish()
     }
 }
 
 impl Client {
-    /// Builds a client, reading the API key from the configured environment variable.
-    /// A missing key is an error for a remote endpoint (every request would fail with 401),
-    /// but not for a server on this machine, which usually wants none.
+    /// Builds a client for one endpoint (see [`Client::pool`]).
     pub fn new(config: EndpointConfig) -> Result<Self, ClientError> {
-        let api_key = match &config.api_key_env {
-            None => None,
-            Some(var) => match std::env::var(var) {
-                Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
-                _ if is_loopback(&config.base_url) => None,
-                _ => {
-                    return Err(ClientError::Config(format!(
-                        "environment variable {var} is not set, and {} needs an API key \
-                         (--api-key-env VAR names another variable; --api-key-env \"\" sends none)",
-                        config.base_url
-                    )));
-                }
-            },
-        };
-        Self::with_key(config, api_key)
+        Self::pool(vec![config])
+    }
+
+    /// Builds a client whose requests go to whichever of `configs` can take each soonest,
+    /// reading each API key from its configured environment variable. A missing key is an
+    /// error for a remote endpoint (every request would fail with 401), but not for a server
+    /// on this machine, which usually wants none.
+    pub fn pool(configs: Vec<EndpointConfig>) -> Result<Self, ClientError> {
+        let with_keys = configs
+            .into_iter()
+            .map(|c| {
+                let key = api_key(&c)?;
+                Ok((c, key))
+            })
+            .collect::<Result<Vec<_>, ClientError>>()?;
+        Self::build(with_keys)
     }
 
     /// Builds a client with an explicit key (tests, or keys from elsewhere).
     pub fn with_key(config: EndpointConfig, api_key: Option<String>) -> Result<Self, ClientError> {
+        Self::build(vec![(config, api_key)])
+    }
+
+    fn build(endpoints: Vec<(EndpointConfig, Option<String>)>) -> Result<Self, ClientError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let base = config.base_url.trim_end_matches('/');
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(ClientError::Config(format!(
-                "base URL {base:?} must start with http:// or https:// (--base-url)"
-            )));
+        if endpoints.is_empty() {
+            return Err(ClientError::Config("a client needs an endpoint".into()));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.timeout.min(Duration::from_secs(30)))
-            .build()
-            .map_err(|e| ClientError::Config(e.to_string()))?;
+        let freed = Arc::new(Notify::new());
+        let endpoints = endpoints
+            .into_iter()
+            .map(|(c, k)| Endpoint::new(c, k, freed.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             inner: Arc::new(Inner {
-                url: format!("{base}/chat/completions"),
-                limiter: Limiter::new(config.rpm, config.tpm),
-                slots: Semaphore::new(config.concurrency.max(1)),
-                api_key: api_key.map(|k| k.trim().to_string()),
-                config,
-                http,
+                endpoints,
+                freed,
                 stats: ClientStats::default(),
-                health: health::Health::default(),
                 cache: None,
                 cache_mode: CacheMode::Off,
             }),
@@ -237,14 +232,30 @@ impl Client {
         self
     }
 
-    /// The endpoint's settings.
+    /// The first endpoint's settings (what every endpoint of a pool is assumed to support,
+    /// such as structured verdicts).
     pub fn config(&self) -> &EndpointConfig {
-        &self.inner.config
+        &self.inner.endpoints[0].config
     }
 
-    /// Counters so far.
+    /// Counters so far, over all endpoints.
     pub fn stats(&self) -> &ClientStats {
         &self.inner.stats
+    }
+
+    /// Requests that may be in flight now, over all endpoints (slots grow as limits and
+    /// latency become known unless `--concurrency` fixes them).
+    pub fn slots(&self) -> usize {
+        self.inner.endpoints.iter().map(Endpoint::slots).sum()
+    }
+
+    /// The limits each endpoint's provider stated so far, by base URL.
+    pub fn learned_limits(&self) -> Vec<(String, Limits)> {
+        self.inner
+            .endpoints
+            .iter()
+            .map(|e| (e.config.base_url.clone(), e.pace.learned()))
+            .collect()
     }
 
     /// Sends one chat completion, pacing, retrying and timing out as configured; served from
@@ -302,47 +313,94 @@ impl Client {
         None
     }
 
+    /// A slot on the endpoint that can send soonest (the earliest next instant under its
+    /// pace) among those still answering and with a slot free, waiting for one to free when
+    /// none is. A request is bound to an endpoint only once it can go there: one queued
+    /// early would be stuck behind a slower endpoint's pace. `Err` with why when no
+    /// endpoint is answering.
+    async fn take_slot(&self) -> Result<(&Endpoint, Slot<'_>), ClientError> {
+        let inner = &self.inner;
+        let _waiting = stats::Gauge::enter(&inner.stats.waiting_slot);
+        loop {
+            let freed = inner.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            let mut up: Vec<&Endpoint> = inner
+                .endpoints
+                .iter()
+                .filter(|e| e.health.down().is_none())
+                .collect();
+            if up.is_empty() {
+                let why: Vec<&str> = inner
+                    .endpoints
+                    .iter()
+                    .filter_map(|e| e.health.down())
+                    .collect();
+                return Err(ClientError::Unreachable(why.join("; ")));
+            }
+            up.sort_by_key(|e| e.pace.peek());
+            for e in up {
+                if let Some(permit) = e.try_slot() {
+                    let slot = Slot {
+                        permit: Some(permit),
+                        freed: &inner.freed,
+                    };
+                    return Ok((e, slot));
+                }
+            }
+            if tokio::time::timeout(endpoint::PROBE_WAIT, freed)
+                .await
+                .is_err()
+            {
+                inner.endpoints.iter().for_each(Endpoint::probe_overdue);
+            }
+        }
+    }
+
     async fn send(&self, req: &ChatRequest) -> Result<ChatResponse, ClientError> {
-        let policy = self.inner.config.retry;
+        let policy = self.config().retry;
         let body = req.to_body();
-        let tokens = req.estimated_tokens();
+        let stats = &self.inner.stats;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let stats = &self.inner.stats;
-            let result = {
-                let _slot = {
-                    let _waiting = stats::Gauge::enter(&stats.waiting_slot);
-                    self.inner.slots.acquire().await.expect("never closed")
-                };
-                if let Some(why) = self.inner.health.down() {
+            let (ep, slot) = match self.take_slot().await {
+                Ok(taken) => taken,
+                Err(e) => {
                     stats.failed.fetch_add(1, Ordering::Relaxed);
-                    return Err(ClientError::Unreachable(why.to_string()));
+                    return Err(e);
                 }
-                self.inner
-                    .limiter
-                    .acquire(tokens, &stats.waiting_rpm, &stats.waiting_tpm)
-                    .await;
-                let _sent = stats::Gauge::enter(&stats.in_flight);
-                self.attempt(&body).await
             };
-            self.inner
-                .health
-                .observe(&self.inner.config.base_url, &result);
+            let prompt = ep.pace.prompt_tokens(req.prompt_bytes());
+            let result = {
+                let _slot = slot;
+                ep.wait_pace(prompt.saturating_add(req.max_tokens), stats)
+                    .await;
+                if ep.health.down().is_some() {
+                    // It went down while this request waited: another endpoint may take it
+                    // (or `take_slot` says why none can). Nothing was sent.
+                    attempt -= 1;
+                    continue;
+                }
+                let _sent = stats::Gauge::enter(&stats.in_flight);
+                ep.attempt(req, &body, prompt, stats).await
+            };
+            ep.health.observe(&ep.config.base_url, &result);
             match result {
                 Ok(mut resp) => {
                     resp.attempts = attempt;
-                    let s = &self.inner.stats;
-                    s.succeeded.fetch_add(1, Ordering::Relaxed);
-                    s.tokens.fetch_add(resp.usage.total(), Ordering::Relaxed);
+                    stats.succeeded.fetch_add(1, Ordering::Relaxed);
+                    stats
+                        .tokens
+                        .fetch_add(resp.usage.total(), Ordering::Relaxed);
                     return Ok(resp);
                 }
                 Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
                     tokio::time::sleep(policy.delay(attempt, e.retry_after())).await;
                 }
                 Err(e) => {
-                    self.inner.stats.failed.fetch_add(1, Ordering::Relaxed);
-                    let e = self.redact(e);
+                    stats.failed.fetch_add(1, Ordering::Relaxed);
+                    let e = redact(&ep.api_key, e);
                     return Err(if attempt > 1 {
                         ClientError::GaveUp {
                             attempts: attempt,
@@ -355,80 +413,47 @@ impl Client {
             }
         }
     }
+}
 
-    async fn attempt(
-        &self,
-        body: &async_openai::types::chat::CreateChatCompletionRequest,
-    ) -> Result<ChatResponse, ClientError> {
-        let inner = &self.inner;
-        inner.stats.attempts.fetch_add(1, Ordering::Relaxed);
-        let mut rb = inner.http.post(&inner.url).json(body);
-        if let Some(key) = &inner.api_key {
-            rb = rb.bearer_auth(key);
-        }
-        let timeout = inner.config.timeout;
-        let fut = async {
-            let resp = rb.send().await.map_err(|e| {
-                if e.is_timeout() {
-                    ClientError::Timeout(timeout)
-                } else {
-                    ClientError::Connect(describe(&e))
-                }
-            })?;
-            let status = resp.status();
-            let retry_after = parse_retry_after(resp.headers());
-            let text = resp
-                .text()
-                .await
-                .map_err(|e| ClientError::Connect(describe(&e)))?;
-            Ok::<_, ClientError>((status, retry_after, text))
-        };
-        let (status, retry_after, text) = tokio::time::timeout(timeout, fut)
-            .await
-            .map_err(|_| ClientError::Timeout(timeout))??;
-        if !status.is_success() {
-            if status.as_u16() == 429 {
-                inner.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-            }
-            let mut message = error_message(&text);
-            if status.as_u16() == 404 {
-                // The usual cause is a base URL without /v1, or with the endpoint path in it.
-                if message.trim().is_empty() {
-                    message = "not found".into();
-                }
-                message = format!(
-                    "{message} (POST {}; --base-url should end in /v1: shinpan appends /chat/completions)",
-                    inner.url
-                );
-            }
-            return Err(ClientError::Status {
-                status: status.as_u16(),
-                message,
-                retry_after,
-            });
-        }
-        let mut resp = parse_response(&text)?;
-        // A server (or a proxy in front of it) that echoes the key back would otherwise have
-        // it written into answers and judgments: the key never leaves this layer.
-        if let Some(key) = &inner.api_key
-            && key.len() >= 4
-            && resp.content.contains(key.as_str())
-        {
-            resp.content = resp.content.replace(key.as_str(), "<redacted>");
-        }
-        Ok(resp)
+/// A slot taken on one endpoint; freeing it tells the requests waiting for one.
+struct Slot<'a> {
+    permit: Option<tokio::sync::SemaphorePermit<'a>>,
+    freed: &'a Notify,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        // The permit goes back first, so the request woken finds it.
+        drop(self.permit.take());
+        self.freed.notify_one();
     }
+}
 
-    fn redact(&self, e: ClientError) -> ClientError {
-        let Some(key) = &self.inner.api_key else {
-            return e;
-        };
-        let msg = e.to_string();
-        if key.len() >= 4 && msg.contains(key.as_str()) {
-            ClientError::Config(msg.replace(key.as_str(), "<redacted>"))
-        } else {
-            e
-        }
+/// The API key from the endpoint's environment variable, if it names one.
+fn api_key(config: &EndpointConfig) -> Result<Option<String>, ClientError> {
+    let Some(var) = &config.api_key_env else {
+        return Ok(None);
+    };
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_string())),
+        _ if is_loopback(&config.base_url) => Ok(None),
+        _ => Err(ClientError::Config(format!(
+            "environment variable {var} is not set, and {} needs an API key \
+             (--api-key-env VAR names another variable; --api-key-env \"\" sends none)",
+            config.base_url
+        ))),
+    }
+}
+
+fn redact(key: &Option<String>, e: ClientError) -> ClientError {
+    let Some(key) = key else {
+        return e;
+    };
+    let msg = e.to_string();
+    if key.len() >= 4 && msg.contains(key.as_str()) {
+        ClientError::Config(msg.replace(key.as_str(), "<redacted>"))
+    } else {
+        e
     }
 }
 

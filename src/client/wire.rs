@@ -77,12 +77,10 @@ pub struct ChatRequest {
 }
 
 impl ChatRequest {
-    /// A rough token count for pacing: about one token per three UTF-8 bytes of prompt (one
-    /// per Japanese character, a little over one per English word), plus the output cap,
-    /// which providers count against the limit up front.
-    pub fn estimated_tokens(&self) -> u32 {
-        let bytes: usize = self.messages.iter().map(|m| m.content.len() + 4).sum();
-        ((bytes / 3) as u32).saturating_add(self.max_tokens)
+    /// Bytes of message text, with a few for each message's framing: what prompt-token
+    /// estimates are made from (see `pace`, which learns the tokens per byte as it goes).
+    pub fn prompt_bytes(&self) -> usize {
+        self.messages.iter().map(|m| m.content.len() + 12).sum()
     }
 
     /// The JSON body, built from async-openai's request types.

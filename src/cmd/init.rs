@@ -60,8 +60,11 @@ mod tests {
         }
         .resolve()
         .unwrap();
-        assert_eq!(o.models[0].endpoint.base_url, "http://127.0.0.1:8000/v1");
-        assert!(o.models[0].endpoint.structured_verdicts);
+        assert_eq!(
+            o.models[0].endpoints[0].base_url,
+            "http://127.0.0.1:8000/v1"
+        );
+        assert!(o.models[0].endpoints[0].structured_verdicts);
         assert_eq!(o.baseline.as_deref(), Some("gpt-4o-mini"));
     }
 }

@@ -64,6 +64,9 @@ pub async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
     let config = SimConfig {
         latency: Duration::from_millis(a.latency_ms),
         rpm: a.rpm.and_then(NonZeroU32::new),
+        tpm: a.tpm.and_then(NonZeroU32::new),
+        window: Duration::from_millis(a.window_ms),
+        no_rate_headers: a.no_rate_headers,
         fail_rate: rate(a.fail_rate, "--fail-rate")?,
         garble_rate: rate(a.garble_rate, "--garble-rate")?,
         position_bias: rate(a.position_bias, "--position-bias")?,

@@ -34,8 +34,7 @@ pub(super) fn endpoint(s: &EndpointSettings, source: &str) -> Result<EndpointCon
         Some(0) => usage(format!("{source}: {what} must be at least 1")),
         v => Ok(v.and_then(NonZeroU32::new)),
     };
-    let concurrency = nonzero(s.concurrency, "concurrency (--concurrency)")?
-        .map_or(defaults::CONCURRENCY, NonZeroU32::get);
+    let concurrency = nonzero(s.concurrency, "concurrency (--concurrency)")?;
     let max_attempts = nonzero(s.max_attempts, "max_attempts (--max-attempts)")?
         .map_or(defaults::MAX_ATTEMPTS, NonZeroU32::get);
     let timeout = match s.timeout_secs {
@@ -51,7 +50,7 @@ pub(super) fn endpoint(s: &EndpointSettings, source: &str) -> Result<EndpointCon
         api_key_env,
         rpm: nonzero(s.rpm, "rpm (--rpm)")?,
         tpm: nonzero(s.tpm, "tpm (--tpm)")?,
-        concurrency: concurrency as usize,
+        concurrency: concurrency.map(|n| n.get() as usize),
         timeout,
         retry: RetryPolicy {
             max_attempts,
@@ -71,9 +70,12 @@ pub(super) fn endpoint_notes<'a>(
 ) -> Result<Vec<String>, UsageError> {
     let mut used: BTreeMap<Option<&str>, Vec<&str>> = BTreeMap::new();
     for m in models {
-        used.entry(m.endpoint_name.as_deref())
-            .or_default()
-            .push(&m.name);
+        if m.endpoint_names.is_empty() {
+            used.entry(None).or_default().push(&m.name);
+        }
+        for e in &m.endpoint_names {
+            used.entry(Some(e.as_str())).or_default().push(&m.name);
+        }
     }
     let mut notes = Vec::new();
     for flag in flags.set_flags() {
@@ -149,17 +151,24 @@ mod tests {
         }
         .resolve()
         .unwrap();
-        assert_eq!(o.models[0].endpoint.base_url, "http://127.0.0.1:8080/v1");
-        assert_eq!(o.models[0].endpoint.api_key_env, None);
+        assert_eq!(
+            o.models[0].endpoints[0].base_url,
+            "http://127.0.0.1:8080/v1"
+        );
+        assert_eq!(o.models[0].endpoints[0].api_key_env, None);
         assert_eq!(o.models[0].api_model, "llm-jp/llm-jp-3-7b-instruct");
         assert_eq!(
-            o.models[0].endpoint.rpm,
+            o.models[0].endpoints[0].rpm,
             NonZeroU32::new(120),
             "its own value"
         );
-        assert_eq!(o.models[1].endpoint.rpm, NonZeroU32::new(60));
-        assert_eq!(o.models[2].endpoint.rpm, NonZeroU32::new(60), "inherited");
-        assert_eq!(o.judge.endpoint.base_url, "https://api.openai.com/v1");
+        assert_eq!(o.models[1].endpoints[0].rpm, NonZeroU32::new(60));
+        assert_eq!(
+            o.models[2].endpoints[0].rpm,
+            NonZeroU32::new(60),
+            "inherited"
+        );
+        assert_eq!(o.judge.endpoints[0].base_url, "https://api.openai.com/v1");
         assert_eq!(
             o.notes,
             [

@@ -17,7 +17,9 @@ mod resolve;
 mod settings;
 
 pub use builder::RunOptionsBuilder;
-pub use settings::{ENDPOINT_FLAGS, EndpointSettings, ModelSettings, NightlySettings, Settings};
+pub use settings::{
+    ENDPOINT_FLAGS, EndpointNames, EndpointSettings, ModelSettings, NightlySettings, Settings,
+};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,10 +36,10 @@ pub struct ModelOptions {
     pub name: String,
     /// Name sent to the API.
     pub api_model: String,
-    /// The name of its endpoint table (`None`: the default `[endpoint]`).
-    pub endpoint_name: Option<String>,
-    /// Its endpoint.
-    pub endpoint: EndpointConfig,
+    /// The names of its endpoint tables (none: the default `[endpoint]`).
+    pub endpoint_names: Vec<String>,
+    /// Its endpoints (at least one); several share its load.
+    pub endpoints: Vec<EndpointConfig>,
     /// Fixed temperature, if any.
     pub temperature: Option<f32>,
     /// Output cap per turn.

@@ -138,23 +138,30 @@ fn model(
     cfg_name: &str,
 ) -> Result<ModelOptions, UsageError> {
     let m = s.model.get(name).cloned().unwrap_or_default();
-    let ep = match &m.endpoint {
-        None => default_ep.clone(),
-        Some(e) => {
-            let Some(table) = s.endpoints.get(e) else {
-                return usage(format!(
-                    "{cfg_name}: model {name:?} names endpoint {e:?}, but there is no [endpoints.{e}] table"
-                ));
-            };
-            let merged = s.endpoint.clone().merge(table);
-            endpoint(&merged, &format!("{cfg_name} [endpoints.{e}]"))?
-        }
-    };
+    let endpoint_names = m.endpoint.as_ref().map(|e| e.names()).unwrap_or_default();
+    if m.endpoint.is_some() && endpoint_names.is_empty() {
+        return usage(format!(
+            "{cfg_name}: model {name:?} has an empty endpoint list; name at least one [endpoints.NAME] table"
+        ));
+    }
+    let mut endpoints = Vec::new();
+    for e in &endpoint_names {
+        let Some(table) = s.endpoints.get(e) else {
+            return usage(format!(
+                "{cfg_name}: model {name:?} names endpoint {e:?}, but there is no [endpoints.{e}] table"
+            ));
+        };
+        let merged = s.endpoint.clone().merge(table);
+        endpoints.push(endpoint(&merged, &format!("{cfg_name} [endpoints.{e}]"))?);
+    }
+    if endpoints.is_empty() {
+        endpoints.push(default_ep.clone());
+    }
     Ok(ModelOptions {
         name: name.to_string(),
         api_model: m.api_model.unwrap_or_else(|| name.to_string()),
-        endpoint_name: m.endpoint.clone(),
-        endpoint: ep,
+        endpoint_names,
+        endpoints,
         temperature: if is_judge {
             m.temperature
         } else {

@@ -27,15 +27,15 @@ pub struct EndpointSettings {
     pub api_key_env: Option<String>,
     /// Requests per minute, paced evenly.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
-        help = "Requests per minute, paced evenly [default: unlimited]")]
+        help = "Requests per minute, paced evenly [default: what the provider's x-ratelimit headers say, else unlimited]")]
     pub rpm: Option<u32>,
     /// Tokens per minute (prompt estimate plus the output cap), paced evenly.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
-        help = "Tokens per minute (prompt estimate plus the output cap), paced evenly [default: unlimited]")]
+        help = "Tokens per minute (prompt estimate plus the output cap), paced evenly [default: what the provider's x-ratelimit headers say, else unlimited]")]
     pub tpm: Option<u32>,
-    /// Requests in flight at once.
+    /// Requests in flight at once (default: what the pace needs at the latency seen).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
-        help = defaults::help("Requests in flight at once", defaults::CONCURRENCY))]
+        help = format!("Requests in flight at once [default: what the pace needs at the latency seen, at least {}]", defaults::CONCURRENCY))]
     pub concurrency: Option<u32>,
     /// Seconds one attempt may take.
     #[arg(long = "timeout", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..),
@@ -101,12 +101,33 @@ impl EndpointSettings {
     }
 }
 
+/// `endpoint = "NAME"` or `endpoint = ["A", "B"]` in a `[model.NAME]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum EndpointNames {
+    /// One endpoint table.
+    One(String),
+    /// Several endpoint tables sharing the model's load.
+    Many(Vec<String>),
+}
+
+impl EndpointNames {
+    /// The names, in order.
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            EndpointNames::One(n) => vec![n.clone()],
+            EndpointNames::Many(v) => v.clone(),
+        }
+    }
+}
+
 /// A `[model.NAME]` table: settings of one model (candidate or judge).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSettings {
-    /// Name of an `[endpoints.NAME]` table (default: the `[endpoint]` table).
-    pub endpoint: Option<String>,
+    /// Name of an `[endpoints.NAME]` table (default: the `[endpoint]` table), or a list of
+    /// them: replicas, keys or regions that share the model's load by their limits.
+    pub endpoint: Option<EndpointNames>,
     /// Model name sent to the API (default: the table's name).
     pub api_model: Option<String>,
     /// Fixed temperature instead of the per-category table.

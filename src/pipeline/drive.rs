@@ -2,8 +2,12 @@
 //! the answers it needs exist. Answers, judgments and failures go to their append-only files
 //! (one writer each) as they complete, so a killed run keeps everything finished. Ctrl-C stops
 //! at once, keeping what is done.
+//!
+//! Work waits in two queues and only a bounded number of tasks exist at once (a few times
+//! the slots the clients have open), judgments first: a task holds a request and its futures
+//! (kilobytes), and a run of 10,000 requests spawned at once held them all.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +48,10 @@ struct Driver<'a> {
     summary: RunSummary,
     generating: JoinSet<Generated>,
     judging: JoinSet<Done>,
+    /// Answers to generate, by model and question index, not spawned yet.
+    to_answer: VecDeque<(usize, usize)>,
+    /// Judgments whose answers are held, not spawned yet.
+    to_judge: VecDeque<Item>,
     answer_files: HashMap<usize, JsonlWriter>,
     journal: JsonlWriter,
     errors: LazyWriter,
@@ -80,6 +88,8 @@ pub(super) async fn drive(
         summary: RunSummary::default(),
         generating: JoinSet::new(),
         judging: JoinSet::new(),
+        to_answer: VecDeque::new(),
+        to_judge: VecDeque::new(),
         answer_files: HashMap::new(),
         journal: JsonlWriter::open(&jpath).with_context(|| jpath.display().to_string())?,
         errors: LazyWriter::new(setup.dir.errors()),
@@ -88,12 +98,7 @@ pub(super) async fn drive(
     };
     let planned = d.sched.planned(&d.answers);
     d.start()?;
-    let mut progress = Progress::new(
-        verbosity,
-        d.generating.len(),
-        planned,
-        setup.clients.clone(),
-    );
+    let mut progress = Progress::new(verbosity, d.to_answer.len(), planned, setup.clients.clone());
     progress.update(&d.summary);
     d.progress = Some(progress);
     d.pump().await?;
@@ -104,11 +109,11 @@ pub(super) async fn drive(
 }
 
 impl Driver<'_> {
-    /// Spawns every missing answer, and every judgment whose answers are already held.
+    /// Queues every missing answer, and every judgment whose answers are already held.
     fn start(&mut self) -> anyhow::Result<()> {
         let setup = self.setup;
         for (mi, c) in setup.candidates.iter().enumerate() {
-            for (qi, q) in setup.questions.iter().enumerate() {
+            for qi in 0..setup.questions.len() {
                 if self.answers[mi][qi].is_some() {
                     self.summary.answers_reused += 1;
                     self.judge_ready(mi, qi);
@@ -118,12 +123,28 @@ impl Driver<'_> {
                     let p = setup.dir.answers(&c.name);
                     e.insert(JsonlWriter::open(&p).with_context(|| p.display().to_string())?);
                 }
-                let (c, q) = (c.clone(), q.clone());
-                self.generating
-                    .spawn(async move { (mi, qi, answer(&c, &q).await) });
+                self.to_answer.push_back((mi, qi));
             }
         }
         Ok(())
+    }
+
+    /// Spawns queued work up to the bound on tasks, judgments first (they finish items).
+    fn fill(&mut self) {
+        let slots: usize = self.setup.clients.iter().map(|c| c.slots()).sum();
+        let bound = (4 * slots).max(64);
+        while self.generating.len() + self.judging.len() < bound {
+            if let Some(item) = self.to_judge.pop_front() {
+                self.spawn_judgment(item);
+            } else if let Some((mi, qi)) = self.to_answer.pop_front() {
+                let c = self.setup.candidates[mi].clone();
+                let q = self.setup.questions[qi].clone();
+                self.generating
+                    .spawn(async move { (mi, qi, answer(&c, &q).await) });
+            } else {
+                break;
+            }
+        }
     }
 
     /// Handles results as they come until nothing is left or Ctrl-C.
@@ -132,7 +153,11 @@ impl Driver<'_> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
-        while !(self.generating.is_empty() && self.judging.is_empty()) {
+        loop {
+            self.fill();
+            if self.generating.is_empty() && self.judging.is_empty() {
+                break;
+            }
             tokio::select! {
                 Some(res) = self.generating.join_next(), if !self.generating.is_empty() => {
                     let (mi, qi, res) = res.context("an answer task panicked")?;
@@ -143,6 +168,8 @@ impl Driver<'_> {
                 }
                 _ = &mut ctrl_c => {
                     self.summary.interrupted = true;
+                    self.to_answer.clear();
+                    self.to_judge.clear();
                     self.generating.abort_all();
                     self.judging.abort_all();
                     while self.generating.join_next().await.is_some() {}
@@ -209,48 +236,52 @@ impl Driver<'_> {
         Ok(())
     }
 
-    /// Starts every judgment that model `mi`'s answer to question `qi` makes possible.
+    /// Queues every judgment that model `mi`'s answer to question `qi` makes possible.
     fn judge_ready(&mut self, mi: usize, qi: usize) {
-        for item in self.sched.ready(&self.answers, mi, qi) {
-            let judge: Judge = self.setup.judge.clone();
-            let questions = self.setup.questions.clone();
-            let held = |m: usize, q: usize| {
-                self.answers[m][q]
-                    .clone()
-                    .expect("scheduled only when present")
-            };
-            match item {
-                Item::Single {
-                    q,
-                    m,
-                    turn,
-                    sample,
-                    rubric,
-                } => {
-                    let a = held(m, q);
-                    self.judging.spawn(async move {
-                        let q = &questions[q];
-                        Done::Single(Box::new(if rubric {
-                            judge.rubric(q, &a, turn, sample).await
-                        } else {
-                            judge.single(q, &a, turn, sample).await
-                        }))
-                    });
-                }
-                Item::Pair {
-                    q,
-                    m1,
-                    m2,
-                    turn,
-                    sample,
-                } => {
-                    let (a1, a2) = (held(m1, q), held(m2, q));
-                    self.judging.spawn(async move {
-                        Done::Pair(Box::new(
-                            judge.pair(&questions[q], &a1, &a2, turn, sample).await,
-                        ))
-                    });
-                }
+        let ready = self.sched.ready(&self.answers, mi, qi);
+        self.to_judge.extend(ready);
+    }
+
+    /// Spawns one judgment (its answers are held: it was queued only then).
+    fn spawn_judgment(&mut self, item: Item) {
+        let judge: Judge = self.setup.judge.clone();
+        let questions = self.setup.questions.clone();
+        let held = |m: usize, q: usize| {
+            self.answers[m][q]
+                .clone()
+                .expect("queued only when present")
+        };
+        match item {
+            Item::Single {
+                q,
+                m,
+                turn,
+                sample,
+                rubric,
+            } => {
+                let a = held(m, q);
+                self.judging.spawn(async move {
+                    let q = &questions[q];
+                    Done::Single(Box::new(if rubric {
+                        judge.rubric(q, &a, turn, sample).await
+                    } else {
+                        judge.single(q, &a, turn, sample).await
+                    }))
+                });
+            }
+            Item::Pair {
+                q,
+                m1,
+                m2,
+                turn,
+                sample,
+            } => {
+                let (a1, a2) = (held(m1, q), held(m2, q));
+                self.judging.spawn(async move {
+                    Done::Pair(Box::new(
+                        judge.pair(&questions[q], &a1, &a2, turn, sample).await,
+                    ))
+                });
             }
         }
     }

@@ -52,6 +52,8 @@ pub(super) fn finish(opts: &RunOptions, setup: Setup, driven: Driven) -> anyhow:
         &setup.dir.manifest(),
         evaluation(opts, &setup.questions, state),
     )?;
+    // The page reads what it shows from the files: the answers held are not needed again.
+    drop(answers);
     super::write_page(setup.dir.root(), &opts.stats);
     count_requests(&setup, &mut summary);
     Ok(RunOutput { summary, report })

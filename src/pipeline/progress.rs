@@ -156,7 +156,7 @@ impl Progress {
         for c in &self.clients {
             let st = c.stats();
             in_flight += st.in_flight.load(Relaxed);
-            cap += c.config().concurrency as u64;
+            cap += c.slots() as u64;
             tokens += st.tokens.load(Relaxed);
             holdups.push(st.holdup());
         }

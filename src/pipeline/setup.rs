@@ -163,7 +163,7 @@ fn clients(
     let mut out: HashMap<String, Client> = HashMap::new();
     for m in opts.models.iter().chain([&opts.judge]) {
         if let std::collections::hash_map::Entry::Vacant(e) = out.entry(endpoint_key(m)) {
-            let c = Client::new(m.endpoint.clone())
+            let c = Client::pool(m.endpoints.clone())
                 .map_err(|e| UsageError(format!("model {}: {e}", m.name)))?
                 .with_cache(cache.clone(), opts.cache_mode);
             e.insert(c);
@@ -173,7 +173,7 @@ fn clients(
 }
 
 fn endpoint_key(m: &ModelOptions) -> String {
-    format!("{:?}", m.endpoint)
+    format!("{:?}", m.endpoints)
 }
 
 /// Opens the run's response cache (a bad file is a usage error, before anything is written).

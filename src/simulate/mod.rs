@@ -21,16 +21,17 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
 mod faults;
+mod limits;
 mod reply;
 
 pub use faults::Fault;
 use faults::{early_fault, pick_fault};
+use limits::Limits;
 use reply::reply;
 
 /// How the simulator behaves.
@@ -40,6 +41,13 @@ pub struct SimConfig {
     pub latency: Duration,
     /// Requests per minute before answering 429 (`None`: no limit).
     pub rpm: Option<NonZeroU32>,
+    /// Tokens per minute (prompt plus `max_tokens`) before answering 429 (`None`: no limit).
+    pub tpm: Option<NonZeroU32>,
+    /// The window both limits are enforced over (zero: one second): a bucket holds the
+    /// window's share of the minute's quota.
+    pub window: Duration,
+    /// Send no `x-ratelimit-*` headers (as vLLM and llama.cpp), only 429s.
+    pub no_rate_headers: bool,
     /// Share of requests answered with HTTP 500.
     pub fail_rate: f64,
     /// Share of judge replies with no readable verdict.
@@ -65,6 +73,10 @@ pub struct SimStats {
     pub ok: AtomicU64,
     /// Requests answered 429.
     pub rate_limited: AtomicU64,
+    /// Tokens charged against the limits (prompt plus `max_tokens`) of requests let through.
+    pub tokens_charged: AtomicU64,
+    /// Prompt plus completion tokens of the replies sent (what `usage` said).
+    pub tokens_used: AtomicU64,
     /// Requests failed on purpose with 500.
     pub failed: AtomicU64,
     /// Judge requests among the successful ones.
@@ -84,6 +96,8 @@ impl SimStats {
             "requests": self.requests.load(Ordering::Relaxed),
             "ok": self.ok.load(Ordering::Relaxed),
             "rate_limited": self.rate_limited.load(Ordering::Relaxed),
+            "tokens_charged": self.tokens_charged.load(Ordering::Relaxed),
+            "tokens_used": self.tokens_used.load(Ordering::Relaxed),
             "failed": self.failed.load(Ordering::Relaxed),
             "judge_requests": self.judge_requests.load(Ordering::Relaxed),
             "garbled": self.garbled.load(Ordering::Relaxed),
@@ -95,7 +109,7 @@ impl SimStats {
 
 struct Sim {
     config: SimConfig,
-    limiter: Option<DefaultDirectRateLimiter>,
+    limits: Limits,
     stats: Arc<SimStats>,
     counter: AtomicU64,
 }
@@ -127,14 +141,15 @@ impl Running {
 pub fn spawn(listener: TcpListener, config: SimConfig) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let stats = Arc::new(SimStats::default());
-    let limiter = config.rpm.map(|rpm| {
-        // A one-second window: providers enforce limits over short windows.
-        let burst = NonZeroU32::new((rpm.get() / 60).max(1)).expect("max(1)");
-        RateLimiter::direct(Quota::per_minute(rpm).allow_burst(burst))
-    });
+    let limits = Limits::new(
+        config.rpm,
+        config.tpm,
+        config.window,
+        !config.no_rate_headers,
+    );
     let sim = Arc::new(Sim {
         config,
-        limiter,
+        limits,
         stats: stats.clone(),
         counter: AtomicU64::new(0),
     });
@@ -180,9 +195,32 @@ async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response 
     let stats = &sim.stats;
     stats.requests.fetch_add(1, Ordering::Relaxed);
     let draw = sim.counter.fetch_add(1, Ordering::Relaxed);
-    if let Some(resp) = rate_limited(&sim) {
-        return resp;
-    }
+    let parsed = match parse_request(&body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    let cost = parsed.prompt_tokens()
+        + parsed.json["max_tokens"]
+            .as_u64()
+            .unwrap_or(0)
+            .min(u32::MAX as u64) as u32;
+    let verdict = sim.limits.charge(cost);
+    let mut resp = match verdict.refused {
+        Some(wait) => rate_limited(&sim, wait),
+        None => {
+            stats
+                .tokens_charged
+                .fetch_add(cost as u64, Ordering::Relaxed);
+            answer(&sim, draw, parsed).await
+        }
+    };
+    resp.headers_mut().extend(verdict.headers);
+    resp
+}
+
+/// A reply to a request the limits let through.
+async fn answer(sim: &Sim, draw: u64, parsed: Parsed) -> Response {
+    let stats = &sim.stats;
     let fault = pick_fault(&sim.config, draw);
     if let Some(f) = fault {
         *stats
@@ -205,14 +243,12 @@ async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response 
             "injected failure (simulated)",
         );
     }
+    let prompt_tokens = parsed.prompt_tokens() as usize;
     let Parsed {
         json: req,
         model,
         messages,
-    } = match parse_request(&body) {
-        Ok(r) => r,
-        Err(resp) => return *resp,
-    };
+    } = parsed;
     if !sim.config.latency.is_zero() {
         tokio::time::sleep(sim.config.latency).await;
     }
@@ -237,7 +273,11 @@ async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response 
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .push(request_key(&req, &messages));
-    let prompt_tokens: usize = messages.iter().map(|(_, c)| c.len() / 3 + 4).sum();
+    let completion_tokens = content.chars().count();
+    stats.tokens_used.fetch_add(
+        (prompt_tokens + completion_tokens) as u64,
+        Ordering::Relaxed,
+    );
     Json(json!({
         "id": format!("chatcmpl-sim-{draw}"),
         "object": "chat.completion",
@@ -250,21 +290,16 @@ async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response 
         }],
         "usage": {
             "prompt_tokens": prompt_tokens,
-            "completion_tokens": content.chars().count(),
-            "total_tokens": prompt_tokens + content.chars().count()
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens
         }
     }))
     .into_response()
 }
 
-/// A 429 with `Retry-After` when the request is over the configured rate.
-fn rate_limited(sim: &Sim) -> Option<Response> {
-    let lim = sim.limiter.as_ref()?;
-    let not_until = lim.check().err()?;
+/// A 429 with `Retry-After`, for a request over a limit until `wait` from now.
+fn rate_limited(sim: &Sim, wait: Duration) -> Response {
     sim.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-    let wait = not_until.wait_time_from(governor::clock::Clock::now(
-        &governor::clock::DefaultClock::default(),
-    ));
     let mut resp = error(
         StatusCode::TOO_MANY_REQUESTS,
         "rate limit reached (simulated)",
@@ -276,7 +311,7 @@ fn rate_limited(sim: &Sim) -> Option<Response> {
         "retry-after-ms",
         HeaderValue::from(wait.as_millis().max(1) as u64),
     );
-    Some(resp)
+    resp
 }
 
 /// A chat request as the simulator reads it.
@@ -285,6 +320,16 @@ struct Parsed {
     model: String,
     /// `(role, text)` of each message.
     messages: Vec<(String, String)>,
+}
+
+impl Parsed {
+    /// The prompt tokens the simulator bills: a third of each message's bytes, plus four.
+    fn prompt_tokens(&self) -> u32 {
+        self.messages
+            .iter()
+            .map(|(_, c)| c.len() as u32 / 3 + 4)
+            .sum()
+    }
 }
 
 /// Reads a chat request; a 400 when it is not one.

@@ -22,7 +22,7 @@ fn endpoint(fake: &Fake) -> EndpointConfig {
     EndpointConfig {
         base_url: fake.base_url(),
         api_key_env: None,
-        concurrency: 16,
+        concurrency: Some(16),
         timeout: Duration::from_secs(10),
         retry: RetryPolicy {
             max_attempts: 4,

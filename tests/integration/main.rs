@@ -15,6 +15,7 @@ mod pipeline;
 mod resume;
 mod review;
 mod robustness;
+mod scale;
 mod support;
 mod upstream;
 

@@ -366,7 +366,7 @@ async fn connection_refused_is_recorded_and_retried_later() {
     };
     let dir = tempfile::tempdir().unwrap();
     let mut opts = sim_options(&sim.url, dir.path(), Mode::Single, 5);
-    opts.models[1].endpoint.base_url = closed.clone();
+    opts.models[1].endpoints[0].base_url = closed.clone();
     let first = shinpan::pipeline::run(&opts, false).await.unwrap();
     let s = &first.summary;
     assert_eq!((s.answers_generated, s.answer_errors.len()), (16, 16));

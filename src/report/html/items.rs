@@ -11,8 +11,8 @@ use super::text::{esc, markdown};
 use crate::review::ReviewRecord;
 use crate::types::{QuestionId, Winner};
 
-/// The items section of report `id`.
-pub fn section(id: &str, items: &[&ReviewRecord]) -> String {
+/// The items section of report `id`, appended to `out`.
+pub fn section(id: &str, items: &[&ReviewRecord], out: &mut String) {
     let mut by_q: BTreeMap<&QuestionId, Vec<&ReviewRecord>> = BTreeMap::new();
     for r in items {
         by_q.entry(&r.question_id).or_default().push(r);
@@ -22,7 +22,8 @@ pub fn section(id: &str, items: &[&ReviewRecord]) -> String {
         .filter(|r| !r.consistent && r.error.is_none())
         .count();
     let errors = items.iter().filter(|r| r.error.is_some()).count();
-    let mut out = format!(
+    let _ = write!(
+        out,
         r#"<section class="items" id="{id}-items"><h3>Items</h3><p class="muted">{} judged items over {} questions; {inconsistent} {} highlighted; {errors} without a verdict.</p>"#,
         items.len(),
         by_q.len(),
@@ -42,10 +43,9 @@ pub fn section(id: &str, items: &[&ReviewRecord]) -> String {
                 .then_with(|| a.model_1.cmp(&b.model_1))
                 .then_with(|| a.model_2.cmp(&b.model_2))
         });
-        question(qid, &rs, &mut out);
+        question(qid, &rs, out);
     }
     out.push_str("</section>");
-    out
 }
 
 /// The verdict tokens an item is filtered by.

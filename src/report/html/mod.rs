@@ -42,15 +42,6 @@ pub struct HtmlExporter {
 impl Exporter for HtmlExporter {
     fn serialize(&self, reports: &[Report]) -> anyhow::Result<Vec<u8>> {
         let title = self.title.as_deref().unwrap_or("shinpan report");
-        let body: String = reports
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let items: Vec<&ReviewRecord> =
-                    self.items.iter().filter(|it| belongs(it, r)).collect();
-                report_section(&format!("r{}", i + 1), r, &items)
-            })
-            .collect();
         let nav: String = reports
             .iter()
             .enumerate()
@@ -62,14 +53,31 @@ impl Exporter for HtmlExporter {
                 )
             })
             .collect();
-        Ok(document(title, &format!("<nav><ul>{nav}</ul></nav>"), &body).into_bytes())
+        // One buffer for the whole page: a page of thousands of items is megabytes, and
+        // building sections apart and then pasting them into the page held it twice more.
+        let (open, close) = frame(title, &format!("<nav><ul>{nav}</ul></nav>"));
+        let mut page = open;
+        for (i, r) in reports.iter().enumerate() {
+            let items: Vec<&ReviewRecord> = self.items.iter().filter(|it| belongs(it, r)).collect();
+            report_section(&format!("r{}", i + 1), r, &items, &mut page);
+        }
+        page.push_str(&close);
+        Ok(page.into_bytes())
     }
 }
 
-/// A whole page around `body`: the head with its policy and styles, the header, the script.
+/// A whole page around `body`.
 pub fn document(title: &str, header: &str, body: &str) -> String {
+    let (mut page, close) = frame(title, header);
+    page.push_str(body);
+    page.push_str(&close);
+    page
+}
+
+/// The page before the body and after it.
+fn frame(title: &str, header: &str) -> (String, String) {
     let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(SCRIPT.as_bytes()));
-    format!(
+    let open = format!(
         r#"<!DOCTYPE html>
 <html lang="ja">
 <head>
@@ -84,18 +92,21 @@ pub fn document(title: &str, header: &str, body: &str) -> String {
 <body>
 <header><h1>{t}</h1>{header}</header>
 <main>
-{body}
+"#,
+        t = esc(title),
+        version = env!("CARGO_PKG_VERSION"),
+    );
+    let close = format!(
+        r#"
 </main>
 <script>{SCRIPT}</script>
 </body>
 </html>
-"#,
-        t = esc(title),
-        version = env!("CARGO_PKG_VERSION"),
-    )
+"#
+    );
+    (open, close)
 }
 
-/// Whether a review item was judged in the evaluation a report describes.
 fn belongs(it: &ReviewRecord, r: &Report) -> bool {
     let mode = match r.mode {
         Mode::Single => "single",
@@ -112,8 +123,9 @@ fn heading(r: &Report) -> String {
     }
 }
 
-fn report_section(id: &str, r: &Report, items: &[&ReviewRecord]) -> String {
-    let mut out = format!(r#"<section id="{id}"><h2>{}</h2>"#, esc(&heading(r)));
+/// One report's section, appended to `out`.
+fn report_section(id: &str, r: &Report, items: &[&ReviewRecord], out: &mut String) {
+    let _ = write!(out, r#"<section id="{id}"><h2>{}</h2>"#, esc(&heading(r)));
     if r.partial {
         let _ = write!(
             out,
@@ -134,23 +146,22 @@ fn report_section(id: &str, r: &Report, items: &[&ReviewRecord]) -> String {
             "Score distribution",
             "How many grades (every turn counts once) fell on each point of the 1-10 scale.",
             &charts::histograms("Score distribution", &order),
-            &mut out,
+            out,
         );
     }
     out.push_str(r#"<details class="tables" open><summary><b>Tables</b></summary>"#);
     for t in tables(r) {
-        table_html(&t, &mut out);
+        table_html(&t, out);
     }
     out.push_str("</details>");
     if !items.is_empty() {
-        out.push_str(&items::section(id, items));
+        items::section(id, items, out);
     } else {
         out.push_str(
             r#"<p class="muted">No items to browse: the report was made from judgment files, not a run directory.</p>"#,
         );
     }
     out.push_str("</section>");
-    out
 }
 
 /// A table of the shared table model as HTML, with its title and explanation.

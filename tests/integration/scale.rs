@@ -1,0 +1,168 @@
+//! Scale: limits learned from the provider's headers, several endpoints for one model.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use shinpan::client::{ChatRequest, Client, EndpointConfig, Message};
+use shinpan::simulate::SimConfig;
+
+use crate::support::{Sim, run_bin, write};
+
+fn request(i: usize) -> ChatRequest {
+    ChatRequest {
+        model: "m".into(),
+        messages: vec![Message::user(format!("質問{i}: 空はなぜ青いのですか。"))],
+        temperature: 0.0,
+        max_tokens: 64,
+        sample: None,
+        json_schema: None,
+    }
+}
+
+/// A server enforcing its limits over a short window (so a burst of even a few requests is
+/// refused).
+fn short_window(rpm: u32, tpm: Option<u32>, headers: bool) -> Sim {
+    Sim::start(SimConfig {
+        rpm: NonZeroU32::new(rpm),
+        tpm: tpm.and_then(NonZeroU32::new),
+        window: Duration::from_millis(100),
+        no_rate_headers: !headers,
+        latency: Duration::from_millis(20),
+        ..SimConfig::default()
+    })
+}
+
+/// `n` requests at once through `client`; the seconds it took.
+async fn burst(client: &Client, n: usize) -> f64 {
+    let started = Instant::now();
+    let futs = (0..n).map(|i| {
+        let c = client.clone();
+        async move { c.chat(&request(i)).await.unwrap() }
+    });
+    futures::future::join_all(futs).await;
+    started.elapsed().as_secs_f64()
+}
+
+fn endpoint(sim: &Sim) -> EndpointConfig {
+    EndpointConfig {
+        base_url: sim.url.clone(),
+        api_key_env: None,
+        ..EndpointConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn limits_stated_in_headers_pace_a_client_that_was_given_none() {
+    // 1200 requests a minute, 20 a second, over a window of 100 ms: two at a time at most.
+    let sim = short_window(1200, None, true);
+    let client = Client::new(endpoint(&sim)).unwrap();
+    let secs = burst(&client, 40).await;
+    let refused = sim.stats.rate_limited.load(Ordering::Relaxed);
+    assert_eq!(refused, 0, "paced by the headers, no 429");
+    // Paced, not bursted: 39 gaps of 50 ms after the first.
+    assert!(secs >= 1.9, "{secs:.2} s for a bound of 1.95 s");
+    let learned = client.learned_limits();
+    assert_eq!(learned[0].1.rpm, Some(1200.0), "{learned:?}");
+
+    // The same server without headers: the client has only 429s to go by, and earns them.
+    let blind = short_window(1200, None, false);
+    let client = Client::new(endpoint(&blind)).unwrap();
+    burst(&client, 20).await;
+    assert!(
+        blind.stats.rate_limited.load(Ordering::Relaxed) > 0,
+        "without the headers the same load is refused: the test has teeth"
+    );
+}
+
+#[tokio::test]
+async fn a_stated_token_limit_paces_by_estimated_tokens() {
+    // 60,000 tokens a minute (1000 a second) over 100 ms windows; each request is charged
+    // its prompt (about 20 tokens) plus max_tokens 64.
+    let sim = short_window(100_000, Some(60_000), true);
+    let client = Client::new(endpoint(&sim)).unwrap();
+    let secs = burst(&client, 24).await;
+    assert_eq!(sim.stats.rate_limited.load(Ordering::Relaxed), 0);
+    let charged = sim.stats.tokens_charged.load(Ordering::Relaxed) as f64;
+    let bound = (charged - charged / 24.0) / 1000.0;
+    assert!(
+        secs >= bound * 0.95,
+        "{secs:.2} s for a bound of {bound:.2} s"
+    );
+}
+
+#[tokio::test]
+async fn a_configured_limit_above_the_stated_one_is_lowered_to_it() {
+    let sim = short_window(1200, None, true);
+    let client = Client::new(EndpointConfig {
+        rpm: NonZeroU32::new(6000),
+        ..endpoint(&sim)
+    })
+    .unwrap();
+    burst(&client, 30).await;
+    assert!(
+        sim.stats.rate_limited.load(Ordering::Relaxed) <= 2,
+        "at most the requests sent before the first reply: {}",
+        sim.stats.rate_limited.load(Ordering::Relaxed)
+    );
+}
+
+#[test]
+fn two_endpoints_for_one_model_share_its_load_by_their_limits() {
+    let slow = short_window(600, None, true);
+    let fast = short_window(1200, None, true);
+    let judge = Sim::start(SimConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let questions: String = (1..=30)
+        .map(|i| {
+            format!("{{\"question_id\": {i}, \"category\": \"stem\", \"turns\": [\"質問{i}\"]}}\n")
+        })
+        .collect();
+    let q = write(dir.path(), "q.jsonl", &questions);
+    let cfg = write(
+        dir.path(),
+        "shinpan.toml",
+        &format!(
+            r#"
+            models = ["m"]
+            judge = "judge"
+            mode = "single"
+            [endpoint]
+            base_url = "{judge}"
+            api_key_env = ""
+            [endpoints.east]
+            base_url = "{slow}"
+            [endpoints.west]
+            base_url = "{fast}"
+            [model.m]
+            endpoint = ["east", "west"]
+            "#,
+            slow = slow.url,
+            fast = fast.url,
+            judge = judge.url,
+        ),
+    );
+    let out = run_bin(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--questions",
+        q.to_str().unwrap(),
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+        "--no-cache",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (a, b) = (
+        slow.stats.ok.load(Ordering::Relaxed),
+        fast.stats.ok.load(Ordering::Relaxed),
+    );
+    assert_eq!(a + b, 30, "every answer from one of the two");
+    assert_eq!(slow.stats.rate_limited.load(Ordering::Relaxed), 0);
+    assert_eq!(fast.stats.rate_limited.load(Ordering::Relaxed), 0);
+    // Shared by their limits, 1 : 2 (10 and 20 when exact).
+    assert!((6..=14).contains(&a), "east {a}, west {b}");
+}
