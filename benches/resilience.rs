@@ -36,6 +36,7 @@ fn request(i: usize) -> ChatRequest {
         max_tokens: 2048,
         sample: None,
         json_schema: None,
+        account: None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Candidate answers: each question is played as a conversation, turn by turn (turn 2 sees
 //! the model's own answer to turn 1), and written as a FastChat answer record.
 
-use crate::client::{ChatRequest, Client, ClientError, Message};
+use crate::client::{Account, ChatRequest, Client, ClientError, Message, Stage};
 use crate::records::{AnswerRecord, Choice, Question};
 use crate::types::{QuestionId, Usage};
 use crate::util::unix_now;
@@ -68,6 +68,10 @@ pub async fn answer(c: &Candidate, q: &Question) -> Result<AnswerRecord, Generat
             max_tokens: c.max_tokens,
             sample: None,
             json_schema: None,
+            account: Some(Account {
+                model: c.name.clone(),
+                stage: Stage::Answer,
+            }),
         };
         let reply = c.client.chat(&req).await.map_err(|source| GenerateError {
             model: c.name.clone(),

@@ -44,6 +44,8 @@ pub struct Expectation {
     pub reasons: Vec<String>,
     /// The rubric's aspects in the configured order (rubric runs).
     pub aspects: Vec<String>,
+    /// What the run spent so far (see [`crate::records::Evaluation::spend`]).
+    pub spend: Vec<crate::client::SpendRow>,
 }
 
 /// Names (question ids and models) as small numbers, so a million games cost a few bytes each.
@@ -324,6 +326,7 @@ mod tests {
             questions: vec![("1".into(), 1), ("2".into(), 1), ("3".into(), 1)],
             reasons: Vec::new(),
             aspects: Vec::new(),
+            ..Default::default()
         };
         let c = pair_coverage(&refs, Some("base"), Some(&exp));
         assert_eq!(

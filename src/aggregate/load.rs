@@ -121,6 +121,7 @@ fn expect(
                 exp.reasons.push(r);
             }
         }
+        crate::client::add_rows(&mut exp.spend, &e.spend);
     }
     Ok(())
 }

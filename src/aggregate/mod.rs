@@ -111,6 +111,9 @@ pub struct Report {
     /// The rubric's aspects in the configured order (rubric reports of a run).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub aspects: Vec<String>,
+    /// What the run spent, by model and stage, over every invocation (reports of a run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub spend: Vec<crate::client::SpendRow>,
 }
 
 impl Report {
@@ -172,6 +175,7 @@ impl Report {
             partial_reasons,
             coverage,
             aspects: Vec::new(),
+            spend: exp.map(|e| e.spend.clone()).unwrap_or_default(),
         }
         .flag_self_preference()
     }

@@ -405,6 +405,7 @@ mod tests {
             max_tokens: 100,
             sample,
             json_schema: None,
+            account: None,
         }
     }
 

@@ -12,6 +12,7 @@
 mod cache;
 mod endpoint;
 mod health;
+mod ledger;
 mod pace;
 mod ratelimit;
 mod retry;
@@ -20,6 +21,9 @@ mod wire;
 
 pub use cache::{
     Cache, CacheError, CacheInfo, CacheMode, PruneFilter, cache_key, default_cache_path,
+};
+pub use ledger::{
+    Account, Ledger, Price, Spend, SpendRow, Stage, add_rows, spend_rows, total_cost,
 };
 pub use pace::Limits;
 pub use ratelimit::{RateHeaders, parse_duration};
@@ -154,6 +158,7 @@ pub struct Client {
 
 struct Inner {
     endpoints: Vec<Endpoint>,
+    ledger: Ledger,
     /// Told whenever a slot frees (see [`Client::take_slot`]).
     freed: Arc<Notify>,
     stats: ClientStats,
@@ -212,6 +217,7 @@ impl Client {
         Ok(Self {
             inner: Arc::new(Inner {
                 endpoints,
+                ledger: Ledger::default(),
                 freed,
                 stats: ClientStats::default(),
                 cache: None,
@@ -236,6 +242,11 @@ impl Client {
     /// such as structured verdicts).
     pub fn config(&self) -> &EndpointConfig {
         &self.inner.endpoints[0].config
+    }
+
+    /// What was spent so far, by model and stage.
+    pub fn ledger(&self) -> &Ledger {
+        &self.inner.ledger
     }
 
     /// Counters so far, over all endpoints.
@@ -269,9 +280,15 @@ impl Client {
             && self.inner.cache_mode == CacheMode::Use
             && let Some(Some(hit)) = self.with_cache_file(move |c| c.get(&key)).await
         {
+            if let Some(a) = &req.account {
+                self.inner.ledger.book(a, None);
+            }
             return Ok(hit);
         }
         let resp = self.send(req).await?;
+        if let Some(a) = &req.account {
+            self.inner.ledger.book(a, Some(resp.usage));
+        }
         if let Some(key) = key {
             let (model, stored) = (req.model.clone(), resp.clone());
             self.with_cache_file(move |c| c.put(&key, &model, &stored))

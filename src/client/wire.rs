@@ -74,6 +74,9 @@ pub struct ChatRequest {
     /// servers that honour it; part of the cache key, as it changes the reply.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub json_schema: Option<serde_json::Value>,
+    /// Whom the reply is booked to (see [`super::Ledger`]); never sent, not in the cache key.
+    #[serde(skip)]
+    pub account: Option<super::Account>,
 }
 
 impl ChatRequest {

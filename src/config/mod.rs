@@ -46,6 +46,8 @@ pub struct ModelOptions {
     pub max_tokens: u32,
     /// System prompt, if any.
     pub system_prompt: Option<String>,
+    /// Its prices, if the config gives them.
+    pub price: Option<crate::client::Price>,
 }
 
 /// How many failed items a run tolerates before it exits 1.

@@ -136,6 +136,8 @@ pub struct ModelSettings {
     pub max_tokens: Option<u32>,
     /// System prompt.
     pub system_prompt: Option<String>,
+    /// Prices per million tokens: `{ input = 2.5, output = 10.0, batch = 0.5 }`.
+    pub price: Option<crate::client::Price>,
 }
 
 impl ModelSettings {
@@ -146,6 +148,7 @@ impl ModelSettings {
         self.temperature = o.temperature.or(self.temperature);
         self.max_tokens = o.max_tokens.or(self.max_tokens);
         self.system_prompt = o.system_prompt.or(self.system_prompt);
+        self.price = o.price.or(self.price);
         self
     }
 }

@@ -12,7 +12,7 @@ pub use prompts::{PromptError, PromptKind, Prompts};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::client::{ChatRequest, Client, Message};
+use crate::client::{Account, ChatRequest, Client, Message, Stage};
 use crate::records::{AnswerRecord, PairJudgment, Question, SingleJudgment, input_digest};
 use crate::types::{JudgeId, Usage, Winner};
 use crate::util::unix_now;
@@ -259,6 +259,10 @@ impl Judge {
                 max_tokens: self.max_tokens,
                 sample,
                 json_schema: schema_for(round),
+                account: Some(Account {
+                    model: self.name.clone(),
+                    stage: Stage::Judge,
+                }),
             };
             let reply = match self.client.chat(&req).await {
                 Ok(r) => r,

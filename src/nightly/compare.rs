@@ -199,6 +199,8 @@ mod tests {
             answer_tokens: 0,
             judge_tokens: 0,
             run_tokens: 0,
+            answer_cost: None,
+            run_cost: None,
             shinpan: "0".into(),
         }
     }

@@ -18,8 +18,8 @@ use crate::aggregate::answers::AnswerIndex;
 use crate::aggregate::{Expectation, Report, summarize_pairs, summarize_single};
 use crate::config::RunOptions;
 use crate::records::{
-    AnswerRecord, Current, ErrorRecord, Inputs, ItemKey, Judgment, Manifest, PairGame,
-    PairJudgment, RunState, SingleGrade, SingleJudgment,
+    AnswerRecord, Current, ErrorRecord, Evaluation, Inputs, ItemKey, Judgment, Manifest, PairGame,
+    PairJudgment, RunDir, RunState, SingleGrade, SingleJudgment,
 };
 use crate::store::{read_jsonl_if_exists, write_atomic};
 
@@ -37,7 +37,8 @@ pub(super) fn finish(opts: &RunOptions, setup: Setup, driven: Driven) -> anyhow:
         answers,
         mut summary,
     } = driven;
-    let report = current_report(opts, &setup, &answers, summary.interrupted)?;
+    count_requests(opts, &setup, &mut summary);
+    let report = current_report(opts, &setup, &answers, &summary)?;
     summary.answers_missing = compact_errors(&setup, &answers)?;
     summary.judgments_failed = report.coverage.iter().map(|c| c.failed + c.missing).sum();
     summary.items = answers.iter().map(Vec::len).sum::<usize>()
@@ -50,12 +51,15 @@ pub(super) fn finish(opts: &RunOptions, setup: Setup, driven: Driven) -> anyhow:
     };
     Manifest::update(
         &setup.dir.manifest(),
-        evaluation(opts, &setup.questions, state),
+        Evaluation {
+            spend: summary.spend.clone(),
+            ..evaluation(opts, &setup.questions, state)
+        },
     )?;
     // The page reads what it shows from the files: the answers held are not needed again.
     drop(answers);
     super::write_page(setup.dir.root(), &opts.stats);
-    count_requests(&setup, &mut summary);
+    summary.elapsed = setup.started.elapsed();
     Ok(RunOutput { summary, report })
 }
 
@@ -64,7 +68,7 @@ fn current_report(
     opts: &RunOptions,
     setup: &Setup,
     answers: &Answers,
-    interrupted: bool,
+    summary: &RunSummary,
 ) -> anyhow::Result<Report> {
     let held: Vec<&AnswerRecord> = answers.iter().flatten().flatten().map(|a| &**a).collect();
     let inputs = Inputs::new(&setup.questions, held.iter().copied());
@@ -80,12 +84,25 @@ fn current_report(
             .iter()
             .map(|q| (q.question_id.to_string(), q.turns.len() as u32))
             .collect(),
-        reasons: if interrupted {
+        reasons: if summary.interrupted {
             vec!["the run was interrupted (Ctrl-C)".to_string()]
         } else {
             Vec::new()
         },
         aspects: opts.aspects.iter().map(|(a, _)| a.clone()).collect(),
+        spend: {
+            // What earlier invocations of this evaluation spent, and this one.
+            let judgments = format!(
+                "judgments/{}",
+                RunDir::judgment_file_name(&opts.judge.name, opts.mode)
+            );
+            let mut spend = Manifest::read(&setup.dir.manifest())?
+                .entry(&judgments)
+                .map(|e| e.spend.clone())
+                .unwrap_or_default();
+            crate::client::add_rows(&mut spend, &summary.spend);
+            spend
+        },
     };
     let (journal, view) = (
         setup.dir.journal(&setup.judge.name, opts.mode),
@@ -135,7 +152,7 @@ fn current_report(
 }
 
 /// Adds the clients' and the cache's counters to the summary.
-fn count_requests(setup: &Setup, summary: &mut RunSummary) {
+fn count_requests(opts: &RunOptions, setup: &Setup, summary: &mut RunSummary) {
     use std::sync::atomic::Ordering::Relaxed;
     for c in &setup.clients {
         let s = c.stats();
@@ -146,6 +163,13 @@ fn count_requests(setup: &Setup, summary: &mut RunSummary) {
     if let Some(c) = &setup.cache {
         summary.cache_hits = c.hits.load(Relaxed);
     }
+    summary.spend = crate::client::spend_rows(setup.clients.iter().map(|c| c.ledger()), |m| {
+        opts.models
+            .iter()
+            .chain([&opts.judge])
+            .find(|o| o.name == m)
+            .and_then(|o| o.price)
+    });
     summary.elapsed = setup.started.elapsed();
 }
 

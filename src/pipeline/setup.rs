@@ -120,6 +120,7 @@ pub(super) fn start(setup: &Setup, opts: &RunOptions) -> anyhow::Result<()> {
 /// The manifest entry of this run.
 pub(super) fn evaluation(opts: &RunOptions, questions: &[Question], state: RunState) -> Evaluation {
     Evaluation {
+        spend: Vec::new(),
         judgments: format!(
             "judgments/{}",
             RunDir::judgment_file_name(&opts.judge.name, opts.mode)

@@ -43,6 +43,8 @@ pub struct RunSummary {
     pub items: usize,
     /// Wall time.
     pub elapsed: Duration,
+    /// What this invocation spent, by model and stage (cache hits free, and counted).
+    pub spend: Vec<crate::client::SpendRow>,
 }
 
 impl RunSummary {
@@ -64,6 +66,9 @@ impl RunSummary {
             self.cache_hits,
             self.elapsed.as_secs_f64()
         );
+        if let Some(c) = crate::client::total_cost(&self.spend) {
+            s.push_str(&format!(" · cost {c:.4} at the config's prices"));
+        }
         if self.truncated > 0 {
             s.push_str(&format!(
                 " · {} answer(s) cut at the output cap (finish_reason length; --max-tokens)",

@@ -66,6 +66,13 @@ pub struct HistoryLine {
     pub judge_tokens: u64,
     /// Tokens this invocation spent in this mode (every model).
     pub run_tokens: u64,
+    /// What the model's answers cost, over the run's invocations (`null`: no price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_cost: Option<f64>,
+    /// What the whole evaluation cost (every model, answers and judging), over the run's
+    /// invocations (`null`: no price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_cost: Option<f64>,
     /// The shinpan version that wrote the line.
     pub shinpan: String,
 }

@@ -52,6 +52,10 @@ pub struct Evaluation {
     pub questions: Vec<Expected>,
     /// How the last run ended.
     pub state: RunState,
+    /// What every invocation of the run spent, by model and stage (answers are booked to
+    /// each evaluation that generated them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spend: Vec<crate::client::SpendRow>,
 }
 
 /// The whole manifest.
@@ -72,9 +76,16 @@ impl Manifest {
         }
     }
 
-    /// Replaces (or adds) the entry of one judgment file and writes the manifest atomically.
-    pub fn update(path: &Path, entry: Evaluation) -> anyhow::Result<()> {
+    /// Replaces (or adds) the entry of one judgment file and writes the manifest atomically;
+    /// the entry's `spend` is added to what the old entry held (spend accumulates over
+    /// invocations).
+    pub fn update(path: &Path, mut entry: Evaluation) -> anyhow::Result<()> {
         let mut m = Manifest::read(path)?;
+        if let Some(old) = m.entry(&entry.judgments) {
+            let mut spend = old.spend.clone();
+            crate::client::add_rows(&mut spend, &entry.spend);
+            entry.spend = spend;
+        }
         m.evaluations.retain(|e| e.judgments != entry.judgments);
         m.evaluations.push(entry);
         m.evaluations.sort_by(|a, b| a.judgments.cmp(&b.judgments));

@@ -435,6 +435,7 @@ fn request_key(req: &Value, messages: &[(String, String)]) -> String {
         max_tokens: req["max_tokens"].as_u64().unwrap_or(0) as u32,
         sample: None,
         json_schema: None,
+        account: None,
     })
 }
 

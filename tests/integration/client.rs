@@ -15,6 +15,7 @@ fn request() -> ChatRequest {
         max_tokens: 16,
         sample: None,
         json_schema: None,
+        account: None,
     }
 }
 

@@ -17,6 +17,7 @@ fn request(i: usize) -> ChatRequest {
         max_tokens: 64,
         sample: None,
         json_schema: None,
+        account: None,
     }
 }
 
@@ -165,4 +166,121 @@ fn two_endpoints_for_one_model_share_its_load_by_their_limits() {
     assert_eq!(fast.stats.rate_limited.load(Ordering::Relaxed), 0);
     // Shared by their limits, 1 : 2 (10 and 20 when exact).
     assert!((6..=14).contains(&a), "east {a}, west {b}");
+}
+
+#[test]
+fn a_run_books_tokens_and_cost_by_model_and_stage_and_cache_hits_cost_nothing() {
+    let sim = Sim::start(SimConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let questions: String = (1..=4)
+        .map(|i| format!("{{\"question_id\": {i}, \"category\": \"stem\", \"turns\": [\"質問{i}: 空はなぜ青いのですか。\"]}}\n"))
+        .collect();
+    let q = write(dir.path(), "q.jsonl", &questions);
+    let cfg = write(
+        dir.path(),
+        "shinpan.toml",
+        &format!(
+            r#"
+            models = ["m"]
+            judge = "judge"
+            mode = "single"
+            [endpoint]
+            base_url = "{url}"
+            api_key_env = ""
+            [model.m]
+            price = {{ input = 1.0, output = 2.0 }}
+            [model.judge]
+            price = {{ input = 5.0, output = 15.0 }}
+            "#,
+            url = sim.url
+        ),
+    );
+    let cache = dir.path().join("cache.sqlite");
+    let run = |out: &str| {
+        run_bin(&[
+            "run",
+            cfg.to_str().unwrap(),
+            "--questions",
+            q.to_str().unwrap(),
+            "--out",
+            dir.path().join(out).to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+        ])
+    };
+    let first = run("first");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&first.stderr).contains(" · cost "),
+        "the summary says what it cost"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("first/report-single.json")).unwrap(),
+    )
+    .unwrap();
+    let spend = report["spend"].as_array().unwrap().clone();
+    let row = |model: &str, stage: &str| {
+        spend
+            .iter()
+            .find(|r| r["model"] == model && r["stage"] == stage)
+            .unwrap_or_else(|| panic!("{model} {stage} in {spend:?}"))
+            .clone()
+    };
+    let (answer, judge) = (row("m", "answer"), row("judge", "judge"));
+    assert_eq!(
+        (answer["requests"].as_u64(), judge["requests"].as_u64()),
+        (Some(4), Some(4))
+    );
+    let tokens = |r: &serde_json::Value| {
+        r["prompt_tokens"].as_u64().unwrap() + r["completion_tokens"].as_u64().unwrap()
+    };
+    assert_eq!(
+        tokens(&answer) + tokens(&judge),
+        sim.stats.tokens_used.load(Ordering::Relaxed),
+        "every billed token, as the server counted them"
+    );
+    let cost = |r: &serde_json::Value, i: f64, o: f64| {
+        (r["prompt_tokens"].as_f64().unwrap() * i + r["completion_tokens"].as_f64().unwrap() * o)
+            / 1e6
+    };
+    assert!((answer["cost"].as_f64().unwrap() - cost(&answer, 1.0, 2.0)).abs() < 1e-12);
+    assert!((judge["cost"].as_f64().unwrap() - cost(&judge, 5.0, 15.0)).abs() < 1e-12);
+
+    // The same evaluation into a new directory: every reply comes from the cache, free.
+    let asked = sim.stats.requests.load(Ordering::Relaxed);
+    let second = run("second");
+    assert!(second.status.success());
+    assert_eq!(
+        sim.stats.requests.load(Ordering::Relaxed),
+        asked,
+        "nothing asked again"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("second/report-single.json")).unwrap(),
+    )
+    .unwrap();
+    for r in report["spend"].as_array().unwrap() {
+        assert_eq!(
+            (
+                r["requests"].as_u64(),
+                r["cache_hits"].as_u64(),
+                r["cost"].as_f64()
+            ),
+            (Some(0), Some(4), Some(0.0)),
+            "{r}"
+        );
+    }
+    // And `shinpan report` on the directory shows what the run spent.
+    let md = run_bin(&[
+        "report",
+        dir.path().join("first").to_str().unwrap(),
+        "--format",
+        "md",
+    ]);
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(md.contains("spend") && md.contains("cache hits"), "{md}");
 }

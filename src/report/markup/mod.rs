@@ -113,7 +113,56 @@ pub fn tables(r: &Report) -> Vec<Table> {
     if let Some(l) = &r.length_bias {
         out.push(length_table(&title, r, l));
     }
+    if !r.spend.is_empty() {
+        out.push(spend_table(&title, r));
+    }
     out
+}
+
+fn spend_table(title: &str, r: &Report) -> Table {
+    let cost = |c: Option<f64>| c.map_or_else(|| "-".to_string(), |c| format!("{c:.4}"));
+    let mut rows: Vec<Vec<String>> = r
+        .spend
+        .iter()
+        .map(|s| {
+            vec![
+                s.model.clone(),
+                s.stage.as_str().to_string(),
+                s.spend.requests.to_string(),
+                s.spend.cache_hits.to_string(),
+                s.spend.prompt_tokens.to_string(),
+                s.spend.completion_tokens.to_string(),
+                cost(s.cost),
+            ]
+        })
+        .collect();
+    let mut total = crate::client::Spend::default();
+    r.spend.iter().for_each(|s| total.merge(&s.spend));
+    rows.push(vec![
+        "total".into(),
+        String::new(),
+        total.requests.to_string(),
+        total.cache_hits.to_string(),
+        total.prompt_tokens.to_string(),
+        total.completion_tokens.to_string(),
+        cost(crate::client::total_cost(&r.spend)),
+    ]);
+    table(
+        format!("{title}: spend"),
+        vec![
+            "model",
+            "stage",
+            "requests",
+            "cache hits",
+            "prompt tokens",
+            "completion tokens",
+            "cost",
+        ],
+        rows,
+        "What the run paid for, over every invocation: requests answered by the API and the \
+         tokens billed; cache hits were served free. Cost is at the prices of the config's \
+         [model.NAME] price tables (- where a model has none).",
+    )
 }
 
 fn self_preference_table(title: &str, r: &Report) -> Table {
