@@ -39,8 +39,9 @@ pub fn read_jsonl_into<T: DeserializeOwned>(
     each_jsonl(path, |_, v| out.push(v))
 }
 
-/// Hands every record of a JSONL file, with its line number, to `f` (see [`read_jsonl`]).
-fn each_jsonl<T: DeserializeOwned>(
+/// Hands every record of a JSONL file, with its line number, to `f` as it is read (see
+/// [`read_jsonl`]), so a caller keeps only what it needs of each.
+pub fn each_jsonl<T: DeserializeOwned>(
     path: &Path,
     mut f: impl FnMut(usize, T),
 ) -> Result<(), StoreError> {

@@ -142,8 +142,12 @@ pub fn collect(
     let mut out = Vec::new();
     for f in jsonl_files(&run.join("judgments")).map_err(|e| bad(run, &e))? {
         match kind_of(&f).map_err(|e| bad(&f, &e))? {
+            // The judge's prompts (most of a judgment file's bytes) are not shown: they are
+            // dropped as each record is read.
             Some(Kind::Single) => {
-                let rows: Vec<SingleJudgment> = read(&f)?;
+                let rows: Vec<SingleJudgment> = read(&f, |r: &mut SingleJudgment| {
+                    r.user_prompt = String::new();
+                })?;
                 let refs: Vec<&SingleJudgment> = rows.iter().collect();
                 out.extend(
                     Current::grades(&refs)
@@ -153,7 +157,10 @@ pub fn collect(
                 );
             }
             Some(Kind::Pair) => {
-                let rows: Vec<PairJudgment> = read(&f)?;
+                let rows: Vec<PairJudgment> = read(&f, |r: &mut PairJudgment| {
+                    r.g1_user_prompt = String::new();
+                    r.g2_user_prompt = String::new();
+                })?;
                 let refs: Vec<&PairJudgment> = rows.iter().collect();
                 out.extend(
                     Current::games(&refs)
@@ -193,12 +200,17 @@ pub fn collect(
     Ok(out)
 }
 
-fn read<T: serde::de::DeserializeOwned>(f: &Path) -> Result<Vec<T>, UsageError> {
-    Ok(read_jsonl::<T>(f)
-        .map_err(|e| UsageError(format!("{}: {e}", f.display())))?
-        .into_iter()
-        .map(|(_, r)| r)
-        .collect())
+fn read<T: serde::de::DeserializeOwned>(
+    f: &Path,
+    trim: impl Fn(&mut T),
+) -> Result<Vec<T>, UsageError> {
+    let mut out = Vec::new();
+    crate::store::each_jsonl(f, |_, mut r: T| {
+        trim(&mut r);
+        out.push(r);
+    })
+    .map_err(|e| UsageError(format!("{}: {e}", f.display())))?;
+    Ok(out)
 }
 
 fn jsonl_files(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
