@@ -47,9 +47,6 @@ pub struct Price {
     pub input: f64,
     /// Per million completion tokens.
     pub output: f64,
-    /// Share of the price the Batch API charges (OpenAI: 0.5).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch: Option<f64>,
 }
 
 impl Price {

@@ -176,12 +176,9 @@ fn model(
             m.system_prompt.or(s.system_prompt.clone())
         },
         price: match m.price {
-            Some(p)
-                if !(p.input >= 0.0 && p.output >= 0.0)
-                    || p.batch.is_some_and(|b| !(0.0..=1.0).contains(&b)) =>
-            {
+            Some(p) if !(p.input >= 0.0 && p.output >= 0.0) => {
                 return usage(format!(
-                    "{cfg_name}: [model.{name}] price: input and output must be 0 or more, batch a share in 0-1"
+                    "{cfg_name}: [model.{name}] price: input and output must be 0 or more (per million tokens)"
                 ));
             }
             p => p,

@@ -136,7 +136,7 @@ pub struct ModelSettings {
     pub max_tokens: Option<u32>,
     /// System prompt.
     pub system_prompt: Option<String>,
-    /// Prices per million tokens: `{ input = 2.5, output = 10.0, batch = 0.5 }`.
+    /// Prices per million tokens: `{ input = 2.5, output = 10.0 }`.
     pub price: Option<crate::client::Price>,
 }
 

@@ -45,6 +45,23 @@ async fn burst(client: &Client, n: usize) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
+/// `n` one-turn questions in `dir/q.jsonl`.
+fn one_turn_questions(dir: &std::path::Path, n: usize) -> std::path::PathBuf {
+    let questions: String = (1..=n)
+        .map(|i| format!("{{\"question_id\": {i}, \"category\": \"stem\", \"turns\": [\"質問{i}: 空はなぜ青いのですか。\"]}}\n"))
+        .collect();
+    write(dir, "q.jsonl", &questions)
+}
+
+/// A config running model `m` judged by `judge` in single mode, on `url` by default, with
+/// `more` tables.
+fn config(dir: &std::path::Path, url: &str, more: &str) -> std::path::PathBuf {
+    let head = format!(
+        "models = [\"m\"]\njudge = \"judge\"\nmode = \"single\"\n[endpoint]\nbase_url = \"{url}\"\napi_key_env = \"\"\n"
+    );
+    write(dir, "shinpan.toml", &format!("{head}{more}"))
+}
+
 fn endpoint(sim: &Sim) -> EndpointConfig {
     EndpointConfig {
         base_url: sim.url.clone(),
@@ -114,23 +131,12 @@ fn two_endpoints_for_one_model_share_its_load_by_their_limits() {
     let fast = short_window(1200, None, true);
     let judge = Sim::start(SimConfig::default());
     let dir = tempfile::tempdir().unwrap();
-    let questions: String = (1..=30)
-        .map(|i| {
-            format!("{{\"question_id\": {i}, \"category\": \"stem\", \"turns\": [\"質問{i}\"]}}\n")
-        })
-        .collect();
-    let q = write(dir.path(), "q.jsonl", &questions);
-    let cfg = write(
+    let q = one_turn_questions(dir.path(), 30);
+    let cfg = config(
         dir.path(),
-        "shinpan.toml",
+        &judge.url,
         &format!(
             r#"
-            models = ["m"]
-            judge = "judge"
-            mode = "single"
-            [endpoint]
-            base_url = "{judge}"
-            api_key_env = ""
             [endpoints.east]
             base_url = "{slow}"
             [endpoints.west]
@@ -140,7 +146,6 @@ fn two_endpoints_for_one_model_share_its_load_by_their_limits() {
             "#,
             slow = slow.url,
             fast = fast.url,
-            judge = judge.url,
         ),
     );
     let out = run_bin(&[
@@ -172,28 +177,16 @@ fn two_endpoints_for_one_model_share_its_load_by_their_limits() {
 fn a_run_books_tokens_and_cost_by_model_and_stage_and_cache_hits_cost_nothing() {
     let sim = Sim::start(SimConfig::default());
     let dir = tempfile::tempdir().unwrap();
-    let questions: String = (1..=4)
-        .map(|i| format!("{{\"question_id\": {i}, \"category\": \"stem\", \"turns\": [\"質問{i}: 空はなぜ青いのですか。\"]}}\n"))
-        .collect();
-    let q = write(dir.path(), "q.jsonl", &questions);
-    let cfg = write(
+    let q = one_turn_questions(dir.path(), 4);
+    let cfg = config(
         dir.path(),
-        "shinpan.toml",
-        &format!(
-            r#"
-            models = ["m"]
-            judge = "judge"
-            mode = "single"
-            [endpoint]
-            base_url = "{url}"
-            api_key_env = ""
-            [model.m]
-            price = {{ input = 1.0, output = 2.0 }}
-            [model.judge]
-            price = {{ input = 5.0, output = 15.0 }}
-            "#,
-            url = sim.url
-        ),
+        &sim.url,
+        r#"
+        [model.m]
+        price = { input = 1.0, output = 2.0 }
+        [model.judge]
+        price = { input = 5.0, output = 15.0 }
+        "#,
     );
     let cache = dir.path().join("cache.sqlite");
     let run = |out: &str| {
