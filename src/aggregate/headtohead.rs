@@ -181,8 +181,8 @@ fn game(r: &PairGame, a_is_1: bool, category: Option<String>) -> Game {
         question_id: r.question_id.clone(),
         turn: r.turn,
         category,
-        a_first: name(a_first),
-        b_first: name(b_first),
+        a_first: name(a_first).to_string(),
+        b_first: name(b_first).to_string(),
     }
 }
 

@@ -143,8 +143,8 @@ pub fn measure_position(
         .into_iter()
         .map(|r| InconsistentGame {
             question_id: r.question_id.clone(),
-            model_1: r.model_1.clone(),
-            model_2: r.model_2.clone(),
+            model_1: r.model_1.to_string(),
+            model_2: r.model_2.to_string(),
             turn: r.turn,
             g1_winner: r.g1_winner,
             g2_winner: r.g2_winner,

@@ -13,6 +13,7 @@ pub mod errors;
 pub mod history;
 pub mod layout;
 pub mod manifest;
+pub mod name;
 pub mod pair;
 pub mod questions;
 pub mod single;
@@ -25,6 +26,7 @@ pub use errors::ErrorRecord;
 pub use history::{HistoryLine, SeriesKey, append_history, latest_per_run, read_history};
 pub use layout::RunDir;
 pub use manifest::{Evaluation, Expected, Manifest, RunState};
+pub use name::Name;
 pub use pair::{PairGame, PairJudgment};
 pub use questions::{
     BenchError, Question, REFERENCE_CATEGORIES, attach_references, load_questions,
@@ -41,7 +43,7 @@ use crate::types::JudgeId;
 /// The judge model of a record, without the prompt name: FastChat's `judge: [model, prompt]`
 /// or ja-vicuna-qa's `judge_model: "model"` (the lean readers keep only this).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct JudgeName(pub String);
+pub struct JudgeName(pub Name);
 
 impl JudgeName {
     /// The judge model's name.
@@ -53,7 +55,7 @@ impl JudgeName {
 impl<'de> Deserialize<'de> for JudgeName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let id = JudgeId::deserialize(d)?;
-        Ok(JudgeName(id.model().to_string()))
+        Ok(JudgeName(Name::intern(id.model())))
     }
 }
 

@@ -10,7 +10,7 @@ use super::current::{ItemKey, Judgment, Played};
 use super::digest::{InputDigest, lenient_digest};
 use super::single::present;
 use super::text::{TextStats, stats_of_text};
-use super::{JudgeName, Samples};
+use super::{JudgeName, Name, Samples};
 use crate::types::{JudgeId, QuestionId, Usage, Winner};
 
 fn default_turn() -> u32 {
@@ -85,9 +85,9 @@ pub struct PairGame {
     /// The question.
     pub question_id: QuestionId,
     /// Shown first in game 1.
-    pub model_1: String,
+    pub model_1: Name,
     /// Shown first in game 2.
-    pub model_2: String,
+    pub model_2: Name,
     /// Winner with model_1 shown first.
     pub g1_winner: Winner,
     /// Winner with model_2 shown first.
@@ -131,11 +131,11 @@ impl From<&PairJudgment> for PairGame {
     fn from(j: &PairJudgment) -> Self {
         PairGame {
             question_id: j.question_id.clone(),
-            model_1: j.model_1.clone(),
-            model_2: j.model_2.clone(),
+            model_1: Name::intern(&j.model_1),
+            model_2: Name::intern(&j.model_2),
             g1_winner: j.g1_winner,
             g2_winner: j.g2_winner,
-            judge: JudgeName(j.judge.model().to_string()),
+            judge: JudgeName(Name::intern(j.judge.model())),
             turn: j.turn,
             category: j.category.clone(),
             answer_1: None,

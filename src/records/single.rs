@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::current::{Graded, ItemKey, Judgment};
 use super::digest::{InputDigest, lenient_digest};
-use super::{JudgeName, Samples};
+use super::{JudgeName, Name, Samples};
 use crate::types::{JudgeId, QuestionId, Usage};
 
 fn default_turn() -> u32 {
@@ -135,7 +135,7 @@ impl From<&SingleJudgment> for SingleGrade {
         SingleGrade {
             question_id: j.question_id.clone(),
             model: j.model.clone(),
-            judge: JudgeName(j.judge.model().to_string()),
+            judge: JudgeName(Name::intern(j.judge.model())),
             score: j.score,
             turn: j.turn,
             category: j.category.clone(),
