@@ -18,7 +18,7 @@ use super::health::Health;
 use super::pace::{Pace, Reply};
 use super::ratelimit::RateHeaders;
 use super::stats::{ClientStats, Gauge, Holdup};
-use super::wire::{ChatRequest, error_message, parse_response};
+use super::wire::{error_message, parse_response};
 use super::{ChatResponse, ClientError, EndpointConfig, describe, parse_retry_after};
 use crate::config::defaults;
 
@@ -124,9 +124,8 @@ impl Endpoint {
     /// One HTTP attempt; what its reply says about the limits goes to the pace.
     pub async fn attempt(
         &self,
-        req: &ChatRequest,
         body: &async_openai::types::chat::CreateChatCompletionRequest,
-        estimated_prompt: u32,
+        (estimated_prompt, prompt_bytes): (u32, usize),
         stats: &ClientStats,
     ) -> Result<ChatResponse, ClientError> {
         stats.attempts.fetch_add(1, Ordering::Relaxed);
@@ -170,7 +169,7 @@ impl Endpoint {
             // A pause is capped like any single retry wait.
             retry_after: retry_after.map(|r| r.min(self.config.retry.max_delay)),
             prompt_tokens: None,
-            prompt_bytes: req.prompt_bytes(),
+            prompt_bytes,
         };
         let result = self.read(status, &text, retry_after, stats);
         if let Ok(r) = &result {

@@ -147,8 +147,8 @@ pub fn add_rows(rows: &mut Vec<SpendRow>, more: &[SpendRow]) {
 }
 
 /// The total cost of `rows` (`None` when no row has a price).
-pub fn total_cost(rows: &[SpendRow]) -> Option<f64> {
-    rows.iter().filter_map(|r| r.cost).reduce(|a, b| a + b)
+pub fn total_cost<'a>(rows: impl IntoIterator<Item = &'a SpendRow>) -> Option<f64> {
+    rows.into_iter().filter_map(|r| r.cost).reduce(|a, b| a + b)
 }
 
 /// The books of one client.

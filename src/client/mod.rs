@@ -388,7 +388,8 @@ impl Client {
                     return Err(e);
                 }
             };
-            let prompt = ep.pace.prompt_tokens(req.prompt_bytes());
+            let bytes = req.prompt_bytes();
+            let prompt = ep.pace.prompt_tokens(bytes);
             let result = {
                 let _slot = slot;
                 ep.wait_pace(prompt.saturating_add(req.max_tokens), stats)
@@ -400,7 +401,7 @@ impl Client {
                     continue;
                 }
                 let _sent = stats::Gauge::enter(&stats.in_flight);
-                ep.attempt(req, &body, prompt, stats).await
+                ep.attempt(&body, (prompt, bytes), stats).await
             };
             ep.health.observe(&ep.config.base_url, &result);
             match result {

@@ -114,11 +114,9 @@ pub fn lines(ctx: &RunContext, r: &Report, run_tokens: u64) -> anyhow::Result<Ve
                 .round() as u64,
             run_tokens,
             answer_cost: crate::client::total_cost(
-                &r.spend
+                r.spend
                     .iter()
-                    .filter(|s| s.model == *model && s.stage == crate::client::Stage::Answer)
-                    .cloned()
-                    .collect::<Vec<_>>(),
+                    .filter(|s| s.model == *model && s.stage == crate::client::Stage::Answer),
             ),
             run_cost: crate::client::total_cost(&r.spend),
             shinpan: env!("CARGO_PKG_VERSION").to_string(),

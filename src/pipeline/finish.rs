@@ -19,7 +19,7 @@ use crate::aggregate::{Expectation, Report, summarize_pairs, summarize_single};
 use crate::config::RunOptions;
 use crate::records::{
     AnswerRecord, Current, ErrorRecord, Evaluation, Inputs, ItemKey, Judgment, Manifest, PairGame,
-    PairJudgment, RunDir, RunState, SingleGrade, SingleJudgment,
+    PairJudgment, RunState, SingleGrade, SingleJudgment,
 };
 use crate::store::{read_jsonl_if_exists, write_atomic};
 
@@ -92,12 +92,8 @@ fn current_report(
         aspects: opts.aspects.iter().map(|(a, _)| a.clone()).collect(),
         spend: {
             // What earlier invocations of this evaluation spent, and this one.
-            let judgments = format!(
-                "judgments/{}",
-                RunDir::judgment_file_name(&opts.judge.name, opts.mode)
-            );
             let mut spend = Manifest::read(&setup.dir.manifest())?
-                .entry(&judgments)
+                .entry(&super::setup::judgments_entry(opts))
                 .map(|e| e.spend.clone())
                 .unwrap_or_default();
             crate::client::add_rows(&mut spend, &summary.spend);

@@ -117,14 +117,19 @@ pub(super) fn start(setup: &Setup, opts: &RunOptions) -> anyhow::Result<()> {
     )
 }
 
+/// The run's judgment file as `run.json` names it (relative to the run directory).
+pub(super) fn judgments_entry(opts: &RunOptions) -> String {
+    format!(
+        "judgments/{}",
+        RunDir::judgment_file_name(&opts.judge.name, opts.mode)
+    )
+}
+
 /// The manifest entry of this run.
 pub(super) fn evaluation(opts: &RunOptions, questions: &[Question], state: RunState) -> Evaluation {
     Evaluation {
         spend: Vec::new(),
-        judgments: format!(
-            "judgments/{}",
-            RunDir::judgment_file_name(&opts.judge.name, opts.mode)
-        ),
+        judgments: judgments_entry(opts),
         mode: opts.mode,
         judge: opts.judge.name.clone(),
         models: opts.models.iter().map(|m| m.name.clone()).collect(),
