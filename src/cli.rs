@@ -19,6 +19,9 @@ pub struct Cli {
 pub enum Command {
     /// Generate missing answers, judge them, and write the report.
     Run(RunArgs),
+    /// What a run would send and cost, before anything is sent: requests and tokens per
+    /// model and stage, money at the config's prices, and the time the limits imply.
+    Estimate(EstimateArgs),
     /// Head-to-head: A against B (B is the baseline), both orders, result from A's side.
     Compare(CompareArgs),
     /// Summarise judgment files: a run directory or FastChat / ja-vicuna-qa judgment files.
@@ -259,6 +262,17 @@ pub struct RubricArgs {
     /// Weights of aspects in the overall rubric score, e.g. `正確性=2` (others weigh 1).
     #[arg(long, value_delimiter = ',', value_name = "ASPECT=W")]
     pub aspect_weights: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EstimateArgs {
+    /// Everything `run` takes; nothing is sent and nothing written.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Completion tokens assumed per reply not made yet (answers and verdicts), at most the
+    /// output cap; caps are shown too.
+    #[arg(long, value_name = "N", default_value_t = 400)]
+    pub output_tokens: u32,
 }
 
 #[derive(Debug, Args)]

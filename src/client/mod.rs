@@ -199,6 +199,12 @@ impl Client {
         Self::build(with_keys)
     }
 
+    /// A client that reads no API key: for counting what requests would be (`shinpan
+    /// estimate`), never for sending them to a provider that needs one.
+    pub fn unkeyed(configs: Vec<EndpointConfig>) -> Result<Self, ClientError> {
+        Self::build(configs.into_iter().map(|c| (c, None)).collect())
+    }
+
     /// Builds a client with an explicit key (tests, or keys from elsewhere).
     pub fn with_key(config: EndpointConfig, api_key: Option<String>) -> Result<Self, ClientError> {
         Self::build(vec![(config, api_key)])

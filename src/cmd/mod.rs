@@ -3,6 +3,7 @@
 mod agreement;
 mod cache;
 mod demo;
+mod estimate;
 mod export;
 mod history;
 mod init;
@@ -17,6 +18,7 @@ use crate::cli::{Cli, Command};
 pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(a) => run::run(a).await,
+        Command::Estimate(a) => estimate::estimate(a),
         Command::Compare(a) => run::compare(a).await,
         Command::Report(a) => report::report(a),
         Command::Agreement(a) => agreement::agreement(a),

@@ -33,7 +33,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
 
 /// The modes to run: `--mode`, else the config's `modes` (in order) or `mode`; `None` leaves
 /// the choice to the settings (single by default).
-fn modes(layers: &Layers) -> Result<Vec<Option<String>>, crate::error::UsageError> {
+pub(super) fn modes(layers: &Layers) -> Result<Vec<Option<String>>, crate::error::UsageError> {
     if layers.flags.mode.is_some() {
         return Ok(vec![layers.flags.mode.clone()]);
     }

@@ -192,6 +192,59 @@ impl Judge {
         turn: usize,
         sample: Option<u32>,
     ) -> Asked<Choice> {
+        let (kind, vars) = game_vars(q, a, b, turn);
+        self.ask(
+            kind,
+            &vars,
+            sample,
+            &parse_choice,
+            "[[A]]、[[B]]、[[C]] のいずれか",
+        )
+        .await
+    }
+
+    /// The messages judging one item sends first (before any re-ask): one conversation for
+    /// a grade of `answers[0]`, two for a game of `answers[0]` and `answers[1]` (both
+    /// orders); `rubric` grades on the rubric's aspects. What `shinpan estimate` counts.
+    pub fn first_prompts(
+        &self,
+        q: &Question,
+        answers: &[&AnswerRecord],
+        turn: usize,
+        rubric: bool,
+    ) -> Result<Vec<Vec<Message>>, PromptError> {
+        let asks: Vec<(PromptKind, Vec<(String, String)>)> = match answers {
+            [a] if rubric => vec![(PromptKind::rubric(turn), graded_vars(q, a, turn))],
+            [a] => vec![(
+                PromptKind::select(false, q.judged_reference().is_some(), turn),
+                graded_vars(q, a, turn),
+            )],
+            [a, b, ..] => vec![game_vars(q, a, b, turn), game_vars(q, b, a, turn)],
+            [] => Vec::new(),
+        };
+        asks.iter().map(|(k, v)| self.render(*k, v)).collect()
+    }
+
+    /// A judge prompt's messages.
+    fn render(
+        &self,
+        kind: PromptKind,
+        vars: &[(String, String)],
+    ) -> Result<Vec<Message>, PromptError> {
+        let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let names: Vec<String> = self.aspects.iter().map(|(a, _)| a.clone()).collect();
+        self.prompts.render(kind, &refs, &names)
+    }
+}
+
+/// What one order of a game shows (`a` as assistant A), and its prompt kind.
+fn game_vars(
+    q: &Question,
+    a: &AnswerRecord,
+    b: &AnswerRecord,
+    turn: usize,
+) -> (PromptKind, Vec<(String, String)>) {
+    {
         let reference = q.judged_reference();
         let kind = PromptKind::select(true, reference.is_some(), turn);
         let mut vars: Vec<(String, String)> = Vec::new();
@@ -215,16 +268,11 @@ impl Judge {
                 push_refs(&mut vars, r);
             }
         }
-        self.ask(
-            kind,
-            &vars,
-            sample,
-            &parse_choice,
-            "[[A]]、[[B]]、[[C]] のいずれか",
-        )
-        .await
+        (kind, vars)
     }
+}
 
+impl Judge {
     /// Sends a judge prompt and reads the verdict, asking again (continuing the same
     /// conversation) when the reply has no readable verdict.
     async fn ask<T>(
@@ -235,9 +283,8 @@ impl Judge {
         parse: &(dyn Fn(&str) -> Result<T, VerdictError> + Sync),
         format: &str,
     ) -> Asked<T> {
-        let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let names: Vec<String> = self.aspects.iter().map(|(a, _)| a.clone()).collect();
-        let mut messages = match self.prompts.render(kind, &refs, &names) {
+        let mut messages = match self.render(kind, vars) {
             Ok(m) => m,
             Err(e) => return Asked::failed(String::new(), e.to_string()),
         };

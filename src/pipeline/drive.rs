@@ -7,7 +7,7 @@
 //! the slots the clients have open), judgments first: a task holds a request and its futures
 //! (kilobytes), and a run of 10,000 requests spawned at once held them all.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,20 +70,7 @@ pub(super) async fn drive(
     let jpath = setup.dir.journal(&setup.judge.name, opts.mode);
     let mut d = Driver {
         setup,
-        sched: Scheduler {
-            mode: opts.mode,
-            baseline: opts
-                .baseline
-                .as_ref()
-                .and_then(|b| setup.candidates.iter().position(|c| &c.name == b)),
-            questions: setup.questions.clone(),
-            names: setup.candidates.iter().map(|c| c.name.clone()).collect(),
-            recorded: state.recorded,
-            samples: opts.judge_samples,
-            reused: 0,
-            stale: 0,
-            queued: HashSet::new(),
-        },
+        sched: Scheduler::new(opts, setup, state.recorded),
         answers: state.answers,
         summary: RunSummary::default(),
         generating: JoinSet::new(),

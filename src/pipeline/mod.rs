@@ -10,6 +10,7 @@
 //! Errors travel up typed ([`crate::error`]); the caller decides the exit code.
 
 mod drive;
+mod estimate;
 mod finish;
 mod output;
 mod progress;
@@ -18,6 +19,7 @@ mod schedule;
 mod setup;
 mod summary;
 
+pub use estimate::{Estimate, EstimateRow, WallRow, estimate, prompt_tokens};
 pub use finish::RunOutput;
 pub use output::{print_reports, write_page, write_reports};
 pub use progress::Verbosity;

@@ -40,6 +40,9 @@ pub(super) struct Recorded {
     pub(super) digest: Option<InputDigest>,
 }
 
+/// A judgment to make: question, model (model_1), model_2 (games), turn (1-based), sample.
+pub(super) type Planned = (usize, usize, Option<usize>, usize, Option<u32>);
+
 /// Decides which judgments become possible when an answer arrives.
 pub(super) struct Scheduler {
     pub(super) mode: Mode,
@@ -56,6 +59,28 @@ pub(super) struct Scheduler {
 }
 
 impl Scheduler {
+    /// The scheduler of a run with `setup`, starting from the judgments `recorded`.
+    pub(super) fn new(
+        opts: &crate::config::RunOptions,
+        setup: &super::setup::Setup,
+        recorded: HashMap<ItemSample, Recorded>,
+    ) -> Self {
+        Scheduler {
+            mode: opts.mode,
+            baseline: opts
+                .baseline
+                .as_ref()
+                .and_then(|b| setup.candidates.iter().position(|c| &c.name == b)),
+            questions: setup.questions.clone(),
+            names: setup.candidates.iter().map(|c| c.name.clone()).collect(),
+            recorded,
+            samples: opts.judge_samples,
+            reused: 0,
+            stale: 0,
+            queued: HashSet::new(),
+        }
+    }
+
     /// The pairs (model_1, model_2) a model plays on a question. With a baseline, model_1 is
     /// the candidate and model_2 the baseline (FastChat's convention); otherwise model_1 is
     /// the one listed first.
@@ -171,8 +196,14 @@ impl Scheduler {
     /// Judgments this run will make if every missing answer arrives: every item and sample
     /// without a record that stands for it (for progress).
     pub(super) fn planned(&self, answers: &Answers) -> usize {
+        self.planned_items(answers).len()
+    }
+
+    /// The judgments [`Scheduler::planned`] counts: question, model (model_1), model_2,
+    /// turn (1-based) and sample of each.
+    pub(super) fn planned_items(&self, answers: &Answers) -> Vec<Planned> {
         let samples = self.sample_ids();
-        let mut n = 0;
+        let mut out = Vec::new();
         for (q, question) in self.questions.iter().enumerate() {
             let qid = question.question_id.to_string();
             for m in 0..self.names.len() {
@@ -206,13 +237,15 @@ impl Scheduler {
                                     .get(&key)
                                     .is_some_and(|r| r.valid && r.digest.is_none_or(|x| x == d))
                             });
-                            n += usize::from(!stands);
+                            if !stands {
+                                out.push((q, m1, m2, turn, sample));
+                            }
                         }
                     }
                 }
             }
         }
-        n
+        out
     }
 
     /// Judgments that could not be made because an answer is missing.

@@ -36,18 +36,39 @@ pub(super) struct Setup {
     pub(super) clients: Vec<Client>,
     /// The response cache.
     pub(super) cache: Option<Arc<Cache>>,
-    /// The output directory's lock, held until the run ends.
-    pub(super) _lock: File,
+    /// The output directory's lock, held until the run ends (none for an estimate).
+    pub(super) _lock: Option<File>,
+}
+
+/// What a setup is for.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Purpose {
+    /// A run: API keys are read and the output directory is taken.
+    Run,
+    /// An estimate: nothing is sent or written, so no key is read and nothing is taken.
+    Estimate,
 }
 
 /// Checks the inputs, opens the cache and the clients, and takes the output directory.
 pub(super) fn prepare(opts: &RunOptions, progress: bool) -> anyhow::Result<Setup> {
+    prepare_for(opts, progress, Purpose::Run)
+}
+
+/// [`prepare`], for a run or an estimate.
+pub(super) fn prepare_for(
+    opts: &RunOptions,
+    progress: bool,
+    purpose: Purpose,
+) -> anyhow::Result<Setup> {
     let started = Instant::now();
     let questions = Arc::new(load_inputs(opts)?);
     let prompts =
         Arc::new(Prompts::load(opts.prompts.as_deref()).map_err(|e| UsageError(e.to_string()))?);
-    let cache = open_cache(opts)?;
-    let clients = clients(opts, &cache)?;
+    let cache = match purpose {
+        Purpose::Run => open_cache(opts)?,
+        Purpose::Estimate => None,
+    };
+    let clients = clients(opts, &cache, purpose)?;
     let client_of = |m: &ModelOptions| clients[&endpoint_key(m)].clone();
     let candidates = opts
         .models
@@ -86,7 +107,10 @@ pub(super) fn prepare(opts: &RunOptions, progress: bool) -> anyhow::Result<Setup
         }
     }
     let dir = RunDir::new(&opts.out);
-    let lock = lock_out_dir(&dir)?;
+    let lock = match purpose {
+        Purpose::Run => Some(lock_out_dir(&dir)?),
+        Purpose::Estimate => None,
+    };
     Ok(Setup {
         started,
         dir,
@@ -165,13 +189,17 @@ pub fn load_inputs(opts: &RunOptions) -> anyhow::Result<Vec<Question>> {
 fn clients(
     opts: &RunOptions,
     cache: &Option<Arc<Cache>>,
+    purpose: Purpose,
 ) -> Result<HashMap<String, Client>, UsageError> {
     let mut out: HashMap<String, Client> = HashMap::new();
     for m in opts.models.iter().chain([&opts.judge]) {
         if let std::collections::hash_map::Entry::Vacant(e) = out.entry(endpoint_key(m)) {
-            let c = Client::pool(m.endpoints.clone())
-                .map_err(|e| UsageError(format!("model {}: {e}", m.name)))?
-                .with_cache(cache.clone(), opts.cache_mode);
+            let c = match purpose {
+                Purpose::Run => Client::pool(m.endpoints.clone()),
+                Purpose::Estimate => Client::unkeyed(m.endpoints.clone()),
+            }
+            .map_err(|e| UsageError(format!("model {}: {e}", m.name)))?
+            .with_cache(cache.clone(), opts.cache_mode);
             e.insert(c);
         }
     }

@@ -277,3 +277,103 @@ fn a_run_books_tokens_and_cost_by_model_and_stage_and_cache_hits_cost_nothing() 
     let md = String::from_utf8_lossy(&md.stdout);
     assert!(md.contains("spend") && md.contains("cache hits"), "{md}");
 }
+
+#[test]
+fn an_estimate_equals_what_a_simulated_run_then_sends() {
+    let sim = Sim::start(SimConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &sim.url,
+        "[model.judge]\nprice = { input = 5.0, output = 15.0 }\n",
+    );
+    let out = dir.path().join("out");
+    let args = |cmd: &str| -> Vec<String> {
+        [
+            cmd,
+            cfg.to_str().unwrap(),
+            "--models",
+            "a,b,c",
+            "--mode",
+            "pairwise-baseline",
+            "--baseline",
+            "a",
+            "--questions",
+            crate::support::SAMPLE,
+            "--out",
+            out.to_str().unwrap(),
+            "--no-cache",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let estimate = || {
+        let mut a = args("estimate");
+        a.extend(["--format", "json"].map(String::from));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        crate::support::stdout_json(&run_bin(&a))[0].clone()
+    };
+    let run = || {
+        let mut a = args("run");
+        a.extend(["--format", "json"].map(String::from));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        crate::support::stdout_json(&run_bin(&a))
+    };
+    let row = |rows: &serde_json::Value, model: &str, stage: &str| -> serde_json::Value {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["model"] == model && r["stage"] == stage)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let before = estimate();
+    assert!(!out.exists(), "an estimate writes nothing");
+    assert_eq!(
+        sim.stats.requests.load(Ordering::Relaxed),
+        0,
+        "and sends nothing"
+    );
+    let first = run();
+    // Every request the estimate counted, model by model and stage by stage, was sent.
+    for (model, stage, n) in [
+        ("a", "answer", 32),
+        ("b", "answer", 32),
+        ("c", "answer", 32),
+        ("judge", "judge", 128),
+    ] {
+        let (e, r) = (
+            row(&before["rows"], model, stage),
+            row(&first["spend"], model, stage),
+        );
+        assert_eq!(e["requests"], n, "{model} {stage}: {e}");
+        assert_eq!(r["requests"], n, "{model} {stage}: {r}");
+    }
+
+    // With the answers held and the judgments gone, the judge prompts are known exactly.
+    std::fs::remove_dir_all(out.join("journal")).unwrap();
+    std::fs::remove_dir_all(out.join("judgments")).unwrap();
+    let again = estimate();
+    assert!(
+        row(&again["rows"], "a", "answer").is_null(),
+        "no answer to make: {again}"
+    );
+    let judged = row(&again["rows"], "judge", "judge");
+    let second = run();
+    let (r1, r2) = (
+        row(&first["spend"], "judge", "judge"),
+        row(&second["spend"], "judge", "judge"),
+    );
+    let sent = |k: &str| r2[k].as_u64().unwrap() - r1[k].as_u64().unwrap();
+    assert_eq!(judged["requests"].as_u64(), Some(sent("requests")));
+    assert_eq!(
+        judged["prompt_tokens"].as_u64(),
+        Some(sent("prompt_tokens")),
+        "the judge prompts as the server billed them"
+    );
+    let cost = judged["cost"].as_f64().unwrap();
+    let expected = (judged["prompt_tokens"].as_f64().unwrap() * 5.0
+        + judged["completion_tokens"].as_f64().unwrap() * 15.0)
+        / 1e6;
+    assert!((cost - expected).abs() < 1e-12, "{cost} vs {expected}");
+}

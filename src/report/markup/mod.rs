@@ -119,8 +119,13 @@ pub fn tables(r: &Report) -> Vec<Table> {
     out
 }
 
+/// A cost as tables show it (`-`: no price).
+pub fn money(c: Option<f64>) -> String {
+    c.map_or_else(|| "-".to_string(), |c| format!("{c:.4}"))
+}
+
 fn spend_table(title: &str, r: &Report) -> Table {
-    let cost = |c: Option<f64>| c.map_or_else(|| "-".to_string(), |c| format!("{c:.4}"));
+    let cost = money;
     let mut rows: Vec<Vec<String>> = r
         .spend
         .iter()
