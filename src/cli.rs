@@ -69,6 +69,18 @@ pub enum CacheCommand {
     Info(CacheArgs),
     /// Delete cached responses: those unused for a while, of one model, or all.
     Prune(PruneArgs),
+    /// Add the responses of other cache files (shards', machines') to this one.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Cache files to read responses from.
+    #[arg(required = true, value_name = "SOURCE")]
+    pub sources: Vec<PathBuf>,
+    /// The cache file to add them to (created if missing) [default: as for `run`].
+    #[arg(long, value_name = "FILE")]
+    pub cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -355,6 +355,38 @@ impl Cache {
             .sum()
     }
 
+    /// Adds every response of the cache at `source` that this one lacks (one it holds under
+    /// the same key stays: the same request got the same reply); returns how many were
+    /// added. How shards' caches, or a team's, become one.
+    pub fn merge_from(&self, source: &Path) -> Result<u64, CacheError> {
+        let fail = |message: String| CacheError {
+            path: source.to_path_buf(),
+            message,
+        };
+        if !source.is_file() {
+            return Err(fail("no such cache file".into()));
+        }
+        // Opening checks that it is a shinpan cache of this schema.
+        drop(Cache::open(source)?);
+        let conn = self.conn();
+        let src = source
+            .to_str()
+            .ok_or_else(|| fail("path is not UTF-8".into()))?;
+        conn.execute("ATTACH DATABASE ?1 AS src", params![src])
+            .map_err(|e| self.err(e))?;
+        let added = conn.execute(
+            "INSERT OR IGNORE INTO responses
+             (key, model, content, finish_reason, prompt_tokens, completion_tokens, created, used)
+             SELECT key, model, content, finish_reason, prompt_tokens, completion_tokens, created, used
+             FROM src.responses",
+            [],
+        );
+        let detached = conn.execute("DETACH DATABASE src", []);
+        let added = added.map_err(|e| self.err(e))?;
+        detached.map_err(|e| self.err(e))?;
+        Ok(added as u64)
+    }
+
     /// Deletes what `filter` selects and compacts the file; returns the entries deleted.
     pub fn prune(&self, filter: &PruneFilter) -> Result<u64, CacheError> {
         let conn = self.conn();

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{CacheArgs, CacheCommand, PruneArgs};
+use crate::cli::{CacheArgs, CacheCommand, MergeArgs, PruneArgs};
 use crate::client::{Cache, PruneFilter};
 use crate::config::{UsageError, cache_path};
 use crate::report::Format;
@@ -13,7 +13,34 @@ pub fn cache(c: CacheCommand) -> anyhow::Result<()> {
     match c {
         CacheCommand::Info(a) => info(a),
         CacheCommand::Prune(a) => prune(a),
+        CacheCommand::Merge(a) => merge(a),
     }
+}
+
+fn merge(a: MergeArgs) -> anyhow::Result<()> {
+    let Some(path) = cache_path(a.cache.as_deref(), None) else {
+        return Err(UsageError(
+            "no cache file: give --cache FILE or set SHINPAN_CACHE (HOME is not set)".into(),
+        )
+        .into());
+    };
+    // Every source is checked before anything is added.
+    for s in &a.sources {
+        if !s.is_file() {
+            return Err(UsageError(format!("{}: no such cache file", s.display())).into());
+        }
+        Cache::open(s).map_err(|e| UsageError(e.to_string()))?;
+    }
+    let target = Cache::open(&path).map_err(|e| UsageError(e.to_string()))?;
+    for s in &a.sources {
+        let added = target.merge_from(s)?;
+        eprintln!(
+            "shinpan: added {added} response(s) from {} to {}",
+            s.display(),
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Opens an existing cache; `None` (after saying so) when there is none yet, since

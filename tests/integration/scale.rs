@@ -377,3 +377,55 @@ fn an_estimate_equals_what_a_simulated_run_then_sends() {
         / 1e6;
     assert!((cost - expected).abs() < 1e-12, "{cost} vs {expected}");
 }
+
+#[test]
+fn caches_merge_so_a_run_needs_nothing_either_cache_held() {
+    let sim = Sim::start(SimConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let q = one_turn_questions(dir.path(), 3);
+    let cfg = config(dir.path(), &sim.url, "");
+    let run = |models: &str, out: &str, cache: &str| {
+        let o = run_bin(&[
+            "run",
+            cfg.to_str().unwrap(),
+            "--models",
+            models,
+            "--questions",
+            q.to_str().unwrap(),
+            "--out",
+            dir.path().join(out).to_str().unwrap(),
+            "--cache",
+            dir.path().join(cache).to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    // Two machines, each with a model of its own and a cache of its own.
+    run("a", "one", "one.sqlite");
+    run("b", "two", "two.sqlite");
+    let asked = sim.stats.requests.load(Ordering::Relaxed);
+    assert_eq!(asked, 12, "3 answers and 3 grades on each");
+    let merge = |source: &str| {
+        run_bin(&[
+            "cache",
+            "merge",
+            dir.path().join(source).to_str().unwrap(),
+            "--cache",
+            dir.path().join("one.sqlite").to_str().unwrap(),
+        ])
+    };
+    let o = merge("two.sqlite");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("added 6 response(s)"));
+    let o = merge("two.sqlite");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("added 0 response(s)"),
+        "idempotent"
+    );
+    // Both models, from the merged cache: nothing is asked again.
+    run("a,b", "both", "one.sqlite");
+    assert_eq!(sim.stats.requests.load(Ordering::Relaxed), asked);
+    // A source that is not there is refused before anything is added.
+    let o = merge("missing.sqlite");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("missing.sqlite: no such cache file"));
+}
