@@ -1,6 +1,6 @@
 //! Single-mode summaries: mean 1-10 score per model, overall, per turn and per category.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -89,7 +89,9 @@ pub fn summarize_single(
     let rows = current.rows();
     let sampling = single_sampling(&rows, opts.max_listed);
     let coverage = single_coverage(&rows, expected);
-    let mut by_model: HashMap<&str, Vec<&SingleGrade>> = HashMap::new();
+    // In name order: the length-bias points are gathered model by model, and a hash map's
+    // order (new in every process) changed the correlation's last digits from run to run.
+    let mut by_model: BTreeMap<&str, Vec<&SingleGrade>> = BTreeMap::new();
     for &r in &rows {
         by_model.entry(r.model.as_str()).or_default().push(r);
     }

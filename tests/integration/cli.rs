@@ -58,6 +58,18 @@ fn demo_runs_the_whole_pipeline_offline() {
     ] {
         assert!(out.join(f).exists(), "{f}");
     }
+    // The same files give the same report, to the last digit, in every process (the length
+    // correlation once followed a hash map's order, new in each process: half of the
+    // reports differed in their last digits).
+    let again = |_| {
+        let o = run(&["report", out.to_str().unwrap(), "--format", "json"]);
+        assert!(o.status.success());
+        o.stdout
+    };
+    let first = again(0);
+    for i in 1..6 {
+        assert!(again(i) == first, "report {i} differs from the first");
+    }
     // The simulated quality order shows through the judge.
     let models: Vec<&str> = reports[0]["models"]
         .as_array()
