@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::length::pearson;
+use super::sum::{ExactSum, exact_sum};
 use super::{GameOutcome, combine};
 use crate::records::{PairGame, SingleGrade};
 use crate::types::QuestionId;
@@ -164,10 +165,10 @@ pub fn cohen_kappa<T: Eq + std::hash::Hash + Copy>(pairs: &[(T, T)]) -> Option<f
         *ca.entry(a).or_default() += 1.0;
         *cb.entry(b).or_default() += 1.0;
     }
-    let pe: f64 = ca
-        .iter()
-        .map(|(k, x)| x / n * cb.get(k).copied().unwrap_or(0.0) / n)
-        .sum();
+    let pe = exact_sum(
+        ca.iter()
+            .map(|(k, x)| x / n * cb.get(k).copied().unwrap_or(0.0) / n),
+    );
     (pe < 1.0).then(|| (po - pe) / (1.0 - pe))
 }
 
@@ -207,16 +208,16 @@ pub fn single_agreement(rows: &[SingleGrade]) -> Agreement {
         }
     }
     let judges: Vec<&String> = by_judge.keys().collect();
-    let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+    let mean = |v: &Vec<f64>| exact_sum(v.iter().copied()) / v.len() as f64;
     let model_means = |m: &HashMap<Item, Vec<f64>>| -> BTreeMap<String, f64> {
-        let mut acc: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+        let mut acc: BTreeMap<String, (ExactSum, usize)> = BTreeMap::new();
         for ((_, _, model, _), v) in m {
             let e = acc.entry(model.clone()).or_default();
-            e.0 += v.iter().sum::<f64>();
+            v.iter().for_each(|x| e.0.add(*x));
             e.1 += v.len();
         }
         acc.into_iter()
-            .map(|(k, (s, n))| (k, s / n as f64))
+            .map(|(k, (s, n))| (k, s.value() / n as f64))
             .collect()
     };
     let mut pairs = Vec::new();

@@ -3,21 +3,24 @@
 //! where Δ is the model's answer length minus the baseline's and s the standard deviation of
 //! Δ over all games, then report σ(θ), the win rate predicted at equal length.
 
+use super::sum::{ExactSum, exact_sum};
+
 /// Pearson correlation, `None` with fewer than 3 points or no spread.
 pub fn pearson(xs: &[f64], ys: &[f64]) -> Option<f64> {
     let n = xs.len().min(ys.len());
     if n < 3 {
         return None;
     }
-    let mx = xs[..n].iter().sum::<f64>() / n as f64;
-    let my = ys[..n].iter().sum::<f64>() / n as f64;
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    let mx = exact_sum(xs[..n].iter().copied()) / n as f64;
+    let my = exact_sum(ys[..n].iter().copied()) / n as f64;
+    let (mut sxy, mut sxx, mut syy) = (ExactSum::new(), ExactSum::new(), ExactSum::new());
     for i in 0..n {
         let (dx, dy) = (xs[i] - mx, ys[i] - my);
-        sxy += dx * dy;
-        sxx += dx * dx;
-        syy += dy * dy;
+        sxy.add(dx * dy);
+        sxx.add(dx * dx);
+        syy.add(dy * dy);
     }
+    let (sxy, sxx, syy) = (sxy.value(), sxx.value(), syy.value());
     (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
 }
 
@@ -26,8 +29,8 @@ pub fn std_dev(xs: &[f64]) -> Option<f64> {
     if xs.is_empty() {
         return None;
     }
-    let m = xs.iter().sum::<f64>() / xs.len() as f64;
-    Some((xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / xs.len() as f64).sqrt())
+    let m = exact_sum(xs.iter().copied()) / xs.len() as f64;
+    Some((exact_sum(xs.iter().map(|x| (x - m).powi(2))) / xs.len() as f64).sqrt())
 }
 
 fn sigmoid(x: f64) -> f64 {
@@ -42,18 +45,19 @@ pub fn length_controlled(xs: &[f64], ys: &[f64]) -> Option<f64> {
     }
     let (mut t, mut p) = (0.0f64, 0.0f64);
     const RIDGE: f64 = 1e-3;
+    // Gradient and Hessian sums, exact so that the fit does not depend on the games' order.
+    let mut sums: [ExactSum; 5] = Default::default();
     for _ in 0..100 {
-        let (mut g0, mut g1, mut h00, mut h01, mut h11) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        sums.iter_mut().for_each(ExactSum::clear);
         for (&x, &y) in xs.iter().zip(ys) {
             let s = sigmoid(t + p * x);
             let r = y - s;
             let w = s * (1.0 - s);
-            g0 += r;
-            g1 += r * x;
-            h00 += w;
-            h01 += w * x;
-            h11 += w * x * x;
+            for (sum, term) in sums.iter_mut().zip([r, r * x, w, w * x, w * x * x]) {
+                sum.add(term);
+            }
         }
+        let [mut g0, mut g1, mut h00, h01, mut h11] = sums.each_ref().map(ExactSum::value);
         g0 -= RIDGE * t;
         g1 -= RIDGE * p;
         h00 += RIDGE;

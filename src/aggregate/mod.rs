@@ -17,6 +17,7 @@ mod position;
 mod ratings;
 pub mod samples;
 mod single;
+pub mod sum;
 
 pub use crate::records::{PairGame, SingleGrade};
 pub use crate::types::Mode;
@@ -198,12 +199,12 @@ impl Report {
     }
 }
 
-/// Mean of a slice, `None` when empty.
+/// Mean of a slice, `None` when empty; the same in any order ([`sum::exact_sum`]).
 pub(crate) fn mean(xs: &[f64]) -> Option<f64> {
     if xs.is_empty() {
         None
     } else {
-        Some(xs.iter().sum::<f64>() / xs.len() as f64)
+        Some(sum::exact_sum(xs.iter().copied()) / xs.len() as f64)
     }
 }
 

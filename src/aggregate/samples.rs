@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use super::sum::ExactSum;
 use super::{GameOutcome, combine};
 use crate::records::{PairGame, SingleGrade};
 
@@ -73,7 +74,7 @@ fn summary(
 /// The disagreement of sampled grades: per item, the range of its samples' grades; an item
 /// is unstable when they differ or some sample has none.
 pub fn single_sampling(rows: &[&SingleGrade], max_listed: usize) -> Option<Sampling> {
-    let (mut items, mut samples, mut range_sum) = (0, 0, 0.0);
+    let (mut items, mut samples, mut range_sum) = (0, 0, ExactSum::new());
     let mut unstable = Vec::new();
     for r in rows.iter().filter(|r| r.samples.len() > 1) {
         items += 1;
@@ -86,7 +87,7 @@ pub fn single_sampling(rows: &[&SingleGrade], max_listed: usize) -> Option<Sampl
             continue;
         };
         let range = hi - lo;
-        range_sum += range;
+        range_sum.add(range);
         if range > 0.0 || values.len() < r.samples.len() {
             unstable.push(UnstableItem {
                 question_id: r.question_id.to_string(),
@@ -97,13 +98,13 @@ pub fn single_sampling(rows: &[&SingleGrade], max_listed: usize) -> Option<Sampl
             });
         }
     }
-    summary(items, samples, range_sum, unstable, max_listed)
+    summary(items, samples, range_sum.value(), unstable, max_listed)
 }
 
 /// The disagreement of sampled games: per item, the share of samples whose combined verdict
 /// differs from the collapsed one.
 pub fn pair_sampling(rows: &[&PairGame], max_listed: usize) -> Option<Sampling> {
-    let (mut items, mut samples, mut spread_sum) = (0, 0, 0.0);
+    let (mut items, mut samples, mut spread_sum) = (0, 0, ExactSum::new());
     let mut unstable = Vec::new();
     for r in rows.iter().filter(|r| r.samples.len() > 1) {
         items += 1;
@@ -112,7 +113,7 @@ pub fn pair_sampling(rows: &[&PairGame], max_listed: usize) -> Option<Sampling> 
         let outcomes: Vec<GameOutcome> = r.samples.iter().map(|[a, b]| combine(*a, *b).0).collect();
         let differ = outcomes.iter().filter(|o| **o != verdict).count();
         let spread = differ as f64 / outcomes.len() as f64;
-        spread_sum += spread;
+        spread_sum.add(spread);
         if differ > 0 {
             unstable.push(UnstableItem {
                 question_id: r.question_id.to_string(),
@@ -131,5 +132,5 @@ pub fn pair_sampling(rows: &[&PairGame], max_listed: usize) -> Option<Sampling> 
             });
         }
     }
-    summary(items, samples, spread_sum, unstable, max_listed)
+    summary(items, samples, spread_sum.value(), unstable, max_listed)
 }
