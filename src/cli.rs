@@ -38,6 +38,9 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Run the whole pipeline offline against a built-in simulator on the sample questions.
     Demo(DemoArgs),
+    /// Join the run directories of a sharded run (`run --shard I/N`) into one, the same as
+    /// an unsharded run's: records, manifest, reports and page.
+    Merge(MergeRunArgs),
     /// Inspect or prune the response cache.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -81,6 +84,24 @@ pub struct MergeArgs {
     /// The cache file to add them to (created if missing) [default: as for `run`].
     #[arg(long, value_name = "FILE")]
     pub cache: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeRunArgs {
+    /// The shards' run directories (every shard of the split, in any order).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// The merged run directory (must not exist yet, or be empty).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Format of the reports printed at the end.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Print the reports only (no summary line).
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub stats: StatsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -203,8 +224,12 @@ pub struct CommonArgs {
     #[arg(long, value_name = "FILE")]
     pub cache: Option<PathBuf>,
     /// Neither read nor write the response cache.
-    #[arg(long, conflicts_with = "refresh")]
+    #[arg(long, conflicts_with_all = ["refresh", "cache_read_only"])]
     pub no_cache: bool,
+    /// Serve responses from the cache but never write to it: a cache shared by several
+    /// machines (on a network file system) is read by every shard and changed by none.
+    #[arg(long, conflicts_with = "refresh")]
+    pub cache_read_only: bool,
     /// Ask the API again for every request and replace the cached responses.
     #[arg(long)]
     pub refresh: bool,
@@ -257,6 +282,7 @@ impl CommonArgs {
             endpoint: self.endpoint.clone(),
             no_cache: self.no_cache,
             refresh: self.refresh,
+            cache_read_only: self.cache_read_only,
             ..Settings::default()
         };
         self.stats.layer(&mut s);
@@ -310,6 +336,12 @@ pub struct RunArgs {
     /// intervals; `0.3`, or `score=0.3,win_rate=0.05`. Needs a config with a [nightly] table.
     #[arg(long, value_name = "THRESHOLD")]
     pub fail_on_regression: Option<String>,
+    /// Run one slice of the questions (positions I, I+N, I+2N, … of the question file, from
+    /// 0) into its own --out, for machines that share the work; `N` alone takes I from
+    /// JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm job
+    /// array). `shinpan merge` joins the shards' directories.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
     #[command(flatten)]
     pub rubric: RubricArgs,
     #[command(flatten)]
@@ -329,6 +361,7 @@ impl RunArgs {
         flags.baseline = self.baseline.clone();
         flags.aspects = self.rubric.aspects.clone();
         flags.aspect_weights = parse_weights(&self.rubric.aspect_weights)?;
+        flags.shard = self.shard.clone();
         Ok(Layers { file, flags })
     }
 }

@@ -276,3 +276,122 @@ mod tests {
         assert_eq!(Mode::parse("pair"), None);
     }
 }
+
+/// One slice of a run spread over machines (`--shard I/N`): the questions at positions
+/// `I, I+N, I+2N, …` of the question file (0-based), so every shard gets a fair mix of
+/// categories and `shinpan merge` can put the questions back in file order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// This shard, 0-based.
+    pub index: u32,
+    /// How many shards the run is split into.
+    pub count: u32,
+}
+
+/// Environment variables a scheduler sets to a job's index, in the order they are read:
+/// Kubernetes Indexed Jobs, then Slurm job arrays (less `SLURM_ARRAY_TASK_MIN`, so arrays
+/// numbered from 1 work too).
+pub const SHARD_INDEX_VARS: [&str; 2] = ["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"];
+
+impl Shard {
+    /// Parses `I/N`, or `N` alone with the index taken from the environment (`env` looks a
+    /// variable up).
+    pub fn parse(spec: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        let bad = |why: &str| format!("--shard {spec}: {why}");
+        let number = |s: &str, what: &str| {
+            s.trim()
+                .parse::<u32>()
+                .map_err(|_| bad(&format!("{what} `{}` is not a whole number", s.trim())))
+        };
+        let (index, count) = match spec.split_once('/') {
+            Some((i, n)) => (number(i, "the index")?, number(n, "the count")?),
+            None => {
+                let count = number(spec, "the count")?;
+                let (var, value) = SHARD_INDEX_VARS
+                    .iter()
+                    .find_map(|v| env(v).map(|x| (*v, x)))
+                    .ok_or_else(|| {
+                        bad("give I/N, or set JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm job array)")
+                    })?;
+                let raw = value
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|_| bad(&format!("{var}={value} is not a whole number")))?;
+                let min = match (var, env("SLURM_ARRAY_TASK_MIN")) {
+                    ("SLURM_ARRAY_TASK_ID", Some(m)) => m.trim().parse::<u32>().map_err(|_| {
+                        bad(&format!("SLURM_ARRAY_TASK_MIN={m} is not a whole number"))
+                    })?,
+                    _ => 0,
+                };
+                let index = raw.checked_sub(min).ok_or_else(|| {
+                    bad(&format!("{var}={raw} is below SLURM_ARRAY_TASK_MIN={min}"))
+                })?;
+                (index, count)
+            }
+        };
+        if count == 0 {
+            return Err(bad("the count must be at least 1"));
+        }
+        if index >= count {
+            return Err(bad(&format!(
+                "the index {index} must be below the count {count} (indexes run 0 to {})",
+                count - 1
+            )));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether the question at `position` (0-based, in file order) is this shard's.
+    pub fn takes(&self, position: usize) -> bool {
+        position % self.count as usize == self.index as usize
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::Shard;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn shards_from_the_flag_and_from_schedulers() {
+        let s = Shard::parse("1/4", env(&[])).unwrap();
+        assert_eq!((s.index, s.count), (1, 4));
+        assert!(s.takes(1) && s.takes(5) && !s.takes(4));
+        let k8s = Shard::parse("3", env(&[("JOB_COMPLETION_INDEX", "2")])).unwrap();
+        assert_eq!((k8s.index, k8s.count), (2, 3));
+        // A Slurm array numbered 1-4.
+        let slurm = Shard::parse(
+            "4",
+            env(&[("SLURM_ARRAY_TASK_ID", "4"), ("SLURM_ARRAY_TASK_MIN", "1")]),
+        )
+        .unwrap();
+        assert_eq!((slurm.index, slurm.count), (3, 4));
+        for (spec, vars, needle) in [
+            ("4/4", &[][..], "must be below the count 4"),
+            ("0/0", &[][..], "at least 1"),
+            ("a/2", &[][..], "`a` is not a whole number"),
+            ("4", &[][..], "JOB_COMPLETION_INDEX"),
+            (
+                "2",
+                &[("JOB_COMPLETION_INDEX", "x")][..],
+                "JOB_COMPLETION_INDEX=x",
+            ),
+        ] {
+            let e = Shard::parse(spec, env(vars)).unwrap_err();
+            assert!(e.contains(needle) && e.starts_with("--shard"), "{e}");
+        }
+    }
+}

@@ -39,6 +39,8 @@ pub enum CacheMode {
     Refresh,
     /// Neither read nor write (`--no-cache`).
     Off,
+    /// Serve stored responses; store nothing (`--cache-read-only`: a cache shared by machines).
+    ReadOnly,
 }
 
 /// Why the cache could not be used.
@@ -77,6 +79,8 @@ enum Opening {
 pub struct Cache {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// Opened read-only: nothing is written, not even the time a response was last used.
+    read_only: bool,
     /// Requests served from the cache.
     pub hits: AtomicU64,
 }
@@ -209,6 +213,49 @@ impl Cache {
         Ok(Self {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
+            read_only: false,
+            hits: AtomicU64::new(0),
+        })
+    }
+
+    /// Opens an existing cache only to read it (a file shared by machines, perhaps on a
+    /// read-only mount): it must exist and be a shinpan cache of this schema.
+    pub fn open_read_only(path: &Path) -> Result<Self, CacheError> {
+        let fail = |message: String| CacheError {
+            path: path.to_path_buf(),
+            message,
+        };
+        if !path.is_file() {
+            return Err(fail(
+                "no such cache file (a read-only cache must exist)".into(),
+            ));
+        }
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let version = |conn: &Connection| -> rusqlite::Result<i64> {
+            conn.busy_timeout(Duration::from_secs(60))?;
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        };
+        let opened = Connection::open_with_flags(path, flags)
+            .and_then(|c| version(&c).map(|v| (c, v)))
+            .or_else(|first| {
+                // A write-ahead-logged file on a read-only mount: its shared-memory index cannot
+                // be made there, so the file is read as immutable (the team's snapshot).
+                let uri = format!("file:{}?immutable=1", path.display());
+                Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+                    .and_then(|c| version(&c).map(|v| (c, v)))
+                    .map_err(|_| first)
+            });
+        let (conn, version) = opened.map_err(|e| fail(e.to_string()))?;
+        if version != SCHEMA {
+            return Err(fail(format!(
+                "is not a shinpan cache of schema version {SCHEMA} (user_version {version})"
+            )));
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+            read_only: true,
             hits: AtomicU64::new(0),
         })
     }
@@ -262,7 +309,7 @@ impl Cache {
         self.hits.fetch_add(1, Ordering::Relaxed);
         // Pruning goes by days unused: refreshing the time once an hour keeps a hit a read.
         let now = unix_now() as i64;
-        if now - used > 3600 {
+        if now - used > 3600 && !self.read_only {
             conn.prepare_cached("UPDATE responses SET used = ?2 WHERE key = ?1")
                 .and_then(|mut st| st.execute(params![key, now]))
                 .map_err(|e| self.err(e))?;

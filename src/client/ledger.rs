@@ -103,6 +103,10 @@ pub struct SpendRow {
     pub spend: Spend,
     /// What the billed tokens cost (`null`: no price for the model in the config).
     pub cost: Option<f64>,
+    /// The price the cost was reckoned at (absent: no price, or several over the
+    /// invocations summed here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Price>,
 }
 
 /// The rows of several ledgers merged, priced by `price` (a model's price, if it has one).
@@ -119,6 +123,7 @@ pub fn spend_rows<'a>(
     all.into_iter()
         .map(|(a, spend)| SpendRow {
             cost: price(&a.model).map(|p| p.cost(spend.prompt_tokens, spend.completion_tokens)),
+            price: price(&a.model),
             model: a.model,
             stage: a.stage,
             spend,
@@ -126,7 +131,9 @@ pub fn spend_rows<'a>(
         .collect()
 }
 
-/// Adds `more` to `rows` (a resumed run's spend to what earlier invocations spent).
+/// Adds `more` to `rows` (a resumed run's spend to what earlier invocations spent, or a
+/// shard's to the others'). At one price the cost is reckoned again from the summed tokens,
+/// so it does not depend on how the work was split or in what order the rows are added.
 pub fn add_rows(rows: &mut Vec<SpendRow>, more: &[SpendRow]) {
     for m in more {
         match rows
@@ -135,9 +142,15 @@ pub fn add_rows(rows: &mut Vec<SpendRow>, more: &[SpendRow]) {
         {
             Some(r) => {
                 r.spend.merge(&m.spend);
-                r.cost = match (r.cost, m.cost) {
-                    (None, None) => None,
-                    (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+                (r.cost, r.price) = match (r.price, m.price) {
+                    (Some(a), Some(b)) if a == b => (
+                        Some(a.cost(r.spend.prompt_tokens, r.spend.completion_tokens)),
+                        Some(a),
+                    ),
+                    _ => match (r.cost, m.cost) {
+                        (None, None) => (None, None),
+                        (a, b) => (Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)), None),
+                    },
                 };
             }
             None => rows.push(m.clone()),

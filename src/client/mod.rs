@@ -279,11 +279,13 @@ impl Client {
     /// the response cache when it holds the same request, and stored there before returning.
     pub async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, ClientError> {
         let key = match (&self.inner.cache, self.inner.cache_mode) {
-            (Some(_), CacheMode::Use | CacheMode::Refresh) => Some(cache_key(req)),
+            (Some(_), CacheMode::Use | CacheMode::Refresh | CacheMode::ReadOnly) => {
+                Some(cache_key(req))
+            }
             _ => None,
         };
         if let Some(key) = key.clone()
-            && self.inner.cache_mode == CacheMode::Use
+            && matches!(self.inner.cache_mode, CacheMode::Use | CacheMode::ReadOnly)
             && let Some(Some(hit)) = self.with_cache_file(move |c| c.get(&key)).await
         {
             if let Some(a) = &req.account {
@@ -295,7 +297,7 @@ impl Client {
         if let Some(a) = &req.account {
             self.inner.ledger.book(a, Some(resp.usage));
         }
-        if let Some(key) = key {
+        if let Some(key) = key.filter(|_| self.inner.cache_mode != CacheMode::ReadOnly) {
             let (model, stored) = (req.model.clone(), resp.clone());
             self.with_cache_file(move |c| c.put(&key, &model, &stored))
                 .await;

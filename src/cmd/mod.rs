@@ -7,6 +7,7 @@ mod estimate;
 mod export;
 mod history;
 mod init;
+mod merge;
 mod nightly;
 mod report;
 mod run;
@@ -26,6 +27,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::History(a) => history::history(a),
         Command::Simulate(a) => simulate::simulate(a).await,
         Command::Demo(a) => demo::demo(a).await,
+        Command::Merge(a) => merge::merge(a),
         Command::Cache(c) => cache::cache(c),
         Command::Init(a) => init::init(a),
         Command::Completions(a) => init::completions(a),

@@ -133,6 +133,8 @@ pub struct RunOptions {
     pub cache_mode: CacheMode,
     /// Failed items tolerated before the run exits 1.
     pub allow_failures: AllowFailures,
+    /// The slice of the questions this run takes (`--shard`); `None`: all of them.
+    pub shard: Option<crate::types::Shard>,
     /// Notes for the user about how the settings were applied (a flag that a named endpoint
     /// overrides), printed when the run starts.
     pub notes: Vec<String>,

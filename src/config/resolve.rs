@@ -50,7 +50,14 @@ pub(super) fn resolve(
         &file.endpoints,
     )?;
     let (cache, cache_mode) = cache(&s)?;
+    let shard = s
+        .shard
+        .as_deref()
+        .map(|spec| crate::types::Shard::parse(spec, |v| std::env::var(v).ok()))
+        .transpose()
+        .map_err(UsageError)?;
     Ok(RunOptions {
+        shard,
         mode,
         baseline,
         questions,
@@ -201,11 +208,18 @@ fn stats(s: &Settings) -> StatsOptions {
 
 /// The response cache file and how it is used.
 fn cache(s: &Settings) -> Result<(Option<PathBuf>, CacheMode), UsageError> {
-    let mode = match (s.no_cache, s.refresh) {
-        (true, true) => return usage("--no-cache and --refresh cannot be used together"),
-        (true, false) => CacheMode::Off,
-        (false, true) => CacheMode::Refresh,
-        (false, false) => CacheMode::Use,
+    let mode = match (s.no_cache, s.refresh, s.cache_read_only) {
+        (true, true, _) => return usage("--no-cache and --refresh cannot be used together"),
+        (true, _, true) => {
+            return usage("--no-cache and --cache-read-only cannot be used together");
+        }
+        (_, true, true) => {
+            return usage("--refresh and --cache-read-only cannot be used together");
+        }
+        (true, false, false) => CacheMode::Off,
+        (false, true, false) => CacheMode::Refresh,
+        (false, false, true) => CacheMode::ReadOnly,
+        (false, false, false) => CacheMode::Use,
     };
     let file = match mode {
         CacheMode::Off => None,

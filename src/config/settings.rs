@@ -237,6 +237,12 @@ pub struct Settings {
     /// Ask again for every request and replace the cached responses (a flag only).
     #[serde(skip)]
     pub refresh: bool,
+    /// Read the response cache, never write it (a flag only).
+    #[serde(skip)]
+    pub cache_read_only: bool,
+    /// This run's slice of the questions, `I/N` or `N` (a flag only).
+    #[serde(skip)]
+    pub shard: Option<String>,
 }
 
 impl Settings {
@@ -340,6 +346,8 @@ impl Settings {
         }
         self.no_cache |= o.no_cache;
         self.refresh |= o.refresh;
+        self.cache_read_only |= o.cache_read_only;
+        self.shard = o.shard.or(self.shard);
         self
     }
 }

@@ -12,6 +12,7 @@
 mod drive;
 mod estimate;
 mod finish;
+mod merge;
 mod output;
 mod progress;
 mod resume;
@@ -21,6 +22,7 @@ mod summary;
 
 pub use estimate::{Estimate, EstimateRow, WallRow, estimate, prompt_tokens};
 pub use finish::RunOutput;
+pub use merge::{Merged, merge};
 pub use output::{print_reports, write_page, write_reports};
 pub use progress::Verbosity;
 pub use setup::load_inputs;

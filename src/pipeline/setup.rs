@@ -107,6 +107,7 @@ pub(super) fn prepare_for(
         }
     }
     let dir = RunDir::new(&opts.out);
+    check_shard(&dir, opts)?;
     let lock = match purpose {
         Purpose::Run => Some(lock_out_dir(&dir)?),
         Purpose::Estimate => None,
@@ -172,12 +173,24 @@ pub(super) fn evaluation(opts: &RunOptions, questions: &[Question], state: RunSt
             })
             .collect(),
         state,
+        shard: opts.shard,
     }
 }
 
 /// Loads questions (and references) named by the options.
 pub fn load_inputs(opts: &RunOptions) -> anyhow::Result<Vec<Question>> {
     let mut qs = load_questions(&opts.questions).map_err(|e| UsageError(e.to_string()))?;
+    if let Some(shard) = opts.shard {
+        let mut position = 0..;
+        qs.retain(|_| shard.takes(position.next().expect("unbounded")));
+        if qs.is_empty() {
+            return Err(UsageError(format!(
+                "--shard {shard}: {} has fewer questions than shards; this shard has none",
+                opts.questions.display()
+            ))
+            .into());
+        }
+    }
     if let Some(r) = &opts.references {
         attach_references(&mut qs, r).map_err(|e| UsageError(e.to_string()))?;
     }
@@ -210,12 +223,36 @@ fn endpoint_key(m: &ModelOptions) -> String {
     format!("{:?}", m.endpoints)
 }
 
+/// A directory holds one slice of the questions: a run of another shard (or of all of them)
+/// into it would mix slices that `shinpan merge` could no longer put together.
+fn check_shard(dir: &RunDir, opts: &RunOptions) -> anyhow::Result<()> {
+    let manifest = Manifest::read(&dir.manifest())?;
+    let Some(other) = manifest.evaluations.iter().find(|e| e.shard != opts.shard) else {
+        return Ok(());
+    };
+    let name = |s: Option<crate::types::Shard>| match s {
+        Some(s) => format!("shard {s}"),
+        None => "all the questions".to_string(),
+    };
+    Err(UsageError(format!(
+        "{}: holds {} ({}), and this run is {}; give each shard its own --out",
+        dir.root().display(),
+        name(other.shard),
+        other.judgments,
+        name(opts.shard)
+    ))
+    .into())
+}
+
 /// Opens the run's response cache (a bad file is a usage error, before anything is written).
 fn open_cache(opts: &RunOptions) -> Result<Option<Arc<Cache>>, UsageError> {
     match (&opts.cache, opts.cache_mode) {
         (Some(path), CacheMode::Use | CacheMode::Refresh) => Cache::open(path)
             .map(|c| Some(Arc::new(c)))
             .map_err(|e| UsageError(format!("{e} (--cache FILE, or --no-cache)"))),
+        (Some(path), CacheMode::ReadOnly) => Cache::open_read_only(path)
+            .map(|c| Some(Arc::new(c)))
+            .map_err(|e| UsageError(format!("{e} (--cache FILE with --cache-read-only)"))),
         _ => Ok(None),
     }
 }

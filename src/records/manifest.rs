@@ -56,6 +56,9 @@ pub struct Evaluation {
     /// each evaluation that generated them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spend: Vec<crate::client::SpendRow>,
+    /// The slice of the questions the run took (`--shard`); absent for a whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::types::Shard>,
 }
 
 /// The whole manifest.

@@ -16,6 +16,7 @@ mod resume;
 mod review;
 mod robustness;
 mod scale;
+mod shard;
 mod support;
 mod upstream;
 
