@@ -321,9 +321,19 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
     pub models: Option<Vec<String>>,
     /// single (1-10 grades), rubric (1-10 grades per aspect), pairwise-baseline (each model
-    /// vs --baseline) or pairwise-all.
+    /// vs --baseline), pairwise-all (every pair), pairwise-n (--games N games drawn from all
+    /// pairs, seeded by --seed) or pairwise-adaptive (games where the ranking is least
+    /// settled, until it holds at --confidence).
     #[arg(long, value_name = "MODE")]
     pub mode: Option<String>,
+    /// Games for pairwise-n; at most this many for pairwise-adaptive. A game is a question
+    /// and a pair of models, every turn judged in both orders.
+    #[arg(long, value_name = "N")]
+    pub games: Option<u64>,
+    /// pairwise-adaptive stops when the order of each pair of neighbours in the ranking is at
+    /// least this probable (Bradley-Terry, from every game so far) [default: 0.95].
+    #[arg(long, value_name = "C")]
+    pub confidence: Option<f64>,
     /// The baseline model for pairwise-baseline (must be one of --models).
     #[arg(long, value_name = "MODEL")]
     pub baseline: Option<String>,
@@ -362,6 +372,8 @@ impl RunArgs {
         flags.aspects = self.rubric.aspects.clone();
         flags.aspect_weights = parse_weights(&self.rubric.aspect_weights)?;
         flags.shard = self.shard.clone();
+        flags.games = self.games;
+        flags.confidence = self.confidence;
         Ok(Layers { file, flags })
     }
 }

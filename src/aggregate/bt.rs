@@ -249,6 +249,59 @@ pub fn standard_errors(
         .collect()
 }
 
+/// The standard deviation of `beta[a] - beta[b]` at `at` (fitted with `prior` virtual ties
+/// per cell, anchor `anchor`), from the curvature of the likelihood with the prior: the
+/// Laplace approximation of how uncertain the two strengths' order is. Infinite when the
+/// games do not link the two.
+pub fn difference_sd(
+    k: usize,
+    obs: &[Obs],
+    anchor: usize,
+    prior: f64,
+    at: &Fit,
+    a: usize,
+    b: usize,
+) -> f64 {
+    let free: Vec<usize> = (0..k).filter(|&i| i != anchor).collect();
+    let p = free.len();
+    let pos: Vec<Option<usize>> = (0..k).map(|i| free.iter().position(|&f| f == i)).collect();
+    let mut h = vec![vec![0.0; p]; p];
+    for o in obs {
+        let s = sigmoid(at.beta[o.a] - at.beta[o.b]);
+        let w = (o.n + prior) * s * (1.0 - s);
+        for (i, ci) in [(pos[o.a], 1.0), (pos[o.b], -1.0)] {
+            let Some(i) = i else { continue };
+            for (j, cj) in [(pos[o.a], 1.0), (pos[o.b], -1.0)] {
+                if let Some(j) = j {
+                    h[i][j] += ci * cj * w;
+                }
+            }
+        }
+    }
+    let mut e = vec![0.0; p];
+    if let Some(i) = pos[a] {
+        e[i] += 1.0;
+    }
+    if let Some(j) = pos[b] {
+        e[j] -= 1.0;
+    }
+    if e.iter().all(|x| *x == 0.0) {
+        return 0.0;
+    }
+    for (j, row) in h.iter_mut().enumerate() {
+        row[j] += 1e-12;
+    }
+    let c = e.clone();
+    solve(h, e).map_or(f64::INFINITY, |x| {
+        x.iter()
+            .zip(&c)
+            .map(|(x, c)| x * c)
+            .sum::<f64>()
+            .max(0.0)
+            .sqrt()
+    })
+}
+
 /// The strongly connected components of the "won or tied against" graph: `i` reaches `j` when
 /// `i` took at least half a win from `j`. The maximum-likelihood ratings are finite, relative
 /// to each other, exactly within a component (Ford's condition); across components they drift

@@ -46,6 +46,8 @@ pub struct Expectation {
     pub aspects: Vec<String>,
     /// What the run spent so far (see [`crate::records::Evaluation::spend`]).
     pub spend: Vec<crate::client::SpendRow>,
+    /// The games of a sampled pairwise mode (`None`: every game of the mode).
+    pub plan: Option<crate::records::GamePlan>,
 }
 
 /// Names (question ids and models) as small numbers, so a million games cost a few bytes each.
@@ -208,6 +210,11 @@ pub fn pair_coverage(
             list.push(o);
         }
     }
+    if let Some(e) = exp
+        && let Some(plan) = e.plan
+    {
+        return sampled_coverage(plan, e, &seen, &mut names);
+    }
     let question_turns = match exp {
         Some(e) => {
             let models: Vec<&str> = e.models.iter().map(String::as_str).collect();
@@ -238,6 +245,68 @@ pub fn pair_coverage(
         opponents,
     };
     tally(&expected, &seen, &names)
+}
+
+/// Coverage of a sampled pairwise mode: `pairwise-n` expects the games it drew (drawn again
+/// from the plan's seed); `pairwise-adaptive` chose its games as it went, so it expects the
+/// games it made (the run's state says whether it finished).
+fn sampled_coverage<'a>(
+    plan: crate::records::GamePlan,
+    e: &'a Expectation,
+    seen: &HashMap<u32, Seen>,
+    names: &mut Names<'a>,
+) -> Vec<ModelCoverage> {
+    use crate::records::GamePlan;
+    let models: Vec<u32> = e.models.iter().map(|m| names.id(m)).collect();
+    let mut expected: BTreeMap<&str, HashSet<u64>> = e
+        .models
+        .iter()
+        .map(|m| (m.as_str(), HashSet::new()))
+        .collect();
+    match plan {
+        GamePlan::Sample { games, seed } => {
+            let qids: Vec<String> = e.questions.iter().map(|(q, _)| q.clone()).collect();
+            for (q, m1, m2) in crate::records::sample_games(seed, &qids, &e.models, games) {
+                let (qid, turns) = (names.id(&e.questions[q].0), e.questions[q].1);
+                for turn in 1..=turns {
+                    for (me, other) in [(m1, m2), (m2, m1)] {
+                        if let Some(set) = expected.get_mut(e.models[me].as_str()) {
+                            set.insert(item(qid, turn, models[other]));
+                        }
+                    }
+                }
+            }
+        }
+        GamePlan::Adaptive { .. } => {
+            let qts = expected_question_turns(e, names);
+            for (m, &id) in e.models.iter().zip(&models) {
+                if let Some(s) = seen.get(&id) {
+                    let set = expected.get_mut(m.as_str()).expect("every model listed");
+                    set.extend(s.judged.iter().chain(&s.failed).filter(|i| {
+                        qts.contains(&qt((*i >> 32) as u32, ((*i >> 24) & 0xff) as u32))
+                            && models.contains(&((*i & 0xff_ffff) as u32))
+                    }));
+                }
+            }
+        }
+    }
+    expected
+        .into_iter()
+        .map(|(model, items)| {
+            let s = names.ids.get(model).and_then(|id| seen.get(id));
+            let count =
+                |set: Option<&HashSet<u64>>| set.map_or(0, |x| x.intersection(&items).count());
+            let judged = count(s.map(|s| &s.judged));
+            let failed = count(s.map(|s| &s.failed));
+            ModelCoverage {
+                model: model.to_string(),
+                expected: items.len(),
+                judged,
+                failed,
+                missing: items.len() - judged - failed,
+            }
+        })
+        .collect()
 }
 
 /// Why a report with this coverage is partial (empty when it is complete).

@@ -107,6 +107,7 @@ fn expect(
             }
         }
         exp.baseline = exp.baseline.take().or(e.baseline);
+        exp.plan = exp.plan.or(e.games);
         if exp.aspects.is_empty() {
             exp.aspects = e.aspects;
         }

@@ -14,7 +14,7 @@ pub mod length;
 mod load;
 mod pairwise;
 mod position;
-mod ratings;
+pub mod ratings;
 pub mod samples;
 mod single;
 pub mod sum;

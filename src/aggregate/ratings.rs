@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::GameOutcome;
 use super::bootstrap::{BootstrapOptions, interval, resample_counts, rng_for};
-use super::bt::{Obs, PRIOR_TIES, components, elo, fit, win_probability};
+use super::bt::{Obs, PRIOR_TIES, components, difference_sd, elo, fit, win_probability};
 
 /// Ratings of every model (by index), with intervals.
 #[derive(Debug, Clone, Default)]
@@ -179,6 +179,60 @@ pub fn rate(
     out
 }
 
+/// Where `k` models stand on the games so far: their order by Bradley-Terry strength (best
+/// first), and for each pair of neighbours in it, how sure the games make that order: the
+/// probability that the better one is the stronger, from the fit's curvature with its prior
+/// (the Laplace approximation, which counts indirect games too). A bootstrap of a handful of
+/// games would be sure too soon: four wins in four resample to four wins every time. What
+/// `pairwise-adaptive` spends games on (the least certain neighbours) and stops by (every
+/// neighbour at its confidence).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standing {
+    /// Model indexes, strongest first.
+    pub order: Vec<usize>,
+    /// `confidence[i]`: the probability that `order[i]` is stronger than `order[i + 1]`.
+    pub confidence: Vec<f64>,
+}
+
+/// The [`Standing`] of `k` models after `outcomes`.
+pub fn standing(k: usize, outcomes: &[(usize, usize, GameOutcome)]) -> Standing {
+    let c = cells(outcomes);
+    let keys: Vec<(usize, usize)> = c.keys().copied().collect();
+    let counts: Vec<u64> = c.values().flat_map(|v| v.iter().copied()).collect();
+    let obs = observations(&keys, &counts);
+    // The prior's virtual ties keep every strength finite, even for a model that won all.
+    let f = fit(k, &obs, 0, false, PRIOR_TIES);
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by(|&a, &b| f.beta[b].total_cmp(&f.beta[a]).then(a.cmp(&b)));
+    let confidence = order
+        .windows(2)
+        .map(|p| {
+            let sd = difference_sd(k, &obs, 0, PRIOR_TIES, &f, p[0], p[1]);
+            normal_cdf((f.beta[p[0]] - f.beta[p[1]]) / sd)
+        })
+        .collect();
+    Standing { order, confidence }
+}
+
+/// The standard normal distribution function (Abramowitz and Stegun 7.1.26, within 1.5e-7).
+fn normal_cdf(z: f64) -> f64 {
+    if z.is_nan() {
+        return 0.5;
+    }
+    let x = z.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-x * x).exp();
+    if z >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,5 +290,30 @@ mod tests {
                 .unwrap()
                 .contains("won all 20")
         );
+    }
+
+    #[test]
+    fn a_standing_is_sure_of_clear_gaps_and_not_of_close_ones() {
+        // 0 beats 1 nine times in ten, 1 and 2 are even.
+        let mut g = games(0, 1, Model1, 18);
+        g.extend(games(0, 1, Model2, 2));
+        g.extend(games(1, 2, Model1, 10));
+        g.extend(games(1, 2, Model2, 10));
+        g.extend(games(0, 2, Model1, 18));
+        g.extend(games(0, 2, Model2, 2));
+        let s = standing(3, &g);
+        assert_eq!(s.order[0], 0);
+        assert!(s.confidence[0] > 0.95, "{:?}", s.confidence);
+        assert!(s.confidence[1] < 0.8, "{:?}", s.confidence);
+        // Four wins in four is not yet sure; sixteen in sixteen is.
+        let few = standing(2, &games(0, 1, Model1, 4));
+        assert!(
+            few.confidence[0] > 0.8 && few.confidence[0] < 0.95,
+            "{:?}",
+            few.confidence
+        );
+        let many = standing(2, &games(0, 1, Model1, 16));
+        assert!(many.confidence[0] > 0.99, "{:?}", many.confidence);
+        assert!((normal_cdf(1.959_964) - 0.975).abs() < 1e-6);
     }
 }

@@ -20,6 +20,9 @@ pub fn estimate(a: EstimateArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(());
     }
+    for note in all.iter().filter_map(|e| e.note.as_deref()) {
+        eprintln!("shinpan: note: {note}");
+    }
     let tables: Vec<Table> = all.iter().flat_map(tables).collect();
     let text = if format == Format::Md {
         crate::report::markdown::document("shinpan estimate", &tables)

@@ -45,7 +45,9 @@ pub(super) fn modes(layers: &Layers) -> Result<Vec<Option<String>>, crate::error
         Some((p, m)) if m.is_empty() => usage(format!("{}: `modes` is empty", p.display())),
         Some((p, m)) => {
             for (i, x) in m.iter().enumerate() {
-                parse_mode(x, &format!("{} modes", p.display()))?;
+                if !crate::config::SAMPLED_MODES.contains(&x.as_str()) {
+                    parse_mode(x, &format!("{} modes", p.display()))?;
+                }
                 if m[..i].contains(x) {
                     return usage(format!("{}: modes: {x:?} is listed twice", p.display()));
                 }

@@ -46,3 +46,6 @@ pub const ASPECTS: &[&str] = &[
 pub fn help(what: &str, value: impl std::fmt::Display) -> String {
     format!("{what} [default: {value}]")
 }
+
+/// How sure `pairwise-adaptive` must be of each neighbour's order to stop.
+pub const CONFIDENCE: f64 = 0.95;

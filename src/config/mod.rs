@@ -135,6 +135,9 @@ pub struct RunOptions {
     pub allow_failures: AllowFailures,
     /// The slice of the questions this run takes (`--shard`); `None`: all of them.
     pub shard: Option<crate::types::Shard>,
+    /// Which games a pairwise run among all models plays (`pairwise-n`,
+    /// `pairwise-adaptive`); `None`: every game of the mode.
+    pub plan: Option<crate::records::GamePlan>,
     /// Notes for the user about how the settings were applied (a flag that a named endpoint
     /// overrides), printed when the run starts.
     pub notes: Vec<String>,
@@ -181,6 +184,9 @@ pub fn parse_mode(s: &str, source: &str) -> Result<Mode, UsageError> {
         ))
     })
 }
+
+/// Run modes that play a sample of pairwise-all's games (see [`crate::records::plan`]).
+pub const SAMPLED_MODES: [&str; 2] = ["pairwise-n", "pairwise-adaptive"];
 
 /// The layers of one run, lowest first: fallbacks, the config file (with its name for
 /// messages), the environment, the flags.

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::endpoints::{endpoint, endpoint_notes};
-use super::{AllowFailures, ModelOptions, RunOptions, Settings, defaults, parse_mode};
+use super::{AllowFailures, ModelOptions, RunOptions, Settings, defaults};
 use crate::aggregate::{BootstrapOptions, StatsOptions};
 use crate::client::{CacheMode, EndpointConfig};
 use crate::error::{UsageError, usage};
+use crate::records::GamePlan;
 use crate::types::Mode;
 
 /// Validates merged settings. `file` and `flags` are the layers as given, for messages that
@@ -19,7 +20,8 @@ pub(super) fn resolve(
     flags: &Settings,
     cfg_name: &str,
 ) -> Result<RunOptions, UsageError> {
-    let (mode, names, baseline) = roles(&s)?;
+    let (mode, names, baseline, sampled) = roles(&s)?;
+    let plan = plan(&s, sampled)?;
     let Some(judge_name) = s.judge.clone() else {
         return usage("no judge model: give --judge MODEL or `judge = \"...\"` in the config");
     };
@@ -56,8 +58,15 @@ pub(super) fn resolve(
         .map(|spec| crate::types::Shard::parse(spec, |v| std::env::var(v).ok()))
         .transpose()
         .map_err(UsageError)?;
+    if let (Some(_), Some(p)) = (shard, plan) {
+        return usage(format!(
+            "--shard cannot split --mode {}: its games are drawn from all the questions (run it on one machine, or shard pairwise-all)",
+            p.mode_name()
+        ));
+    }
     Ok(RunOptions {
         shard,
+        plan,
         mode,
         baseline,
         questions,
@@ -84,12 +93,27 @@ pub(super) fn resolve(
     })
 }
 
-/// The mode, the candidate models (trimmed, none twice) and the baseline (pairwise-baseline
-/// only), checked against each other.
-fn roles(s: &Settings) -> Result<(Mode, Vec<String>, Option<String>), UsageError> {
-    let mode = match &s.mode {
-        Some(m) => parse_mode(m, "--mode")?,
-        None => Mode::Single,
+/// The mode, the candidates, the baseline, and the sampled mode's name, if one.
+type Roles = (Mode, Vec<String>, Option<String>, Option<&'static str>);
+
+/// The mode, the candidate models (trimmed, none twice), the baseline (pairwise-baseline
+/// only) and the sampled mode (pairwise-n, pairwise-adaptive), checked against each other.
+fn roles(s: &Settings) -> Result<Roles, UsageError> {
+    // The sampled modes play some of pairwise-all's games: their records and reports are
+    // pairwise-all's.
+    let (mode, sampled) = match s.mode.as_deref().map(str::trim) {
+        Some(m) if let Some(&name) = super::SAMPLED_MODES.iter().find(|n| **n == m) => {
+            (Mode::PairwiseAll, Some(name))
+        }
+        Some(m) => (
+            Mode::parse(m).ok_or_else(|| {
+                UsageError(format!(
+                    "--mode: unknown mode {m:?}; expected single, rubric, pairwise-baseline, pairwise-all, pairwise-n or pairwise-adaptive"
+                ))
+            })?,
+            None,
+        ),
+        None => (Mode::Single, None),
     };
     let names: Vec<String> = s
         .models
@@ -126,12 +150,51 @@ fn roles(s: &Settings) -> Result<(Mode, Vec<String>, Option<String>), UsageError
             _ => {}
         },
         Mode::PairwiseAll if names.len() < 2 => {
-            return usage("--mode pairwise-all needs at least two models in --models");
+            return usage(format!(
+                "--mode {} needs at least two models in --models",
+                sampled.unwrap_or("pairwise-all")
+            ));
         }
         Mode::PairwiseAll => {}
     }
     let baseline = baseline.filter(|_| mode == Mode::PairwiseBaseline);
-    Ok((mode, names, baseline))
+    Ok((mode, names, baseline, sampled))
+}
+
+/// The game plan of a sampled mode, from `--games`, `--confidence` and `--seed`.
+fn plan(s: &Settings, sampled: Option<&str>) -> Result<Option<GamePlan>, UsageError> {
+    let seed = s.seed.unwrap_or(defaults::SEED);
+    match sampled {
+        None if s.games.is_some() || s.confidence.is_some() => {
+            usage("--games and --confidence apply to --mode pairwise-n and pairwise-adaptive")
+        }
+        None => Ok(None),
+        Some("pairwise-n") => {
+            if s.confidence.is_some() {
+                return usage("--confidence applies to --mode pairwise-adaptive, not pairwise-n");
+            }
+            match s.games {
+                Some(0) | None => usage("--mode pairwise-n needs --games N (at least 1)"),
+                Some(games) => Ok(Some(GamePlan::Sample { games, seed })),
+            }
+        }
+        Some(_) => {
+            let confidence = s.confidence.unwrap_or(defaults::CONFIDENCE);
+            if !(confidence > 0.5 && confidence < 1.0) {
+                return usage(format!(
+                    "--confidence {confidence} must be above 0.5 and below 1 (0.95: stop when each neighbour's order is 95% probable)"
+                ));
+            }
+            if s.games == Some(0) {
+                return usage("--games must be at least 1");
+            }
+            Ok(Some(GamePlan::Adaptive {
+                budget: s.games.unwrap_or(u64::MAX),
+                confidence,
+                seed,
+            }))
+        }
+    }
 }
 
 /// One model's options: its `[model.NAME]` table over the run's settings, on its endpoint.

@@ -175,8 +175,13 @@ pub struct Settings {
     pub models: Option<Vec<String>>,
     /// The judge model.
     pub judge: Option<String>,
-    /// `single`, `rubric`, `pairwise-baseline` or `pairwise-all`.
+    /// `single`, `rubric`, `pairwise-baseline`, `pairwise-all`, `pairwise-n` or
+    /// `pairwise-adaptive`.
     pub mode: Option<String>,
+    /// Games to play (`pairwise-n`), or at most (`pairwise-adaptive`).
+    pub games: Option<u64>,
+    /// How probable each neighbour's order must be for `pairwise-adaptive` to stop (0.5-1).
+    pub confidence: Option<f64>,
     /// Several modes, run one after the other into the same directory (the answers are
     /// shared); `mode` and `modes` are exclusive, and `--mode` replaces both.
     pub modes: Option<Vec<String>>,
@@ -332,6 +337,8 @@ impl Settings {
         }
         self.bootstrap = o.bootstrap.or(self.bootstrap);
         self.seed = o.seed.or(self.seed);
+        self.games = o.games.or(self.games);
+        self.confidence = o.confidence.or(self.confidence);
         self.max_listed = o.max_listed.or(self.max_listed);
         self.non_japanese_as_failure = o.non_japanese_as_failure.or(self.non_japanese_as_failure);
         self.allow_failures = o.allow_failures.or(self.allow_failures);

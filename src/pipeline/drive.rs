@@ -31,6 +31,9 @@ pub(super) struct Driven {
     pub(super) answers: Answers,
     /// Counts so far.
     pub(super) summary: RunSummary,
+    /// Answers the run needs (every model on every question, or a sampled mode's) and how
+    /// many of them are missing.
+    pub(super) answers_needed: (usize, usize),
 }
 
 enum Done {
@@ -106,6 +109,9 @@ impl Driver<'_> {
                     self.judge_ready(mi, qi);
                     continue;
                 }
+                if !self.sched.needs_answer(mi, qi) {
+                    continue;
+                }
                 if let std::collections::hash_map::Entry::Vacant(e) = self.answer_files.entry(mi) {
                     let p = setup.dir.answers(&c.name);
                     e.insert(JsonlWriter::open(&p).with_context(|| p.display().to_string())?);
@@ -143,7 +149,16 @@ impl Driver<'_> {
         loop {
             self.fill();
             if self.generating.is_empty() && self.judging.is_empty() {
-                break;
+                // Everything planned is in: pairwise-adaptive may plan another round.
+                let more = self.sched.next_round(&self.answers);
+                if more.is_empty() {
+                    break;
+                }
+                if let Some(p) = &mut self.progress {
+                    p.add_judgments(more.len());
+                }
+                self.to_judge.extend(more);
+                continue;
             }
             tokio::select! {
                 Some(res) = self.generating.join_next(), if !self.generating.is_empty() => {
@@ -312,6 +327,8 @@ impl Driver<'_> {
                     }
                 }
                 tx.send(&*j)?;
+                self.sched
+                    .record_outcome(&j.model_1, &j.model_2, [j.g1_winner, j.g2_winner]);
             }
         }
         Ok(())
@@ -328,9 +345,20 @@ impl Driver<'_> {
         summary.judgments_reused = self.sched.reused;
         summary.judgments_stale = self.sched.stale;
         summary.judgments_blocked = self.sched.blocked(&self.answers);
+        summary.games = self.sched.adaptive_note();
+        let mut needed = (0, 0);
+        for (m, row) in self.answers.iter().enumerate() {
+            for (q, a) in row.iter().enumerate() {
+                if self.sched.needs_answer(m, q) {
+                    needed.0 += 1;
+                    needed.1 += usize::from(a.is_none());
+                }
+            }
+        }
         Ok(Driven {
             answers: self.answers,
             summary,
+            answers_needed: needed,
         })
     }
 }

@@ -75,6 +75,9 @@ pub struct Estimate {
     pub rows: Vec<EstimateRow>,
     /// By endpoint.
     pub wall: Vec<WallRow>,
+    /// What the figures leave out (pairwise-adaptive's later rounds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Prompt tokens of a conversation (see the module doc).
@@ -98,12 +101,15 @@ pub fn estimate(opts: &RunOptions, output_tokens: u32) -> anyhow::Result<Estimat
         r.completion_cap += u64::from(cap);
     };
     // Judgments are planned from the answers held, as a run plans them.
-    let items = Scheduler::new(opts, &setup, state.recorded).planned_items(&state.answers);
+    // pairwise-adaptive's later rounds depend on verdicts not given yet: its first round is
+    // counted (the summary of the estimate says so).
+    let sched = Scheduler::new(opts, &setup, state.recorded);
+    let items = sched.planned_items(&state.answers);
     let mut answers = state.answers;
     let filler = "あ".repeat(output_tokens as usize);
     for (mi, c) in setup.candidates.iter().enumerate() {
         for (qi, q) in setup.questions.iter().enumerate() {
-            if answers[mi][qi].is_some() {
+            if answers[mi][qi].is_some() || !sched.needs_answer(mi, qi) {
                 continue;
             }
             let mut messages: Vec<Message> = c.system_prompt.iter().map(Message::system).collect();
@@ -173,7 +179,20 @@ pub fn estimate(opts: &RunOptions, output_tokens: u32) -> anyhow::Result<Estimat
     let wall = wall(&rows, |name| {
         options(name).map(|m| m.endpoints.as_slice()).unwrap_or(&[])
     });
+    let note = match opts.plan {
+        Some(crate::records::GamePlan::Adaptive { budget, .. }) => Some(format!(
+            "pairwise-adaptive: the first round only ({} games); later rounds depend on its verdicts{}",
+            sched.planned_games(),
+            if budget < u64::MAX {
+                format!(", up to --games {budget} games in all")
+            } else {
+                ", up to every game (give --games N to cap them)".to_string()
+            }
+        )),
+        _ => None,
+    };
     Ok(Estimate {
+        note,
         mode: opts.mode,
         judge: opts.judge.name.clone(),
         output_tokens,

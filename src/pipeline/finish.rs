@@ -36,13 +36,14 @@ pub(super) fn finish(opts: &RunOptions, setup: Setup, driven: Driven) -> anyhow:
     let Driven {
         answers,
         mut summary,
+        answers_needed: (needed, missing),
     } = driven;
     count_requests(opts, &setup, &mut summary);
     let report = current_report(opts, &setup, &answers, &summary)?;
-    summary.answers_missing = compact_errors(&setup, &answers)?;
+    compact_errors(&setup, &answers)?;
+    summary.answers_missing = missing;
     summary.judgments_failed = report.coverage.iter().map(|c| c.failed + c.missing).sum();
-    summary.items = answers.iter().map(Vec::len).sum::<usize>()
-        + report.coverage.iter().map(|c| c.expected).sum::<usize>();
+    summary.items = needed + report.coverage.iter().map(|c| c.expected).sum::<usize>();
     super::write_reports(setup.dir.root(), std::slice::from_ref(&report))?;
     let state = if summary.interrupted {
         RunState::Interrupted
@@ -90,6 +91,7 @@ fn current_report(
             Vec::new()
         },
         aspects: opts.aspects.iter().map(|(a, _)| a.clone()).collect(),
+        plan: opts.plan,
         spend: {
             // What earlier invocations of this evaluation spent, and this one.
             let mut spend = Manifest::read(&setup.dir.manifest())?
@@ -197,8 +199,8 @@ fn write_view<'a, T: Judgment + serde::Serialize>(
 }
 
 /// Rewrites `errors.jsonl` to list only answers still missing (the latest failure of each),
-/// removing it when none is; returns how many of this run's answers are missing.
-fn compact_errors(setup: &Setup, answers: &Answers) -> anyhow::Result<usize> {
+/// removing it when none is.
+fn compact_errors(setup: &Setup, answers: &Answers) -> anyhow::Result<()> {
     let path = setup.dir.errors();
     let held: HashSet<(&str, &str)> = answers
         .iter()
@@ -206,17 +208,13 @@ fn compact_errors(setup: &Setup, answers: &Answers) -> anyhow::Result<usize> {
         .flatten()
         .map(|a| (a.model_id.as_str(), a.question_id.as_str()))
         .collect();
-    let missing = answers
-        .iter()
-        .map(|m| m.iter().filter(|a| a.is_none()).count())
-        .sum();
     let rows: Vec<ErrorRecord> = read_jsonl_if_exists::<ErrorRecord>(&path)
         .with_context(|| path.display().to_string())?
         .into_iter()
         .map(|(_, r)| r)
         .collect();
     if rows.is_empty() {
-        return Ok(missing);
+        return Ok(());
     }
     let mut seen = HashSet::new();
     let mut keep: Vec<&ErrorRecord> = rows
@@ -236,5 +234,5 @@ fn compact_errors(setup: &Setup, answers: &Answers) -> anyhow::Result<usize> {
         }
         write_atomic(&path, &bytes).with_context(|| path.display().to_string())?;
     }
-    Ok(missing)
+    Ok(())
 }

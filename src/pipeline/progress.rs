@@ -114,6 +114,11 @@ impl Progress {
     }
 
     /// Shows the figures now (throttled: bars a few times a second, lines every few seconds).
+    /// Counts `n` more judgments planned (a later round of `pairwise-adaptive`).
+    pub(super) fn add_judgments(&mut self, n: usize) {
+        self.judgments_total += n;
+    }
+
     pub(super) fn update(&mut self, s: &RunSummary) {
         let answers_done = s.answers_generated + s.answer_errors.len();
         let judgments_done = s.judgments_made;

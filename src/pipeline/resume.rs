@@ -91,6 +91,7 @@ fn recorded<T: Judgment + serde::de::DeserializeOwned>(
             Recorded {
                 valid: r.has_verdict(),
                 digest: r.digest(),
+                winners: r.game_winners(),
             },
         );
     }

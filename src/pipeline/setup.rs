@@ -174,6 +174,7 @@ pub(super) fn evaluation(opts: &RunOptions, questions: &[Question], state: RunSt
             .collect(),
         state,
         shard: opts.shard,
+        games: opts.plan,
     }
 }
 

@@ -45,6 +45,8 @@ pub struct RunSummary {
     pub elapsed: Duration,
     /// What this invocation spent, by model and stage (cache hits free, and counted).
     pub spend: Vec<crate::client::SpendRow>,
+    /// What a sampled mode played and why it stopped (`pairwise-adaptive`).
+    pub games: Option<String>,
 }
 
 impl RunSummary {
@@ -66,6 +68,9 @@ impl RunSummary {
             self.cache_hits,
             self.elapsed.as_secs_f64()
         );
+        if let Some(g) = &self.games {
+            s.push_str(&format!(" · {g}"));
+        }
         if let Some(c) = crate::client::total_cost(&self.spend) {
             s.push_str(&format!(" · cost {c:.4} at the config's prices"));
         }

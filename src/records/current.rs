@@ -49,6 +49,10 @@ pub trait Judgment {
     fn has_verdict(&self) -> bool;
     /// Whether shinpan recorded why it has none.
     fn recorded_failure(&self) -> bool;
+    /// A game's verdicts in its two orders (`None` for grades).
+    fn game_winners(&self) -> Option<[crate::types::Winner; 2]> {
+        None
+    }
 }
 
 /// A grade that can stand for several samples.

@@ -15,6 +15,7 @@ pub mod layout;
 pub mod manifest;
 pub mod name;
 pub mod pair;
+pub mod plan;
 pub mod questions;
 pub mod single;
 pub mod text;
@@ -28,6 +29,7 @@ pub use layout::RunDir;
 pub use manifest::{Evaluation, Expected, Manifest, RunState};
 pub use name::Name;
 pub use pair::{PairGame, PairJudgment};
+pub use plan::{Game, GamePlan, game_order, sample_games};
 pub use questions::{
     BenchError, Question, REFERENCE_CATEGORIES, attach_references, load_questions,
 };

@@ -170,6 +170,9 @@ macro_rules! game {
             fn digest(&self) -> Option<InputDigest> {
                 self.input_digest
             }
+            fn game_winners(&self) -> Option<[Winner; 2]> {
+                Some([self.g1_winner, self.g2_winner])
+            }
             fn has_verdict(&self) -> bool {
                 self.g1_winner != Winner::Error && self.g2_winner != Winner::Error
             }

@@ -7,6 +7,7 @@ mod client;
 mod crash;
 mod fake;
 mod fastchat;
+mod games;
 mod html;
 mod llama;
 mod nightly;
