@@ -44,6 +44,10 @@ pub enum Command {
     /// Inspect or prune the response cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Candidate requests as a batch file for an offline runner (vLLM's `run_batch`), and
+    /// its results back into the response cache.
+    #[command(subcommand)]
+    Batch(BatchCommand),
     /// Write a commented example config to start from.
     Init(InitArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
@@ -82,6 +86,36 @@ pub struct MergeArgs {
     #[arg(required = true, value_name = "SOURCE")]
     pub sources: Vec<PathBuf>,
     /// The cache file to add them to (created if missing) [default: as for `run`].
+    #[arg(long, value_name = "FILE")]
+    pub cache: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BatchCommand {
+    /// Write the candidate requests the run would send now (per question, the first turn
+    /// the cache holds no reply to) as an OpenAI batch input file.
+    Export(Box<BatchExportArgs>),
+    /// Store the completions of batch results files (OpenAI's format, as vLLM's `run_batch`
+    /// writes them) in the response cache, where `shinpan run` finds them.
+    Import(BatchImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BatchExportArgs {
+    /// Everything `run` takes; nothing is sent.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The request file to write.
+    #[arg(long, value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchImportArgs {
+    /// Results files (JSONL).
+    #[arg(required = true, value_name = "RESULTS")]
+    pub files: Vec<PathBuf>,
+    /// The cache to store them in [default: as for `run`].
     #[arg(long, value_name = "FILE")]
     pub cache: Option<PathBuf>,
 }
@@ -489,6 +523,9 @@ pub struct SimulateArgs {
     /// Send no x-ratelimit-* headers (as vLLM and llama.cpp), only 429s.
     #[arg(long)]
     pub no_rate_headers: bool,
+    /// Milliseconds a batch (`/v1/batches`) stays in progress before its lines are answered.
+    #[arg(long, default_value_t = 0)]
+    pub batch_delay_ms: u64,
     /// Share of requests failed with HTTP 500 (0-1).
     #[arg(long, default_value_t = 0.0)]
     pub fail_rate: f64,

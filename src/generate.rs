@@ -47,32 +47,42 @@ pub struct GenerateError {
     pub source: ClientError,
 }
 
+/// The conversation a candidate starts a question with: its system prompt, if any.
+pub fn opening(c: &Candidate) -> Vec<Message> {
+    c.system_prompt
+        .iter()
+        .map(|s| Message::system(s.clone()))
+        .collect()
+}
+
+/// The request for the next turn of `q`, `messages` being the conversation so far with the
+/// turn's user message last: what [`answer`] sends, and what `shinpan batch export` writes.
+pub fn turn_request(c: &Candidate, q: &Question, messages: &[Message]) -> ChatRequest {
+    ChatRequest {
+        model: c.api_model.clone(),
+        messages: messages.to_vec(),
+        temperature: c
+            .temperature
+            .unwrap_or_else(|| category_temperature(&q.category)),
+        max_tokens: c.max_tokens,
+        sample: None,
+        json_schema: None,
+        account: Some(Account {
+            model: c.name.clone(),
+            stage: Stage::Answer,
+        }),
+    }
+}
+
 /// Plays every turn of `q` with the candidate and returns the answer record.
 pub async fn answer(c: &Candidate, q: &Question) -> Result<AnswerRecord, GenerateError> {
-    let temperature = c
-        .temperature
-        .unwrap_or_else(|| category_temperature(&q.category));
-    let mut messages = Vec::with_capacity(q.turns.len() * 2 + 1);
-    if let Some(s) = &c.system_prompt {
-        messages.push(Message::system(s.clone()));
-    }
+    let mut messages = opening(c);
     let mut turns = Vec::with_capacity(q.turns.len());
     let mut finish_reasons = Vec::with_capacity(q.turns.len());
     let mut usage = Usage::default();
     for (i, user) in q.turns.iter().enumerate() {
         messages.push(Message::user(user.clone()));
-        let req = ChatRequest {
-            model: c.api_model.clone(),
-            messages: messages.clone(),
-            temperature,
-            max_tokens: c.max_tokens,
-            sample: None,
-            json_schema: None,
-            account: Some(Account {
-                model: c.name.clone(),
-                stage: Stage::Answer,
-            }),
-        };
+        let req = turn_request(c, q, &messages);
         let reply = c.client.chat(&req).await.map_err(|source| GenerateError {
             model: c.name.clone(),
             question_id: q.question_id.clone(),

@@ -14,7 +14,7 @@ use super::answers::AnswerIndex;
 use super::coverage::Expectation;
 use super::{Mode, Report, StatsOptions, summarize_pairs, summarize_single};
 use crate::error::UsageError;
-use crate::records::layout::{JOURNAL_DIR, MANIFEST};
+use crate::records::layout::{BATCHES_DIR, JOURNAL_DIR, MANIFEST};
 use crate::records::{Kind, Manifest, PairGame, RunState, SingleGrade, kind_of};
 use crate::store::read_jsonl_into;
 
@@ -129,7 +129,8 @@ fn expect(
 
 /// Collects `*.jsonl` files below `dir`. A run directory contributes its current files and
 /// is remembered for its manifest; its journal is left out (its records are in the
-/// current judgment files already, superseded ones removed).
+/// current judgment files already, superseded ones removed), and so are its batches' files
+/// (requests and raw results of `--batch`, whose answers and verdicts are in the records).
 fn collect(dir: &Path, out: &mut Vec<PathBuf>, runs: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let is_run = dir.join(MANIFEST).is_file();
     if is_run {
@@ -141,7 +142,11 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>, runs: &mut Vec<PathBuf>) -> std::
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            if is_run && path.file_name().is_some_and(|n| n == JOURNAL_DIR) {
+            if is_run
+                && path
+                    .file_name()
+                    .is_some_and(|n| n == JOURNAL_DIR || n == BATCHES_DIR)
+            {
                 continue;
             }
             collect(&path, out, runs)?;

@@ -47,12 +47,23 @@ pub struct Price {
     pub input: f64,
     /// Per million completion tokens.
     pub output: f64,
+    /// The share of these prices that tokens sent through the Batch API cost (OpenAI: 0.5);
+    /// absent: the full price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<f64>,
 }
 
 impl Price {
     /// What `prompt` and `completion` tokens cost.
     pub fn cost(&self, prompt: u64, completion: u64) -> f64 {
         (prompt as f64 * self.input + completion as f64 * self.output) / 1e6
+    }
+
+    /// What a spend row's tokens cost, those sent in batches at the batch share.
+    pub fn cost_of(&self, s: &Spend) -> f64 {
+        let share = self.batch.unwrap_or(1.0);
+        let (bp, bc) = (s.batch_prompt_tokens, s.batch_completion_tokens);
+        self.cost(s.prompt_tokens - bp, s.completion_tokens - bc) + share * self.cost(bp, bc)
     }
 }
 
@@ -67,6 +78,16 @@ pub struct Spend {
     pub prompt_tokens: u64,
     /// Completion tokens billed.
     pub completion_tokens: u64,
+    /// Of the prompt tokens, those sent through the Batch API.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub batch_prompt_tokens: u64,
+    /// Of the completion tokens, those sent through the Batch API.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub batch_completion_tokens: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Spend {
@@ -88,6 +109,8 @@ impl Spend {
         self.cache_hits += o.cache_hits;
         self.prompt_tokens += o.prompt_tokens;
         self.completion_tokens += o.completion_tokens;
+        self.batch_prompt_tokens += o.batch_prompt_tokens;
+        self.batch_completion_tokens += o.batch_completion_tokens;
     }
 }
 
@@ -122,7 +145,7 @@ pub fn spend_rows<'a>(
     }
     all.into_iter()
         .map(|(a, spend)| SpendRow {
-            cost: price(&a.model).map(|p| p.cost(spend.prompt_tokens, spend.completion_tokens)),
+            cost: price(&a.model).map(|p| p.cost_of(&spend)),
             price: price(&a.model),
             model: a.model,
             stage: a.stage,
@@ -143,10 +166,7 @@ pub fn add_rows(rows: &mut Vec<SpendRow>, more: &[SpendRow]) {
             Some(r) => {
                 r.spend.merge(&m.spend);
                 (r.cost, r.price) = match (r.price, m.price) {
-                    (Some(a), Some(b)) if a == b => (
-                        Some(a.cost(r.spend.prompt_tokens, r.spend.completion_tokens)),
-                        Some(a),
-                    ),
+                    (Some(a), Some(b)) if a == b => (Some(a.cost_of(&r.spend)), Some(a)),
                     _ => match (r.cost, m.cost) {
                         (None, None) => (None, None),
                         (a, b) => (Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)), None),
@@ -173,12 +193,18 @@ pub struct Ledger {
 impl Ledger {
     /// Books one reply to `account` (`usage` `None`: served from the cache).
     pub fn book(&self, account: &Account, usage: Option<Usage>) {
-        self.rows
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(account.clone())
-            .or_default()
-            .add(usage);
+        self.book_as(account, usage, false);
+    }
+
+    /// Books one reply, `batched` when it came through the Batch API.
+    pub fn book_as(&self, account: &Account, usage: Option<Usage>, batched: bool) {
+        let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        let row = rows.entry(account.clone()).or_default();
+        row.add(usage);
+        if let (true, Some(u)) = (batched, usage) {
+            row.batch_prompt_tokens += u.prompt_tokens;
+            row.batch_completion_tokens += u.completion_tokens;
+        }
     }
 
     /// Every row so far.

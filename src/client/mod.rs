@@ -9,6 +9,7 @@
 //! `finish_reason` (see `../shared/NOTES.md`). Here every attempt, first or retry, waits for
 //! the limiter.
 
+mod batch;
 mod cache;
 mod endpoint;
 mod health;
@@ -19,6 +20,9 @@ mod retry;
 mod stats;
 mod wire;
 
+pub use batch::{
+    BatchLine, BatchOptions, MAX_LINES as BATCH_MAX_LINES, parse_lines as parse_batch_lines,
+};
 pub use cache::{
     Cache, CacheError, CacheInfo, CacheMode, PruneFilter, cache_key, default_cache_path,
 };
@@ -61,6 +65,8 @@ pub struct EndpointConfig {
     /// Whether the server honours `response_format` with a JSON schema (judge verdicts are
     /// then asked for as schema-constrained JSON).
     pub structured_verdicts: bool,
+    /// Requests go through the Batch API, polled first after this (`None`: one by one).
+    pub batch: Option<Duration>,
 }
 
 impl Default for EndpointConfig {
@@ -75,6 +81,7 @@ impl Default for EndpointConfig {
             timeout: Duration::from_secs(defaults::TIMEOUT_SECS),
             retry: RetryPolicy::default(),
             structured_verdicts: false,
+            batch: None,
         }
     }
 }
@@ -164,6 +171,8 @@ struct Inner {
     stats: ClientStats,
     cache: Option<Arc<Cache>>,
     cache_mode: CacheMode,
+    /// Requests go through the Batch API (`--batch`).
+    batcher: Option<Arc<batch::Batcher>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -228,6 +237,7 @@ impl Client {
                 stats: ClientStats::default(),
                 cache: None,
                 cache_mode: CacheMode::Off,
+                batcher: None,
             }),
         })
     }
@@ -242,6 +252,26 @@ impl Client {
             CacheMode::Off
         };
         self
+    }
+
+    /// Sends this client's requests through the Batch API of its first endpoint, keeping the
+    /// batches' files in `opts.dir`. Call it before cloning the client.
+    pub fn with_batch(mut self, opts: BatchOptions) -> Result<Self, ClientError> {
+        let inner = Arc::get_mut(&mut self.inner).expect("with_batch is called before cloning");
+        let ep = &inner.endpoints[0];
+        inner.batcher = Some(Arc::new(batch::Batcher::new(
+            &ep.config.base_url,
+            ep.api_key.clone(),
+            ep.config.timeout,
+            ep.config.retry.max_attempts,
+            opts,
+        )?));
+        Ok(self)
+    }
+
+    /// Whether requests go through the Batch API.
+    pub fn batched(&self) -> bool {
+        self.inner.batcher.is_some()
     }
 
     /// The first endpoint's settings (what every endpoint of a pool is assumed to support,
@@ -263,6 +293,10 @@ impl Client {
     /// Requests that may be in flight now, over all endpoints (slots grow as limits and
     /// latency become known unless `--concurrency` fixes them).
     pub fn slots(&self) -> usize {
+        if self.inner.batcher.is_some() {
+            // A batched request holds no connection: a whole batch may wait at once.
+            return batch::MAX_LINES / 4;
+        }
         self.inner.endpoints.iter().map(Endpoint::slots).sum()
     }
 
@@ -293,9 +327,31 @@ impl Client {
             }
             return Ok(hit);
         }
-        let resp = self.send(req).await?;
+        let resp = match &self.inner.batcher {
+            Some(b) => {
+                let body = serde_json::to_value(req.to_body())
+                    .map_err(|e| ClientError::Config(e.to_string()))?;
+                let stats = &self.inner.stats;
+                let result = b.chat(cache_key(req), body).await;
+                match &result {
+                    Ok(r) => {
+                        stats
+                            .attempts
+                            .fetch_add(u64::from(r.attempts), Ordering::Relaxed);
+                        stats.succeeded.fetch_add(1, Ordering::Relaxed);
+                        stats.tokens.fetch_add(r.usage.total(), Ordering::Relaxed);
+                    }
+                    Err(_) => {
+                        stats.failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                result?
+            }
+            None => self.send(req).await?,
+        };
         if let Some(a) = &req.account {
-            self.inner.ledger.book(a, Some(resp.usage));
+            let batched = self.inner.batcher.is_some();
+            self.inner.ledger.book_as(a, Some(resp.usage), batched);
         }
         if let Some(key) = key.filter(|_| self.inner.cache_mode != CacheMode::ReadOnly) {
             let (model, stored) = (req.model.clone(), resp.clone());

@@ -1,6 +1,7 @@
 //! One file per subcommand; each turns parsed arguments into library calls.
 
 mod agreement;
+mod batch;
 mod cache;
 mod demo;
 mod estimate;
@@ -29,6 +30,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => demo::demo(a).await,
         Command::Merge(a) => merge::merge(a),
         Command::Cache(c) => cache::cache(c),
+        Command::Batch(c) => batch::batch(c),
         Command::Init(a) => init::init(a),
         Command::Completions(a) => init::completions(a),
     }

@@ -74,6 +74,7 @@ pub async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
         seed: a.seed,
         faults: parse_faults(&a.fault)?,
         hang: Some(Duration::from_secs(a.hang_secs)),
+        batch_delay: Duration::from_millis(a.batch_delay_ms),
     };
     let running = start(a.port, config)
         .await

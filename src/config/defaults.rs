@@ -49,3 +49,6 @@ pub fn help(what: &str, value: impl std::fmt::Display) -> String {
 
 /// How sure `pairwise-adaptive` must be of each neighbour's order to stop.
 pub const CONFIDENCE: f64 = 0.95;
+
+/// Seconds before a batch is first polled.
+pub const BATCH_POLL_SECS: f64 = 10.0;

@@ -57,6 +57,17 @@ pub(super) fn endpoint(s: &EndpointSettings, source: &str) -> Result<EndpointCon
             ..RetryPolicy::default()
         },
         structured_verdicts: s.structured_verdicts.unwrap_or(false),
+        batch: match (s.batch.unwrap_or(false), s.batch_poll_secs) {
+            (_, Some(p)) if !(p.is_finite() && p > 0.0) => {
+                return usage(format!(
+                    "{source}: batch_poll must be a positive number of seconds (--batch-poll)"
+                ));
+            }
+            (true, p) => Some(Duration::from_secs_f64(
+                p.unwrap_or(defaults::BATCH_POLL_SECS),
+            )),
+            (false, _) => None,
+        },
     })
 }
 

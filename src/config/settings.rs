@@ -51,6 +51,16 @@ pub struct EndpointSettings {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL",
         help = "Ask the judge for verdicts as JSON constrained by a schema (response_format json_schema), for servers that honour it: OpenAI, vLLM, llama.cpp [default: false]")]
     pub structured_verdicts: Option<bool>,
+    /// Send requests through the endpoint's Batch API (OpenAI's `/v1/batches`): slower (up to
+    /// the provider's 24 hours), cheaper (OpenAI: half price), resumable while pending.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL",
+        help = "Send requests through the endpoint's Batch API (/v1/files, /v1/batches): slower (up to the provider's 24 h window), cheaper (OpenAI: half price); a stopped run finds its pending batches again [default: false]")]
+    pub batch: Option<bool>,
+    /// Seconds before a batch is first polled; each wait grows by half, to a minute.
+    #[arg(long = "batch-poll", value_name = "SECS", help = defaults::help(
+        "Seconds before a batch is first polled; each wait grows by half, to a minute at most",
+        defaults::BATCH_POLL_SECS))]
+    pub batch_poll_secs: Option<f64>,
 }
 
 /// Field names of the endpoint settings, as flags, in the order they are listed.
@@ -63,6 +73,8 @@ pub const ENDPOINT_FLAGS: &[&str] = &[
     "--timeout",
     "--max-attempts",
     "--structured-verdicts",
+    "--batch",
+    "--batch-poll",
 ];
 
 impl EndpointSettings {
@@ -77,6 +89,8 @@ impl EndpointSettings {
         self.timeout_secs = o.timeout_secs.or(self.timeout_secs);
         self.max_attempts = o.max_attempts.or(self.max_attempts);
         self.structured_verdicts = o.structured_verdicts.or(self.structured_verdicts);
+        self.batch = o.batch.or(self.batch);
+        self.batch_poll_secs = o.batch_poll_secs.or(self.batch_poll_secs);
         self
     }
 
@@ -91,6 +105,8 @@ impl EndpointSettings {
             self.timeout_secs.is_some(),
             self.max_attempts.is_some(),
             self.structured_verdicts.is_some(),
+            self.batch.is_some(),
+            self.batch_poll_secs.is_some(),
         ];
         ENDPOINT_FLAGS
             .iter()

@@ -167,9 +167,12 @@ pub fn estimate(opts: &RunOptions, output_tokens: u32) -> anyhow::Result<Estimat
         .into_iter()
         .map(|((model, stage), r)| {
             let p: Option<Price> = price(&model);
+            // Requests sent through the Batch API cost its share of the price.
+            let batched = options(&model).is_some_and(|m| m.endpoints[0].batch.is_some());
+            let share = p.and_then(|p| p.batch).filter(|_| batched).unwrap_or(1.0);
             EstimateRow {
-                cost: p.map(|p| p.cost(r.prompt_tokens, r.completion_tokens)),
-                cost_cap: p.map(|p| p.cost(r.prompt_tokens, r.completion_cap)),
+                cost: p.map(|p| share * p.cost(r.prompt_tokens, r.completion_tokens)),
+                cost_cap: p.map(|p| share * p.cost(r.prompt_tokens, r.completion_cap)),
                 model,
                 stage: Some(stage),
                 ..r

@@ -346,6 +346,7 @@ fn write_files(
                 || ["questions.jsonl", "errors.jsonl", "cache.sqlite"].contains(&name.as_ref())
                 || name.starts_with("cache.sqlite-")
                 || REBUILT.contains(&name.as_ref())
+                || name == crate::records::layout::BATCHES_DIR
                 || (name.starts_with("report-")
                     && (name.ends_with(".md") || name.ends_with(".json")));
             if !known {

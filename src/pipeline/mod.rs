@@ -9,6 +9,7 @@
 //!
 //! Errors travel up typed ([`crate::error`]); the caller decides the exit code.
 
+mod batchfile;
 mod drive;
 mod estimate;
 mod finish;
@@ -20,6 +21,7 @@ mod schedule;
 mod setup;
 mod summary;
 
+pub use batchfile::{Exported, Imported, export_requests, import_results};
 pub use estimate::{Estimate, EstimateRow, WallRow, estimate, prompt_tokens};
 pub use finish::RunOutput;
 pub use merge::{Merged, merge};

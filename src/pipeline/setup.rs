@@ -208,12 +208,22 @@ fn clients(
     let mut out: HashMap<String, Client> = HashMap::new();
     for m in opts.models.iter().chain([&opts.judge]) {
         if let std::collections::hash_map::Entry::Vacant(e) = out.entry(endpoint_key(m)) {
-            let c = match purpose {
+            let mut c = match purpose {
                 Purpose::Run => Client::pool(m.endpoints.clone()),
                 Purpose::Estimate => Client::unkeyed(m.endpoints.clone()),
             }
             .map_err(|e| UsageError(format!("model {}: {e}", m.name)))?
             .with_cache(cache.clone(), opts.cache_mode);
+            if let (Purpose::Run, Some(poll)) = (purpose, m.endpoints[0].batch) {
+                let dir = crate::records::RunDir::new(&opts.out).batches(&m.endpoints[0].base_url);
+                c = c
+                    .with_batch(crate::client::BatchOptions {
+                        dir,
+                        poll,
+                        gather: poll.min(std::time::Duration::from_secs(1)),
+                    })
+                    .map_err(|e| UsageError(format!("model {}: {e}", m.name)))?;
+            }
             e.insert(c);
         }
     }

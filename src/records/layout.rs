@@ -9,6 +9,8 @@
 //! OUT/questions.jsonl                  the questions, references attached
 //! OUT/errors.jsonl                     answers still missing, with the reason
 //! OUT/run.json                         what each evaluation in the directory expects
+//! OUT/batches/<endpoint>/              batches sent with --batch: N.input.jsonl,
+//!                                      N.output.jsonl, N.errors.jsonl, batches.jsonl (ids)
 //! OUT/report-<mode>.md / .json         the reports
 //! OUT/.shinpan.lock                    held while a run writes here
 //! ```
@@ -26,6 +28,8 @@ pub struct RunDir {
 
 /// The directory, under a run directory, of the judgment journals.
 pub const JOURNAL_DIR: &str = "journal";
+/// The directory, under a run directory, of the batches sent with `--batch`.
+pub const BATCHES_DIR: &str = "batches";
 /// The manifest of a run directory.
 pub const MANIFEST: &str = "run.json";
 
@@ -79,6 +83,16 @@ impl RunDir {
     /// The manifest.
     pub fn manifest(&self) -> PathBuf {
         self.root.join(MANIFEST)
+    }
+
+    /// Where the batches sent to an endpoint (`--batch`) are written down: their input,
+    /// output and error files and a journal of their ids.
+    pub fn batches(&self, base_url: &str) -> PathBuf {
+        let host = base_url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        self.root.join(BATCHES_DIR).join(safe_file_name(host))
     }
 
     /// The lock a run holds while it writes.

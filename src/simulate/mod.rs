@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
+mod batch;
 mod faults;
 mod limits;
 mod reply;
@@ -62,6 +63,8 @@ pub struct SimConfig {
     pub faults: Vec<(Fault, f64)>,
     /// How long a hung request waits before replying (default one hour).
     pub hang: Option<Duration>,
+    /// How long a batch stays in progress before its lines are answered.
+    pub batch_delay: Duration,
 }
 
 /// What the simulator has seen, for tests and the `/stats` endpoint.
@@ -87,6 +90,12 @@ pub struct SimStats {
     pub faults: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
     /// The cache key of every request answered with a completion, in order.
     pub answered: std::sync::Mutex<Vec<String>>,
+    /// Batches created.
+    pub batches: AtomicU64,
+    /// Lines of batches answered (or failed).
+    pub batch_lines: AtomicU64,
+    /// Polls of batches.
+    pub batch_polls: AtomicU64,
 }
 
 impl SimStats {
@@ -103,6 +112,9 @@ impl SimStats {
             "garbled": self.garbled.load(Ordering::Relaxed),
             "faults": *self.faults.lock().unwrap_or_else(|p| p.into_inner()),
             "answered": self.answered.lock().unwrap_or_else(|p| p.into_inner()).len(),
+            "batches": self.batches.load(Ordering::Relaxed),
+            "batch_lines": self.batch_lines.load(Ordering::Relaxed),
+            "batch_polls": self.batch_polls.load(Ordering::Relaxed),
         })
     }
 }
@@ -112,6 +124,10 @@ struct Sim {
     limits: Limits,
     stats: Arc<SimStats>,
     counter: AtomicU64,
+    /// Uploaded files and batches.
+    batch_store: std::sync::Mutex<batch::Store>,
+    /// Ids of files and batches.
+    ids: AtomicU64,
 }
 
 /// A running simulator.
@@ -152,10 +168,16 @@ pub fn spawn(listener: TcpListener, config: SimConfig) -> std::io::Result<Runnin
         limits,
         stats: stats.clone(),
         counter: AtomicU64::new(0),
+        batch_store: Default::default(),
+        ids: AtomicU64::new(0),
     });
     let app = Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/chat/completions", post(chat))
+        .route("/v1/files", post(batch::upload))
+        .route("/v1/files/{id}/content", get(batch::content))
+        .route("/v1/batches", post(batch::create))
+        .route("/v1/batches/{id}", get(batch::retrieve))
         .route("/stats", get(stats_handler))
         .with_state(sim);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
