@@ -156,6 +156,10 @@ pub struct ChatResponse {
     pub attempts: u32,
 }
 
+/// The Batch API queue of one endpoint, shared by the clients that send there.
+#[derive(Clone)]
+pub struct BatchQueue(Arc<batch::Batcher>);
+
 /// A client for one model's endpoints (one, or several replicas, keys or regions that share
 /// its load); clone it freely (clones share limits and counters).
 #[derive(Clone)]
@@ -254,19 +258,26 @@ impl Client {
         self
     }
 
-    /// Sends this client's requests through the Batch API of its first endpoint, keeping the
-    /// batches' files in `opts.dir`. Call it before cloning the client.
-    pub fn with_batch(mut self, opts: BatchOptions) -> Result<Self, ClientError> {
-        let inner = Arc::get_mut(&mut self.inner).expect("with_batch is called before cloning");
-        let ep = &inner.endpoints[0];
-        inner.batcher = Some(Arc::new(batch::Batcher::new(
+    /// A batch queue on this client's first endpoint, writing its batches down in
+    /// `opts.dir`: give it to every client of that endpoint ([`Client::with_batch`]), so their
+    /// requests share batches and one record of them.
+    pub fn batch_queue(&self, opts: BatchOptions) -> Result<BatchQueue, ClientError> {
+        let ep = &self.inner.endpoints[0];
+        Ok(BatchQueue(Arc::new(batch::Batcher::new(
             &ep.config.base_url,
             ep.api_key.clone(),
             ep.config.timeout,
             ep.config.retry.max_attempts,
             opts,
-        )?));
-        Ok(self)
+        )?)))
+    }
+
+    /// Sends this client's requests through `queue` (see [`Client::batch_queue`]). Call it
+    /// before cloning the client.
+    pub fn with_batch(mut self, queue: &BatchQueue) -> Self {
+        let inner = Arc::get_mut(&mut self.inner).expect("with_batch is called before cloning");
+        inner.batcher = Some(queue.0.clone());
+        self
     }
 
     /// Whether requests go through the Batch API.

@@ -34,7 +34,8 @@ pub fn estimate(a: EstimateArgs) -> anyhow::Result<()> {
 }
 
 fn tables(e: &Estimate) -> Vec<Table> {
-    let title = format!("estimate: {} (judge: {})", e.mode.as_str(), e.judge);
+    let mode = e.games.map_or(e.mode.as_str(), |g| g.mode_name());
+    let title = format!("estimate: {mode} (judge: {})", e.judge);
     let mut rows: Vec<Vec<String>> = e
         .rows
         .iter()

@@ -75,7 +75,10 @@ pub struct Estimate {
     pub rows: Vec<EstimateRow>,
     /// By endpoint.
     pub wall: Vec<WallRow>,
-    /// What the figures leave out (pairwise-adaptive's later rounds).
+    /// The games of a sampled mode (pairwise-n, pairwise-adaptive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub games: Option<crate::records::GamePlan>,
+    /// What the figures leave out (pairwise-adaptive's later rounds; batches' timing).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -182,7 +185,18 @@ pub fn estimate(opts: &RunOptions, output_tokens: u32) -> anyhow::Result<Estimat
     let wall = wall(&rows, |name| {
         options(name).map(|m| m.endpoints.as_slice()).unwrap_or(&[])
     });
-    let note = match opts.plan {
+    let batched: Vec<&str> = models
+        .iter()
+        .filter(|m| m.endpoints[0].batch.is_some())
+        .map(|m| m.name.as_str())
+        .collect();
+    let batch_note = (!batched.is_empty()).then(|| {
+        format!(
+            "{} go through the Batch API: its costs are at the price's batch share, and its time is the provider's batch window (up to 24 h), not the per-minute limits",
+            batched.join(", ")
+        )
+    });
+    let plan_note = match opts.plan {
         Some(crate::records::GamePlan::Adaptive { budget, .. }) => Some(format!(
             "pairwise-adaptive: the first round only ({} games); later rounds depend on its verdicts{}",
             sched.planned_games(),
@@ -194,8 +208,10 @@ pub fn estimate(opts: &RunOptions, output_tokens: u32) -> anyhow::Result<Estimat
         )),
         _ => None,
     };
+    let notes: Vec<String> = [plan_note, batch_note].into_iter().flatten().collect();
     Ok(Estimate {
-        note,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+        games: opts.plan,
         mode: opts.mode,
         judge: opts.judge.name.clone(),
         output_tokens,

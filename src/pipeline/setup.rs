@@ -206,6 +206,7 @@ fn clients(
     purpose: Purpose,
 ) -> Result<HashMap<String, Client>, UsageError> {
     let mut out: HashMap<String, Client> = HashMap::new();
+    let mut queues: HashMap<String, crate::client::BatchQueue> = HashMap::new();
     for m in opts.models.iter().chain([&opts.judge]) {
         if let std::collections::hash_map::Entry::Vacant(e) = out.entry(endpoint_key(m)) {
             let mut c = match purpose {
@@ -215,14 +216,20 @@ fn clients(
             .map_err(|e| UsageError(format!("model {}: {e}", m.name)))?
             .with_cache(cache.clone(), opts.cache_mode);
             if let (Purpose::Run, Some(poll)) = (purpose, m.endpoints[0].batch) {
-                let dir = crate::records::RunDir::new(&opts.out).batches(&m.endpoints[0].base_url);
-                c = c
-                    .with_batch(crate::client::BatchOptions {
-                        dir,
-                        poll,
-                        gather: poll.min(std::time::Duration::from_secs(1)),
-                    })
-                    .map_err(|e| UsageError(format!("model {}: {e}", m.name)))?;
+                // One queue per URL: its batches and their record are shared by every
+                // client that sends there.
+                let url = &m.endpoints[0].base_url;
+                if !queues.contains_key(url) {
+                    let q = c
+                        .batch_queue(crate::client::BatchOptions {
+                            dir: crate::records::RunDir::new(&opts.out).batches(url),
+                            poll,
+                            gather: poll.min(std::time::Duration::from_secs(1)),
+                        })
+                        .map_err(|e| UsageError(format!("model {}: {e}", m.name)))?;
+                    queues.insert(url.clone(), q);
+                }
+                c = c.with_batch(&queues[url]);
             }
             e.insert(c);
         }

@@ -24,18 +24,22 @@ fn config(dir: &Path, url: &str) -> PathBuf {
         &format!(
             "models = [\"a\", \"b\"]\njudge = \"j\"\nmode = \"pairwise-all\"\nquestions = \"{SAMPLE}\"\n\
              [endpoint]\nbase_url = \"{url}\"\napi_key_env = \"\"\nbatch = true\nbatch_poll_secs = 0.05\n\
-             [model.j]\nprice = {{ input = 2.0, output = 8.0, batch = 0.5 }}\n"
+             [endpoints.judging]\nrpm = 6000\n\
+             [model.j]\nendpoint = \"judging\"\nprice = {{ input = 2.0, output = 8.0, batch = 0.5 }}\n"
         ),
     )
 }
 
+/// The batch events of a run: one record for the URL, whichever endpoint tables (and so
+/// clients) send there.
 fn batches(out: &Path) -> Vec<Value> {
     let dir = out.join("batches");
-    let Ok(mut entries) = std::fs::read_dir(&dir) else {
+    let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
     };
-    let endpoint = entries.next().unwrap().unwrap().path();
-    jsonl(&endpoint.join("batches.jsonl"))
+    let dirs: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    jsonl(&dirs[0].join("batches.jsonl"))
 }
 
 #[test]
