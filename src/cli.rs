@@ -44,6 +44,9 @@ pub enum Command {
     /// Inspect or prune the response cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// The official benchmark sets: list them, fetch them (pinned, checked) for --bench.
+    #[command(subcommand)]
+    Data(DataCommand),
     /// Candidate requests as a batch file for an offline runner (vLLM's `run_batch`), and
     /// its results back into the response cache.
     #[command(subcommand)]
@@ -88,6 +91,40 @@ pub struct MergeArgs {
     /// The cache file to add them to (created if missing) [default: as for `run`].
     #[arg(long, value_name = "FILE")]
     pub cache: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// The known sets: source, pinned revision, licence as the source states it, and each
+    /// file's sha256, with what the data directory holds of them.
+    List(DataListArgs),
+    /// Download sets into the data directory, each file checked against its sha256; a set
+    /// is written only when every file of it is right.
+    Fetch(DataFetchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DataListArgs {
+    /// The data directory [default: as for --bench].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Output format (table or json).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct DataFetchArgs {
+    /// Sets to fetch (`all`: every set).
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// The data directory [default: as for --bench].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Fetch each file from BASE followed by the path of its pinned URL (a mirror inside a
+    /// network without internet access).
+    #[arg(long, value_name = "BASE")]
+    pub mirror: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,6 +254,14 @@ pub struct CommonArgs {
     /// Question file (FastChat `question.jsonl` format).
     #[arg(long, value_name = "FILE")]
     pub questions: Option<PathBuf>,
+    /// An official set fetched with `shinpan data fetch` (NAME or NAME@VARIANT): its
+    /// questions, and its reference answers unless --references is given.
+    #[arg(long, value_name = "NAME", conflicts_with = "questions")]
+    pub bench: Option<String>,
+    /// Where `shinpan data fetch` put the sets [default: $SHINPAN_DATA_DIR, else
+    /// $XDG_DATA_HOME/shinpan/data, else ~/.local/share/shinpan/data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Reference answers (FastChat answer format), for math, reasoning and coding.
     #[arg(long, value_name = "FILE")]
     pub references: Option<PathBuf>,
@@ -302,6 +347,8 @@ impl CommonArgs {
         let mut s = Settings {
             judge: self.judge.clone(),
             questions: self.questions.clone(),
+            bench: self.bench.clone(),
+            data_dir: self.data_dir.clone(),
             references: self.references.clone(),
             out: self.out.clone(),
             prompts: self.prompts.clone(),

@@ -7,6 +7,7 @@
 //! - [`cli`]: the command line; [`cmd`]: one file per subcommand.
 //! - [`config`]: settings in layers (defaults, config file, environment, flags) resolved
 //!   once into validated [`config::RunOptions`]; a builder for library callers.
+//! - [`data`]: the official benchmark sets, pinned, fetched on demand and checked.
 //! - [`types`]: types every stage shares (question ids, usage, modes, winners, judge ids).
 //! - [`records`]: every file format, each with its reader and writer, and the one rule of
 //!   which judgment records count.
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod client;
 pub mod cmd;
 pub mod config;
+pub mod data;
 pub mod error;
 pub mod generate;
 pub mod judge;

@@ -564,7 +564,7 @@ fn is_loopback(url: &str) -> bool {
 /// A transport error in a few words: what failed, then the root cause ("connect:
 /// Connection refused (os error 111)"), without reqwest's nesting, which repeats the URL and
 /// would hide the cause when failures are grouped and shortened.
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let what = if e.is_connect() {
         "connect"
     } else if e.is_body() || e.is_decode() {

@@ -3,6 +3,7 @@
 mod agreement;
 mod batch;
 mod cache;
+mod data;
 mod demo;
 mod estimate;
 mod export;
@@ -31,6 +32,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(a) => merge::merge(a),
         Command::Cache(c) => cache::cache(c),
         Command::Batch(c) => batch::batch(c),
+        Command::Data(c) => data::data(c).await,
         Command::Init(a) => init::init(a),
         Command::Completions(a) => init::completions(a),
     }

@@ -113,6 +113,8 @@ pub struct RunOptions {
     pub questions: PathBuf,
     /// Reference answers file.
     pub references: Option<PathBuf>,
+    /// The official set the questions come from (`--bench`), as `NAME@VARIANT VERSION`.
+    pub bench: Option<String>,
     /// Output directory.
     pub out: PathBuf,
     /// Prompt override directory.

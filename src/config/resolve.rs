@@ -25,9 +25,25 @@ pub(super) fn resolve(
     let Some(judge_name) = s.judge.clone() else {
         return usage("no judge model: give --judge MODEL or `judge = \"...\"` in the config");
     };
-    let Some(questions) = s.questions.clone() else {
+    let bench = match &s.bench {
+        Some(spec) => {
+            if s.questions.is_some() {
+                return usage(format!(
+                    "--bench {spec} and --questions both name the questions: give one"
+                ));
+            }
+            let dir = s.data_dir.clone().unwrap_or_else(crate::data::default_dir);
+            Some(crate::data::resolve(spec, &dir).map_err(|e| UsageError(e.0))?)
+        }
+        None => None,
+    };
+    let Some(questions) = s
+        .questions
+        .clone()
+        .or_else(|| bench.as_ref().map(|b| b.questions.clone()))
+    else {
         return usage(
-            "no question file: give --questions FILE or `questions = \"...\"` in the config",
+            "no question file: give --questions FILE, --bench NAME, or `questions = \"...\"` in the config",
         );
     };
     if let Some(t) = s.temperature
@@ -70,7 +86,11 @@ pub(super) fn resolve(
         mode,
         baseline,
         questions,
-        references: s.references.clone(),
+        references: s
+            .references
+            .clone()
+            .or_else(|| bench.as_ref().and_then(|b| b.references.clone())),
+        bench: bench.as_ref().map(crate::data::Bench::label),
         out: s.out.clone().unwrap_or_else(|| {
             PathBuf::from("results").join(crate::util::safe_file_name(&judge_name))
         }),

@@ -205,6 +205,11 @@ pub struct Settings {
     pub baseline: Option<String>,
     /// Question file.
     pub questions: Option<PathBuf>,
+    /// An official set fetched with `shinpan data fetch` (`NAME` or `NAME@VARIANT`): its
+    /// questions, and its references unless `references` is given.
+    pub bench: Option<String>,
+    /// Where `shinpan data fetch` put the sets.
+    pub data_dir: Option<PathBuf>,
     /// Reference answers file.
     pub references: Option<PathBuf>,
     /// Output directory.
@@ -291,6 +296,7 @@ impl Settings {
             &mut cfg.out,
             &mut cfg.prompts,
             &mut cfg.cache,
+            &mut cfg.data_dir,
         ]
         .into_iter()
         .flatten()
@@ -337,6 +343,8 @@ impl Settings {
         self.nightly = o.nightly.or(self.nightly);
         self.baseline = o.baseline.or(self.baseline);
         self.questions = o.questions.or(self.questions);
+        self.bench = o.bench.or(self.bench);
+        self.data_dir = o.data_dir.or(self.data_dir);
         self.references = o.references.or(self.references);
         self.out = o.out.or(self.out);
         self.prompts = o.prompts.or(self.prompts);

@@ -175,6 +175,7 @@ pub(super) fn evaluation(opts: &RunOptions, questions: &[Question], state: RunSt
         state,
         shard: opts.shard,
         games: opts.plan,
+        bench: opts.bench.clone(),
     }
 }
 

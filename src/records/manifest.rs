@@ -59,6 +59,9 @@ pub struct Evaluation {
     /// The slice of the questions the run took (`--shard`); absent for a whole run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<crate::types::Shard>,
+    /// The official set the questions came from (`--bench`): `NAME@VARIANT VERSION`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench: Option<String>,
     /// Which games a sampled pairwise mode played (`pairwise-n`, `pairwise-adaptive`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub games: Option<super::GamePlan>,

@@ -6,6 +6,7 @@ mod batch;
 mod cli;
 mod client;
 mod crash;
+mod data;
 mod fake;
 mod fastchat;
 mod games;

@@ -1,0 +1,311 @@
+//! Official sets on demand: `shinpan data fetch` from a local HTTP mirror that serves
+//! `../shared/datasets` under the paths of the pinned URLs (as a team's mirror would), with
+//! checksums that match, one that does not, a file that is missing and no server at all; an
+//! unpinned set (ELYZA-tasks-100, a fixture in its format) checked against what its first
+//! fetch recorded; and `--bench` running on what was fetched.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::Value;
+use shinpan::simulate::SimConfig;
+
+use crate::support::{Sim, run_bin, stdout_json};
+
+const DS: &str = "../shared/datasets";
+
+/// The sets' licence files, which SOURCES.tsv does not list: each repository's root LICENSE
+/// at the pinned commit, kept under the set's folder.
+const LICENCES: [(&str, &str, &str); 4] = [
+    (
+        "ja_vicuna_qa",
+        "ku-nlp/ja-vicuna-qa-benchmark",
+        "128a862da6a4478c3e80ab3c3b716d1417380751",
+    ),
+    (
+        "japanese_mt_bench",
+        "Stability-AI/FastChat",
+        "e37eb28ee490480f6f4989274ed47c55f7dfce82",
+    ),
+    (
+        "rakuda",
+        "yuzu-ai/japanese-llm-ranking",
+        "fae1ee79c69b0c3acf8e8a1994e43c7952e7bd9c",
+    ),
+    (
+        "mt_bench",
+        "lm-sys/FastChat",
+        "0e6d3e4beaab66f4d3f93db72541a4abab8af28d",
+    ),
+];
+
+/// ELYZA-tasks-100's format: a CSV of `input`, `output`, `eval_aspect`.
+const ELYZA: &str = "input,output,eval_aspect\n\
+\"仕事の熱意を取り戻すためのアイデアを5つ挙げてください。\",\"1. 新しい技能を学ぶ\",\"- 熱意を取り戻すアイデアが5つでなければ-1点\"\n";
+
+type Files = Arc<Mutex<HashMap<String, Vec<u8>>>>;
+
+/// A mirror on its own thread: the files by URL path.
+struct Mirror {
+    base: String,
+    files: Files,
+}
+
+impl Mirror {
+    fn start() -> Mirror {
+        let mut files = HashMap::new();
+        let sources = std::fs::read_to_string(Path::new(DS).join("SOURCES.tsv")).unwrap();
+        for line in sources.lines().skip(1) {
+            let f: Vec<&str> = line.split('\t').collect();
+            let (shared, repo, commit, path) = (f[0], f[1], f[2], f[3]);
+            let bytes = std::fs::read(Path::new(DS).join(shared)).unwrap();
+            files.insert(format!("/{repo}/{commit}/{path}"), bytes);
+        }
+        for (dir, repo, commit) in LICENCES {
+            let bytes = std::fs::read(Path::new(DS).join(dir).join("LICENSE")).unwrap();
+            files.insert(format!("/{repo}/{commit}/LICENSE"), bytes);
+        }
+        files.insert(
+            "/datasets/elyza/ELYZA-tasks-100/resolve/main/test.csv".into(),
+            ELYZA.as_bytes().to_vec(),
+        );
+        let files: Files = Arc::new(Mutex::new(files));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let served = files.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap()).unwrap();
+                let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+                    let served = served.clone();
+                    async move {
+                        match served.lock().unwrap().get(uri.path()) {
+                            Some(b) => (axum::http::StatusCode::OK, b.clone()),
+                            None => (axum::http::StatusCode::NOT_FOUND, b"not found".to_vec()),
+                        }
+                    }
+                });
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        let addr = rx.recv().unwrap();
+        Mirror {
+            base: format!("http://{addr}"),
+            files,
+        }
+    }
+}
+
+fn fetch(data: &Path, base: &str, names: &[&str]) -> std::process::Output {
+    let mut args = vec!["data", "fetch"];
+    args.extend(names);
+    args.extend(["--data-dir", data.to_str().unwrap(), "--mirror", base]);
+    run_bin(&args)
+}
+
+fn listed(data: &Path) -> Value {
+    stdout_json(&run_bin(&[
+        "data",
+        "list",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--format",
+        "json",
+    ]))
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_pinned_set_fetches_from_a_mirror_and_checks_out() {
+    let mirror = Mirror::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    for name in ["ja-vicuna-qa", "japanese-mt-bench", "rakuda", "mt-bench"] {
+        let started = Instant::now();
+        let o = fetch(&data, &mirror.base, &[name]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let said = String::from_utf8_lossy(&o.stderr);
+        eprintln!(
+            "{} ({:.2}s with the process)",
+            said.trim(),
+            started.elapsed().as_secs_f64()
+        );
+        assert!(said.contains(&format!("shinpan: {name} ")), "{said}");
+    }
+    let list = listed(&data);
+    for set in list.as_array().unwrap() {
+        let fetched = set["name"] != "elyza-tasks-100";
+        for f in set["files"].as_array().unwrap() {
+            assert_eq!(f["fetched"], fetched, "{} {}", set["name"], f["name"]);
+        }
+    }
+    // A second fetch downloads nothing.
+    let o = fetch(&data, &mirror.base, &["ja-vicuna-qa"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("0 file(s) downloaded"));
+    // The files are the upstream's, byte for byte.
+    let q = data.join("ja-vicuna-qa/128a862/question.jsonl");
+    let upstream = std::fs::read(Path::new(DS).join("ja_vicuna_qa/question.jsonl")).unwrap();
+    assert!(std::fs::read(q).unwrap() == upstream);
+}
+
+#[test]
+fn a_mismatch_a_missing_file_or_no_server_fails_clearly_and_writes_nothing() {
+    let mirror = Mirror::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let q = "/ku-nlp/ja-vicuna-qa-benchmark/128a862da6a4478c3e80ab3c3b716d1417380751/data/jp_bench/question.jsonl";
+    let good = mirror.files.lock().unwrap()[q].clone();
+    // A file that is not the pinned one.
+    let mut bad = good.clone();
+    bad.extend_from_slice(b"{\"question_id\": 81}\n");
+    mirror.files.lock().unwrap().insert(q.into(), bad);
+    let o = fetch(&data, &mirror.base, &["ja-vicuna-qa"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("question.jsonl")
+            && e.contains("not the pinned file")
+            && e.contains("nothing written"),
+        "{e}"
+    );
+    assert!(files_under(&data).is_empty(), "{:?}", files_under(&data));
+    // A file the mirror lacks.
+    mirror.files.lock().unwrap().insert(q.into(), good);
+    let j = "/ku-nlp/ja-vicuna-qa-benchmark/128a862da6a4478c3e80ab3c3b716d1417380751/data/jp_bench/judge_prompts.jsonl";
+    let prompts = mirror.files.lock().unwrap().remove(j).unwrap();
+    let o = fetch(&data, &mirror.base, &["ja-vicuna-qa"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("judge_prompts.jsonl") && e.contains("HTTP 404"),
+        "{e}"
+    );
+    assert!(files_under(&data).is_empty());
+    mirror.files.lock().unwrap().insert(j.into(), prompts);
+    // No server at all.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let o = fetch(&data, &format!("http://{closed}"), &["rakuda"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("cannot download") && e.contains("--mirror"),
+        "{e}"
+    );
+    assert!(files_under(&data).is_empty());
+    // An unknown set is a usage error.
+    let o = fetch(&data, &mirror.base, &["no-such-set"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown set"));
+}
+
+#[test]
+fn an_unpinned_set_is_held_to_the_checksum_of_its_first_fetch() {
+    let mirror = Mirror::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let o = fetch(&data, &mirror.base, &["elyza-tasks-100"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dir = data.join("elyza-tasks-100/unpinned");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("test.csv")).unwrap(),
+        ELYZA
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("SHA256SUMS"))
+            .unwrap()
+            .ends_with("  test.csv\n")
+    );
+    // Upstream changes the file: the copy held is still right, and a fresh download of the
+    // changed file is refused.
+    let path = "/datasets/elyza/ELYZA-tasks-100/resolve/main/test.csv";
+    mirror
+        .files
+        .lock()
+        .unwrap()
+        .insert(path.into(), b"input,output,eval_aspect\n".to_vec());
+    std::fs::remove_file(dir.join("test.csv")).unwrap();
+    let o = fetch(&data, &mirror.base, &["elyza-tasks-100"]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("test.csv") && e.contains("not the pinned file"),
+        "{e}"
+    );
+    assert!(!dir.join("test.csv").exists());
+}
+
+#[test]
+fn bench_runs_on_the_fetched_set_and_records_it() {
+    let mirror = Mirror::start();
+    let sim = Sim::start(SimConfig::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = tmp.path().join("out");
+    let run_into = |out: &Path, bench: &str| {
+        run_bin(&[
+            "run",
+            "--models",
+            "a",
+            "--judge",
+            "j",
+            "--base-url",
+            &sim.url,
+            "--api-key-env",
+            "",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--bench",
+            bench,
+        ])
+    };
+    let run = |extra: &[&str]| run_into(&out, extra[1]);
+    // Not fetched yet: a usage error that says what to do.
+    let o = run(&["--bench", "ja-vicuna-qa"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("shinpan data fetch ja-vicuna-qa"));
+    assert!(!out.exists(), "nothing written");
+    let o = fetch(&data, &mirror.base, &["ja-vicuna-qa", "japanese-mt-bench"]);
+    assert!(o.status.success());
+    let o = run(&["--bench", "ja-vicuna-qa"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let answers = std::fs::read_to_string(out.join("answers/a.jsonl")).unwrap();
+    assert_eq!(answers.lines().count(), 80);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["evaluations"][0]["bench"],
+        "ja-vicuna-qa@80 128a862"
+    );
+    // A variant, and one that does not exist.
+    let o = run_into(&tmp.path().join("jmt"), "japanese-mt-bench@60");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("jmt/questions.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        60
+    );
+    let o = run(&["--bench", "japanese-mt-bench@70"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("has no variant \"70\""));
+}
