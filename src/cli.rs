@@ -285,6 +285,11 @@ pub struct CommonArgs {
     /// System prompt for candidate models.
     #[arg(long, value_name = "TEXT")]
     pub system_prompt: Option<String>,
+    /// Show the judge a reasoning model's thinking (`<think>…</think>` or
+    /// `reasoning_content`) with its answer; by default the final answer alone is judged (the
+    /// thinking is kept in the answer record either way).
+    #[arg(long)]
+    pub keep_reasoning: bool,
     /// Times an unreadable verdict is asked for again.
     #[arg(long, value_name = "N", help = defaults::help(
         "Times an unreadable verdict is asked for again", defaults::REASKS))]
@@ -357,6 +362,7 @@ impl CommonArgs {
             judge_max_tokens: self.judge_max_tokens,
             temperature: self.temperature,
             system_prompt: self.system_prompt.clone(),
+            keep_reasoning: self.keep_reasoning.then_some(true),
             reasks: self.reasks,
             judge_samples: self.judge_samples,
             allow_failures: self.allow_failures.clone(),

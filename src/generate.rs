@@ -21,6 +21,9 @@ pub struct Candidate {
     pub temperature: Option<f32>,
     /// Output cap per turn.
     pub max_tokens: u32,
+    /// Show the judge a reasoning model's thinking with its answer (default: the answer only;
+    /// the thinking is kept in the record either way).
+    pub keep_reasoning: bool,
 }
 
 /// FastChat's sampling temperature for a question category.
@@ -78,6 +81,7 @@ pub fn turn_request(c: &Candidate, q: &Question, messages: &[Message]) -> ChatRe
 pub async fn answer(c: &Candidate, q: &Question) -> Result<AnswerRecord, GenerateError> {
     let mut messages = opening(c);
     let mut turns = Vec::with_capacity(q.turns.len());
+    let mut reasoning = Vec::with_capacity(q.turns.len());
     let mut finish_reasons = Vec::with_capacity(q.turns.len());
     let mut usage = Usage::default();
     for (i, user) in q.turns.iter().enumerate() {
@@ -91,14 +95,29 @@ pub async fn answer(c: &Candidate, q: &Question) -> Result<AnswerRecord, Generat
         })?;
         usage += reply.usage;
         finish_reasons.push(reply.finish_reason);
-        messages.push(Message::assistant(reply.content.clone()));
-        turns.push(reply.content);
+        // The answer goes on in the conversation and to the judge; the thinking is kept.
+        let split = crate::reasoning::split(&reply.content);
+        let answer = if c.keep_reasoning {
+            reply.content.clone()
+        } else {
+            split.answer.to_string()
+        };
+        reasoning.push(split.reasoning.map(str::to_string));
+        messages.push(Message::assistant(split.answer.to_string()));
+        turns.push(answer);
+    }
+    if reasoning.iter().all(Option::is_none) {
+        reasoning.clear();
     }
     Ok(AnswerRecord {
         question_id: q.question_id.clone(),
         answer_id: answer_id(&c.name, q.question_id.as_str(), &turns),
         model_id: c.name.clone(),
-        choices: vec![Choice { index: 0, turns }],
+        choices: vec![Choice {
+            index: 0,
+            turns,
+            reasoning,
+        }],
         tstamp: unix_now(),
         usage: Some(usage),
         finish_reasons,

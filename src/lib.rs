@@ -36,6 +36,7 @@ pub mod generate;
 pub mod judge;
 pub mod nightly;
 pub mod pipeline;
+pub mod reasoning;
 pub mod records;
 pub mod report;
 pub mod review;

@@ -25,6 +25,8 @@ impl<'de> Deserialize<'de> for Measured {
 #[derive(Deserialize)]
 struct MeasuredChoice {
     turns: Vec<Measured>,
+    #[serde(default)]
+    reasoning: Vec<Option<Measured>>,
 }
 
 #[derive(Deserialize)]
@@ -48,6 +50,8 @@ struct MeasuredQuestion {
 #[derive(Debug, Default)]
 pub struct AnswerIndex {
     answers: HashMap<(String, String, u32), TextStats>,
+    /// Characters of a reasoning model's thinking, by (model, question, turn).
+    reasoning: HashMap<(String, String, u32), usize>,
     questions: HashMap<(String, u32), bool>,
     categories: HashMap<String, String>,
 }
@@ -57,11 +61,13 @@ impl AnswerIndex {
     pub fn add_answers(&mut self, path: &Path) -> Result<(), StoreError> {
         for (_, a) in read_jsonl::<MeasuredAnswer>(path)? {
             if let Some(c) = a.choices.into_iter().next() {
-                self.insert_answer(
-                    &a.model_id,
-                    a.question_id.as_str(),
-                    c.turns.into_iter().map(|t| t.0),
-                );
+                let qid = a.question_id.as_str();
+                self.insert_answer(&a.model_id, qid, c.turns.into_iter().map(|t| t.0));
+                let thought = c
+                    .reasoning
+                    .into_iter()
+                    .map(|r| r.map(|m| m.0.chars as usize));
+                self.insert_reasoning(&a.model_id, qid, thought);
             }
         }
         Ok(())
@@ -82,6 +88,41 @@ impl AnswerIndex {
     pub fn add_answer(&mut self, a: &AnswerRecord) {
         let turns = a.turns().iter().map(|t| TextStats::of(t));
         self.insert_answer(&a.model_id, a.question_id.as_str(), turns);
+        if let Some(c) = a.choices.first() {
+            let thought = c
+                .reasoning
+                .iter()
+                .map(|r| r.as_deref().map(|t| t.chars().count()));
+            self.insert_reasoning(&a.model_id, a.question_id.as_str(), thought);
+        }
+    }
+
+    fn insert_reasoning(
+        &mut self,
+        model: &str,
+        qid: &str,
+        turns: impl Iterator<Item = Option<usize>>,
+    ) {
+        for (i, chars) in turns.enumerate() {
+            if let Some(n) = chars {
+                self.reasoning
+                    .insert((model.to_string(), qid.to_string(), i as u32 + 1), n);
+            }
+        }
+    }
+
+    /// Mean characters of a model's thinking per answer turn that has some, in
+    /// (question, turn) order; `None` when it never thought aloud.
+    pub fn reasoning_chars(&self, model: &str) -> Option<f64> {
+        let mut xs: Vec<(&str, u32, usize)> = self
+            .reasoning
+            .iter()
+            .filter(|((m, _, _), _)| m == model)
+            .map(|((_, q, t), n)| (q.as_str(), *t, *n))
+            .collect();
+        xs.sort_unstable();
+        let values: Vec<f64> = xs.into_iter().map(|(_, _, n)| n as f64).collect();
+        super::mean(&values)
     }
 
     /// Adds a question already in memory.

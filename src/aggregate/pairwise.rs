@@ -88,6 +88,9 @@ pub struct PairSummary {
     pub lc_win_rate: Option<f64>,
     /// Mean answer length in characters over the games counted.
     pub answer_chars: Option<f64>,
+    /// Mean characters of its thinking per answer turn (reasoning models).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_chars: Option<f64>,
     /// Share of the model's answers to Japanese questions that are not in Japanese.
     pub non_japanese: Option<f64>,
 }
@@ -166,7 +169,10 @@ pub fn summarize_pairs(
         .iter()
         .enumerate()
         .filter(|(i, _)| Some(*i) != anchor)
-        .map(|(i, model)| summary(model, i, &counts.tallies[i], &ratings, scale, opts))
+        .map(|(i, model)| PairSummary {
+            reasoning_chars: answers.reasoning_chars(model),
+            ..summary(model, i, &counts.tallies[i], &ratings, scale, opts)
+        })
         .collect();
     models.sort_by(|a, b| {
         b.adjusted_win_rate
@@ -319,6 +325,7 @@ fn summary(
             length_controlled(&xs, &ys)
         }),
         answer_chars: mean(&t.chars),
+        reasoning_chars: None,
         non_japanese: ratio(t.off_language, t.language_known),
     }
 }

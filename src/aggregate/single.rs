@@ -60,6 +60,9 @@ pub struct SingleSummary {
     pub aspects: BTreeMap<String, AspectScore>,
     /// Mean length in characters of the graded answers, when the answers are known.
     pub answer_chars: Option<f64>,
+    /// Mean characters of its thinking per answer turn (reasoning models).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_chars: Option<f64>,
     /// Share of answers to Japanese questions that are not in Japanese.
     pub non_japanese: Option<f64>,
 }
@@ -99,7 +102,10 @@ pub fn summarize_single(
     let mut lengths: Vec<(f64, f64)> = Vec::new();
     let mut out: Vec<SingleSummary> = by_model
         .into_iter()
-        .map(|(model, rows)| summary(model, &rows, opts, answers, &mut lengths))
+        .map(|(model, rows)| SingleSummary {
+            reasoning_chars: answers.reasoning_chars(model),
+            ..summary(model, &rows, opts, answers, &mut lengths)
+        })
         .collect();
     out.sort_by(|a, b| {
         b.score
@@ -207,6 +213,7 @@ fn summary(
             .collect(),
         aspects: aspect_scores(model, &g, b),
         answer_chars: mean(&g.chars),
+        reasoning_chars: None,
         non_japanese: ratio(g.off_language, g.language_known),
     }
 }

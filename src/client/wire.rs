@@ -155,6 +155,10 @@ pub(crate) struct WireMessage {
     pub content: Option<String>,
     #[serde(default)]
     pub refusal: Option<String>,
+    /// A reasoning model's thinking, sent apart from the answer (vLLM, DeepSeek, llama.cpp:
+    /// `reasoning_content`; some servers: `reasoning`).
+    #[serde(default, alias = "reasoning")]
+    pub reasoning_content: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,7 +213,16 @@ pub(crate) fn parse_response(text: &str) -> Result<ChatResponse, ClientError> {
     let finish_reason = choice.finish_reason.unwrap_or_else(|| "stop".into());
     let message = choice.message;
     let refusal = message.as_ref().and_then(|m| m.refusal.clone());
-    let content = message.and_then(|m| m.content).unwrap_or_default();
+    let reasoning = message
+        .as_ref()
+        .and_then(|m| m.reasoning_content.clone())
+        .filter(|r| !r.trim().is_empty());
+    let mut content = message.and_then(|m| m.content).unwrap_or_default();
+    // Reasoning sent apart is kept in the reply as a think block, as models that think in
+    // their content write it: one form to store, cache and split (`crate::reasoning`).
+    if let Some(r) = reasoning {
+        content = format!("<think>{r}</think>\n{content}");
+    }
     if content.is_empty() && (finish_reason == "content_filter" || refusal.is_some()) {
         return Err(ClientError::Refused(
             refusal.unwrap_or_else(|| format!("finish_reason {finish_reason}")),

@@ -115,6 +115,8 @@ pub struct RunOptions {
     pub references: Option<PathBuf>,
     /// The official set the questions come from (`--bench`), as `NAME@VARIANT VERSION`.
     pub bench: Option<String>,
+    /// Show the judge a reasoning model's thinking with its answer (`--keep-reasoning`).
+    pub keep_reasoning: bool,
     /// Output directory.
     pub out: PathBuf,
     /// Prompt override directory.

@@ -91,6 +91,7 @@ pub(super) fn resolve(
             .clone()
             .or_else(|| bench.as_ref().and_then(|b| b.references.clone())),
         bench: bench.as_ref().map(crate::data::Bench::label),
+        keep_reasoning: s.keep_reasoning.unwrap_or(false),
         out: s.out.clone().unwrap_or_else(|| {
             PathBuf::from("results").join(crate::util::safe_file_name(&judge_name))
         }),

@@ -210,6 +210,9 @@ pub struct Settings {
     pub bench: Option<String>,
     /// Where `shinpan data fetch` put the sets.
     pub data_dir: Option<PathBuf>,
+    /// Show the judge a reasoning model's thinking (`<think>…</think>`, `reasoning_content`)
+    /// with its answer; by default only the final answer is judged.
+    pub keep_reasoning: Option<bool>,
     /// Reference answers file.
     pub references: Option<PathBuf>,
     /// Output directory.
@@ -345,6 +348,7 @@ impl Settings {
         self.questions = o.questions.or(self.questions);
         self.bench = o.bench.or(self.bench);
         self.data_dir = o.data_dir.or(self.data_dir);
+        self.keep_reasoning = o.keep_reasoning.or(self.keep_reasoning);
         self.references = o.references.or(self.references);
         self.out = o.out.or(self.out);
         self.prompts = o.prompts.or(self.prompts);

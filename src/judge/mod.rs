@@ -329,8 +329,10 @@ impl Judge {
             } else {
                 reasks.push(reply.content.clone());
             }
-            // Answers the judge quoted back (fenced) are not part of its verdict.
-            let parsed = parse(&strip_fenced(&reply.content));
+            // The judge's own reasoning (a think block, or `reasoning_content`) is kept in the
+            // judgment but never read for the verdict, and neither are answers it quoted back.
+            let decided = crate::reasoning::split(&reply.content).answer;
+            let parsed = parse(&strip_fenced(decided));
             if parsed.is_err() {
                 self.client.forget(&req).await;
             }
@@ -355,7 +357,9 @@ impl Judge {
                     };
                 }
                 Err(_) => {
-                    messages.push(Message::assistant(reply.content));
+                    // Asked again, it sees its answer, not its thinking.
+                    let said = crate::reasoning::split(&reply.content).answer.to_string();
+                    messages.push(Message::assistant(said));
                     match self.prompts.reask(format) {
                         Ok(m) => messages.push(m),
                         Err(e) => return Asked::failed(prompt, e.to_string()),

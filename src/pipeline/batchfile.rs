@@ -62,7 +62,9 @@ pub fn export_requests(opts: &RunOptions, file: &Path) -> anyhow::Result<Exporte
                 let held = cache.as_ref().and_then(|c| c.get(&key).ok().flatten());
                 if let Some(reply) = held {
                     out.cached += 1;
-                    messages.push(Message::assistant(reply.content));
+                    // As `answer` goes on: with the reply's answer, not its thinking.
+                    let said = crate::reasoning::split(&reply.content).answer.to_string();
+                    messages.push(Message::assistant(said));
                     continue;
                 }
                 if written.insert(key.clone()) {

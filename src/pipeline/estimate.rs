@@ -133,6 +133,7 @@ pub fn estimate(opts: &RunOptions, output_tokens: u32) -> anyhow::Result<Estimat
                 choices: vec![Choice {
                     index: 0,
                     turns: vec![filler.clone(); q.turns.len()],
+                    reasoning: Vec::new(),
                 }],
                 tstamp: 0.0,
                 usage: None,

@@ -80,6 +80,7 @@ pub(super) fn prepare_for(
             system_prompt: m.system_prompt.clone(),
             temperature: m.temperature,
             max_tokens: m.max_tokens,
+            keep_reasoning: opts.keep_reasoning,
         })
         .collect();
     let judge = Judge {

@@ -13,6 +13,10 @@ pub struct Choice {
     pub index: u32,
     /// The assistant's replies, one per user turn.
     pub turns: Vec<String>,
+    /// A reasoning model's thinking before each reply (shinpan extension; absent when it
+    /// did not think): kept, and not shown to the judge unless configured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasoning: Vec<Option<String>>,
 }
 
 /// A candidate model's answer to one question.

@@ -429,6 +429,7 @@ mod tests {
             choices: vec![Choice {
                 index: 0,
                 turns: turns.iter().map(|t| t.to_string()).collect(),
+                reasoning: Vec::new(),
             }],
             tstamp: 0.0,
             usage: None,

@@ -15,6 +15,7 @@ mod llama;
 mod nightly;
 mod outcomes;
 mod pipeline;
+mod reasoning;
 mod resume;
 mod review;
 mod robustness;

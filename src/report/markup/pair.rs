@@ -54,6 +54,10 @@ fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
     if has_text {
         headers.extend(["chars", "non-ja"]);
     }
+    let has_thought = pairs.iter().any(|p| p.reasoning_chars.is_some());
+    if has_thought {
+        headers.push("thinking chars");
+    }
     let rows = pairs
         .iter()
         .map(|p| {
@@ -83,6 +87,9 @@ fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
             }
             if has_text {
                 row.extend([num(p.answer_chars, 0), num(p.non_japanese, 3)]);
+            }
+            if has_thought {
+                row.push(num(p.reasoning_chars, 0));
             }
             row
         })

@@ -19,6 +19,10 @@ pub(super) fn single_tables(
     if has_text {
         headers.extend(["chars", "non-ja"]);
     }
+    let has_thought = singles.iter().any(|s| s.reasoning_chars.is_some());
+    if has_thought {
+        headers.push("thinking chars");
+    }
     let rows = singles
         .iter()
         .map(|s| {
@@ -34,6 +38,9 @@ pub(super) fn single_tables(
             row.extend([s.n.to_string(), s.errors.to_string()]);
             if has_text {
                 row.extend([num(s.answer_chars, 0), num(s.non_japanese, 3)]);
+            }
+            if has_thought {
+                row.push(num(s.reasoning_chars, 0));
             }
             row
         })
