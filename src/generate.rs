@@ -121,6 +121,7 @@ pub async fn answer(c: &Candidate, q: &Question) -> Result<AnswerRecord, Generat
         tstamp: unix_now(),
         usage: Some(usage),
         finish_reasons,
+        bench: q.bench.clone(),
     })
 }
 

@@ -48,6 +48,8 @@ pub struct Expectation {
     pub spend: Vec<crate::client::SpendRow>,
     /// The games of a sampled pairwise mode (`None`: every game of the mode).
     pub plan: Option<crate::records::GamePlan>,
+    /// The official set and version the run's questions came from (`--bench`).
+    pub bench: Option<String>,
 }
 
 /// Names (question ids and models) as small numbers, so a million games cost a few bytes each.
@@ -337,6 +339,7 @@ mod tests {
             score,
             turn,
             category: None,
+            bench: None,
             failed: score.is_none(),
             sample: None,
             samples: Default::default(),
@@ -377,6 +380,7 @@ mod tests {
             judge: JudgeName("j".into()),
             turn: 1,
             category: None,
+            bench: None,
             answer_1: None,
             answer_2: None,
             question: None,

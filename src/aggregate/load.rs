@@ -108,6 +108,7 @@ fn expect(
         }
         exp.baseline = exp.baseline.take().or(e.baseline);
         exp.plan = exp.plan.or(e.games);
+        exp.bench = exp.bench.take().or(e.bench);
         if exp.aspects.is_empty() {
             exp.aspects = e.aspects;
         }
@@ -186,28 +187,34 @@ pub fn build_reports(
 
 /// One report per judge of grades, rubric grades (records with aspects) apart from plain ones.
 fn graded_reports(loaded: &Loaded, mode: Option<Mode>, opts: &StatsOptions) -> Vec<Report> {
-    let mut by_judge: BTreeMap<(bool, &str), Vec<&SingleGrade>> = BTreeMap::new();
+    // Keyed by benchmark version too: grades of two versions of a set are reported apart.
+    let mut by_judge: BTreeMap<(bool, &str, Option<&str>), Vec<&SingleGrade>> = BTreeMap::new();
     // A run that expected grades it has none of yet (interrupted early) still reports.
-    for (judge, kind) in loaded.expected.keys() {
+    for ((judge, kind), e) in &loaded.expected {
         if *kind != "pair" {
             by_judge
-                .entry((*kind == "rubric", judge.as_str()))
+                .entry((*kind == "rubric", judge.as_str(), e.bench.as_deref()))
                 .or_default();
         }
     }
     for r in &loaded.single {
-        let key = (r.aspects.is_some(), r.judge.model());
+        let key = (r.aspects.is_some(), r.judge.model(), r.bench.as_deref());
         by_judge.entry(key).or_default().push(r);
     }
     let mut out = Vec::new();
-    for ((rubric, judge), rows) in by_judge {
+    for ((rubric, judge, bench), rows) in by_judge {
         let this = if rubric { Mode::Rubric } else { Mode::Single };
         if mode.is_some_and(|m| m != this) {
             continue;
         }
-        let exp = loaded.expected.get(&(judge.to_string(), this.file_kind()));
+        let exp = loaded
+            .expected
+            .get(&(judge.to_string(), this.file_kind()))
+            .filter(|e| e.bench.as_deref() == bench);
         let result = summarize_single(&rows, opts, &loaded.answers, exp);
-        out.push(Report::single(this, judge, result, exp));
+        let mut report = Report::single(this, judge, result, exp);
+        report.bench = bench.map(str::to_string);
+        out.push(report);
     }
     out
 }
@@ -219,18 +226,27 @@ fn pairwise_reports(
     mode: Option<Mode>,
     opts: &StatsOptions,
 ) -> anyhow::Result<Vec<Report>> {
-    let mut by_judge: BTreeMap<&str, Vec<&PairGame>> = BTreeMap::new();
-    for (judge, kind) in loaded.expected.keys() {
+    // Keyed by benchmark version too: games of two versions of a set are reported apart.
+    let mut by_judge: BTreeMap<(&str, Option<&str>), Vec<&PairGame>> = BTreeMap::new();
+    for ((judge, kind), e) in &loaded.expected {
         if *kind == "pair" {
-            by_judge.entry(judge.as_str()).or_default();
+            by_judge
+                .entry((judge.as_str(), e.bench.as_deref()))
+                .or_default();
         }
     }
     for r in &loaded.pair {
-        by_judge.entry(r.judge.model()).or_default().push(r);
+        by_judge
+            .entry((r.judge.model(), r.bench.as_deref()))
+            .or_default()
+            .push(r);
     }
     let mut out = Vec::new();
-    for (judge, rows) in by_judge {
-        let exp = loaded.expected.get(&(judge.to_string(), "pair"));
+    for ((judge, bench), rows) in by_judge {
+        let exp = loaded
+            .expected
+            .get(&(judge.to_string(), "pair"))
+            .filter(|e| e.bench.as_deref() == bench);
         let base = baseline_of(judge, &rows, baseline, mode, exp)?;
         let this = if base.is_some() {
             Mode::PairwiseBaseline
@@ -239,7 +255,9 @@ fn pairwise_reports(
         };
         let exp = exp.filter(|e| e.mode == Some(this));
         let result = summarize_pairs(&rows, base.as_deref(), opts, &loaded.answers, exp);
-        out.push(Report::pairwise(judge, base, result, exp));
+        let mut report = Report::pairwise(judge, base, result, exp);
+        report.bench = bench.map(str::to_string);
+        out.push(report);
     }
     Ok(out)
 }

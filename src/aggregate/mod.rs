@@ -83,6 +83,10 @@ pub struct Report {
     pub mode: Mode,
     /// The judge model.
     pub judge: String,
+    /// The official set and version the judged questions came from (`--bench`): reports of
+    /// different versions are kept apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bench: Option<String>,
     /// The baseline model (pairwise-baseline only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<String>,
@@ -166,6 +170,7 @@ impl Report {
         Report {
             mode,
             judge: judge.to_string(),
+            bench: exp.and_then(|e| e.bench.clone()),
             baseline,
             models,
             position_bias: None,

@@ -23,6 +23,7 @@ pub fn report(a: ReportArgs) -> anyhow::Result<()> {
         );
     }
     let reports = build_reports(&loaded, a.baseline.as_deref(), mode, &opts)?;
+    warn_mixed_versions(&reports);
     let format = match a.format {
         ReportFormat::Table => Format::Table,
         ReportFormat::Md => Format::Md,
@@ -51,4 +52,22 @@ fn run_items(paths: &[std::path::PathBuf]) -> Vec<crate::review::ReviewRecord> {
         }
     }
     items
+}
+
+/// Says when one judge's judgments come from several versions of a benchmark set: they are
+/// reported apart, never averaged together.
+fn warn_mixed_versions(reports: &[crate::aggregate::Report]) {
+    let mut seen: std::collections::BTreeMap<(&str, &str), Vec<&str>> = Default::default();
+    for r in reports {
+        seen.entry((r.judge.as_str(), r.mode.file_kind()))
+            .or_default()
+            .push(r.bench.as_deref().unwrap_or("no recorded set"));
+    }
+    for ((judge, kind), versions) in seen.into_iter().filter(|(_, v)| v.len() > 1) {
+        eprintln!(
+            "shinpan: warning: {kind} judgments of {judge} come from {} benchmark versions ({}); they are reported apart",
+            versions.len(),
+            versions.join(", ")
+        );
+    }
 }

@@ -138,6 +138,7 @@ pub fn estimate(opts: &RunOptions, output_tokens: u32) -> anyhow::Result<Estimat
                 tstamp: 0.0,
                 usage: None,
                 finish_reasons: Vec::new(),
+                bench: None,
             }));
         }
     }

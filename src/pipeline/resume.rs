@@ -40,8 +40,10 @@ pub(super) fn load(opts: &RunOptions, setup: &Setup) -> anyhow::Result<State> {
     for (mi, c) in setup.candidates.iter().enumerate() {
         let path = setup.dir.answers(&c.name);
         for (_, mut a) in read::<AnswerRecord>(&path)? {
+            // An answer to another version of the set is not this run's answer.
             if let Some(&qi) = qindex.get(a.question_id.as_str())
                 && a.turns().len() >= questions[qi].turns.len()
+                && a.bench == questions[qi].bench
             {
                 a.model_id = c.name.clone();
                 // The question file's spelling of the id wins (`1` and `"1"` are one id).
@@ -57,9 +59,9 @@ pub(super) fn load(opts: &RunOptions, setup: &Setup) -> anyhow::Result<State> {
         setup.dir.judgments(&setup.judge.name, opts.mode)
     };
     let recorded = if opts.mode.is_graded() {
-        recorded::<SingleGrade>(&source, &setup.judge.name)?
+        recorded::<SingleGrade>(&source, &setup.judge.name, opts.bench.as_deref())?
     } else {
-        recorded::<PairGame>(&source, &setup.judge.name)?
+        recorded::<PairGame>(&source, &setup.judge.name, opts.bench.as_deref())?
     };
     Ok(State { answers, recorded })
 }
@@ -74,6 +76,7 @@ fn read<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<(usiz
 fn recorded<T: Judgment + serde::de::DeserializeOwned>(
     path: &Path,
     judge: &str,
+    bench: Option<&str>,
 ) -> anyhow::Result<HashMap<ItemSample, Recorded>> {
     let rows: Vec<T> = read::<T>(path)?.into_iter().map(|(_, r)| r).collect();
     let mine: Vec<&T> = rows.iter().filter(|r| r.key().judge == judge).collect();
@@ -92,6 +95,7 @@ fn recorded<T: Judgment + serde::de::DeserializeOwned>(
                 valid: r.has_verdict(),
                 digest: r.digest(),
                 winners: r.game_winners(),
+                same_bench: r.bench() == bench,
             },
         );
     }

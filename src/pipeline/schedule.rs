@@ -41,6 +41,8 @@ pub(super) struct Recorded {
     pub(super) digest: Option<InputDigest>,
     /// A game's verdicts in its two orders (`None` for grades).
     pub(super) winners: Option<[Winner; 2]>,
+    /// It was made on this run's benchmark set and version (or neither recorded one).
+    pub(super) same_bench: bool,
 }
 
 /// Games a sampled mode plays (`pairwise-n`, `pairwise-adaptive`).
@@ -444,7 +446,8 @@ impl Scheduler {
         let Some(r) = recorded.filter(|r| r.valid) else {
             return false;
         };
-        if r.digest.is_none_or(|d| d == now) {
+        // A verdict made on another version of the set stands for nothing here.
+        if r.same_bench && r.digest.is_none_or(|d| d == now) {
             self.reused += 1;
             true
         } else {
@@ -502,9 +505,9 @@ impl Scheduler {
                                 sample,
                             );
                             let stands = digest.is_some_and(|d| {
-                                self.recorded
-                                    .get(&key)
-                                    .is_some_and(|r| r.valid && r.digest.is_none_or(|x| x == d))
+                                self.recorded.get(&key).is_some_and(|r| {
+                                    r.valid && r.same_bench && r.digest.is_none_or(|x| x == d)
+                                })
                             });
                             if !stands {
                                 out.push((q, m1, m2, turn, sample));

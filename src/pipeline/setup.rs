@@ -197,6 +197,9 @@ pub fn load_inputs(opts: &RunOptions) -> anyhow::Result<Vec<Question>> {
     if let Some(r) = &opts.references {
         attach_references(&mut qs, r).map_err(|e| UsageError(e.to_string()))?;
     }
+    for q in &mut qs {
+        q.bench = opts.bench.clone();
+    }
     Ok(qs)
 }
 

@@ -41,6 +41,10 @@ pub struct AnswerRecord {
     /// Why each turn stopped (`stop`, `length`, …) (shinpan extension).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub finish_reasons: Vec<String>,
+    /// The official set and version it belongs to (`--bench`: `NAME@VARIANT VERSION`;
+    /// shinpan extension), so results of different versions are never mixed silently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench: Option<String>,
 }
 
 impl AnswerRecord {

@@ -53,6 +53,8 @@ pub trait Judgment {
     fn game_winners(&self) -> Option<[crate::types::Winner; 2]> {
         None
     }
+    /// The benchmark set and version it was made on (`--bench`), when recorded.
+    fn bench(&self) -> Option<&str>;
 }
 
 /// A grade that can stand for several samples.
@@ -351,6 +353,7 @@ mod tests {
             score,
             turn: 1,
             category: None,
+            bench: None,
             failed: score.is_none() && digest.is_some(),
             sample,
             samples: Default::default(),
@@ -421,6 +424,7 @@ mod tests {
             category: "writing".into(),
             turns: vec!["一".into(), "二".into()],
             reference: None,
+            bench: None,
         }];
         let answer = |turns: &[&str]| AnswerRecord {
             question_id: QuestionId::number(1),
@@ -434,6 +438,7 @@ mod tests {
             tstamp: 0.0,
             usage: None,
             finish_reasons: Vec::new(),
+            bench: None,
         };
         let old = answer(&["a", "b"]);
         let now = [answer(&["a", "b2"])];

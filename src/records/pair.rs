@@ -54,6 +54,10 @@ pub struct PairJudgment {
     /// The question's category (shinpan extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// The official set and version it belongs to (`--bench`: `NAME@VARIANT VERSION`;
+    /// shinpan extension), so results of different versions are never mixed silently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench: Option<String>,
     /// Which of `--judge-samples` repeated judgments this is (journal records only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<u32>,
@@ -101,6 +105,9 @@ pub struct PairGame {
     /// The question's category, when recorded.
     #[serde(default)]
     pub category: Option<String>,
+    /// The official set and version (`--bench`), when recorded.
+    #[serde(default)]
+    pub bench: Option<Name>,
     /// Length and language of model_1's answer, when the record embeds it (ja-vicuna-qa).
     #[serde(default, deserialize_with = "stats_of_text")]
     pub answer_1: Option<TextStats>,
@@ -138,6 +145,7 @@ impl From<&PairJudgment> for PairGame {
             judge: JudgeName(Name::intern(j.judge.model())),
             turn: j.turn,
             category: j.category.clone(),
+            bench: j.bench.as_deref().map(Name::intern),
             answer_1: None,
             answer_2: None,
             question: None,
@@ -172,6 +180,9 @@ macro_rules! game {
             }
             fn game_winners(&self) -> Option<[Winner; 2]> {
                 Some([self.g1_winner, self.g2_winner])
+            }
+            fn bench(&self) -> Option<&str> {
+                self.bench.as_deref()
             }
             fn has_verdict(&self) -> bool {
                 self.g1_winner != Winner::Error && self.g2_winner != Winner::Error

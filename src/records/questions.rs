@@ -23,6 +23,10 @@ pub struct Question {
     /// Reference answers, one per turn, when the question file carries them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<Vec<String>>,
+    /// The official set and version it belongs to (`--bench`: `NAME@VARIANT VERSION`;
+    /// shinpan extension), so results of different versions are never mixed silently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench: Option<String>,
 }
 
 fn default_category() -> String {
@@ -196,6 +200,7 @@ mod tests {
             category: "math".into(),
             turns: vec!["1+1?".into()],
             reference: None,
+            bench: None,
         }];
         let f = file(
             "{\"question_id\": 7, \"answer_id\": \"x\", \"model_id\": \"gpt-4\", \"choices\": [{\"index\": 0, \"turns\": [\"2\"]}], \"tstamp\": 1.0}\n",

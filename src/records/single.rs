@@ -52,6 +52,10 @@ pub struct SingleJudgment {
     /// The question's category (shinpan extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// The official set and version it belongs to (`--bench`: `NAME@VARIANT VERSION`;
+    /// shinpan extension), so results of different versions are never mixed silently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bench: Option<String>,
     /// Why there is no score (shinpan extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -106,6 +110,9 @@ pub struct SingleGrade {
     /// The question's category, when recorded.
     #[serde(default)]
     pub category: Option<String>,
+    /// The official set and version (`--bench`), when recorded.
+    #[serde(default)]
+    pub bench: Option<Name>,
     /// Whether shinpan recorded why there is no score (the reason is not kept).
     #[serde(default, rename = "error", deserialize_with = "present")]
     pub failed: bool,
@@ -139,6 +146,7 @@ impl From<&SingleJudgment> for SingleGrade {
             score: j.score,
             turn: j.turn,
             category: j.category.clone(),
+            bench: j.bench.as_deref().map(Name::intern),
             failed: j.error.is_some(),
             sample: j.sample,
             samples: j.samples.clone(),
@@ -176,6 +184,9 @@ macro_rules! graded {
             }
             fn recorded_failure(&self) -> bool {
                 $failed(self)
+            }
+            fn bench(&self) -> Option<&str> {
+                self.bench.as_deref()
             }
         }
 

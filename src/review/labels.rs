@@ -111,6 +111,7 @@ pub fn read_labels(path: &Path) -> Result<Labels, UsageError> {
                 score: Some(grade),
                 turn: r.turn,
                 category: None,
+                bench: None,
                 failed: false,
                 sample: None,
                 samples: Default::default(),

@@ -308,4 +308,41 @@ fn bench_runs_on_the_fetched_set_and_records_it() {
     let o = run(&["--bench", "japanese-mt-bench@70"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("has no variant \"70\""));
+    // Every answer and judgment carries the set and version.
+    for f in ["answers/a.jsonl", "judgments/j_single.jsonl"] {
+        let text = std::fs::read_to_string(out.join(f)).unwrap();
+        let label = "\"bench\":\"ja-vicuna-qa@80 128a862\"";
+        assert!(text.lines().all(|l| l.contains(label)), "{f}");
+    }
+    // The other version of the set in another directory: reported apart, with a warning.
+    let jmt = tmp.path().join("jmt");
+    let full = tmp.path().join("jmt80");
+    assert!(run_into(&full, "japanese-mt-bench").status.success());
+    let o = run_bin(&[
+        "report",
+        jmt.to_str().unwrap(),
+        full.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let reports = stdout_json(&o);
+    let benches: Vec<&str> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["bench"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        benches,
+        [
+            "japanese-mt-bench@60 e37eb28",
+            "japanese-mt-bench@80 e37eb28"
+        ]
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("come from 2 benchmark versions"));
+    // The same directory run on the other version reuses nothing made on the first.
+    let o = run_into(&jmt, "japanese-mt-bench");
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(said.contains("answers: 80 generated, 0 reused"), "{said}");
+    assert!(said.contains(", 0 reused, 0 blocked"), "{said}");
 }

@@ -70,6 +70,10 @@ pub fn tables(r: &Report) -> Vec<Table> {
         }
         _ => format!("{} (judge: {})", r.mode.as_str(), r.judge),
     };
+    let title = match &r.bench {
+        Some(b) => format!("{b}: {title}"),
+        None => title,
+    };
     let title = if r.partial {
         format!("{title} — PARTIAL")
     } else {
