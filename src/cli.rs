@@ -258,6 +258,12 @@ pub struct CommonArgs {
     /// questions, and its reference answers unless --references is given.
     #[arg(long, value_name = "NAME", conflicts_with = "questions")]
     pub bench: Option<String>,
+    /// Judge prompts: `shinpan` (the built-in Japanese prompts), a fetched set's name
+    /// (ja-vicuna-qa, japanese-mt-bench, rakuda, mt-bench: its judge_prompts.jsonl as
+    /// published, records named as upstream names them), or a judge_prompts.jsonl file
+    /// [default: the --bench set's, else shinpan].
+    #[arg(long, value_name = "NAME|FILE")]
+    pub prompt_set: Option<String>,
     /// Where `shinpan data fetch` put the sets [default: $SHINPAN_DATA_DIR, else
     /// $XDG_DATA_HOME/shinpan/data, else ~/.local/share/shinpan/data].
     #[arg(long, value_name = "DIR")]
@@ -354,6 +360,7 @@ impl CommonArgs {
             questions: self.questions.clone(),
             bench: self.bench.clone(),
             data_dir: self.data_dir.clone(),
+            prompt_set: self.prompt_set.clone(),
             references: self.references.clone(),
             out: self.out.clone(),
             prompts: self.prompts.clone(),

@@ -117,6 +117,9 @@ pub struct RunOptions {
     pub bench: Option<String>,
     /// Show the judge a reasoning model's thinking with its answer (`--keep-reasoning`).
     pub keep_reasoning: bool,
+    /// An upstream judge prompt set: its name and its `judge_prompts.jsonl` (`None`: the
+    /// built-in prompts).
+    pub prompt_set: Option<(String, PathBuf)>,
     /// Output directory.
     pub out: PathBuf,
     /// Prompt override directory.

@@ -92,6 +92,7 @@ pub(super) fn resolve(
             .or_else(|| bench.as_ref().and_then(|b| b.references.clone())),
         bench: bench.as_ref().map(crate::data::Bench::label),
         keep_reasoning: s.keep_reasoning.unwrap_or(false),
+        prompt_set: prompt_set(&s, bench.as_ref())?,
         out: s.out.clone().unwrap_or_else(|| {
             PathBuf::from("results").join(crate::util::safe_file_name(&judge_name))
         }),
@@ -361,6 +362,41 @@ fn resolve_aspects(
         ));
     }
     Ok(out)
+}
+
+/// The judge prompt set: `--prompt-set` (`shinpan`, a fetched set's name, or a file), else
+/// the `--bench` set's own, else none (the built-in prompts).
+fn prompt_set(
+    s: &Settings,
+    bench: Option<&crate::data::Bench>,
+) -> Result<Option<(String, PathBuf)>, UsageError> {
+    let dir = || s.data_dir.clone().unwrap_or_else(crate::data::default_dir);
+    let of_bench = |b: &crate::data::Bench| b.prompts.clone().map(|p| (b.set.name.to_string(), p));
+    match s.prompt_set.as_deref().map(str::trim) {
+        Some("shinpan") => Ok(None),
+        Some(name) if crate::data::find(name).is_some() => {
+            let b = crate::data::resolve(name, &dir())
+                .map_err(|e| UsageError(e.0.replace("--bench", "--prompt-set")))?;
+            match of_bench(&b) {
+                Some(p) => Ok(Some(p)),
+                None => usage(format!("--prompt-set {name}: the set has no judge prompts")),
+            }
+        }
+        Some(file) => {
+            let path = PathBuf::from(file);
+            if !path.is_file() {
+                return usage(format!(
+                    "--prompt-set {file}: not a known set (shinpan data list) nor a judge_prompts.jsonl file"
+                ));
+            }
+            let name = path
+                .file_stem()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| file.to_string());
+            Ok(Some((name, path)))
+        }
+        None => Ok(bench.and_then(of_bench)),
+    }
 }
 
 #[cfg(test)]

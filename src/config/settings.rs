@@ -210,6 +210,9 @@ pub struct Settings {
     pub bench: Option<String>,
     /// Where `shinpan data fetch` put the sets.
     pub data_dir: Option<PathBuf>,
+    /// Judge prompts: `shinpan` (the built-in ones), a fetched set's name (its
+    /// `judge_prompts.jsonl` as published), or such a file; with `bench`, that set's.
+    pub prompt_set: Option<String>,
     /// Show the judge a reasoning model's thinking (`<think>…</think>`, `reasoning_content`)
     /// with its answer; by default only the final answer is judged.
     pub keep_reasoning: Option<bool>,
@@ -348,6 +351,7 @@ impl Settings {
         self.questions = o.questions.or(self.questions);
         self.bench = o.bench.or(self.bench);
         self.data_dir = o.data_dir.or(self.data_dir);
+        self.prompt_set = o.prompt_set.or(self.prompt_set);
         self.keep_reasoning = o.keep_reasoning.or(self.keep_reasoning);
         self.references = o.references.or(self.references);
         self.out = o.out.or(self.out);

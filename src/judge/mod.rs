@@ -4,10 +4,12 @@
 
 mod fence;
 mod prompts;
+mod sets;
 pub mod verdict;
 
 pub use fence::{fence, strip_fenced};
 pub use prompts::{PromptError, PromptKind, Prompts};
+pub use sets::{OutputFormat, PromptSet, SetPrompt};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,6 +39,8 @@ pub struct Judge {
     pub reasks: u32,
     /// Rubric aspects and their weights in the overall score (rubric mode).
     pub aspects: Vec<(String, f64)>,
+    /// An upstream prompt set used as published (`--prompt-set`), instead of `prompts`.
+    pub set: Option<Arc<PromptSet>>,
 }
 
 /// The outcome of asking for one verdict.
@@ -60,16 +64,16 @@ impl Judge {
     ) -> SingleJudgment {
         let kind = PromptKind::select(false, q.judged_reference().is_some(), turn);
         let vars = graded_vars(q, answer, turn);
-        let parse = |t: &str| parse_rating(t).map(|s| (s, None));
-        let asked = self
-            .ask(
-                kind,
-                &vars,
-                sample,
-                &parse,
-                "[[評価]]（1から10の整数。例: [[5]]）",
-            )
-            .await;
+        let upstream = self.set.as_ref().and_then(|s| s.prompt(kind));
+        let parse = |t: &str| match upstream {
+            Some(p) => p.rating(t).map(|s| (s, None)),
+            None => parse_rating(t).map(|s| (s, None)),
+        };
+        let format = match upstream {
+            Some(p) => p.format.reask_hint(&p.format_text),
+            None => "[[評価]]（1から10の整数。例: [[5]]）".to_string(),
+        };
+        let asked = self.ask(kind, &vars, sample, &parse, &format).await;
         self.graded_record(q, answer, turn, sample, kind, asked)
     }
 
@@ -120,7 +124,7 @@ impl Judge {
         SingleJudgment {
             question_id: q.question_id.clone(),
             model: answer.model_id.clone(),
-            judge: JudgeId(vec![self.name.clone(), kind.name().into()]),
+            judge: JudgeId(vec![self.name.clone(), self.prompt_name(kind)]),
             user_prompt: asked.prompt,
             judgment: asked.judgment,
             score,
@@ -167,7 +171,7 @@ impl Judge {
             model_2: m2.model_id.clone(),
             g1_winner: map(&g1.verdict, Winner::Model1, Winner::Model2),
             g2_winner: map(&g2.verdict, Winner::Model2, Winner::Model1),
-            judge: JudgeId(vec![self.name.clone(), kind.name().into()]),
+            judge: JudgeId(vec![self.name.clone(), self.prompt_name(kind)]),
             g1_error: g1.verdict.as_ref().err().cloned(),
             g2_error: g2.verdict.as_ref().err().cloned(),
             g1_user_prompt: g1.prompt,
@@ -195,14 +199,16 @@ impl Judge {
         sample: Option<u32>,
     ) -> Asked<Choice> {
         let (kind, vars) = game_vars(q, a, b, turn);
-        self.ask(
-            kind,
-            &vars,
-            sample,
-            &parse_choice,
-            "[[A]]、[[B]]、[[C]] のいずれか",
-        )
-        .await
+        let upstream = self.set.as_ref().and_then(|s| s.prompt(kind));
+        let parse = |t: &str| match upstream {
+            Some(p) => p.choice(t),
+            None => parse_choice(t),
+        };
+        let format = match upstream {
+            Some(p) => p.format.reask_hint(&p.format_text),
+            None => "[[A]]、[[B]]、[[C]] のいずれか".to_string(),
+        };
+        self.ask(kind, &vars, sample, &parse, &format).await
     }
 
     /// The messages judging one item sends first (before any re-ask): one conversation for
@@ -227,6 +233,15 @@ impl Judge {
         asks.iter().map(|(k, v)| self.render(*k, v)).collect()
     }
 
+    /// The name judgment records give the prompt of `kind`: the upstream set's (`pair-v2`,
+    /// `single-math-v1`, …) when one is used, else shinpan's template name.
+    fn prompt_name(&self, kind: PromptKind) -> String {
+        match self.set.as_ref().and_then(|s| s.prompt(kind)) {
+            Some(p) => p.name.clone(),
+            None => kind.name().to_string(),
+        }
+    }
+
     /// A judge prompt's messages.
     fn render(
         &self,
@@ -234,6 +249,10 @@ impl Judge {
         vars: &[(String, String)],
     ) -> Result<Vec<Message>, PromptError> {
         let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        // The set's prompt where it has one; shinpan's for a judgment it lacks.
+        if let Some(set) = self.set.as_ref().filter(|s| s.prompt(kind).is_some()) {
+            return set.render(kind, &refs);
+        }
         let names: Vec<String> = self.aspects.iter().map(|(a, _)| a.clone()).collect();
         self.prompts.render(kind, &refs, &names)
     }
@@ -290,11 +309,17 @@ impl Judge {
             Ok(m) => m,
             Err(e) => return Asked::failed(String::new(), e.to_string()),
         };
-        let prompt = messages[1].content.clone();
+        let prompt = messages
+            .iter()
+            .find(|m| m.role == crate::client::Role::User)
+            .map(|m| m.content.clone())
+            .unwrap_or_default();
         // A server that constrains output to a schema gets one: the verdict then comes as
         // JSON, and the tag parser still reads a reply that is not. Asked again, the judge
         // gives the verdict alone, as the re-ask prompt says.
-        let structured = self.client.config().structured_verdicts;
+        // Upstream prompts are used as published: no schema beside them.
+        let upstream = self.set.as_ref().is_some_and(|s| s.prompt(kind).is_some());
+        let structured = self.client.config().structured_verdicts && !upstream;
         let schema_for =
             |round: u32| structured.then(|| verdict::schema(kind.asks(), &names, round == 0));
         let mut usage = Usage::default();

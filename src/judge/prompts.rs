@@ -10,7 +10,7 @@ use super::fence::fence;
 use crate::client::Message;
 
 /// The judge prompt to use for one judgment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PromptKind {
     Single,
     SingleRef,
@@ -177,8 +177,8 @@ const BUILTIN: &[(&str, &str)] = &[
 #[derive(Debug, thiserror::Error)]
 #[error("prompt template {origin}: {message}")]
 pub struct PromptError {
-    origin: String,
-    message: String,
+    pub(super) origin: String,
+    pub(super) message: String,
 }
 
 /// The loaded set of judge prompts.

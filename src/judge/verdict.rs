@@ -52,6 +52,8 @@ pub const CHOICE_TAG: &str = "[[A]]";
 pub const RATING_TAGS: &[&str] = &["[[評価]]", "[[rating]]"];
 /// The heading under which rubric prompts list their aspects, one `- name` line each.
 pub const ASPECTS_HEADING: &str = "[評価の観点]";
+/// What Rakuda's pairwise prompt shows its first answer under (its verdict is the last digit).
+pub const LAST_DIGIT_MARK: &str = "[アシスタント1の回答の開始]";
 
 /// What a judge prompt (its first user message) asks for; `None` for a candidate's prompt.
 /// Fenced answers are left out first: what an answer imitates says nothing of the request.
@@ -59,7 +61,7 @@ pub fn recognise(prompt: &str) -> Option<Asks> {
     let prompt = super::strip_fenced(prompt);
     if prompt.contains(ASPECTS_HEADING) {
         Some(Asks::Aspects)
-    } else if prompt.contains(CHOICE_TAG) {
+    } else if prompt.contains(CHOICE_TAG) || prompt.contains(LAST_DIGIT_MARK) {
         Some(Asks::Choice)
     } else if RATING_TAGS.iter().any(|t| prompt.contains(t)) {
         Some(Asks::Rating)

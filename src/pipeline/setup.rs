@@ -83,7 +83,18 @@ pub(super) fn prepare_for(
             keep_reasoning: opts.keep_reasoning,
         })
         .collect();
+    let set = match &opts.prompt_set {
+        Some((name, path)) => {
+            let (set, note) = prompt_set(opts, name, path, &questions)?;
+            if let (true, Some(n)) = (progress, note) {
+                eprintln!("shinpan: note: {n}");
+            }
+            Some(Arc::new(set))
+        }
+        None => None,
+    };
     let judge = Judge {
+        set,
         client: client_of(&opts.judge),
         name: opts.judge.name.clone(),
         api_model: opts.judge.api_model.clone(),
@@ -244,6 +255,43 @@ fn clients(
 
 fn endpoint_key(m: &ModelOptions) -> String {
     format!("{:?}", m.endpoints)
+}
+
+/// Loads an upstream prompt set and checks that it has a prompt for every judgment the run
+/// will make (a set without multi-turn prompts cannot judge turn 2), before anything is sent.
+fn prompt_set(
+    opts: &RunOptions,
+    name: &str,
+    path: &Path,
+    questions: &[Question],
+) -> Result<(crate::judge::PromptSet, Option<String>), UsageError> {
+    use crate::judge::PromptKind;
+    let set = crate::judge::PromptSet::load(name, path)
+        .map_err(|e| UsageError(format!("--prompt-set {name}: {e}")))?;
+    if opts.mode == crate::types::Mode::Rubric {
+        return Err(UsageError(format!(
+            "--prompt-set {name}: upstream sets have no rubric prompt; use --mode single, or the built-in prompts"
+        )));
+    }
+    let pairwise = !opts.mode.is_graded();
+    let mut missing: Vec<&str> = Vec::new();
+    for q in questions {
+        for turn in 1..=q.turns.len() {
+            let kind = PromptKind::select(pairwise, q.judged_reference().is_some(), turn);
+            if set.prompt(kind).is_none() && !missing.contains(&kind.name()) {
+                missing.push(kind.name());
+            }
+        }
+    }
+    let note = (!missing.is_empty()).then(|| {
+        let have: Vec<&str> = set.names().into_iter().map(|(_, n)| n).collect();
+        format!(
+            "prompt set {name} ({}) has no prompt for {} judgments; those are made with shinpan's built-in prompt of that name, and their records say so",
+            have.join(", "),
+            missing.join(", ")
+        )
+    });
+    Ok((set, note))
 }
 
 /// A directory holds one slice of the questions: a run of another shard (or of all of them)

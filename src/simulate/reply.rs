@@ -85,13 +85,22 @@ pub(super) fn reply(
     messages: &[(String, String)],
     structured: bool,
 ) -> Said {
+    // Upstream prompt sets put their instructions (and the verdict format) in the system
+    // message: a judge request is told by the system message and the first user message.
+    let system = messages
+        .iter()
+        .find(|(r, _)| r == "system")
+        .map(|(_, c)| c.as_str())
+        .unwrap_or("");
+    let user = messages
+        .iter()
+        .find(|(r, _)| r == "user")
+        .map(|(_, c)| c.as_str())
+        .unwrap_or("");
+    let told = format!("{system}\n{user}");
     let asked = Asked {
         config,
-        prompt: messages
-            .iter()
-            .find(|(r, _)| r == "user")
-            .map(|(_, c)| c.as_str())
-            .unwrap_or(""),
+        prompt: user,
         key: messages
             .iter()
             .flat_map(|(_, c)| c.as_bytes())
@@ -101,7 +110,7 @@ pub(super) fn reply(
             && messages.iter().any(|(r, _)| r == "assistant"),
         structured,
     };
-    match recognise(asked.prompt) {
+    match recognise(&told) {
         Some(Asks::Aspects) => rubric(&asked),
         Some(Asks::Choice) => choice(&asked),
         Some(Asks::Rating) => rating(&asked),
@@ -150,6 +159,15 @@ fn choice(a: &Asked) -> Said {
     let choice = pair_verdict(a.config, a.prompt);
     if a.garbles() {
         return garbled("どちらの回答にも長所があり、判断が難しいところです。");
+    }
+    // Rakuda's prompt asks for 1, 2 or 3 on the last line.
+    if a.prompt.contains(crate::judge::verdict::LAST_DIGIT_MARK) {
+        let digit = match choice {
+            'A' => 1,
+            'B' => 2,
+            _ => 3,
+        };
+        return judge(format!("両方の回答を比較しました。\n{digit}"));
     }
     judge(if a.structured {
         format!("{{\"explanation\": \"両方の回答を比較しました。\", \"verdict\": \"{choice}\"}}")
@@ -237,32 +255,45 @@ fn single_verdict(config: &SimConfig, prompt: &str) -> u32 {
     (1.0 + m * 0.9).round().clamp(1.0, 10.0) as u32
 }
 
-fn pair_answers(prompt: &str) -> Option<(&str, &str)> {
-    let a = between(
-        prompt,
+/// The start and end markers of the two answers in the pairwise prompts the simulator
+/// knows: shinpan's (one turn, and the conversation), ja-vicuna-qa's, Rakuda's, MT-bench's.
+const PAIR_MARKERS: [[&str; 4]; 5] = [
+    [
         "[アシスタントAの回答の開始]",
         "[アシスタントAの回答の終了]",
-    )
-    .or_else(|| {
-        between(
-            prompt,
-            "<|アシスタントAとの会話の開始|>",
-            "<|アシスタントAとの会話の終了|>",
-        )
-    })?;
-    let b = between(
-        prompt,
         "[アシスタントBの回答の開始]",
         "[アシスタントBの回答の終了]",
-    )
-    .or_else(|| {
-        between(
-            prompt,
-            "<|アシスタントBとの会話の開始|>",
-            "<|アシスタントBとの会話の終了|>",
-        )
-    })?;
-    Some((a, b))
+    ],
+    [
+        "<|アシスタントAとの会話の開始|>",
+        "<|アシスタントAとの会話の終了|>",
+        "<|アシスタントBとの会話の開始|>",
+        "<|アシスタントBとの会話の終了|>",
+    ],
+    [
+        "[アシスタントAの答えの始まり]",
+        "[アシスタントAの答えの終わり]",
+        "[アシスタントBの答えの始まり]",
+        "[アシスタントBの答えの終わり]",
+    ],
+    [
+        "[アシスタント1の回答の開始]",
+        "[アシスタント1の回答の終了]",
+        "[アシスタント2の回答の開始]",
+        "[アシスタント2の回答の終了]",
+    ],
+    [
+        "[The Start of Assistant A's Answer]",
+        "[The End of Assistant A's Answer]",
+        "[The Start of Assistant B's Answer]",
+        "[The End of Assistant B's Answer]",
+    ],
+];
+
+fn pair_answers(prompt: &str) -> Option<(&str, &str)> {
+    PAIR_MARKERS
+        .iter()
+        .find_map(|[sa, ea, sb, eb]| Some((between(prompt, sa, ea)?, between(prompt, sb, eb)?)))
 }
 
 fn pair_verdict(config: &SimConfig, prompt: &str) -> char {

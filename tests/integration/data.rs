@@ -346,3 +346,145 @@ fn bench_runs_on_the_fetched_set_and_records_it() {
     assert!(said.contains("answers: 80 generated, 0 reused"), "{said}");
     assert!(said.contains(", 0 reused, 0 blocked"), "{said}");
 }
+
+#[test]
+fn every_published_prompt_set_loads_renders_and_parses() {
+    use shinpan::judge::{OutputFormat, PromptKind, PromptSet};
+    for (name, file, want) in [
+        ("ja-vicuna-qa", "ja_vicuna_qa/judge_prompts.jsonl", 4),
+        (
+            "japanese-mt-bench",
+            "japanese_mt_bench/judge_ja_prompts.jsonl",
+            2,
+        ),
+        ("rakuda", "rakuda/judge_prompts.jsonl", 1),
+        ("mt-bench", "mt_bench/judge_prompts.jsonl", 8),
+    ] {
+        let set = PromptSet::load(name, &Path::new(DS).join(file)).unwrap();
+        assert_eq!(set.names().len(), want, "{name}: {:?}", set.names());
+        for (kind, upstream) in set.names() {
+            // Every variable shinpan gives that judgment, as values that show where they went.
+            let vars: Vec<(&str, &str)> = [
+                "question",
+                "answer",
+                "answer_a",
+                "answer_b",
+                "ref_answer",
+                "question_1",
+                "question_2",
+                "answer_1",
+                "answer_2",
+                "answer_a_1",
+                "answer_a_2",
+                "answer_b_1",
+                "answer_b_2",
+                "ref_answer_1",
+                "ref_answer_2",
+            ]
+            .iter()
+            .map(|v| (*v, *v))
+            .collect();
+            let messages = set.render(kind, &vars).unwrap();
+            let user = &messages.last().unwrap().content;
+            assert!(
+                !user.contains('{'),
+                "{name} {upstream}: unfilled placeholder in {user}"
+            );
+            let p = set.prompt(kind).unwrap();
+            // A verdict in the prompt's own format reads back.
+            match (kind, p.format) {
+                (_, OutputFormat::LastDigit) => {
+                    assert_eq!(
+                        p.choice("比較しました。\n2").unwrap(),
+                        shinpan::judge::verdict::Choice::B
+                    );
+                }
+                (
+                    PromptKind::Pair
+                    | PromptKind::PairRef
+                    | PromptKind::PairMulti
+                    | PromptKind::PairRefMulti,
+                    _,
+                ) => {
+                    assert_eq!(
+                        p.choice("…[[C]]").unwrap(),
+                        shinpan::judge::verdict::Choice::Tie
+                    );
+                }
+                _ => assert_eq!(p.rating("評価：[[7]]").unwrap(), 7.0),
+            }
+        }
+    }
+}
+
+#[test]
+fn a_run_on_ja_vicuna_qa_with_its_prompts_writes_records_shaped_as_upstreams() {
+    let mirror = Mirror::start();
+    let sim = Sim::start(SimConfig::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    assert!(
+        fetch(&data, &mirror.base, &["ja-vicuna-qa"])
+            .status
+            .success()
+    );
+    let out = tmp.path().join("out");
+    let o = run_bin(&[
+        "run",
+        "--models",
+        "calm2,davinci",
+        "--judge",
+        "gpt-4",
+        "--mode",
+        "pairwise-baseline",
+        "--baseline",
+        "davinci",
+        "--base-url",
+        &sim.url,
+        "--api-key-env",
+        "",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--bench",
+        "ja-vicuna-qa",
+        "--prompt-set",
+        "ja-vicuna-qa",
+        "--format",
+        "json",
+    ]);
+    let report = stdout_json(&o);
+    assert_eq!(report["partial"], false, "{report}");
+    let ours = crate::support::jsonl(&out.join("judgments/gpt-4_pair.jsonl"));
+    assert_eq!(ours.len(), 80);
+    // The upstream FastChat-format records of ja-vicuna-qa: every field they have, ours has.
+    let upstream = crate::support::jsonl(
+        &Path::new(DS).join("ja_vicuna_qa/model_judgment_at_4258021/gpt-4_pair.jsonl"),
+    );
+    let keys = |r: &Value| -> std::collections::BTreeSet<String> {
+        r.as_object().unwrap().keys().cloned().collect()
+    };
+    let missing: Vec<String> = keys(&upstream[0])
+        .difference(&keys(&ours[0]))
+        .cloned()
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "fields upstream has and ours lacks: {missing:?}"
+    );
+    // Named as the set names its prompts, and shown as it shows them.
+    for r in &ours {
+        let prompt = r["judge"][1].as_str().unwrap();
+        assert!(["pair", "pair-math"].contains(&prompt), "{prompt}");
+        assert!(
+            r["g1_user_prompt"]
+                .as_str()
+                .unwrap()
+                .starts_with("[ユーザーの質問]\n")
+        );
+    }
+    // The coding and math questions (ids 61-80 upstream) were judged with the reference prompt.
+    let math = ours.iter().filter(|r| r["judge"][1] == "pair-math").count();
+    assert!(math > 0 && math < 80, "{math}");
+}
