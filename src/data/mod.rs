@@ -242,15 +242,6 @@ pub fn resolve(spec: &str, data_dir: &Path) -> Result<Bench, DataError> {
                 ))
             })?
     };
-    if set
-        .files
-        .iter()
-        .any(|f| f.name == file && f.role == Role::Tasks)
-    {
-        return Err(DataError(format!(
-            "--bench {spec}: its tasks are not a FastChat question file yet; this shinpan can fetch the set but not run it"
-        )));
-    }
     let dir = set_dir(data_dir, set);
     for (f, state) in status(data_dir, set) {
         match state {

@@ -62,6 +62,11 @@ impl Judge {
         turn: usize,
         sample: Option<u32>,
     ) -> SingleJudgment {
+        if turn == 1
+            && let Some(criteria) = &q.criteria
+        {
+            return self.by_criteria(q, answer, criteria, sample).await;
+        }
         let kind = PromptKind::select(false, q.judged_reference().is_some(), turn);
         let vars = graded_vars(q, answer, turn);
         let upstream = self.set.as_ref().and_then(|s| s.prompt(kind));
@@ -75,6 +80,27 @@ impl Judge {
         };
         let asked = self.ask(kind, &vars, sample, &parse, &format).await;
         self.graded_record(q, answer, turn, sample, kind, asked)
+    }
+
+    /// Grades the first turn of an answer 1-5 by the question's own criteria
+    /// (ELYZA-tasks-100's `eval_aspect`), its reference answer shown as an example.
+    async fn by_criteria(
+        &self,
+        q: &Question,
+        answer: &AnswerRecord,
+        criteria: &str,
+        sample: Option<u32>,
+    ) -> SingleJudgment {
+        let kind = PromptKind::Criteria;
+        let vars = criteria_vars(q, answer, criteria);
+        let parse = |t: &str| match parse_rating(t) {
+            Ok(s) if (1.0..=5.0).contains(&s) => Ok((s, None)),
+            Ok(s) => Err(VerdictError::OutOfRange(format!("{s} (the scale is 1-5)"))),
+            Err(e) => Err(e),
+        };
+        let format = "[[評価]]（1から5の整数。例: [[3]]）";
+        let asked = self.ask(kind, &vars, sample, &parse, format).await;
+        self.graded_record(q, answer, 1, sample, kind, asked)
     }
 
     /// Grades one answer on every rubric aspect in one call; `score` is their weighted mean.
@@ -223,6 +249,10 @@ impl Judge {
     ) -> Result<Vec<Vec<Message>>, PromptError> {
         let asks: Vec<(PromptKind, Vec<(String, String)>)> = match answers {
             [a] if rubric => vec![(PromptKind::rubric(turn), graded_vars(q, a, turn))],
+            [a] if turn == 1 && q.criteria.is_some() => vec![(
+                PromptKind::Criteria,
+                criteria_vars(q, a, q.criteria.as_deref().unwrap_or_default()),
+            )],
             [a] => vec![(
                 PromptKind::select(false, q.judged_reference().is_some(), turn),
                 graded_vars(q, a, turn),
@@ -412,6 +442,24 @@ impl<T> Asked<T> {
 
 /// The variables of a grading prompt for one turn. Reference variables are always given
 /// (empty without a reference): templates that do not show one simply do not use them.
+/// What a grade by the question's own criteria shows.
+fn criteria_vars(q: &Question, answer: &AnswerRecord, criteria: &str) -> Vec<(String, String)> {
+    let reference = q
+        .reference
+        .as_ref()
+        .and_then(|r| r.first().cloned())
+        .unwrap_or_else(|| "（なし）".to_string());
+    vec![
+        ("question".into(), q.turns[0].clone()),
+        (
+            "answer".into(),
+            answer.turns().first().cloned().unwrap_or_default(),
+        ),
+        ("ref_answer".into(), reference),
+        ("criteria".into(), criteria.to_string()),
+    ]
+}
+
 fn graded_vars(q: &Question, answer: &AnswerRecord, turn: usize) -> Vec<(String, String)> {
     let reference = q.judged_reference();
     let a = answer.turns();

@@ -22,11 +22,13 @@ pub enum PromptKind {
     PairRefMulti,
     Rubric,
     RubricMulti,
+    /// A 1-5 grade by the question's own criteria (ELYZA-tasks-100's `eval_aspect`).
+    Criteria,
 }
 
 impl PromptKind {
     /// Every judging prompt.
-    pub const ALL: [PromptKind; 10] = [
+    pub const ALL: [PromptKind; 11] = [
         PromptKind::Single,
         PromptKind::SingleRef,
         PromptKind::SingleMulti,
@@ -37,6 +39,7 @@ impl PromptKind {
         PromptKind::PairRefMulti,
         PromptKind::Rubric,
         PromptKind::RubricMulti,
+        PromptKind::Criteria,
     ];
 
     /// Picks the prompt for a mode, whether a reference is used, and the turn judged.
@@ -75,6 +78,7 @@ impl PromptKind {
             PromptKind::PairRefMulti => "pair-ref-multi",
             PromptKind::Rubric => "rubric",
             PromptKind::RubricMulti => "rubric-multi",
+            PromptKind::Criteria => "criteria",
         }
     }
 
@@ -134,6 +138,7 @@ impl PromptKind {
                 "ref_answer_2",
             ],
             PromptKind::Rubric => &["question", "answer", "ref_answer"],
+            PromptKind::Criteria => &["question", "answer", "ref_answer", "criteria"],
             PromptKind::RubricMulti => &[
                 "question_1",
                 "answer_1",
@@ -162,6 +167,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("pair", include_str!("../../prompts/pair.tera")),
     ("pair-ref", include_str!("../../prompts/pair-ref.tera")),
     ("pair-multi", include_str!("../../prompts/pair-multi.tera")),
+    ("criteria", include_str!("../../prompts/criteria.tera")),
     (
         "pair-ref-multi",
         include_str!("../../prompts/pair-ref-multi.tera"),

@@ -170,7 +170,7 @@ fn upstream_names(kind: PromptKind) -> &'static [&'static str] {
             "ref_answer_1",
             "ref_answer_2",
         ],
-        PromptKind::Rubric | PromptKind::RubricMulti => &[],
+        PromptKind::Rubric | PromptKind::RubricMulti | PromptKind::Criteria => &[],
     }
 }
 

@@ -52,6 +52,9 @@ pub const CHOICE_TAG: &str = "[[A]]";
 pub const RATING_TAGS: &[&str] = &["[[評価]]", "[[rating]]"];
 /// The heading under which rubric prompts list their aspects, one `- name` line each.
 pub const ASPECTS_HEADING: &str = "[評価の観点]";
+/// The heading under which a grade by the question's own criteria (ELYZA-tasks-100) shows
+/// them; such grades are on a 1-5 scale.
+pub const CRITERIA_HEADING: &str = "[採点基準]";
 /// What Rakuda's pairwise prompt shows its first answer under (its verdict is the last digit).
 pub const LAST_DIGIT_MARK: &str = "[アシスタント1の回答の開始]";
 

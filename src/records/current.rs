@@ -424,6 +424,7 @@ mod tests {
             category: "writing".into(),
             turns: vec!["一".into(), "二".into()],
             reference: None,
+            criteria: None,
             bench: None,
         }];
         let answer = |turns: &[&str]| AnswerRecord {

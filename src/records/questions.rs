@@ -23,6 +23,14 @@ pub struct Question {
     /// Reference answers, one per turn, when the question file carries them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<Vec<String>>,
+    /// This question's own grading criteria (ELYZA-tasks-100's `eval_aspect`): in single
+    /// mode its first turn is graded 1-5 by them, the reference shown as an example.
+    #[serde(
+        default,
+        alias = "eval_aspect",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub criteria: Option<String>,
     /// The official set and version it belongs to (`--bench`: `NAME@VARIANT VERSION`;
     /// shinpan extension), so results of different versions are never mixed silently.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,14 +92,74 @@ pub enum BenchError {
     },
     #[error("{path}: no questions in the file")]
     Empty { path: PathBuf },
+    #[error("{path}:{line}: {message}")]
+    Csv {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
 }
 
-/// Reads a FastChat question file, rejecting duplicate ids and questions without turns.
-pub fn load_questions(path: &Path) -> Result<Vec<Question>, BenchError> {
-    let rows: Vec<(usize, Question)> = read_jsonl(path).map_err(|source| BenchError::Read {
+/// Tasks in ELYZA-tasks-100's CSV form: a header with `input` (the task), and `output` (a
+/// reference answer) and `eval_aspect` (its grading criteria) when present. Task N (from 1,
+/// in file order) is question N: one turn, its output as the reference, its criteria kept.
+pub fn tasks_csv(path: &Path) -> Result<Vec<(usize, Question)>, BenchError> {
+    let err = |line: usize, message: String| BenchError::Csv {
         path: path.to_path_buf(),
-        source,
+        line,
+        message,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .from_path(path)
+        .map_err(|e| err(0, e.to_string()))?;
+    let headers = reader.headers().map_err(|e| err(1, e.to_string()))?.clone();
+    let col = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let input = col("input").ok_or_else(|| {
+        err(
+            1,
+            "no `input` column (ELYZA-tasks-100's format: input,output,eval_aspect)".into(),
+        )
     })?;
+    let (output, aspect) = (col("output"), col("eval_aspect"));
+    let mut out = Vec::new();
+    for (i, row) in reader.records().enumerate() {
+        let line = row
+            .as_ref()
+            .ok()
+            .and_then(|r| r.position())
+            .map_or(i + 2, |p| p.line() as usize);
+        let row = row.map_err(|e| err(line, e.to_string()))?;
+        let cell = |c: Option<usize>| {
+            c.and_then(|c| row.get(c))
+                .map(str::to_string)
+                .filter(|s| !s.trim().is_empty())
+        };
+        out.push((
+            line,
+            Question {
+                question_id: QuestionId::number(i as i64 + 1),
+                category: "general".into(),
+                turns: vec![cell(Some(input)).unwrap_or_default()],
+                reference: cell(output).map(|o| vec![o]),
+                criteria: cell(aspect),
+                bench: None,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Reads a FastChat question file, rejecting duplicate ids and questions without turns; a
+/// `.csv` file is read as ELYZA-tasks-100's tasks (see [`tasks_csv`]).
+pub fn load_questions(path: &Path) -> Result<Vec<Question>, BenchError> {
+    let rows: Vec<(usize, Question)> = if path.extension().is_some_and(|e| e == "csv") {
+        tasks_csv(path)?
+    } else {
+        read_jsonl(path).map_err(|source| BenchError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?
+    };
     let mut seen: HashMap<QuestionId, usize> = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
     for (line, q) in rows {
@@ -200,6 +268,7 @@ mod tests {
             category: "math".into(),
             turns: vec!["1+1?".into()],
             reference: None,
+            criteria: None,
             bench: None,
         }];
         let f = file(

@@ -182,7 +182,11 @@ fn choice(a: &Asked) -> Said {
 
 /// A 1-10 grade following the answer's merit.
 fn rating(a: &Asked) -> Said {
-    let score = single_verdict(a.config, a.prompt);
+    let mut score = single_verdict(a.config, a.prompt);
+    // A grade by the question's own criteria is on a 1-5 scale.
+    if a.prompt.contains(crate::judge::verdict::CRITERIA_HEADING) {
+        score = score.div_ceil(2).clamp(1, 5);
+    }
     if a.garbles() {
         return garbled("この回答はおおむね良いと思います。評価は高めです。");
     }

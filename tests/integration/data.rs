@@ -43,7 +43,9 @@ const LICENCES: [(&str, &str, &str); 4] = [
 
 /// ELYZA-tasks-100's format: a CSV of `input`, `output`, `eval_aspect`.
 const ELYZA: &str = "input,output,eval_aspect\n\
-\"仕事の熱意を取り戻すためのアイデアを5つ挙げてください。\",\"1. 新しい技能を学ぶ\",\"- 熱意を取り戻すアイデアが5つでなければ-1点\"\n";
+\"仕事の熱意を取り戻すためのアイデアを5つ挙げてください。\",\"1. 新しい技能を学ぶ\n2. 目標を立て直す\",\"- 熱意を取り戻すアイデアが5つでなければ-1点\n- 実行できないアイデアは-1点\"\n\
+\"次の文を、要点を残して短くしてください: 「今日は雨なので、傘を持って、駅まで歩きます。」\",\"雨なので傘を持ち駅まで歩く。\",\"- 要点（雨、傘、駅まで徒歩）が欠けたら-2点\"\n\
+\"「りんご, みかん, ぶどう」を五十音順に並べてください。\",ぶどう、みかん、りんご,\"- 順序が違えば1点\"\n";
 
 type Files = Arc<Mutex<HashMap<String, Vec<u8>>>>;
 
@@ -487,4 +489,84 @@ fn a_run_on_ja_vicuna_qa_with_its_prompts_writes_records_shaped_as_upstreams() {
     // The coding and math questions (ids 61-80 upstream) were judged with the reference prompt.
     let math = ours.iter().filter(|r| r["judge"][1] == "pair-math").count();
     assert!(math > 0 && math < 80, "{math}");
+}
+
+#[test]
+fn elyza_tasks_are_graded_one_to_five_by_their_own_criteria() {
+    let mirror = Mirror::start();
+    let sim = Sim::start(SimConfig::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    assert!(
+        fetch(&data, &mirror.base, &["elyza-tasks-100"])
+            .status
+            .success()
+    );
+    let out = tmp.path().join("out");
+    let o = run_bin(&[
+        "run",
+        "--models",
+        "a",
+        "--judge",
+        "j",
+        "--base-url",
+        &sim.url,
+        "--api-key-env",
+        "",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--bench",
+        "elyza-tasks-100",
+        "--format",
+        "json",
+    ]);
+    let report = stdout_json(&o);
+    assert_eq!(report["partial"], false, "{report}");
+    let grades = crate::support::jsonl(&out.join("judgments/j_single.jsonl"));
+    assert_eq!(grades.len(), 3);
+    for g in &grades {
+        assert_eq!(g["judge"][1], "criteria");
+        let s = g["score"].as_f64().unwrap();
+        assert!((1.0..=5.0).contains(&s), "{s}");
+    }
+    // The task's own criteria and reference output are what the judge was shown.
+    let first = grades.iter().find(|g| g["question_id"] == 1).unwrap();
+    let prompt = first["user_prompt"].as_str().unwrap();
+    assert!(
+        prompt.contains("熱意を取り戻すアイデアが5つでなければ-1点\n- 実行できないアイデアは-1点")
+    );
+    assert!(prompt.contains("1. 新しい技能を学ぶ\n2. 目標を立て直す"));
+    // Any question file with such a field is graded the same way.
+    let q = crate::support::write(
+        tmp.path(),
+        "q.jsonl",
+        "{\"question_id\": 1, \"turns\": [\"1+1は?\"], \"eval_aspect\": \"- 2でなければ1点\"}\n",
+    );
+    let out2 = tmp.path().join("out2");
+    let o = run_bin(&[
+        "run",
+        "--models",
+        "a",
+        "--judge",
+        "j",
+        "--base-url",
+        &sim.url,
+        "--api-key-env",
+        "",
+        "--questions",
+        q.to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let g = &crate::support::jsonl(&out2.join("judgments/j_single.jsonl"))[0];
+    assert_eq!(g["judge"][1], "criteria");
+    assert!(
+        g["user_prompt"]
+            .as_str()
+            .unwrap()
+            .contains("2でなければ1点")
+    );
 }
