@@ -384,6 +384,7 @@ mod tests {
             answer_1: None,
             answer_2: None,
             question: None,
+            one_order: false,
             sample: None,
             samples: Default::default(),
             g1_failed: false,

@@ -63,6 +63,11 @@ pub fn load_judgments(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
             None => {}
             Some(Kind::Single) => read_jsonl_into(&f, &mut out.single).map_err(|e| bad(&f, e))?,
             Some(Kind::Pair) => read_jsonl_into(&f, &mut out.pair).map_err(|e| bad(&f, e))?,
+            Some(Kind::RakudaPair) => {
+                let mut rows: Vec<crate::records::pair::RakudaJudgment> = Vec::new();
+                read_jsonl_into(&f, &mut rows).map_err(|e| bad(&f, e))?;
+                out.pair.extend(rows.iter().map(|r| r.game()));
+            }
             Some(Kind::Answers) => {
                 if f.components().any(|c| c.as_os_str() == "reference_answer") {
                     out.other.push((f, "reference answers"));

@@ -257,7 +257,8 @@ fn count(
             let t = &mut c.tallies[me];
             if error {
                 t.errors += 1;
-            } else {
+            } else if !r.one_order {
+                // A game judged in one order says nothing of position consistency.
                 t.judged += 1;
                 t.consistent += usize::from(consistent);
             }

@@ -103,7 +103,8 @@ pub fn measure_position(
     // Per ordered pair (model_1, model_2): counts of the 9 (g1 slot, g2 slot) combinations.
     let mut cells: BTreeMap<(usize, usize), [u64; 9]> = BTreeMap::new();
     for r in games {
-        if r.g1_winner == Winner::Error || r.g2_winner == Winner::Error {
+        // Position bias needs both orders of a game.
+        if r.one_order || r.g1_winner == Winner::Error || r.g2_winner == Winner::Error {
             continue;
         }
         out.games += 1;

@@ -130,6 +130,9 @@ pub enum Kind {
     JudgePrompts,
     /// Human votes in FastChat's `compute_agreement` format (`model_a`, `model_b`, `winner`).
     HumanVotes,
+    /// Rakuda's pairwise judgments: one order per record (`model1_id` shown first,
+    /// `model2_id`, `winner`).
+    RakudaPair,
 }
 
 impl Kind {
@@ -143,6 +146,7 @@ impl Kind {
             Kind::Errors => "failed answers",
             Kind::JudgePrompts => "judge prompts",
             Kind::HumanVotes => "human votes",
+            Kind::RakudaPair => "Rakuda pairwise judgments",
         }
     }
 }
@@ -199,6 +203,8 @@ pub fn kind_of(path: &Path) -> Result<Option<Kind>, StoreError> {
             Kind::Errors
         } else if has("prompt_template") {
             Kind::JudgePrompts
+        } else if has("model1_id") && has("model2_id") && has("winner") {
+            Kind::RakudaPair
         } else if has("model_a") && has("model_b") && has("winner") {
             Kind::HumanVotes
         } else {

@@ -123,6 +123,10 @@ pub struct PairGame {
     /// Verdicts of the repeated judgments a collapsed record stands for.
     #[serde(default)]
     pub samples: Samples<[Winner; 2]>,
+    /// Judged in one order only (Rakuda's records: `model_1` shown first): the game's
+    /// outcome is that order's, and it says nothing of position consistency.
+    #[serde(skip)]
+    pub one_order: bool,
     /// Whether shinpan recorded why game 1 has no verdict (the text is not kept).
     #[serde(default, rename = "g1_error", deserialize_with = "present")]
     pub g1_failed: bool,
@@ -149,6 +153,7 @@ impl From<&PairJudgment> for PairGame {
             answer_1: None,
             answer_2: None,
             question: None,
+            one_order: false,
             sample: j.sample,
             samples: j.samples.clone(),
             g1_failed: j.g1_error.is_some(),
@@ -231,5 +236,61 @@ impl Played for PairGame {
         [self.g1_winner, self.g2_winner] = winners;
         self.g1_failed = winners[0] == Winner::Error;
         self.g2_failed = winners[1] == Winner::Error;
+    }
+}
+
+/// One of Rakuda's published pairwise judgments (yuzu-ai/japanese-llm-ranking): one order,
+/// `model1_id` shown first. `winner` is `model1_id`, `model2_id`, `tie` or `error`, or with
+/// Rakuda's own prompt the digit it read: 1 (the first), 2 (the second), 3 (a tie).
+#[derive(Debug, Deserialize)]
+pub struct RakudaJudgment {
+    question_id: QuestionId,
+    model1_id: String,
+    model2_id: String,
+    winner: serde_json::Value,
+    #[serde(default)]
+    judge: JudgeName,
+    #[serde(default = "default_turn")]
+    turn: u32,
+}
+
+impl RakudaJudgment {
+    /// The game it records, as shinpan counts games: that one order's verdict.
+    pub fn game(&self) -> PairGame {
+        let w = match &self.winner {
+            serde_json::Value::String(s) => match s.as_str() {
+                "model1_id" | "1" => Winner::Model1,
+                "model2_id" | "2" => Winner::Model2,
+                "tie" | "3" => Winner::Tie,
+                _ => Winner::Error,
+            },
+            serde_json::Value::Number(n) => match n.as_u64() {
+                Some(1) => Winner::Model1,
+                Some(2) => Winner::Model2,
+                Some(3) => Winner::Tie,
+                _ => Winner::Error,
+            },
+            _ => Winner::Error,
+        };
+        PairGame {
+            question_id: self.question_id.clone(),
+            model_1: Name::intern(&self.model1_id),
+            model_2: Name::intern(&self.model2_id),
+            g1_winner: w,
+            g2_winner: w,
+            judge: self.judge.clone(),
+            turn: self.turn,
+            category: None,
+            bench: None,
+            answer_1: None,
+            answer_2: None,
+            question: None,
+            sample: None,
+            samples: Default::default(),
+            one_order: true,
+            g1_failed: w == Winner::Error,
+            g2_failed: w == Winner::Error,
+            input_digest: None,
+        }
     }
 }

@@ -411,3 +411,68 @@ fn intervals_are_reproducible_and_contain_the_estimate() {
         "the seed matters"
     );
 }
+
+/// Rakuda's published pairwise format: one order per record, `winner` as a field name or
+/// the digit its prompt asks for. Hand-checked: A beat B 3 times, lost once, tied once (one
+/// error dropped). With the report's prior of one virtual tie per pairing, A's share is
+/// (3 + ½·1 + ½) / (5 + 1) = 2/3, an Elo gap of 400·log10(2) = 120.41, centred on 1000.
+#[test]
+fn rakuda_judgments_are_read_one_order_each_and_rated_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = |m1: &str, m2: &str, q: &str, w: &str| {
+        format!(
+            "{{\"question_id\": \"{q}\", \"model1_id\": \"{m1}\", \"model2_id\": \"{m2}\", \"winner\": {w}, \"judge\": [\"claude-2\", \"pair-ja\"], \"prompt\": \"…\", \"judgment\": \"…\", \"turn\": 1, \"tstamp\": 0}}\n"
+        )
+    };
+    let text = [
+        rec("A", "B", "q1", "\"model1_id\""),
+        rec("B", "A", "q2", "2"),
+        rec("A", "B", "q3", "1"),
+        rec("B", "A", "q4", "\"model1_id\""),
+        rec("A", "B", "q5", "3"),
+        rec("A", "B", "q6", "\"error\""),
+    ]
+    .concat();
+    let f = crate::support::write(dir.path(), "claude-2_pair.jsonl", &text);
+    let report = crate::support::stdout_json(&crate::support::run_bin(&[
+        "report",
+        f.to_str().unwrap(),
+        "--format",
+        "json",
+        "--bootstrap",
+        "0",
+    ]));
+    assert_eq!(report["mode"], "pairwise-all");
+    let model = |m: &str| {
+        report["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["model"] == m)
+            .unwrap()
+            .clone()
+    };
+    let (a, b) = (model("A"), model("B"));
+    assert_eq!(
+        (a["wins"].as_u64(), a["losses"].as_u64(), a["ties"].as_u64()),
+        (Some(3), Some(1), Some(1))
+    );
+    assert_eq!(
+        (b["wins"].as_u64(), b["losses"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(a["errors"].as_u64(), Some(1));
+    assert!((a["adjusted_win_rate"].as_f64().unwrap() - 0.7).abs() < 1e-12);
+    let gap = 400.0 * 2f64.log10();
+    assert!(
+        (a["bt_rating"].as_f64().unwrap() - (1000.0 + gap / 2.0)).abs() < 1e-6,
+        "{a}"
+    );
+    assert!(
+        (b["bt_rating"].as_f64().unwrap() - (1000.0 - gap / 2.0)).abs() < 1e-6,
+        "{b}"
+    );
+    // One order per game says nothing of position consistency.
+    assert!(a["position_consistency"].is_null(), "{a}");
+    assert_eq!(report["position_bias"]["games"], 0);
+}
