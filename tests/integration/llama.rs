@@ -214,9 +214,20 @@ fn a_real_llama_cpp_server_end_to_end() {
     assert_eq!(pairs.len(), 4, "4 turns, smol-a against smol-b");
     let (pair_read, pair_all) = parsed(&pairs);
     let (read, all) = (single_read + pair_read, single_all + pair_all);
+    // The real model's output rate over the test: every completion token it billed (answers,
+    // grades, both orders of each game, re-asks) per second of the two runs.
+    let secs = started.elapsed().as_secs_f64();
+    let completion = |rows: &[Value]| -> u64 {
+        rows.iter()
+            .filter_map(|r| r["usage"]["completion_tokens"].as_u64())
+            .sum()
+    };
+    let answers_b = jsonl(&out.join("answers/smol-b.jsonl"));
+    let tokens =
+        completion(&rows) + completion(&answers_b) + completion(&judged) + completion(&pairs);
     say(&format!(
-        "llama end to end: {read} of {all} verdicts read from the real model's replies ({single_read}/{single_all} grades, {pair_read}/{pair_all} pairwise orders) in {:.0} s",
-        started.elapsed().as_secs_f64()
+        "llama end to end: {read} of {all} verdicts read from the real model's replies ({single_read}/{single_all} grades, {pair_read}/{pair_all} pairwise orders) in {secs:.0} s; {tokens} completion tokens, {:.1} tokens/s with 2 slots",
+        tokens as f64 / secs
     ));
     assert!(
         read * 4 >= all * 3,
