@@ -104,7 +104,7 @@ impl PromptKind {
     }
 
     /// The variables the template is given (used to test-render it when loaded).
-    fn variables(self) -> &'static [&'static str] {
+    pub(super) fn variables(self) -> &'static [&'static str] {
         match self {
             PromptKind::Single => &["question", "answer"],
             PromptKind::SingleRef => &["question", "answer", "ref_answer"],

@@ -136,42 +136,13 @@ fn fill(template: &str, vars: &BTreeMap<&str, &str>) -> Result<String, String> {
     Ok(out)
 }
 
-/// The variables shinpan gives a prompt of `kind`, as upstream templates name them.
-fn upstream_names(kind: PromptKind) -> &'static [&'static str] {
-    match kind {
-        PromptKind::Single => &["question", "answer"],
-        PromptKind::SingleRef => &["question", "answer", "ref_answer_1"],
-        PromptKind::SingleMulti => &["question_1", "answer_1", "question_2", "answer_2"],
-        PromptKind::SingleRefMulti => &[
-            "question_1",
-            "answer_1",
-            "question_2",
-            "answer_2",
-            "ref_answer_1",
-            "ref_answer_2",
-        ],
-        PromptKind::Pair => &["question", "answer_a", "answer_b"],
-        PromptKind::PairRef => &["question", "answer_a", "answer_b", "ref_answer_1"],
-        PromptKind::PairMulti => &[
-            "question_1",
-            "question_2",
-            "answer_a_1",
-            "answer_a_2",
-            "answer_b_1",
-            "answer_b_2",
-        ],
-        PromptKind::PairRefMulti => &[
-            "question_1",
-            "question_2",
-            "answer_a_1",
-            "answer_a_2",
-            "answer_b_1",
-            "answer_b_2",
-            "ref_answer_1",
-            "ref_answer_2",
-        ],
-        PromptKind::Rubric | PromptKind::RubricMulti | PromptKind::Criteria => &[],
-    }
+/// The variables shinpan gives a prompt of `kind`, as upstream templates name them (the
+/// turn-1 reference is upstream's `ref_answer_1`).
+fn upstream_names(kind: PromptKind) -> Vec<&'static str> {
+    kind.variables()
+        .iter()
+        .map(|v| if *v == "ref_answer" { "ref_answer_1" } else { *v })
+        .collect()
 }
 
 impl PromptSet {
