@@ -208,7 +208,8 @@ pub fn single_agreement(rows: &[SingleGrade]) -> Agreement {
         }
     }
     let judges: Vec<&String> = by_judge.keys().collect();
-    let mean = |v: &Vec<f64>| exact_sum(v.iter().copied()) / v.len() as f64;
+    // Every item listed has at least one grade.
+    let mean = |v: &Vec<f64>| super::mean(v).unwrap_or(f64::NAN);
     let model_means = |m: &HashMap<Item, Vec<f64>>| -> BTreeMap<String, f64> {
         let mut acc: BTreeMap<String, (ExactSum, usize)> = BTreeMap::new();
         for ((_, _, model, _), v) in m {

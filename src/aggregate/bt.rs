@@ -204,16 +204,17 @@ pub fn home_prior_bound(k: usize, obs: &[Obs], anchor: usize) -> bool {
     (strong.home - weak.home).abs() > 2.0 || se.last().is_none_or(|s| *s > 10.0)
 }
 
-/// Standard errors of the free parameters (every strength but the anchor's, then the home
-/// term) from the likelihood's curvature at `at`, the prior left out: the information the
-/// data alone carry. Infinite where they carry none.
-pub fn standard_errors(
+/// The curvature (observed information) of the log-likelihood at `at` over the free
+/// parameters (every strength but the anchor's, then the home term when `with_home`), each
+/// cell weighted as if it had `prior` more games; and each player's row in it.
+fn information(
     k: usize,
     obs: &[Obs],
     anchor: usize,
     with_home: bool,
+    prior: f64,
     at: &Fit,
-) -> Vec<f64> {
+) -> (Vec<Vec<f64>>, Vec<Option<usize>>) {
     let free: Vec<usize> = (0..k).filter(|&i| i != anchor).collect();
     let p = free.len() + usize::from(with_home);
     let pos: Vec<Option<usize>> = (0..k).map(|i| free.iter().position(|&f| f == i)).collect();
@@ -221,7 +222,7 @@ pub fn standard_errors(
     for o in obs {
         let d = at.beta[o.a] - at.beta[o.b] + at.home * o.home;
         let s = sigmoid(d);
-        let w = o.n * s * (1.0 - s);
+        let w = (o.n + prior) * s * (1.0 - s);
         let mut coefs: [(Option<usize>, f64); 3] = [(pos[o.a], 1.0), (pos[o.b], -1.0), (None, 0.0)];
         if with_home && o.home != 0.0 {
             coefs[2] = (Some(p - 1), o.home);
@@ -235,71 +236,72 @@ pub fn standard_errors(
             }
         }
     }
-    (0..p)
+    (h, pos)
+}
+
+/// The variance of `e · θ` under the information `h`: `e' h⁻¹ e`. A whisper of ridge keeps a
+/// singular matrix invertible; its inverse, and so the variance, is then huge. Infinite when
+/// `h` cannot be inverted at all.
+fn variance_along(h: &[Vec<f64>], e: &[f64]) -> f64 {
+    let mut hr = h.to_vec();
+    for (j, row) in hr.iter_mut().enumerate() {
+        row[j] += 1e-12;
+    }
+    solve(hr, e.to_vec()).map_or(f64::INFINITY, |x| {
+        x.iter().zip(e).map(|(x, e)| x * e).sum::<f64>().max(0.0)
+    })
+}
+
+/// Standard errors of the free parameters (every strength but the anchor's, then the home
+/// term) from the likelihood's curvature at `at`, the prior left out: the information the
+/// data alone carry. Infinite where they carry none.
+pub fn standard_errors(
+    k: usize,
+    obs: &[Obs],
+    anchor: usize,
+    with_home: bool,
+    at: &Fit,
+) -> Vec<f64> {
+    let (h, _) = information(k, obs, anchor, with_home, 0.0, at);
+    (0..h.len())
         .map(|i| {
-            let mut e = vec![0.0; p];
+            let mut e = vec![0.0; h.len()];
             e[i] = 1.0;
-            // A whisper of ridge keeps a singular matrix invertible; its inverse is then huge.
-            let mut hr = h.clone();
-            for (j, row) in hr.iter_mut().enumerate() {
-                row[j] += 1e-12;
-            }
-            solve(hr, e).map_or(f64::INFINITY, |x| x[i].max(0.0).sqrt())
+            variance_along(&h, &e).sqrt()
         })
         .collect()
 }
 
-/// The standard deviation of `beta[a] - beta[b]` at `at` (fitted with `prior` virtual ties
-/// per cell, anchor `anchor`), from the curvature of the likelihood with the prior: the
-/// Laplace approximation of how uncertain the two strengths' order is. Infinite when the
+/// The standard deviation of `beta[a] - beta[b]` for each pair `(a, b)`, at `at` (fitted
+/// with `prior` virtual ties per cell, anchor `anchor`), from the curvature of the likelihood
+/// with the prior: the Laplace approximation of how uncertain each order is. Infinite when the
 /// games do not link the two.
-pub fn difference_sd(
+pub fn difference_sds(
     k: usize,
     obs: &[Obs],
     anchor: usize,
     prior: f64,
     at: &Fit,
-    a: usize,
-    b: usize,
-) -> f64 {
-    let free: Vec<usize> = (0..k).filter(|&i| i != anchor).collect();
-    let p = free.len();
-    let pos: Vec<Option<usize>> = (0..k).map(|i| free.iter().position(|&f| f == i)).collect();
-    let mut h = vec![vec![0.0; p]; p];
-    for o in obs {
-        let s = sigmoid(at.beta[o.a] - at.beta[o.b]);
-        let w = (o.n + prior) * s * (1.0 - s);
-        for (i, ci) in [(pos[o.a], 1.0), (pos[o.b], -1.0)] {
-            let Some(i) = i else { continue };
-            for (j, cj) in [(pos[o.a], 1.0), (pos[o.b], -1.0)] {
-                if let Some(j) = j {
-                    h[i][j] += ci * cj * w;
-                }
+    pairs: &[(usize, usize)],
+) -> Vec<f64> {
+    let (h, pos) = information(k, obs, anchor, false, prior, at);
+    pairs
+        .iter()
+        .map(|&(a, b)| {
+            let mut e = vec![0.0; h.len()];
+            if let Some(i) = pos[a] {
+                e[i] += 1.0;
             }
-        }
-    }
-    let mut e = vec![0.0; p];
-    if let Some(i) = pos[a] {
-        e[i] += 1.0;
-    }
-    if let Some(j) = pos[b] {
-        e[j] -= 1.0;
-    }
-    if e.iter().all(|x| *x == 0.0) {
-        return 0.0;
-    }
-    for (j, row) in h.iter_mut().enumerate() {
-        row[j] += 1e-12;
-    }
-    let c = e.clone();
-    solve(h, e).map_or(f64::INFINITY, |x| {
-        x.iter()
-            .zip(&c)
-            .map(|(x, c)| x * c)
-            .sum::<f64>()
-            .max(0.0)
-            .sqrt()
-    })
+            if let Some(j) = pos[b] {
+                e[j] -= 1.0;
+            }
+            if e.iter().all(|x| *x == 0.0) {
+                0.0
+            } else {
+                variance_along(&h, &e).sqrt()
+            }
+        })
+        .collect()
 }
 
 /// The strongly connected components of the "won or tied against" graph: `i` reaches `j` when

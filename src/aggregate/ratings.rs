@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::GameOutcome;
 use super::bootstrap::{BootstrapOptions, interval, resample_counts, rng_for};
-use super::bt::{Obs, PRIOR_TIES, components, difference_sd, elo, fit, win_probability};
+use super::bt::{Obs, PRIOR_TIES, components, difference_sds, elo, fit, win_probability};
 
 /// Ratings of every model (by index), with intervals.
 #[derive(Debug, Clone, Default)]
@@ -204,12 +204,13 @@ pub fn standing(k: usize, outcomes: &[(usize, usize, GameOutcome)]) -> Standing 
     let f = fit(k, &obs, 0, false, PRIOR_TIES);
     let mut order: Vec<usize> = (0..k).collect();
     order.sort_by(|&a, &b| f.beta[b].total_cmp(&f.beta[a]).then(a.cmp(&b)));
-    let confidence = order
-        .windows(2)
-        .map(|p| {
-            let sd = difference_sd(k, &obs, 0, PRIOR_TIES, &f, p[0], p[1]);
-            normal_cdf((f.beta[p[0]] - f.beta[p[1]]) / sd)
-        })
+    // One curvature for every neighbour pair.
+    let pairs: Vec<(usize, usize)> = order.windows(2).map(|p| (p[0], p[1])).collect();
+    let sds = difference_sds(k, &obs, 0, PRIOR_TIES, &f, &pairs);
+    let confidence = pairs
+        .iter()
+        .zip(sds)
+        .map(|(&(a, b), sd)| normal_cdf((f.beta[a] - f.beta[b]) / sd))
         .collect();
     Standing { order, confidence }
 }

@@ -594,11 +594,7 @@ fn file_name(p: &Path) -> String {
 
 fn resolve(st: &mut State, key: &str, result: Result<ChatResponse, ClientError>) {
     for w in st.waiters.remove(key).unwrap_or_default() {
-        let r = match &result {
-            Ok(r) => Ok(r.clone()),
-            Err(e) => Err(ClientError::Config(e.to_string())),
-        };
-        let _ = w.send(r);
+        let _ = w.send(result.clone());
     }
 }
 

@@ -375,8 +375,12 @@ fn prompt_set(
     match s.prompt_set.as_deref().map(str::trim) {
         Some("shinpan") => Ok(None),
         Some(name) if crate::data::find(name).is_some() => {
-            let b = crate::data::resolve(name, &dir())
-                .map_err(|e| UsageError(e.0.replace("--bench", "--prompt-set")))?;
+            // The --bench set was resolved (and its files checked) already.
+            let b = match bench.filter(|b| b.set.name == name) {
+                Some(b) => b.clone(),
+                None => crate::data::resolve(name, &dir())
+                    .map_err(|e| UsageError(e.0.replace("--bench", "--prompt-set")))?,
+            };
             match of_bench(&b) {
                 Some(p) => Ok(Some(p)),
                 None => usage(format!("--prompt-set {name}: the set has no judge prompts")),

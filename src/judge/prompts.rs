@@ -103,8 +103,9 @@ impl PromptKind {
         }
     }
 
-    /// The variables the template is given (used to test-render it when loaded).
-    pub(super) fn variables(self) -> &'static [&'static str] {
+    /// The variables a prompt of this kind is given (the built-in templates are test-rendered
+    /// with them when loaded; upstream prompt sets are checked against them).
+    pub fn variables(self) -> &'static [&'static str] {
         match self {
             PromptKind::Single => &["question", "answer"],
             PromptKind::SingleRef => &["question", "answer", "ref_answer"],

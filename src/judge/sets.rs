@@ -15,6 +15,10 @@ use super::prompts::{PromptError, PromptKind};
 use super::verdict::{Choice, VerdictError, normalize, parse_choice, parse_rating};
 use crate::client::Message;
 
+static TWO_RATINGS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\[\[\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*\]\]").expect("valid regex")
+});
+
 /// How a prompt's verdict is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -141,7 +145,13 @@ fn fill(template: &str, vars: &BTreeMap<&str, &str>) -> Result<String, String> {
 fn upstream_names(kind: PromptKind) -> Vec<&'static str> {
     kind.variables()
         .iter()
-        .map(|v| if *v == "ref_answer" { "ref_answer_1" } else { *v })
+        .map(|v| {
+            if *v == "ref_answer" {
+                "ref_answer_1"
+            } else {
+                *v
+            }
+        })
         .collect()
 }
 
@@ -289,9 +299,7 @@ impl SetPrompt {
             }
             OutputFormat::TwoRatings => {
                 let text = normalize(text);
-                let re = regex::Regex::new(r"\[\[\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*\]\]")
-                    .expect("valid regex");
-                let c = re
+                let c = TWO_RATINGS
                     .captures_iter(&text)
                     .last()
                     .ok_or(VerdictError::NoTag("[[8, 6]]"))?;

@@ -115,7 +115,8 @@ pub fn estimate(opts: &RunOptions, output_tokens: u32) -> anyhow::Result<Estimat
             if answers[mi][qi].is_some() || !sched.needs_answer(mi, qi) {
                 continue;
             }
-            let mut messages: Vec<Message> = c.system_prompt.iter().map(Message::system).collect();
+            // The conversation `generate::answer` holds, the answers not made yet stood in.
+            let mut messages: Vec<Message> = crate::generate::opening(c);
             for user in &q.turns {
                 messages.push(Message::user(user.clone()));
                 book(

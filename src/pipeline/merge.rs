@@ -23,7 +23,7 @@ use crate::store::write_atomic;
 use crate::types::Shard;
 
 /// What a merge made.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Merged {
     /// The shards joined.
     pub shards: u32,
@@ -52,12 +52,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path, stats: &StatsOptions) -> anyhow::Resu
     let count = shards[0].shard.count;
     refuse_existing(out)?;
     let manifest = merged_manifest(&shards)?;
-    let order = question_order(&manifest)?;
+    let order = question_order(&manifest);
     let tmp = temp_beside(out)?;
     let result = (|| {
-        let mut merged = write_files(&shards, &tmp, &order)?;
-        merged.shards = count;
-        merged.questions = order.len();
+        let merged = Merged {
+            shards: count,
+            questions: order.len(),
+            ..write_files(&shards, &tmp, &order)?
+        };
         let mut bytes = serde_json::to_vec_pretty(&manifest)?;
         bytes.push(b'\n');
         let m = RunDir::new(&tmp).manifest();
@@ -287,18 +289,18 @@ fn merged_manifest(shards: &[ShardDir]) -> anyhow::Result<Manifest> {
 }
 
 /// Each question's place in file order (by id as written), from the manifest.
-fn question_order(m: &Manifest) -> anyhow::Result<HashMap<String, usize>> {
+fn question_order(m: &Manifest) -> HashMap<String, usize> {
     let longest = m
         .evaluations
         .iter()
         .max_by_key(|e| e.questions.len())
         .map(|e| e.questions.as_slice())
         .unwrap_or_default();
-    Ok(longest
+    longest
         .iter()
         .enumerate()
         .map(|(i, q)| (q.id.to_string(), i))
-        .collect())
+        .collect()
 }
 
 /// A record's line and its question's place in file order.
@@ -313,14 +315,7 @@ fn write_files(
     out: &Path,
     order: &HashMap<String, usize>,
 ) -> anyhow::Result<Merged> {
-    let mut merged = Merged {
-        shards: 0,
-        questions: 0,
-        answers: 0,
-        judgments: 0,
-        cached: None,
-        skipped: Vec::new(),
-    };
+    let mut merged = Merged::default();
     let dirs: Vec<&Path> = shards.iter().map(|s| s.dir.as_path()).collect();
     // The questions as judged: interleaved back into file order.
     let lists = shards

@@ -218,14 +218,16 @@ impl Scheduler {
         }
     }
 
-    /// Counts a game's verdicts toward `pairwise-adaptive`'s standing.
+    /// Counts a game's verdicts toward `pairwise-adaptive`'s standing (models by name, as a
+    /// judgment record names them).
     pub(super) fn record_outcome(&mut self, m1: &str, m2: &str, winners: [Winner; 2]) {
-        let (Some(a), Some(b)) = (
-            self.names.iter().position(|n| n == m1),
-            self.names.iter().position(|n| n == m2),
-        ) else {
-            return;
-        };
+        let index = |m: &str| self.names.iter().position(|n| n == m);
+        if let (Some(a), Some(b)) = (index(m1), index(m2)) {
+            self.count_outcome(a, b, winners);
+        }
+    }
+
+    fn count_outcome(&mut self, a: usize, b: usize, winners: [Winner; 2]) {
         if let Some(Games {
             adaptive: Some(ad), ..
         }) = &mut self.games
@@ -422,8 +424,7 @@ impl Scheduler {
                 let recorded = self.recorded.get(&key).copied();
                 if self.reuse(recorded, digest) {
                     if let Some(w) = recorded.and_then(|r| r.winners) {
-                        let (a, b) = (self.names[m1].clone(), self.names[m2].clone());
-                        self.record_outcome(&a, &b, w);
+                        self.count_outcome(m1, m2, w);
                     }
                 } else {
                     out.push(Item::Pair {

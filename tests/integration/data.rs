@@ -119,6 +119,35 @@ fn listed(data: &Path) -> Value {
     ]))
 }
 
+/// `shinpan run` of `models` judged by `judge`, against the simulator, into `out`, with the
+/// sets in `data`, and `more` flags.
+fn run_on(
+    sim: &Sim,
+    data: &Path,
+    out: &Path,
+    models: &str,
+    judge: &str,
+    more: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "run",
+        "--models",
+        models,
+        "--judge",
+        judge,
+        "--base-url",
+        &sim.url,
+        "--api-key-env",
+        "",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(more);
+    run_bin(&args)
+}
+
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -260,25 +289,8 @@ fn bench_runs_on_the_fetched_set_and_records_it() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let out = tmp.path().join("out");
-    let run_into = |out: &Path, bench: &str| {
-        run_bin(&[
-            "run",
-            "--models",
-            "a",
-            "--judge",
-            "j",
-            "--base-url",
-            &sim.url,
-            "--api-key-env",
-            "",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--bench",
-            bench,
-        ])
-    };
+    let run_into =
+        |out: &Path, bench: &str| run_on(&sim, &data, out, "a", "j", &["--bench", bench]);
     let run = |extra: &[&str]| run_into(&out, extra[1]);
     // Not fetched yet: a usage error that says what to do.
     let o = run(&["--bench", "ja-vicuna-qa"]);
@@ -365,27 +377,9 @@ fn every_published_prompt_set_loads_renders_and_parses() {
         let set = PromptSet::load(name, &Path::new(DS).join(file)).unwrap();
         assert_eq!(set.names().len(), want, "{name}: {:?}", set.names());
         for (kind, upstream) in set.names() {
-            // Every variable shinpan gives that judgment, as values that show where they went.
-            let vars: Vec<(&str, &str)> = [
-                "question",
-                "answer",
-                "answer_a",
-                "answer_b",
-                "ref_answer",
-                "question_1",
-                "question_2",
-                "answer_1",
-                "answer_2",
-                "answer_a_1",
-                "answer_a_2",
-                "answer_b_1",
-                "answer_b_2",
-                "ref_answer_1",
-                "ref_answer_2",
-            ]
-            .iter()
-            .map(|v| (*v, *v))
-            .collect();
+            // Exactly the variables the judge gives that judgment, as values that show where
+            // they went.
+            let vars: Vec<(&str, &str)> = kind.variables().iter().map(|v| (*v, *v)).collect();
             let messages = set.render(kind, &vars).unwrap();
             let user = &messages.last().unwrap().content;
             assert!(
@@ -431,31 +425,25 @@ fn a_run_on_ja_vicuna_qa_with_its_prompts_writes_records_shaped_as_upstreams() {
             .success()
     );
     let out = tmp.path().join("out");
-    let o = run_bin(&[
-        "run",
-        "--models",
+    let o = run_on(
+        &sim,
+        &data,
+        &out,
         "calm2,davinci",
-        "--judge",
         "gpt-4",
-        "--mode",
-        "pairwise-baseline",
-        "--baseline",
-        "davinci",
-        "--base-url",
-        &sim.url,
-        "--api-key-env",
-        "",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--bench",
-        "ja-vicuna-qa",
-        "--prompt-set",
-        "ja-vicuna-qa",
-        "--format",
-        "json",
-    ]);
+        &[
+            "--mode",
+            "pairwise-baseline",
+            "--baseline",
+            "davinci",
+            "--bench",
+            "ja-vicuna-qa",
+            "--prompt-set",
+            "ja-vicuna-qa",
+            "--format",
+            "json",
+        ],
+    );
     let report = stdout_json(&o);
     assert_eq!(report["partial"], false, "{report}");
     let ours = crate::support::jsonl(&out.join("judgments/gpt-4_pair.jsonl"));
@@ -503,25 +491,14 @@ fn elyza_tasks_are_graded_one_to_five_by_their_own_criteria() {
             .success()
     );
     let out = tmp.path().join("out");
-    let o = run_bin(&[
-        "run",
-        "--models",
+    let o = run_on(
+        &sim,
+        &data,
+        &out,
         "a",
-        "--judge",
         "j",
-        "--base-url",
-        &sim.url,
-        "--api-key-env",
-        "",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--bench",
-        "elyza-tasks-100",
-        "--format",
-        "json",
-    ]);
+        &["--bench", "elyza-tasks-100", "--format", "json"],
+    );
     let report = stdout_json(&o);
     assert_eq!(report["partial"], false, "{report}");
     let grades = crate::support::jsonl(&out.join("judgments/j_single.jsonl"));
@@ -545,21 +522,14 @@ fn elyza_tasks_are_graded_one_to_five_by_their_own_criteria() {
         "{\"question_id\": 1, \"turns\": [\"1+1は?\"], \"eval_aspect\": \"- 2でなければ1点\"}\n",
     );
     let out2 = tmp.path().join("out2");
-    let o = run_bin(&[
-        "run",
-        "--models",
+    let o = run_on(
+        &sim,
+        &data,
+        &out2,
         "a",
-        "--judge",
         "j",
-        "--base-url",
-        &sim.url,
-        "--api-key-env",
-        "",
-        "--questions",
-        q.to_str().unwrap(),
-        "--out",
-        out2.to_str().unwrap(),
-    ]);
+        &["--questions", q.to_str().unwrap()],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let g = &crate::support::jsonl(&out2.join("judgments/j_single.jsonl"))[0];
     assert_eq!(g["judge"][1], "criteria");

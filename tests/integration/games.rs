@@ -26,10 +26,9 @@ fn simulator() -> Sim {
     })
 }
 
-/// `shinpan run` of the six models in `mode` into `out`, with `more` flags: its JSON report
-/// and its summary line.
-fn run(sim: &Sim, out: &Path, mode: &str, more: &[&str]) -> (Value, String) {
-    let o = shinpan_bin()
+/// `shinpan run` of the six models on the sample questions against `sim`, with `more` flags.
+fn run_models(sim: &Sim, more: &[&str]) -> std::process::Output {
+    shinpan_bin()
         .args([
             "run",
             "--models",
@@ -38,18 +37,20 @@ fn run(sim: &Sim, out: &Path, mode: &str, more: &[&str]) -> (Value, String) {
             "j",
             "--questions",
             SAMPLE,
-            "--base-url",
-            &sim.url,
-            "--mode",
-            mode,
-            "--format",
-            "json",
-            "--out",
         ])
-        .arg(out)
+        .args(["--base-url", &sim.url])
         .args(more)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// `shinpan run` of the six models in `mode` into `out`, with `more` flags: its JSON report
+/// and its summary line.
+fn run(sim: &Sim, out: &Path, mode: &str, more: &[&str]) -> (Value, String) {
+    let out = out.to_str().unwrap();
+    let mut args = vec!["--mode", mode, "--format", "json", "--out", out];
+    args.extend(more);
+    let o = run_models(sim, &args);
     let stderr = String::from_utf8_lossy(&o.stderr).to_string();
     let report = stdout_json(&o);
     let line = stderr
@@ -155,20 +156,7 @@ fn pairwise_n_plays_n_games_drawn_by_the_seed() {
             "--confidence 1.5",
         ),
     ] {
-        let o = shinpan_bin()
-            .args([
-                "run",
-                "--models",
-                MODELS,
-                "--judge",
-                "j",
-                "--questions",
-                SAMPLE,
-            ])
-            .args(["--base-url", &sim.url])
-            .args(&args)
-            .output()
-            .unwrap();
+        let o = run_models(&sim, &args);
         assert_eq!(o.status.code(), Some(2));
         assert!(
             String::from_utf8_lossy(&o.stderr).contains(needle),
