@@ -133,8 +133,9 @@ pub fn head_to_head(
         h.overall.add(score);
         let category = r
             .category
-            .clone()
-            .or_else(|| answers.category(r.question_id.as_str()).map(str::to_string));
+            .as_deref()
+            .or_else(|| answers.category(r.question_id.as_str()))
+            .map(str::to_string);
         if let Some(c) = &category {
             h.categories.entry(c.clone()).or_default().add(score);
         }

@@ -104,7 +104,7 @@ pub struct PairGame {
     pub turn: u32,
     /// The question's category, when recorded.
     #[serde(default)]
-    pub category: Option<String>,
+    pub category: Option<Name>,
     /// The official set and version (`--bench`), when recorded.
     #[serde(default)]
     pub bench: Option<Name>,
@@ -148,7 +148,7 @@ impl From<&PairJudgment> for PairGame {
             g2_winner: j.g2_winner,
             judge: JudgeName(Name::intern(j.judge.model())),
             turn: j.turn,
-            category: j.category.clone(),
+            category: j.category.as_deref().map(Name::intern),
             bench: j.bench.as_deref().map(Name::intern),
             answer_1: None,
             answer_2: None,

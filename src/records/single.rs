@@ -109,7 +109,7 @@ pub struct SingleGrade {
     pub turn: u32,
     /// The question's category, when recorded.
     #[serde(default)]
-    pub category: Option<String>,
+    pub category: Option<Name>,
     /// The official set and version (`--bench`), when recorded.
     #[serde(default)]
     pub bench: Option<Name>,
@@ -145,7 +145,7 @@ impl From<&SingleJudgment> for SingleGrade {
             judge: JudgeName(Name::intern(j.judge.model())),
             score: j.score,
             turn: j.turn,
-            category: j.category.clone(),
+            category: j.category.as_deref().map(Name::intern),
             bench: j.bench.as_deref().map(Name::intern),
             failed: j.error.is_some(),
             sample: j.sample,
