@@ -55,8 +55,8 @@ fn cache_alone() {
     let resp = ChatResponse {
         content: "ご質問の要点を順に整理してお答えします。".repeat(25),
         finish_reason: "stop".into(),
-        usage: Default::default(),
         attempts: 1,
+        ..Default::default()
     };
     let t = Instant::now();
     for k in &keys {

@@ -285,6 +285,18 @@ pub struct CommonArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
         help = defaults::help("Maximum tokens per judge reply", defaults::JUDGE_MAX_TOKENS))]
     pub judge_max_tokens: Option<u32>,
+    /// The largest reply body read from an endpoint, in bytes; a larger reply fails its
+    /// request (and is never sent on to the judge).
+    #[arg(long, value_name = "BYTES", help = defaults::help(
+        "The largest reply body read from an endpoint, in bytes; a larger one fails its request",
+        defaults::MAX_REPLY_BYTES))]
+    pub max_reply_bytes: Option<usize>,
+    /// The largest question turn sent, in bytes; a question with a longer turn fails its
+    /// answers, with the reason.
+    #[arg(long, value_name = "BYTES", help = defaults::help(
+        "The largest question turn sent, in bytes; a question with a longer turn fails its answers",
+        defaults::MAX_TURN_BYTES))]
+    pub max_turn_bytes: Option<usize>,
     /// Candidate temperature for every category (default: FastChat's per-category table).
     #[arg(long, value_name = "T")]
     pub temperature: Option<f32>,
@@ -367,6 +379,8 @@ impl CommonArgs {
             cache: self.cache.clone(),
             max_tokens: self.max_tokens,
             judge_max_tokens: self.judge_max_tokens,
+            max_reply_bytes: self.max_reply_bytes,
+            max_turn_bytes: self.max_turn_bytes,
             temperature: self.temperature,
             system_prompt: self.system_prompt.clone(),
             keep_reasoning: self.keep_reasoning.then_some(true),

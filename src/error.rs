@@ -9,6 +9,7 @@
 //! | 2 | bad input: a flag, the config file, an input file; the message names it |
 //! | 3 | regression: a nightly run's watched figure fell beyond `--fail-on-regression` and outside the noise |
 //! | 130 | interrupted (Ctrl-C): everything finished is kept |
+//! | 143 | interrupted (SIGTERM): as Ctrl-C |
 
 /// A problem with the user's input: the message names the flag, file or line to fix.
 #[derive(Debug, thiserror::Error)]
@@ -20,10 +21,18 @@ pub fn usage<T>(msg: impl Into<String>) -> Result<T, UsageError> {
     Err(UsageError(msg.into()))
 }
 
-/// The run was stopped by Ctrl-C after keeping everything finished.
+/// The run was stopped by a signal (Ctrl-C, SIGTERM) after keeping everything finished.
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted: everything finished is kept; run the same command again to resume")]
-pub struct Interrupted;
+#[error("interrupted ({}): everything finished is kept; run the same command again to resume", .0.name())]
+pub struct Interrupted(pub crate::pipeline::Signal);
+
+/// An output of the run could not be written (a full disk, say): the run stopped sending,
+/// kept the replies in flight in the response cache, and is marked interrupted.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{0}; the run stopped (nothing new was sent, replies in flight were kept in the response cache) and is marked interrupted: free the space, then run the same command again"
+)]
+pub struct OutputFailed(pub String);
 
 /// A run finished, but more items failed than allowed.
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +56,8 @@ pub struct Regressed(pub Vec<String>);
 pub fn exit_code(e: &anyhow::Error) -> i32 {
     if e.downcast_ref::<UsageError>().is_some() {
         2
-    } else if e.downcast_ref::<Interrupted>().is_some() {
-        130
+    } else if let Some(Interrupted(signal)) = e.downcast_ref::<Interrupted>() {
+        signal.exit_code()
     } else if e.downcast_ref::<Regressed>().is_some() {
         3
     } else {

@@ -24,6 +24,8 @@ pub struct Candidate {
     /// Show the judge a reasoning model's thinking with its answer (default: the answer only;
     /// the thinking is kept in the record either way).
     pub keep_reasoning: bool,
+    /// The largest question turn sent, in bytes (`--max-turn-bytes`).
+    pub max_turn_bytes: usize,
 }
 
 /// FastChat's sampling temperature for a question category.
@@ -85,6 +87,19 @@ pub async fn answer(c: &Candidate, q: &Question) -> Result<AnswerRecord, Generat
     let mut finish_reasons = Vec::with_capacity(q.turns.len());
     let mut usage = Usage::default();
     for (i, user) in q.turns.iter().enumerate() {
+        if user.len() > c.max_turn_bytes {
+            // Never sent: a turn this long is a broken question file, not a prompt.
+            return Err(GenerateError {
+                model: c.name.clone(),
+                question_id: q.question_id.clone(),
+                turn: i + 1,
+                source: ClientError::Config(format!(
+                    "the question's turn is {} bytes, over --max-turn-bytes {}",
+                    user.len(),
+                    c.max_turn_bytes
+                )),
+            });
+        }
         messages.push(Message::user(user.clone()));
         let req = turn_request(c, q, &messages);
         let reply = c.client.chat(&req).await.map_err(|source| GenerateError {

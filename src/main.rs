@@ -11,10 +11,13 @@ fn main() {
         .and_then(|rt| rt.block_on(shinpan::cmd::dispatch(cli)));
     if let Err(e) = result {
         let code = shinpan::error::exit_code(&e);
-        if code == 130 {
-            eprintln!("shinpan: {e:#}");
+        // A key pasted where a variable name or a config line goes is never printed back.
+        let text = format!("{e:#}");
+        let text = shinpan::util::redact_secrets(&text);
+        if code == 130 || code == 143 {
+            eprintln!("shinpan: {text}");
         } else {
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {text}");
         }
         std::process::exit(code);
     }

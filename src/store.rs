@@ -94,57 +94,90 @@ pub fn read_jsonl_if_exists<T: DeserializeOwned>(
 pub struct JsonlWriter {
     path: PathBuf,
     tx: mpsc::UnboundedSender<String>,
+    failed: Failure,
     thread: JoinHandle<io::Result<u64>>,
+}
+
+/// The error that stopped a writer thread, for the senders that find it stopped: a full disk
+/// is said as such (`No space left on device (os error 28): OUT/…`), not as a closed channel.
+type Failure = std::sync::Arc<std::sync::Mutex<Option<(io::ErrorKind, String)>>>;
+
+fn failure_of(failed: &Failure, path: &Path) -> io::Error {
+    match &*failed.lock().unwrap_or_else(|p| p.into_inner()) {
+        Some((kind, msg)) => io::Error::new(*kind, msg.clone()),
+        None => io::Error::other(format!("{}: the writer has stopped", path.display())),
+    }
 }
 
 /// A cloneable handle that sends records to a [`JsonlWriter`].
 #[derive(Clone)]
 pub struct JsonlSender {
+    path: PathBuf,
     tx: mpsc::UnboundedSender<String>,
+    failed: Failure,
 }
 
 impl JsonlSender {
-    /// Queues one record for writing.
+    /// Queues one record for writing; fails with the writer's own error once it has
+    /// stopped on one.
     pub fn send<T: Serialize>(&self, record: &T) -> io::Result<()> {
-        let line = serde_json::to_string(record).map_err(io::Error::other)?;
+        // The record and its newline go to the file in one write: a kill between two writes
+        // would leave a whole record without its newline, which a reader counts and the next
+        // writer would have to guess about.
+        let mut line = serde_json::to_string(record).map_err(io::Error::other)?;
+        line.push('\n');
         self.tx
             .send(line)
-            .map_err(|_| io::Error::other("the writer thread has stopped"))
+            .map_err(|_| failure_of(&self.failed, &self.path))
     }
 }
 
 impl JsonlWriter {
-    /// Opens `path` for appending (creating parent directories). A torn last line left by a
-    /// killed run is cut off first, so appended records start on a line of their own.
+    /// Opens `path` for appending (creating parent directories). A last line without its
+    /// newline is settled first, by the rule the readers apply: a whole record (it parses)
+    /// is kept and its newline added; a torn one (a killed writer's) is cut off. Appended
+    /// records then start on a line of their own, and what resume counted stays.
     pub fn open(path: &Path) -> io::Result<Self> {
+        let named = |e: io::Error| io::Error::new(e.kind(), format!("{e}: {}", path.display()));
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(named)?;
         }
         let mut file = OpenOptions::new()
             .create(true)
             .read(true)
             .append(true)
-            .open(path)?;
-        truncate_torn_tail(&mut file)?;
+            .open(path)
+            .map_err(named)?;
+        truncate_torn_tail(&mut file).map_err(named)?;
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-        let shown = path.to_path_buf();
+        let failed: Failure = Default::default();
+        let (shown, slot) = (path.to_path_buf(), failed.clone());
         let thread = std::thread::Builder::new()
             .name(format!("writer {}", path.display()))
             .spawn(move || {
                 let mut written = 0u64;
-                while let Some(line) = rx.blocking_recv() {
-                    file.write_all(line.as_bytes())?;
-                    file.write_all(b"\n")?;
-                    file.flush()?;
-                    written += 1;
+                let mut write = || -> io::Result<()> {
+                    while let Some(line) = rx.blocking_recv() {
+                        file.write_all(line.as_bytes())?;
+                        file.flush()?;
+                        written += 1;
+                    }
+                    file.sync_data()
+                };
+                match write() {
+                    Ok(()) => Ok(written),
+                    Err(e) => {
+                        let e = io::Error::new(e.kind(), format!("{e}: {}", shown.display()));
+                        *slot.lock().unwrap_or_else(|p| p.into_inner()) =
+                            Some((e.kind(), e.to_string()));
+                        Err(e)
+                    }
                 }
-                file.sync_data()?;
-                let _ = shown;
-                Ok(written)
             })?;
         Ok(Self {
             path: path.to_path_buf(),
             tx,
+            failed,
             thread,
         })
     }
@@ -152,7 +185,9 @@ impl JsonlWriter {
     /// A handle for sending records from any task.
     pub fn sender(&self) -> JsonlSender {
         JsonlSender {
+            path: self.path.clone(),
             tx: self.tx.clone(),
+            failed: self.failed.clone(),
         }
     }
 
@@ -162,14 +197,14 @@ impl JsonlWriter {
     }
 
     /// Waits until every queued record is on disk; returns how many were written. Senders
-    /// still alive elsewhere must be dropped first, or this waits for them.
+    /// still alive elsewhere must be dropped first, or this waits for them. The error names
+    /// the file.
     pub fn finish(self) -> io::Result<u64> {
         drop(self.tx);
         let path = self.path;
         self.thread
             .join()
             .map_err(|_| io::Error::other(format!("writer of {} panicked", path.display())))?
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
     }
 }
 
@@ -181,24 +216,42 @@ fn truncate_torn_tail(file: &mut File) -> io::Result<()> {
     // Scan back from the end for the last newline, a block at a time.
     let mut end = len;
     let mut buf = vec![0u8; 8192];
-    loop {
+    let keep = loop {
         let start = end.saturating_sub(buf.len() as u64);
         let n = (end - start) as usize;
         file.seek(SeekFrom::Start(start))?;
         file.read_exact(&mut buf[..n])?;
         if let Some(pos) = buf[..n].iter().rposition(|&b| b == b'\n') {
-            let keep = start + pos as u64 + 1;
-            if keep != len {
-                file.set_len(keep)?;
-            }
-            return Ok(());
+            break start + pos as u64 + 1;
         }
         if start == 0 {
-            file.set_len(0)?;
-            return Ok(());
+            break 0;
         }
         end = start;
+    };
+    if keep == len {
+        return Ok(());
     }
+    let mut tail = Vec::with_capacity((len - keep) as usize);
+    file.seek(SeekFrom::Start(keep))?;
+    Read::by_ref(file).take(len - keep).read_to_end(&mut tail)?;
+    if whole_record(&tail) {
+        // The file is opened for appending: this lands at the end.
+        file.write_all(b"\n")?;
+    } else {
+        file.set_len(keep)?;
+    }
+    Ok(())
+}
+
+/// Whether an unterminated last line is a whole record, as [`each_jsonl`] reads it: text that
+/// parses as JSON (a torn record never does: its closing bracket is what a kill cuts).
+fn whole_record(line: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(line) else {
+        return false;
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.trim().is_empty() || serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 /// A writer opened on first use, so a run without anything to write leaves no empty file.
@@ -217,12 +270,7 @@ impl LazyWriter {
     pub fn send<T: Serialize>(&mut self, v: &T) -> io::Result<()> {
         let w = match &mut self.writer {
             Some(w) => w,
-            None => {
-                self.writer
-                    .insert(JsonlWriter::open(&self.path).map_err(|e| {
-                        io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
-                    })?)
-            }
+            None => self.writer.insert(JsonlWriter::open(&self.path)?),
         };
         w.send(v)
     }
@@ -255,12 +303,39 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         "{}.tmp",
         path.extension().and_then(|e| e.to_str()).unwrap_or("")
     ));
-    {
+    let written = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_data()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        // Half a file on a full disk is space the next write needs.
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, path)
+    written
+}
+
+/// Removes what [`write_atomic`] leaves when it is killed before its rename: the `*.tmp`
+/// files in `dir` and its subdirectories `subdirs` (call it holding the directory's lock, so
+/// no writer of its own is at work). Returns how many were removed.
+pub fn remove_stale_temps(dir: &Path, subdirs: &[&str]) -> usize {
+    let mut removed = 0;
+    for d in std::iter::once(dir.to_path_buf()).chain(subdirs.iter().map(|s| dir.join(s))) {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "tmp")
+                && e.file_type().is_ok_and(|t| t.is_file())
+                && std::fs::remove_file(&p).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    removed
 }
 
 /// Counts the complete lines of a file (for progress messages).
@@ -292,6 +367,23 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&p).unwrap(),
             "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n"
+        );
+    }
+
+    #[test]
+    fn a_whole_record_without_its_newline_is_kept_as_the_reader_counted_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.jsonl");
+        std::fs::write(&p, "{\"a\":1}\n{\"a\":2}").unwrap();
+        let rows: Vec<(usize, R)> = read_jsonl(&p).unwrap();
+        assert_eq!(rows.len(), 2, "the reader counts the unterminated record");
+        let w = JsonlWriter::open(&p).unwrap();
+        w.send(&R { a: 3 }).unwrap();
+        assert_eq!(w.finish().unwrap(), 1);
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n",
+            "and the writer keeps it"
         );
     }
 

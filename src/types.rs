@@ -88,10 +88,15 @@ impl<'de> Deserialize<'de> for QuestionId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match serde_json::Value::deserialize(d)? {
             serde_json::Value::String(s) => Ok(QuestionId::text(s)),
-            serde_json::Value::Number(n) => Ok(QuestionId {
+            // An integer, as JSON writes one: `2.5`, `1e0` and integers too large to be
+            // exact (read as floats) are refused, or `1e0` would count apart from `1`.
+            serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => Ok(QuestionId {
                 text: n.to_string().into_boxed_str(),
                 number: true,
             }),
+            serde_json::Value::Number(n) => Err(serde::de::Error::custom(format!(
+                "question_id must be an integer or a string, found {n} (not an integer, or too large to be exact)"
+            ))),
             other => Err(serde::de::Error::custom(format!(
                 "question_id must be an integer or a string, found {other}"
             ))),

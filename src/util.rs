@@ -44,9 +44,89 @@ pub fn safe_file_name(name: &str) -> String {
     out
 }
 
+/// The edit distance between two strings, in characters (for "did you mean").
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(prev + usize::from(ca != *cb));
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// What API keys look like (OpenAI's `sk-…` and `sk-proj-…`, Anthropic's `sk-ant-…`, and the
+/// other common providers' prefixes), and a bearer token in a header.
+static KEY_SHAPED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"(?x)
+        (?:\bsk-[A-Za-z0-9_\-]{8,}
+          |\b(?:sk|pk|rk|gsk|ghp|gho|ghs|ghu|hf|xai|glpat)_[A-Za-z0-9_\-]{8,}
+          |\bgithub_pat_[A-Za-z0-9_]{8,}
+          |\bAIza[0-9A-Za-z_\-]{20,}
+          |\bAKIA[0-9A-Z]{12,}
+          |\bxox[abprs]-[A-Za-z0-9\-]{8,}
+          |(?i:bearer)\s+[A-Za-z0-9._~+/\-]{8,}=*)",
+    )
+    .expect("valid regex")
+});
+
+/// `text` with anything shaped like an API key replaced by `<redacted>`: what shinpan prints
+/// of the user's input (an error quoting a config line, a flag's value) never shows a key
+/// pasted where it does not belong.
+pub fn redact_secrets(text: &str) -> std::borrow::Cow<'_, str> {
+    KEY_SHAPED.replace_all(text, "<redacted>")
+}
+
+/// Whether `text` holds something shaped like an API key.
+pub fn looks_like_a_key(text: &str) -> bool {
+    KEY_SHAPED.is_match(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("gpt-4o-mini", "gpt-4o-mnii"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("審判", "審判"), 0);
+    }
+
+    #[test]
+    fn key_shaped_text_is_redacted() {
+        let k = "sk-proj-Abc123_def456-GHI789";
+        let msg = format!("environment variable {k} is not set");
+        assert_eq!(
+            redact_secrets(&msg),
+            "environment variable <redacted> is not set"
+        );
+        assert_eq!(
+            redact_secrets("api_key = \"sk-ant-api03-xyzXYZ0123456789\""),
+            "api_key = \"<redacted>\""
+        );
+        assert_eq!(
+            redact_secrets("Authorization: Bearer abcdefgh12345678"),
+            "Authorization: <redacted>"
+        );
+        for plain in [
+            "OPENAI_API_KEY",
+            "gpt-4o-mini",
+            "sk-1",
+            "task-1234 done",
+            "risk-free",
+        ] {
+            assert_eq!(redact_secrets(plain), plain);
+        }
+    }
 
     #[test]
     fn model_names_become_safe_file_names() {

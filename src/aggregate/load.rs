@@ -43,6 +43,15 @@ fn bad(path: &Path, e: impl std::fmt::Display) -> anyhow::Error {
 /// language and category figures). Reference answers (under a `reference_answer` directory)
 /// are not a model's answers and only noted.
 pub fn load_judgments(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
+    load_judgments_as(paths, None)
+}
+
+/// [`load_judgments`], reading the run directory `run.0` as if its `run.json` were `run.1`
+/// (a run's last stage builds its page before it writes the manifest that says it finished).
+pub fn load_judgments_as(
+    paths: &[PathBuf],
+    run: Option<(&Path, &Manifest)>,
+) -> anyhow::Result<Loaded> {
     let mut files = Vec::new();
     let mut runs = Vec::new();
     for p in paths {
@@ -82,22 +91,25 @@ pub fn load_judgments(paths: &[PathBuf]) -> anyhow::Result<Loaded> {
         }
     }
     for dir in runs {
-        expect(&dir, &mut out.expected)?;
+        let manifest = match run {
+            Some((d, m)) if d == dir => m.clone(),
+            _ => Manifest::read(&dir.join(MANIFEST)).map_err(|e| UsageError(e.to_string()))?,
+        };
+        expect(manifest, &mut out.expected);
     }
     Ok(out)
 }
 
 /// Adds what a run directory's manifest expects, by judge and kind of judgment file.
-fn expect(
-    dir: &Path,
-    expected: &mut BTreeMap<(String, &'static str), Expectation>,
-) -> anyhow::Result<()> {
-    let manifest = Manifest::read(&dir.join(MANIFEST)).map_err(|e| UsageError(e.to_string()))?;
+fn expect(manifest: Manifest, expected: &mut BTreeMap<(String, &'static str), Expectation>) {
     for e in manifest.evaluations {
         let mut reasons = Vec::new();
         match e.state {
             RunState::Finished => {}
-            RunState::Interrupted => reasons.push("the run was interrupted (Ctrl-C)".into()),
+            RunState::Interrupted => reasons.push(format!(
+                "the run was {}",
+                e.stopped.as_deref().unwrap_or("interrupted (Ctrl-C)")
+            )),
             RunState::Running => reasons.push(
                 "the run did not finish (still running, or killed); run the same command again to finish it"
                     .into(),
@@ -130,7 +142,6 @@ fn expect(
         }
         crate::client::add_rows(&mut exp.spend, &e.spend);
     }
-    Ok(())
 }
 
 /// Collects `*.jsonl` files below `dir`. A run directory contributes its current files and

@@ -23,7 +23,7 @@ pub use crate::records::{PairGame, SingleGrade};
 pub use crate::types::Mode;
 pub use bootstrap::BootstrapOptions;
 pub use coverage::{Expectation, ModelCoverage};
-pub use load::{Loaded, build_reports, load_judgments};
+pub use load::{Loaded, build_reports, load_judgments, load_judgments_as};
 pub use pairwise::{GameOutcome, PairSummary, PairwiseResult, combine, summarize_pairs};
 pub use position::{InconsistentGame, PositionBias};
 pub use single::{AspectScore, CategoryScore, SingleResult, SingleSummary, summarize_single};

@@ -627,7 +627,16 @@ pub fn parse_lines(bytes: &[u8]) -> Result<Vec<BatchLine>, String> {
         let status = v["response"]["status_code"].as_u64().unwrap_or(0);
         let body = &v["response"]["body"];
         let result = if status == 200 && v["error"].is_null() {
-            parse_response(&body.to_string()).map_err(|e| e.to_string())
+            parse_response(&body.to_string())
+                .map(|mut r| {
+                    if r.usage_estimated {
+                        // No usage in the line: the completion at about 3 bytes a token (the
+                        // prompt is not in the result file).
+                        r.usage.completion_tokens = r.content.len().div_ceil(3) as u64;
+                    }
+                    r
+                })
+                .map_err(|e| e.to_string())
         } else {
             let why = v["error"]["message"]
                 .as_str()

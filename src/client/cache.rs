@@ -53,6 +53,15 @@ pub struct CacheError {
     pub message: String,
 }
 
+impl CacheError {
+    /// Whether the disk the cache is on is full (SQLite's `SQLITE_FULL`): a reply that cannot
+    /// be stored here is likely to find no room in the run's files either.
+    pub fn is_full(&self) -> bool {
+        self.message.contains("database or disk is full")
+            || self.message.contains("No space left on device")
+    }
+}
+
 /// The cache key of a request: a SHA-256 over its canonical JSON form.
 pub fn cache_key(req: &ChatRequest) -> String {
     #[derive(Serialize)]
@@ -295,7 +304,7 @@ impl Cache {
                                 prompt_tokens: r.get::<_, i64>(2)? as u64,
                                 completion_tokens: r.get::<_, i64>(3)? as u64,
                             },
-                            attempts: 0,
+                            ..Default::default()
                         },
                         r.get::<_, i64>(4)?,
                     ))
@@ -528,6 +537,7 @@ mod tests {
                 completion_tokens: 3,
             },
             attempts: 1,
+            ..Default::default()
         };
         let k = cache_key(&req(None));
         assert!(c.get(&k).unwrap().is_none());

@@ -146,10 +146,7 @@ impl Endpoint {
             let status = resp.status();
             let headers = RateHeaders::parse(resp.headers());
             let retry_after = parse_retry_after(resp.headers());
-            let text = resp
-                .text()
-                .await
-                .map_err(|e| ClientError::Connect(describe(&e)))?;
+            let text = read_body(resp, self.config.max_reply_bytes, stats).await?;
             Ok::<_, ClientError>((status, headers, retry_after, text))
         };
         let result = tokio::time::timeout(timeout, fut)
@@ -171,8 +168,16 @@ impl Endpoint {
             prompt_tokens: None,
             prompt_bytes,
         };
-        let result = self.read(status, &text, retry_after, stats);
-        if let Ok(r) = &result {
+        let mut result = self.read(status, &text.text, retry_after, stats);
+        if let Ok(r) = &mut result {
+            r.invalid_utf8 = text.invalid_utf8;
+            if r.usage_estimated {
+                // No `usage`: booked at the estimate the pace makes, and marked.
+                r.usage = crate::types::Usage {
+                    prompt_tokens: u64::from(estimated_prompt),
+                    completion_tokens: u64::from(self.pace.prompt_tokens(r.content.len())),
+                };
+            }
             reply.prompt_tokens = Some((
                 estimated_prompt,
                 r.usage.prompt_tokens.min(u32::MAX as u64) as u32,
@@ -249,4 +254,57 @@ impl Endpoint {
             self.freed.notify_waiters();
         }
     }
+}
+
+/// A reply's body as text.
+struct Body {
+    text: String,
+    /// Bytes that are not UTF-8 were replaced by U+FFFD.
+    invalid_utf8: bool,
+}
+
+/// Reads a reply's body, at most `cap` bytes (a larger one is refused before it is held
+/// whole), as UTF-8; invalid bytes are replaced and counted, never silently. A body in an
+/// encoding reqwest does not undo (`Content-Encoding: br` here) is refused: it would fail
+/// the same way on every try.
+async fn read_body(
+    mut resp: reqwest::Response,
+    cap: usize,
+    stats: &ClientStats,
+) -> Result<Body, ClientError> {
+    if let Some(enc) = resp
+        .headers()
+        .get(reqwest::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| !v.is_empty() && v != "identity")
+    {
+        return Err(ClientError::Malformed(format!(
+            "the reply is in Content-Encoding {enc:?}, which shinpan does not decode"
+        )));
+    }
+    let mut bytes: Vec<u8> = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| ClientError::Connect(describe(&e)))?
+    {
+        if bytes.len() + chunk.len() > cap {
+            return Err(ClientError::TooLarge(cap));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(match String::from_utf8(bytes) {
+        Ok(text) => Body {
+            text,
+            invalid_utf8: false,
+        },
+        Err(e) => {
+            stats.invalid_utf8.fetch_add(1, Ordering::Relaxed);
+            Body {
+                text: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                invalid_utf8: true,
+            }
+        }
+    })
 }

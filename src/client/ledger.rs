@@ -84,6 +84,10 @@ pub struct Spend {
     /// Of the completion tokens, those sent through the Batch API.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub batch_completion_tokens: u64,
+    /// Of the requests, those whose reply said nothing of the tokens used: their tokens are
+    /// estimated from the text (as the pace estimates prompts), so the cost is an estimate.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub usage_estimated: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -111,6 +115,7 @@ impl Spend {
         self.completion_tokens += o.completion_tokens;
         self.batch_prompt_tokens += o.batch_prompt_tokens;
         self.batch_completion_tokens += o.batch_completion_tokens;
+        self.usage_estimated += o.usage_estimated;
     }
 }
 
@@ -193,14 +198,18 @@ pub struct Ledger {
 impl Ledger {
     /// Books one reply to `account` (`usage` `None`: served from the cache).
     pub fn book(&self, account: &Account, usage: Option<Usage>) {
-        self.book_as(account, usage, false);
+        self.book_as(account, usage, false, false);
     }
 
-    /// Books one reply, `batched` when it came through the Batch API.
-    pub fn book_as(&self, account: &Account, usage: Option<Usage>, batched: bool) {
+    /// Books one reply, `batched` when it came through the Batch API, `estimated` when its
+    /// tokens are an estimate (the server sent no usage).
+    pub fn book_as(&self, account: &Account, usage: Option<Usage>, batched: bool, estimated: bool) {
         let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
         let row = rows.entry(account.clone()).or_default();
         row.add(usage);
+        if estimated && usage.is_some() {
+            row.usage_estimated += 1;
+        }
         if let (true, Some(u)) = (batched, usage) {
             row.batch_prompt_tokens += u.prompt_tokens;
             row.batch_completion_tokens += u.completion_tokens;

@@ -12,6 +12,7 @@
 mod batch;
 mod cache;
 mod endpoint;
+mod halt;
 mod health;
 mod ledger;
 mod pace;
@@ -26,6 +27,7 @@ pub use batch::{
 pub use cache::{
     Cache, CacheError, CacheInfo, CacheMode, PruneFilter, cache_key, default_cache_path,
 };
+pub use halt::Halt;
 pub use ledger::{
     Account, Ledger, Price, Spend, SpendRow, Stage, add_rows, spend_rows, total_cost,
 };
@@ -67,6 +69,8 @@ pub struct EndpointConfig {
     pub structured_verdicts: bool,
     /// Requests go through the Batch API, polled first after this (`None`: one by one).
     pub batch: Option<Duration>,
+    /// The largest reply body read (`--max-reply-bytes`); a larger one fails the request.
+    pub max_reply_bytes: usize,
 }
 
 impl Default for EndpointConfig {
@@ -82,6 +86,7 @@ impl Default for EndpointConfig {
             retry: RetryPolicy::default(),
             structured_verdicts: false,
             batch: None,
+            max_reply_bytes: defaults::MAX_REPLY_BYTES,
         }
     }
 }
@@ -103,6 +108,22 @@ pub enum ClientError {
     Malformed(String),
     #[error("response has no choices")]
     NoChoices,
+    /// A reply with nothing to read: `content: null`, or only a tool call.
+    #[error("no content ({0})")]
+    NoContent(String),
+    /// A reply over the size cap (`--max-reply-bytes`): not read further, not stored.
+    #[error("the reply is over {0} bytes (--max-reply-bytes)")]
+    TooLarge(usize),
+    /// A 200 whose body is an error object: the provider's own message.
+    #[error("the provider answered with an error: {message}")]
+    Provider {
+        message: String,
+        /// Whether its type says the fault is passing (overloaded, a server error).
+        passing: bool,
+    },
+    /// Not sent: the run is stopping (Ctrl-C, SIGTERM, or an output that cannot be written).
+    #[error("not sent: the run is stopping")]
+    Stopped,
     #[error("the provider refused or filtered the reply ({0})")]
     Refused(String),
     #[error("{0}")]
@@ -117,22 +138,51 @@ pub enum ClientError {
     },
 }
 
+/// Whether a failed request is worth another attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// A passing fault (the network, 429, 5xx, a timeout): retried up to `--max-attempts`.
+    Transient,
+    /// A reply that came back wrong (not JSON, no choices, no content, too large, an error
+    /// object): the same request is likely to fail the same way, and every try is billed,
+    /// so it is tried once more at most.
+    Deterministic,
+    /// Asking again cannot help (a 4xx, a refusal, bad settings, a run that is stopping).
+    Never,
+}
+
+/// How many times a request that failed deterministically is sent in all.
+pub const DETERMINISTIC_TRIES: u32 = 2;
+
 impl ClientError {
-    /// Whether another attempt might succeed.
-    pub fn is_retryable(&self) -> bool {
+    /// Whether another attempt might succeed, and how many it is worth.
+    pub fn retry(&self) -> Retry {
         match self {
             ClientError::Status { status, .. } => {
-                matches!(status, 408 | 409 | 425 | 429) || *status >= 500
+                if matches!(status, 408 | 409 | 425 | 429) || *status >= 500 {
+                    Retry::Transient
+                } else {
+                    Retry::Never
+                }
             }
-            ClientError::Timeout(_)
-            | ClientError::Connect(_)
-            | ClientError::Malformed(_)
-            | ClientError::NoChoices => true,
+            ClientError::Timeout(_) | ClientError::Connect(_) => Retry::Transient,
+            ClientError::Provider { passing: true, .. } => Retry::Transient,
+            ClientError::Malformed(_)
+            | ClientError::NoChoices
+            | ClientError::NoContent(_)
+            | ClientError::TooLarge(_)
+            | ClientError::Provider { .. } => Retry::Deterministic,
             ClientError::Refused(_)
             | ClientError::Config(_)
             | ClientError::Unreachable(_)
-            | ClientError::GaveUp { .. } => false,
+            | ClientError::Stopped
+            | ClientError::GaveUp { .. } => Retry::Never,
         }
+    }
+
+    /// Whether another attempt might succeed at all.
+    pub fn is_retryable(&self) -> bool {
+        self.retry() != Retry::Never
     }
 
     fn retry_after(&self) -> Option<Duration> {
@@ -144,16 +194,21 @@ impl ClientError {
 }
 
 /// A successful completion.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ChatResponse {
     /// The assistant's text.
     pub content: String,
     /// Why generation stopped, as the server said it (`stop`, `length`, …).
     pub finish_reason: String,
-    /// Tokens billed for this call (zero when the server reports none).
+    /// Tokens billed for this call (estimated when the server reports none: see
+    /// `usage_estimated`).
     pub usage: Usage,
+    /// The server sent no `usage`: the tokens are estimated from the text's bytes.
+    pub usage_estimated: bool,
     /// Attempts it took, the successful one included (0 when served from the cache).
     pub attempts: u32,
+    /// The body had bytes that are not UTF-8, replaced by U+FFFD.
+    pub invalid_utf8: bool,
 }
 
 /// The Batch API queue of one endpoint, shared by the clients that send there.
@@ -177,6 +232,8 @@ struct Inner {
     cache_mode: CacheMode,
     /// Requests go through the Batch API (`--batch`).
     batcher: Option<Arc<batch::Batcher>>,
+    /// The run's stop switch: once halted, nothing new is sent.
+    halt: Arc<Halt>,
 }
 
 impl std::fmt::Debug for Client {
@@ -242,6 +299,7 @@ impl Client {
                 cache: None,
                 cache_mode: CacheMode::Off,
                 batcher: None,
+                halt: Arc::default(),
             }),
         })
     }
@@ -277,6 +335,13 @@ impl Client {
     pub fn with_batch(mut self, queue: &BatchQueue) -> Self {
         let inner = Arc::get_mut(&mut self.inner).expect("with_batch is called before cloning");
         inner.batcher = Some(queue.0.clone());
+        self
+    }
+
+    /// Shares the run's stop switch (see [`Halt`]). Call it before cloning the client.
+    pub fn with_halt(mut self, halt: Arc<Halt>) -> Self {
+        let inner = Arc::get_mut(&mut self.inner).expect("with_halt is called before cloning");
+        inner.halt = halt;
         self
     }
 
@@ -343,7 +408,16 @@ impl Client {
                 let body = serde_json::to_value(req.to_body())
                     .map_err(|e| ClientError::Config(e.to_string()))?;
                 let stats = &self.inner.stats;
-                let result = b.chat(cache_key(req), body).await;
+                let halt = &self.inner.halt;
+                if halt.is_halted() {
+                    return Err(ClientError::Stopped);
+                }
+                // A halted run stops waiting: the batch is written down in OUT/batches and a
+                // restarted run polls it again.
+                let result = tokio::select! {
+                    r = b.chat(cache_key(req), body) => r,
+                    _ = halt.halted() => return Err(ClientError::Stopped),
+                };
                 match &result {
                     Ok(r) => {
                         stats
@@ -362,7 +436,10 @@ impl Client {
         };
         if let Some(a) = &req.account {
             let batched = self.inner.batcher.is_some();
-            self.inner.ledger.book_as(a, Some(resp.usage), batched);
+            let estimated = resp.usage_estimated;
+            self.inner
+                .ledger
+                .book_as(a, Some(resp.usage), batched, estimated);
         }
         if let Some(key) = key.filter(|_| self.inner.cache_mode != CacheMode::ReadOnly) {
             let (model, stored) = (req.model.clone(), resp.clone());
@@ -390,6 +467,19 @@ impl Client {
         let cache = self.inner.cache.clone()?;
         let err = match tokio::task::spawn_blocking(move || op(&cache)).await {
             Ok(Ok(v)) => return Some(v),
+            Ok(Err(e)) if e.is_full() => {
+                // Replies that cannot be stored are paid for and kept nowhere: nothing more
+                // is sent. (The reply in hand still goes to the run's files if they can
+                // take it.)
+                if self
+                    .inner
+                    .halt
+                    .halt(format!("No space left on device: {e}"))
+                {
+                    eprintln!("shinpan: error: {e}; stopping: nothing new is sent");
+                }
+                e.to_string()
+            }
             Ok(Err(e)) => e.to_string(),
             Err(e) => e.to_string(),
         };
@@ -454,9 +544,16 @@ impl Client {
         let body = req.to_body();
         let stats = &self.inner.stats;
         let mut attempt = 0u32;
+        // Replies that came back wrong so far (see `Retry::Deterministic`).
+        let mut wrong = 0u32;
+        let halt = &self.inner.halt;
         loop {
             attempt += 1;
-            let (ep, slot) = match self.take_slot().await {
+            let taken = tokio::select! {
+                t = self.take_slot() => t,
+                _ = halt.halted() => Err(ClientError::Stopped),
+            };
+            let (ep, slot) = match taken {
                 Ok(taken) => taken,
                 Err(e) => {
                     stats.failed.fetch_add(1, Ordering::Relaxed);
@@ -467,8 +564,15 @@ impl Client {
             let prompt = ep.pace.prompt_tokens(bytes);
             let result = {
                 let _slot = slot;
-                ep.wait_pace(prompt.saturating_add(req.max_tokens), stats)
-                    .await;
+                tokio::select! {
+                    _ = ep.wait_pace(prompt.saturating_add(req.max_tokens), stats) => {}
+                    _ = halt.halted() => {}
+                }
+                if halt.is_halted() {
+                    // Nothing was sent: a halted run sends nothing new.
+                    stats.failed.fetch_add(1, Ordering::Relaxed);
+                    return Err(ClientError::Stopped);
+                }
                 if ep.health.down().is_some() {
                     // It went down while this request waited: another endpoint may take it
                     // (or `take_slot` says why none can). Nothing was sent.
@@ -482,14 +586,23 @@ impl Client {
             match result {
                 Ok(mut resp) => {
                     resp.attempts = attempt;
+                    if resp.usage_estimated {
+                        stats.usage_estimated.fetch_add(1, Ordering::Relaxed);
+                    }
                     stats.succeeded.fetch_add(1, Ordering::Relaxed);
                     stats
                         .tokens
                         .fetch_add(resp.usage.total(), Ordering::Relaxed);
                     return Ok(resp);
                 }
-                Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
-                    tokio::time::sleep(policy.delay(attempt, e.retry_after())).await;
+                Err(e) if attempt < policy.max_attempts && worth_again(&e, &mut wrong) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(policy.delay(attempt, e.retry_after())) => {}
+                        _ = halt.halted() => {
+                            stats.failed.fetch_add(1, Ordering::Relaxed);
+                            return Err(ClientError::Stopped);
+                        }
+                    }
                 }
                 Err(e) => {
                     stats.failed.fetch_add(1, Ordering::Relaxed);
@@ -505,6 +618,19 @@ impl Client {
                 }
             }
         }
+    }
+}
+
+/// Whether a failed attempt is sent again: passing faults are, up to the attempt limit; a reply
+/// that came back wrong is, until it has come back wrong [`DETERMINISTIC_TRIES`] times.
+fn worth_again(e: &ClientError, wrong: &mut u32) -> bool {
+    match e.retry() {
+        Retry::Transient => true,
+        Retry::Deterministic => {
+            *wrong += 1;
+            *wrong < DETERMINISTIC_TRIES
+        }
+        Retry::Never => false,
     }
 }
 
@@ -528,7 +654,27 @@ fn api_key(config: &EndpointConfig) -> Result<Option<String>, ClientError> {
         return Ok(None);
     };
     match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_string())),
+        Ok(v) if !v.trim().is_empty() => {
+            let key = v.trim();
+            // A key with a break inside is a paste gone wrong: as a header it cannot be sent,
+            // and every request would fail as if the endpoint were down.
+            if key.contains(['\n', '\r']) {
+                return Err(ClientError::Config(format!(
+                    "environment variable {var} holds an API key with a line break inside it: a key is one line (check how the variable was set)"
+                )));
+            }
+            if let Some(c) = key.chars().find(|c| !c.is_ascii_graphic()) {
+                return Err(ClientError::Config(format!(
+                    "environment variable {var} holds an API key with {} inside it, which cannot be sent in a header: a key is printable ASCII without spaces",
+                    if c.is_whitespace() {
+                        "a space".to_string()
+                    } else {
+                        format!("the character U+{:04X}", c as u32)
+                    }
+                )));
+            }
+            Ok(Some(key.to_string()))
+        }
         _ if is_loopback(&config.base_url) => Ok(None),
         _ => Err(ClientError::Config(format!(
             "environment variable {var} is not set, and {} needs an API key \

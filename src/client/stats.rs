@@ -19,6 +19,10 @@ pub struct ClientStats {
     pub tokens: AtomicU64,
     /// Cache reads or writes that failed (the run goes on without the cache for them).
     pub cache_errors: AtomicU64,
+    /// Replies whose body had bytes that are not UTF-8 (replaced by U+FFFD).
+    pub invalid_utf8: AtomicU64,
+    /// Replies that said nothing of the tokens used (booked at an estimate).
+    pub usage_estimated: AtomicU64,
     /// Attempts sent and not answered yet: never more than the endpoint's concurrency.
     pub in_flight: AtomicU64,
     /// Requests waiting for a free slot (the concurrency cap).

@@ -139,6 +139,9 @@ pub(crate) struct WireResponse {
     pub choices: Vec<WireChoice>,
     #[serde(default)]
     pub usage: Option<WireUsage>,
+    /// An error object some providers and proxies send with status 200.
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,6 +162,11 @@ pub(crate) struct WireMessage {
     /// `reasoning_content`; some servers: `reasoning`).
     #[serde(default, alias = "reasoning")]
     pub reasoning_content: Option<String>,
+    /// Tool calls instead of text (a model that was offered no tools may still send one).
+    #[serde(default)]
+    pub tool_calls: Option<serde_json::Value>,
+    #[serde(default)]
+    pub function_call: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -197,14 +205,20 @@ pub(crate) fn error_message(body: &str) -> String {
     short
 }
 
-/// Reads a successful reply leniently; an empty reply the provider refused or filtered is
-/// an error, not an answer.
+/// Reads a successful reply leniently. An empty reply the provider refused or filtered is an
+/// error, not an answer; so is a reply with no text at all (`content: null`, or only a tool
+/// call), and a 200 whose body is an error object (its message is the provider's).
 pub(crate) fn parse_response(text: &str) -> Result<ChatResponse, ClientError> {
     let wire: WireResponse = serde_json::from_str(text).map_err(|e| {
         let head: String = text.chars().take(120).collect();
         ClientError::Malformed(format!("{e} in {head:?}"))
     })?;
-    let usage = wire.usage.map(Usage::from).unwrap_or_default();
+    if wire.choices.is_empty()
+        && let Some(err) = &wire.error
+    {
+        return Err(provider_error(err));
+    }
+    let usage = wire.usage.map(Usage::from);
     let choice = wire
         .choices
         .into_iter()
@@ -217,23 +231,87 @@ pub(crate) fn parse_response(text: &str) -> Result<ChatResponse, ClientError> {
         .as_ref()
         .and_then(|m| m.reasoning_content.clone())
         .filter(|r| !r.trim().is_empty());
-    let mut content = message.and_then(|m| m.content).unwrap_or_default();
+    let tool_call = message
+        .as_ref()
+        .is_some_and(|m| m.tool_calls.is_some() || m.function_call.is_some());
+    let content = message.and_then(|m| m.content);
+    if content.as_deref().is_none_or(str::is_empty)
+        && (finish_reason == "content_filter" || refusal.is_some())
+    {
+        return Err(ClientError::Refused(
+            refusal.unwrap_or_else(|| format!("finish_reason {finish_reason}")),
+        ));
+    }
+    let mut content = match (content, &reasoning) {
+        (Some(c), _) => c,
+        // A reasoning model cut while thinking has said nothing yet: its thinking is kept.
+        (None, Some(_)) => String::new(),
+        (None, None) if tool_call => {
+            return Err(ClientError::NoContent(
+                "only a tool call, no text".to_string(),
+            ));
+        }
+        (None, None) => {
+            return Err(ClientError::NoContent(format!(
+                "content is null, finish_reason {finish_reason}"
+            )));
+        }
+    };
     // Reasoning sent apart is kept in the reply as a think block, as models that think in
     // their content write it: one form to store, cache and split (`crate::reasoning`).
     if let Some(r) = reasoning {
         content = format!("<think>{r}</think>\n{content}");
     }
-    if content.is_empty() && (finish_reason == "content_filter" || refusal.is_some()) {
-        return Err(ClientError::Refused(
-            refusal.unwrap_or_else(|| format!("finish_reason {finish_reason}")),
-        ));
-    }
     Ok(ChatResponse {
         content,
         finish_reason,
-        usage,
+        usage: usage.unwrap_or_default(),
+        usage_estimated: usage.is_none(),
         attempts: 1,
+        invalid_utf8: false,
     })
+}
+
+/// The error a 200 carried: the provider's message, retried when its type says the fault is
+/// passing (overloaded, rate-limited, a server error), tried once more otherwise.
+fn provider_error(err: &serde_json::Value) -> ClientError {
+    let message = err
+        .get("message")
+        .and_then(|m| m.as_str())
+        .map(str::to_string)
+        .or_else(|| err.as_str().map(str::to_string))
+        .unwrap_or_else(|| err.to_string());
+    let kind = ["type", "code", "status"]
+        .iter()
+        .filter_map(|k| err.get(*k))
+        .map(|v| match v {
+            serde_json::Value::String(s) => s.to_lowercase(),
+            other => other.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let passing = [
+        "overload",
+        "rate",
+        "server",
+        "timeout",
+        "unavailable",
+        "429",
+        "500",
+        "502",
+        "503",
+        "504",
+    ]
+    .iter()
+    .any(|w| kind.contains(w));
+    let mut short: String = message.chars().take(300).collect();
+    if short.len() < message.len() {
+        short.push('…');
+    }
+    ClientError::Provider {
+        message: short,
+        passing,
+    }
 }
 
 #[cfg(test)]
@@ -265,5 +343,38 @@ mod tests {
             ),
             Err(ClientError::Refused(_))
         ));
+    }
+
+    #[test]
+    fn no_text_and_error_bodies_are_failures_with_their_reason() {
+        let e =
+            parse_response(r#"{"choices":[{"message":{"content":null},"finish_reason":"stop"}]}"#)
+                .unwrap_err();
+        assert!(matches!(&e, ClientError::NoContent(_)), "{e}");
+        assert!(e.to_string().contains("no content"), "{e}");
+        let e = parse_response(
+            r#"{"choices":[{"message":{"content":null,"tool_calls":[{"id":"1"}]},"finish_reason":"tool_calls"}]}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("tool call"), "{e}");
+        let e = parse_response(
+            r#"{"error":{"message":"model not loaded","type":"invalid_request_error"}}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("model not loaded"), "{e}");
+        assert_eq!(e.retry(), super::super::Retry::Deterministic);
+        let e =
+            parse_response(r#"{"error":{"message":"busy","type":"server_error"}}"#).unwrap_err();
+        assert_eq!(e.retry(), super::super::Retry::Transient);
+        // No usage: estimated later, and marked.
+        let r = parse_response(r#"{"choices":[{"message":{"content":"はい"}}]}"#).unwrap();
+        assert!(r.usage_estimated);
+        // An empty string is an (empty) answer, not a missing one.
+        assert_eq!(
+            parse_response(r#"{"choices":[{"message":{"content":""}}],"usage":{"prompt_tokens":1,"completion_tokens":0}}"#)
+                .unwrap()
+                .content,
+            ""
+        );
     }
 }

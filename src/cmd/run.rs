@@ -6,7 +6,7 @@ use crate::aggregate::answers::AnswerIndex;
 use crate::aggregate::headtohead::head_to_head;
 use crate::cli::{CompareArgs, RunArgs};
 use crate::config::{Layers, RunOptions, Settings, parse_mode};
-use crate::error::{Interrupted, ItemsFailed, usage};
+use crate::error::{Interrupted, ItemsFailed, OutputFailed, usage};
 use crate::pipeline::RunOutput;
 use crate::pipeline::{self, Verbosity, print_reports};
 use crate::records::{PairGame, RunDir};
@@ -84,7 +84,7 @@ pub(super) async fn run_modes(
     for opts in all {
         let out = pipeline::run_with(&opts, verbosity).await?;
         summarize(&opts, &out, verbosity);
-        let stop = out.summary.interrupted;
+        let stop = out.summary.interrupted();
         runs.push((opts, out));
         if stop {
             break;
@@ -96,7 +96,7 @@ pub(super) async fn run_modes(
 /// How a sequence of runs ended: interrupted (130), or the first with more failed items than
 /// allowed (1).
 pub(super) fn exit_for_all(runs: &[(RunOptions, RunOutput)]) -> anyhow::Result<()> {
-    if let Some((o, r)) = runs.iter().find(|(_, r)| r.summary.interrupted) {
+    if let Some((o, r)) = runs.iter().find(|(_, r)| r.summary.interrupted()) {
         return exit_for(o, r);
     }
     runs.iter().try_for_each(|(o, r)| exit_for(o, r))
@@ -157,8 +157,10 @@ fn summarize(opts: &RunOptions, out: &RunOutput, verbosity: Verbosity) {
 
 /// How the run ended, as the error that decides the exit code.
 fn exit_for(opts: &RunOptions, out: &RunOutput) -> anyhow::Result<()> {
-    if out.summary.interrupted {
-        return Err(Interrupted.into());
+    match &out.summary.stopped {
+        Some(crate::pipeline::Stop::Signal(s)) => return Err(Interrupted(*s).into()),
+        Some(crate::pipeline::Stop::Output(e)) => return Err(OutputFailed(e.clone()).into()),
+        None => {}
     }
     let failed = out.summary.failed_items();
     if !opts.allow_failures.allows(failed, out.summary.items) {

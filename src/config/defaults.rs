@@ -12,6 +12,12 @@ pub const CONCURRENCY: u32 = 8;
 pub const TIMEOUT_SECS: u64 = 120;
 /// Attempts per request, the first included.
 pub const MAX_ATTEMPTS: u32 = 6;
+/// The largest reply body read from an endpoint, in bytes (4 MiB: a few hundred times a long
+/// answer); a larger one fails its request rather than being held and sent on to the judge.
+pub const MAX_REPLY_BYTES: usize = 4 << 20;
+/// The largest question turn sent, in bytes (1 MiB); a question with a longer turn fails its
+/// answers with the reason.
+pub const MAX_TURN_BYTES: usize = 1 << 20;
 /// Output cap per candidate answer turn.
 pub const MAX_TOKENS: u32 = 1024;
 /// Output cap per judge reply.

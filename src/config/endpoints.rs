@@ -27,6 +27,17 @@ pub(super) fn endpoint(s: &EndpointSettings, source: &str) -> Result<EndpointCon
     }
     let api_key_env = match &s.api_key_env {
         Some(v) if v.is_empty() => None,
+        Some(v) if !is_variable_name(v) => {
+            // Most often a key pasted where its variable's name goes: never printed back.
+            let what = if crate::util::looks_like_a_key(v) {
+                "it looks like an API key itself (not shown)"
+            } else {
+                "it is not a variable name (letters, digits and _)"
+            };
+            return usage(format!(
+                "{source}: api_key_env (--api-key-env) names the environment variable that holds the key, and {what}; put the key in a variable (export OPENAI_API_KEY=…) and give its name"
+            ));
+        }
         Some(v) => Some(v.clone()),
         None => Some(defaults::API_KEY_ENV.to_string()),
     };
@@ -57,6 +68,8 @@ pub(super) fn endpoint(s: &EndpointSettings, source: &str) -> Result<EndpointCon
             ..RetryPolicy::default()
         },
         structured_verdicts: s.structured_verdicts.unwrap_or(false),
+        // A run-wide setting: `resolve` puts the run's value in every endpoint.
+        max_reply_bytes: defaults::MAX_REPLY_BYTES,
         batch: match (s.batch.unwrap_or(false), s.batch_poll_secs) {
             (_, Some(p)) if !(p.is_finite() && p > 0.0) => {
                 return usage(format!(
@@ -69,6 +82,15 @@ pub(super) fn endpoint(s: &EndpointSettings, source: &str) -> Result<EndpointCon
             (false, _) => None,
         },
     })
+}
+
+/// Whether `v` can name an environment variable (`[A-Za-z_][A-Za-z0-9_]*`).
+fn is_variable_name(v: &str) -> bool {
+    let mut chars = v.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Says which endpoints the endpoint flags changed: a flag changes the default endpoint and

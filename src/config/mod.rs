@@ -126,6 +126,8 @@ pub struct RunOptions {
     pub prompts: Option<PathBuf>,
     /// Judge output cap.
     pub judge_max_tokens: u32,
+    /// The largest question turn sent, in bytes (`--max-turn-bytes`).
+    pub max_turn_bytes: usize,
     /// Re-asks for unreadable verdicts.
     pub reasks: u32,
     /// How the report aggregates (bootstrap rounds and seed).

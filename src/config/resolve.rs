@@ -56,12 +56,18 @@ pub(super) fn resolve(
             "{cfg_name}: judge_samples must be at least 1 (--judge-samples)"
         ));
     }
-    let default_ep = endpoint(&s.endpoint, &format!("{cfg_name} [endpoint]"))?;
+    let mut default_ep = endpoint(&s.endpoint, &format!("{cfg_name} [endpoint]"))?;
+    let max_reply_bytes = positive(s.max_reply_bytes, "max_reply_bytes (--max-reply-bytes)")?
+        .unwrap_or(defaults::MAX_REPLY_BYTES);
+    default_ep.max_reply_bytes = max_reply_bytes;
+    let max_turn_bytes = positive(s.max_turn_bytes, "max_turn_bytes (--max-turn-bytes)")?
+        .unwrap_or(defaults::MAX_TURN_BYTES);
     let models = names
         .iter()
         .map(|n| model(&s, n, false, &default_ep, cfg_name))
         .collect::<Result<Vec<_>, _>>()?;
     let judge = model(&s, &judge_name, true, &default_ep, cfg_name)?;
+    unused_tables(file, &names, &judge_name, cfg_name)?;
     let notes = endpoint_notes(
         models.iter().chain([&judge]),
         &flags.endpoint,
@@ -98,6 +104,7 @@ pub(super) fn resolve(
         }),
         prompts: s.prompts.clone(),
         judge_max_tokens: s.judge_max_tokens.unwrap_or(defaults::JUDGE_MAX_TOKENS),
+        max_turn_bytes,
         reasks: s.reasks.unwrap_or(defaults::REASKS),
         judge_samples: s.judge_samples.unwrap_or(defaults::JUDGE_SAMPLES),
         aspects: resolve_aspects(s.aspects.clone(), &s.aspect_weights, cfg_name)?,
@@ -153,6 +160,7 @@ fn roles(s: &Settings) -> Result<Roles, UsageError> {
             return usage(format!("--models: {n:?} is listed twice"));
         }
     }
+    colliding_files(&names)?;
     let baseline = s.baseline.clone();
     match mode {
         Mode::Single | Mode::Rubric => {}
@@ -181,6 +189,58 @@ fn roles(s: &Settings) -> Result<Roles, UsageError> {
     }
     let baseline = baseline.filter(|_| mode == Mode::PairwiseBaseline);
     Ok((mode, names, baseline, sampled))
+}
+
+/// A `[model.X]` table whose model the run never uses is most often a misspelling, and its
+/// endpoint, API name and price would silently not apply: a config file that lists its
+/// models may have tables only for them, the run's models and the judge. (A file that lists
+/// none is a library of model settings, `compare`'s for one.)
+fn unused_tables(
+    file: &Settings,
+    models: &[String],
+    judge: &str,
+    cfg_name: &str,
+) -> Result<(), UsageError> {
+    let Some(listed) = &file.models else {
+        return Ok(());
+    };
+    let known: Vec<&str> = listed
+        .iter()
+        .chain(models)
+        .map(|m| m.trim())
+        .chain([judge])
+        .chain(file.judge.as_deref())
+        .collect();
+    for table in file.model.keys() {
+        if known.contains(&table.as_str()) {
+            continue;
+        }
+        let closest = known
+            .iter()
+            .min_by_key(|k| crate::util::edit_distance(k, table))
+            .map(|k| format!("; did you mean [model.{k}]?"))
+            .unwrap_or_default();
+        return usage(format!(
+            "{cfg_name}: [model.{table}] is for a model that is neither a candidate nor the judge, so its settings would not apply{closest}"
+        ));
+    }
+    Ok(())
+}
+
+/// Candidates whose answer files would be one file: `a/b` and `a--b` both become
+/// `answers/a--b.jsonl` (and `A` and `a` are one file on a case-insensitive disk), where two
+/// writers would interleave their lines.
+fn colliding_files(names: &[String]) -> Result<(), UsageError> {
+    let file = |n: &str| crate::util::safe_file_name(n).to_lowercase();
+    for (i, a) in names.iter().enumerate() {
+        if let Some(b) = names[..i].iter().find(|b| file(b) == file(a)) {
+            return usage(format!(
+                "--models: {b:?} and {a:?} would share one answer file (answers/{}.jsonl); rename one of them (the config's api_model keeps the name the API expects)",
+                crate::util::safe_file_name(a)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The game plan of a sampled mode, from `--games`, `--confidence` and `--seed`.
@@ -244,7 +304,9 @@ fn model(
             ));
         };
         let merged = s.endpoint.clone().merge(table);
-        endpoints.push(endpoint(&merged, &format!("{cfg_name} [endpoints.{e}]"))?);
+        let mut config = endpoint(&merged, &format!("{cfg_name} [endpoints.{e}]"))?;
+        config.max_reply_bytes = default_ep.max_reply_bytes;
+        endpoints.push(config);
     }
     if endpoints.is_empty() {
         endpoints.push(default_ep.clone());
@@ -276,6 +338,14 @@ fn model(
             p => p,
         },
     })
+}
+
+/// A size that must be at least 1, if given.
+fn positive(v: Option<usize>, what: &str) -> Result<Option<usize>, UsageError> {
+    match v {
+        Some(0) => usage(format!("{what} must be at least 1")),
+        v => Ok(v),
+    }
 }
 
 /// How reports aggregate.

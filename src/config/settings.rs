@@ -228,6 +228,10 @@ pub struct Settings {
     pub max_tokens: Option<u32>,
     /// Judge output cap.
     pub judge_max_tokens: Option<u32>,
+    /// The largest reply body read from an endpoint, in bytes.
+    pub max_reply_bytes: Option<usize>,
+    /// The largest question turn sent, in bytes.
+    pub max_turn_bytes: Option<usize>,
     /// Candidate temperature for all categories.
     pub temperature: Option<f32>,
     /// Candidate system prompt.
@@ -286,8 +290,20 @@ impl Settings {
                 path.display()
             ))
         })?;
-        let mut cfg: Settings =
-            toml::from_str(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+        let mut cfg: Settings = toml::from_str(&text).map_err(|e| {
+            if e.message().contains("unknown field `api_key`") {
+                // The line holds the key: it is not quoted back.
+                let line = e
+                    .span()
+                    .map(|s| text[..s.start].matches('\n').count() + 1)
+                    .map_or(String::new(), |l| format!(" (line {l})"));
+                return UsageError(format!(
+                    "{}{line}: `api_key` is not a setting: keys are read from the environment, never from the config file; set `api_key_env = \"VAR\"` to the name of the variable that holds it",
+                    path.display()
+                ));
+            }
+            UsageError(crate::util::redact_secrets(&format!("{}: {e}", path.display())).into_owned())
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         if cfg.mode.is_some() && cfg.modes.is_some() {
             return Err(UsageError(format!(
@@ -359,6 +375,8 @@ impl Settings {
         self.cache = o.cache.or(self.cache);
         self.max_tokens = o.max_tokens.or(self.max_tokens);
         self.judge_max_tokens = o.judge_max_tokens.or(self.judge_max_tokens);
+        self.max_reply_bytes = o.max_reply_bytes.or(self.max_reply_bytes);
+        self.max_turn_bytes = o.max_turn_bytes.or(self.max_turn_bytes);
         self.temperature = o.temperature.or(self.temperature);
         self.system_prompt = o.system_prompt.or(self.system_prompt);
         self.reasks = o.reasks.or(self.reasks);

@@ -1,7 +1,9 @@
 //! Stage 3, drive: missing answers are generated while judging starts on each item as soon as
 //! the answers it needs exist. Answers, judgments and failures go to their append-only files
-//! (one writer each) as they complete, so a killed run keeps everything finished. Ctrl-C stops
-//! at once, keeping what is done.
+//! (one writer each) as they complete, so a killed run keeps everything finished. Ctrl-C,
+//! SIGTERM or an output that cannot be written stop the run (see [`super::stop`]): nothing
+//! new is sent, the requests in flight are given [`super::GRACE`] to bring their replies,
+//! which are kept, and a second signal stops at once.
 //!
 //! Work waits in two queues and only a bounded number of tasks exist at once (a few times
 //! the slots the clients have open), judgments first: a task holds a request and its futures
@@ -18,6 +20,7 @@ use super::progress::{Progress, Verbosity};
 use super::resume::{Answers, State};
 use super::schedule::{Item, Scheduler};
 use super::setup::Setup;
+use super::stop::{GRACE, Signals, Stop};
 use super::summary::RunSummary;
 use crate::config::RunOptions;
 use crate::generate::{GenerateError, answer};
@@ -35,6 +38,9 @@ pub(super) struct Driven {
     /// many of them are missing.
     pub(super) answers_needed: (usize, usize),
 }
+
+/// A write that failed: the run stops (see [`Driver::stopping`]).
+type Written = Result<(), std::io::Error>;
 
 enum Done {
     Single(Box<SingleJudgment>),
@@ -60,6 +66,8 @@ struct Driver<'a> {
     errors: LazyWriter,
     progress: Option<Progress>,
     verbosity: Verbosity,
+    /// Why the run is stopping, once it is.
+    stop: Option<Stop>,
 }
 
 /// Generates what is missing and judges what is not judged yet, until everything is done or
@@ -81,10 +89,11 @@ pub(super) async fn drive(
         to_answer: VecDeque::new(),
         to_judge: VecDeque::new(),
         answer_files: HashMap::new(),
-        journal: JsonlWriter::open(&jpath).with_context(|| jpath.display().to_string())?,
+        journal: JsonlWriter::open(&jpath)?,
         errors: LazyWriter::new(setup.dir.errors()),
         progress: None,
         verbosity,
+        stop: None,
     };
     let planned = d.sched.planned(&d.answers);
     d.start()?;
@@ -113,8 +122,7 @@ impl Driver<'_> {
                     continue;
                 }
                 if let std::collections::hash_map::Entry::Vacant(e) = self.answer_files.entry(mi) {
-                    let p = setup.dir.answers(&c.name);
-                    e.insert(JsonlWriter::open(&p).with_context(|| p.display().to_string())?);
+                    e.insert(JsonlWriter::open(&setup.dir.answers(&c.name))?);
                 }
                 self.to_answer.push_back((mi, qi));
             }
@@ -140,15 +148,21 @@ impl Driver<'_> {
         }
     }
 
-    /// Handles results as they come until nothing is left or Ctrl-C.
+    /// Handles results as they come until nothing is left, or the run stops: then what is in
+    /// flight is waited for (at most [`GRACE`], or until a second signal).
     async fn pump(&mut self) -> anyhow::Result<()> {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
+        let mut signals = Signals::listen().context("listening for Ctrl-C and SIGTERM")?;
+        let mut deadline: Option<tokio::time::Instant> = None;
         loop {
-            self.fill();
+            if self.stop.is_none() {
+                self.fill();
+            }
             if self.generating.is_empty() && self.judging.is_empty() {
+                if self.stop.is_some() {
+                    break;
+                }
                 // Everything planned is in: pairwise-adaptive may plan another round.
                 let more = self.sched.next_round(&self.answers);
                 if more.is_empty() {
@@ -160,32 +174,100 @@ impl Driver<'_> {
                 self.to_judge.extend(more);
                 continue;
             }
+            let grace_over = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 Some(res) = self.generating.join_next(), if !self.generating.is_empty() => {
                     let (mi, qi, res) = res.context("an answer task panicked")?;
-                    self.answered(mi, qi, res)?;
+                    let written = self.answered(mi, qi, res);
+                    self.check(written);
                 }
                 Some(res) = self.judging.join_next(), if !self.judging.is_empty() => {
-                    self.judged(res.context("a judge task panicked")?)?;
+                    let written = self.judged(res.context("a judge task panicked")?);
+                    self.check(written);
                 }
-                _ = &mut ctrl_c => {
-                    self.summary.interrupted = true;
-                    self.to_answer.clear();
-                    self.to_judge.clear();
-                    self.generating.abort_all();
-                    self.judging.abort_all();
-                    while self.generating.join_next().await.is_some() {}
-                    while self.judging.join_next().await.is_some() {}
+                // A client halted the run (the cache's disk is full).
+                _ = self.setup.halt.halted(), if self.stop.is_none() => {
+                    let why = self.setup.halt.reason().unwrap_or_default();
+                    self.stopping(Stop::Output(why));
+                }
+                signal = signals.next() => {
+                    if matches!(self.stop, Some(Stop::Signal(_))) {
+                        // A second signal: stop now.
+                        self.abort().await;
+                        break;
+                    }
+                    self.stopping(Stop::Signal(signal));
+                }
+                _ = grace_over => {
+                    self.abort().await;
                     break;
                 }
                 // Progress is shown while nothing completes too (waiting on a slow server).
                 _ = tick.tick() => {}
+            }
+            if self.stop.is_some() && deadline.is_none() {
+                deadline = Some(tokio::time::Instant::now() + GRACE);
             }
             if let Some(p) = &mut self.progress {
                 p.update(&self.summary);
             }
         }
         Ok(())
+    }
+
+    /// A failed write stops the run: nothing new is sent, and what is in flight is kept in
+    /// the response cache.
+    fn check(&mut self, written: Written) {
+        if let Err(e) = written
+            && self.stop.is_none()
+        {
+            self.stopping(Stop::Output(e.to_string()));
+        }
+    }
+
+    /// Stops the run: no request not yet sent will be, and the work not started is dropped.
+    fn stopping(&mut self, why: Stop) {
+        let in_flight: u64 = self
+            .setup
+            .clients
+            .iter()
+            .map(|c| {
+                c.stats()
+                    .in_flight
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .sum();
+        let what = match &why {
+            Stop::Signal(s) => format!("{}: stopping", s.name()),
+            Stop::Output(e) => format!("error: {e}; stopping"),
+        };
+        self.setup.halt.halt(why.reason());
+        self.stop = Some(why);
+        self.to_answer.clear();
+        self.to_judge.clear();
+        if self.verbosity != Verbosity::Quiet {
+            let line = format!(
+                "{what}: nothing new is sent; {in_flight} request(s) in flight get up to {}s to finish, and their replies are kept (Ctrl-C again to stop at once)",
+                GRACE.as_secs()
+            );
+            match &self.progress {
+                Some(p) => p.note(&line),
+                None => eprintln!("shinpan: {line}"),
+            }
+        }
+    }
+
+    /// Ends every task at once (a second signal, or the grace period is over).
+    async fn abort(&mut self) {
+        self.generating.abort_all();
+        self.judging.abort_all();
+        while self.generating.join_next().await.is_some() {}
+        while self.judging.join_next().await.is_some() {}
     }
 
     /// A line about one item, with `--verbose`.
@@ -203,12 +285,10 @@ impl Driver<'_> {
         mi: usize,
         qi: usize,
         res: Result<AnswerRecord, GenerateError>,
-    ) -> anyhow::Result<()> {
+    ) -> Written {
         match res {
             Ok(a) => {
-                self.answer_files[&mi]
-                    .send(&a)
-                    .context("writing an answer")?;
+                self.answer_files[&mi].send(&a)?;
                 if a.finish_reasons.iter().any(|f| f == "length") {
                     self.summary.truncated += 1;
                 }
@@ -226,13 +306,13 @@ impl Driver<'_> {
                 self.answers[mi][qi] = Some(Arc::new(a));
                 self.judge_ready(mi, qi);
             }
+            // Not sent because the run is stopping: not a failure of the answer.
+            Err(e) if matches!(e.source, crate::client::ClientError::Stopped) => {}
             Err(e) => {
                 self.say(|| format!("answer failed: {e}"));
                 self.summary.failed("answer", &e.source.to_string());
-                self.errors
-                    .send(&error_record(&e))
-                    .context("writing errors.jsonl")?;
                 self.summary.answer_errors.push(e.to_string());
+                self.errors.send(&error_record(&e))?;
             }
         }
         Ok(())
@@ -288,8 +368,17 @@ impl Driver<'_> {
         }
     }
 
-    /// Writes a judgment to the journal, counting it (and why, when it has no verdict).
-    fn judged(&mut self, done: Done) -> anyhow::Result<()> {
+    /// Writes a judgment to the journal, counting it (and why, when it has no verdict). Once
+    /// the run is stopping, a judgment without a verdict is dropped: its request may not
+    /// have been sent (the next run judges it).
+    fn judged(&mut self, done: Done) -> Written {
+        let verdict = match &done {
+            Done::Single(j) => j.has_verdict(),
+            Done::Pair(j) => j.has_verdict(),
+        };
+        if self.stop.is_some() && !verdict {
+            return Ok(());
+        }
         self.say(|| match &done {
             Done::Single(j) => format!(
                 "judgment {} question {} turn {}: {}",
@@ -334,14 +423,23 @@ impl Driver<'_> {
         Ok(())
     }
 
-    /// Waits until every record is on disk.
-    fn close(self) -> anyhow::Result<Driven> {
-        self.errors.finish().context("writing errors.jsonl")?;
-        for (_, w) in self.answer_files {
-            w.finish().context("writing answers")?;
+    /// Waits until every record is on disk; a write that failed stops the run (the first
+    /// failure is the one said).
+    fn close(mut self) -> anyhow::Result<Driven> {
+        let mut written: Vec<Written> = vec![self.errors.finish()];
+        written.extend(
+            self.answer_files
+                .into_values()
+                .map(|w| w.finish().map(|_| ())),
+        );
+        written.push(self.journal.finish().map(|_| ()));
+        if self.stop.is_none()
+            && let Some(Err(e)) = written.into_iter().find(Result::is_err)
+        {
+            self.stop = Some(Stop::Output(e.to_string()));
         }
-        self.journal.finish().context("writing judgments")?;
         let mut summary = self.summary;
+        summary.stopped = self.stop;
         summary.judgments_reused = self.sched.reused;
         summary.judgments_stale = self.sched.stale;
         summary.judgments_blocked = self.sched.blocked(&self.answers);

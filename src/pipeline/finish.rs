@@ -17,6 +17,7 @@ use super::summary::RunSummary;
 use crate::aggregate::answers::AnswerIndex;
 use crate::aggregate::{Expectation, Report, summarize_pairs, summarize_single};
 use crate::config::RunOptions;
+use crate::error::OutputFailed;
 use crate::records::{
     AnswerRecord, Current, ErrorRecord, Evaluation, Inputs, ItemKey, Judgment, Manifest, PairGame,
     PairJudgment, RunState, SingleGrade, SingleJudgment,
@@ -31,7 +32,9 @@ pub struct RunOutput {
     pub report: Report,
 }
 
-/// Compacts the files, builds and writes the report, and closes the manifest entry.
+/// Compacts the files, builds and writes the reports and the page, and only then closes the
+/// manifest entry: `run.json` says finished once every output is in place. An output that
+/// cannot be written leaves the run marked interrupted, with the error that says why.
 pub(super) fn finish(opts: &RunOptions, setup: Setup, driven: Driven) -> anyhow::Result<RunOutput> {
     let Driven {
         answers,
@@ -39,29 +42,70 @@ pub(super) fn finish(opts: &RunOptions, setup: Setup, driven: Driven) -> anyhow:
         answers_needed: (needed, missing),
     } = driven;
     count_requests(opts, &setup, &mut summary);
-    let report = current_report(opts, &setup, &answers, &summary)?;
-    compact_errors(&setup, &answers)?;
-    summary.answers_missing = missing;
-    summary.judgments_failed = report.coverage.iter().map(|c| c.failed + c.missing).sum();
-    summary.items = needed + report.coverage.iter().map(|c| c.expected).sum::<usize>();
-    super::write_reports(setup.dir.root(), std::slice::from_ref(&report))?;
-    let state = if summary.interrupted {
+    let made = outputs(opts, &setup, answers, &mut summary, (needed, missing));
+    let stopped = match (&made, &summary.stopped) {
+        (Err(e), _) => Some(crate::pipeline::Stop::Output(format!("{e:#}"))),
+        (Ok(_), s) => s.clone(),
+    };
+    let state = if stopped.is_some() {
         RunState::Interrupted
     } else {
         RunState::Finished
     };
-    Manifest::update(
+    let closed = Manifest::update(
         &setup.dir.manifest(),
         Evaluation {
-            spend: summary.spend.clone(),
-            ..evaluation(opts, &setup.questions, state)
+            stopped: stopped.as_ref().map(|s| s.reason()),
+            ..closing(opts, &setup, &summary, state)
         },
-    )?;
-    // The page reads what it shows from the files: the answers held are not needed again.
-    drop(answers);
-    super::write_page(setup.dir.root(), &opts.stats);
+    );
+    let failure = |e: String| -> anyhow::Error {
+        // The first failure is the one to say: the drive's, if it stopped on one.
+        match &summary.stopped {
+            Some(crate::pipeline::Stop::Output(first)) => OutputFailed(first.clone()).into(),
+            _ => OutputFailed(e).into(),
+        }
+    };
+    let report = made.map_err(|e| failure(format!("{e:#}")))?;
+    closed.map_err(|e| failure(format!("{e:#}")))?;
     summary.elapsed = setup.started.elapsed();
     Ok(RunOutput { summary, report })
+}
+
+/// The manifest entry a run closes with.
+fn closing(opts: &RunOptions, setup: &Setup, summary: &RunSummary, state: RunState) -> Evaluation {
+    Evaluation {
+        spend: summary.spend.clone(),
+        stopped: summary.stopped.as_ref().map(|s| s.reason()),
+        ..evaluation(opts, &setup.questions, state)
+    }
+}
+
+/// Every output of the finish stage, the manifest aside: the current judgment file,
+/// `errors.jsonl`, the reports, and the page (built as the manifest about to be written says).
+fn outputs(
+    opts: &RunOptions,
+    setup: &Setup,
+    answers: Answers,
+    summary: &mut RunSummary,
+    (needed, missing): (usize, usize),
+) -> anyhow::Result<Report> {
+    let report = current_report(opts, setup, &answers, summary)?;
+    compact_errors(setup, &answers)?;
+    summary.answers_missing = missing;
+    summary.judgments_failed = report.coverage.iter().map(|c| c.failed + c.missing).sum();
+    summary.items = needed + report.coverage.iter().map(|c| c.expected).sum::<usize>();
+    super::write_reports(setup.dir.root(), std::slice::from_ref(&report))?;
+    let state = if summary.interrupted() {
+        RunState::Interrupted
+    } else {
+        RunState::Finished
+    };
+    let to_be = Manifest::updated(&setup.dir.manifest(), closing(opts, setup, summary, state))?;
+    // The page reads what it shows from the files: the answers held are not needed again.
+    drop(answers);
+    super::write_page(setup.dir.root(), &opts.stats, Some(&to_be))?;
+    Ok(report)
 }
 
 /// Writes the current judgment file and builds the run's report from it, so the two agree.
@@ -85,11 +129,11 @@ fn current_report(
             .iter()
             .map(|q| (q.question_id.to_string(), q.turns.len() as u32))
             .collect(),
-        reasons: if summary.interrupted {
-            vec!["the run was interrupted (Ctrl-C)".to_string()]
-        } else {
-            Vec::new()
-        },
+        reasons: summary
+            .stopped
+            .iter()
+            .map(|s| format!("the run was {}", s.reason()))
+            .collect(),
         aspects: opts.aspects.iter().map(|(a, _)| a.clone()).collect(),
         plan: opts.plan,
         bench: opts.bench.clone(),
@@ -158,6 +202,8 @@ fn count_requests(opts: &RunOptions, setup: &Setup, summary: &mut RunSummary) {
         summary.attempts += s.attempts.load(Relaxed);
         summary.rate_limited += s.rate_limited.load(Relaxed);
         summary.tokens += s.tokens.load(Relaxed);
+        summary.invalid_utf8 += s.invalid_utf8.load(Relaxed);
+        summary.usage_estimated += s.usage_estimated.load(Relaxed);
     }
     if let Some(c) = &setup.cache {
         summary.cache_hits = c.hits.load(Relaxed);

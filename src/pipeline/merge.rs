@@ -187,14 +187,34 @@ fn temp_beside(out: &Path) -> anyhow::Result<PathBuf> {
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
     let parent = parent.unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
-    let tmp = parent.join(format!(
-        ".{}.merging-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let prefix = format!(".{}.merging-", name.to_string_lossy());
+    // Merges killed before their rename left their temporary directories: those of
+    // processes no longer running go.
+    if let Ok(entries) = std::fs::read_dir(parent) {
+        for e in entries.flatten() {
+            let file = e.file_name();
+            let pid = file.to_str().and_then(|f| f.strip_prefix(&prefix));
+            if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok())
+                && !process_alive(pid)
+            {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let tmp = parent.join(format!("{prefix}{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir(&tmp).with_context(|| tmp.display().to_string())?;
     Ok(tmp)
+}
+
+/// Whether a process with this id is running (on Linux, by `/proc`; elsewhere assumed so, and
+/// its directory is left).
+fn process_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
 }
 
 /// Puts the shards' lists back in file order: the shard of question `k` is `k mod N`, and its
@@ -260,11 +280,13 @@ fn merged_manifest(shards: &[ShardDir]) -> anyhow::Result<Manifest> {
         } else {
             RunState::Interrupted
         };
+        let stopped = parts.iter().find_map(|p| p.stopped.clone());
         evaluations.push(Evaluation {
             questions,
             spend,
             state,
             shard: None,
+            stopped,
             ..e.clone()
         });
     }
@@ -533,8 +555,7 @@ fn write_reports(dir: &Path, stats: &StatsOptions) -> anyhow::Result<()> {
     let loaded = load_judgments(&[dir.to_path_buf()])?;
     let reports = build_reports(&loaded, None, None, stats)?;
     super::write_reports(dir, &reports)?;
-    super::write_page(dir, stats);
-    Ok(())
+    super::write_page(dir, stats, None)
 }
 
 #[cfg(test)]

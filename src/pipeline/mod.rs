@@ -19,6 +19,7 @@ mod progress;
 mod resume;
 mod schedule;
 mod setup;
+mod stop;
 mod summary;
 
 pub use batchfile::{Exported, Imported, export_requests, import_results};
@@ -28,6 +29,7 @@ pub use merge::{Merged, merge};
 pub use output::{print_reports, write_page, write_reports};
 pub use progress::Verbosity;
 pub use setup::load_inputs;
+pub use stop::{GRACE, Signal, Stop};
 pub use summary::RunSummary;
 
 use crate::config::RunOptions;

@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 
-use crate::aggregate::{Report, StatsOptions, build_reports, load_judgments};
-use crate::records::RunDir;
+use crate::aggregate::{Report, StatsOptions, build_reports, load_judgments_as};
+use crate::records::{Manifest, RunDir};
 use crate::report::{Exporter, Format, HtmlExporter, JsonExporter, MarkdownExporter};
 use crate::store::write_atomic;
 
@@ -23,20 +23,20 @@ pub fn write_reports(out: &std::path::Path, reports: &[Report]) -> anyhow::Resul
 }
 
 /// Writes `report.html` into the run directory: every report its current judgments give (all
-/// modes and judges it holds), with its items to browse. The page is a view; a failure to make
-/// it is a warning, never a failed run (the JSON and Markdown reports are written first).
-pub fn write_page(out: &std::path::Path, stats: &StatsOptions) {
-    let make = || -> anyhow::Result<()> {
-        let loaded = load_judgments(&[out.to_path_buf()])?;
-        let reports = build_reports(&loaded, None, None, stats)?;
-        let items = crate::review::collect(out, None, crate::review::Only::All)?;
-        let page = HtmlExporter { items, title: None }.serialize(&reports)?;
-        let p = RunDir::new(out).page();
-        write_atomic(&p, &page).with_context(|| p.display().to_string())
-    };
-    if let Err(e) = make() {
-        eprintln!("shinpan: warning: report.html not written: {e:#}");
-    }
+/// modes and judges it holds), with its items to browse. `manifest` stands for the
+/// directory's `run.json` (the manifest about to be written). A page that cannot be written
+/// is a failed output, as any other.
+pub fn write_page(
+    out: &std::path::Path,
+    stats: &StatsOptions,
+    manifest: Option<&Manifest>,
+) -> anyhow::Result<()> {
+    let loaded = load_judgments_as(&[out.to_path_buf()], manifest.map(|m| (out, m)))?;
+    let reports = build_reports(&loaded, None, None, stats)?;
+    let items = crate::review::items(out, None)?;
+    let page = HtmlExporter { items, title: None }.serialize(&reports)?;
+    let p = RunDir::new(out).page();
+    write_atomic(&p, &page).with_context(|| format!("report.html not written: {}", p.display()))
 }
 
 /// Prints reports in a format to stdout.

@@ -113,6 +113,15 @@ impl Progress {
         }
     }
 
+    /// A line the user must see, above the bars.
+    pub(super) fn note(&self, line: &str) {
+        let line = format!("shinpan: {line}");
+        match &self.display {
+            Display::Bars { answers, .. } => answers.println(line),
+            _ => eprintln!("{line}"),
+        }
+    }
+
     /// Shows the figures now (throttled: bars a few times a second, lines every few seconds).
     /// Counts `n` more judgments planned (a later round of `pairwise-adaptive`).
     pub(super) fn add_judgments(&mut self, n: usize) {

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::client::{Cache, CacheMode, Client};
+use crate::client::{Cache, CacheMode, Client, Halt};
 use crate::config::{ModelOptions, RunOptions};
 use crate::error::UsageError;
 use crate::generate::Candidate;
@@ -36,6 +36,8 @@ pub(super) struct Setup {
     pub(super) clients: Vec<Client>,
     /// The response cache.
     pub(super) cache: Option<Arc<Cache>>,
+    /// The run's stop switch, shared by every client.
+    pub(super) halt: Arc<Halt>,
     /// The output directory's lock, held until the run ends (none for an estimate).
     pub(super) _lock: Option<File>,
 }
@@ -68,7 +70,8 @@ pub(super) fn prepare_for(
         Purpose::Run => open_cache(opts)?,
         Purpose::Estimate => None,
     };
-    let clients = clients(opts, &cache, purpose)?;
+    let halt = Arc::new(Halt::default());
+    let clients = clients(opts, &cache, &halt, purpose)?;
     let client_of = |m: &ModelOptions| clients[&endpoint_key(m)].clone();
     let candidates = opts
         .models
@@ -81,6 +84,7 @@ pub(super) fn prepare_for(
             temperature: m.temperature,
             max_tokens: m.max_tokens,
             keep_reasoning: opts.keep_reasoning,
+            max_turn_bytes: opts.max_turn_bytes,
         })
         .collect();
     let set = match &opts.prompt_set {
@@ -121,7 +125,12 @@ pub(super) fn prepare_for(
     let dir = RunDir::new(&opts.out);
     check_shard(&dir, opts)?;
     let lock = match purpose {
-        Purpose::Run => Some(lock_out_dir(&dir)?),
+        Purpose::Run => {
+            let lock = lock_out_dir(&dir)?;
+            // A run killed while it wrote a report or a judgment file left its temporary file.
+            crate::store::remove_stale_temps(dir.root(), &["judgments", "journal"]);
+            Some(lock)
+        }
         Purpose::Estimate => None,
     };
     Ok(Setup {
@@ -132,6 +141,7 @@ pub(super) fn prepare_for(
         judge,
         clients: clients.into_values().collect(),
         cache,
+        halt,
         _lock: lock,
     })
 }
@@ -188,6 +198,7 @@ pub(super) fn evaluation(opts: &RunOptions, questions: &[Question], state: RunSt
         shard: opts.shard,
         games: opts.plan,
         bench: opts.bench.clone(),
+        stopped: None,
     }
 }
 
@@ -219,6 +230,7 @@ pub fn load_inputs(opts: &RunOptions) -> anyhow::Result<Vec<Question>> {
 fn clients(
     opts: &RunOptions,
     cache: &Option<Arc<Cache>>,
+    halt: &Arc<Halt>,
     purpose: Purpose,
 ) -> Result<HashMap<String, Client>, UsageError> {
     let mut out: HashMap<String, Client> = HashMap::new();
@@ -230,7 +242,8 @@ fn clients(
                 Purpose::Estimate => Client::unkeyed(m.endpoints.clone()),
             }
             .map_err(|e| UsageError(format!("model {}: {e}", m.name)))?
-            .with_cache(cache.clone(), opts.cache_mode);
+            .with_cache(cache.clone(), opts.cache_mode)
+            .with_halt(halt.clone());
             if let (Purpose::Run, Some(poll)) = (purpose, m.endpoints[0].batch) {
                 // One queue per URL: its batches and their record are shared by every
                 // client that sends there.

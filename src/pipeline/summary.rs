@@ -29,12 +29,16 @@ pub struct RunSummary {
     pub tokens: u64,
     /// Requests served from the response cache (no API call, no tokens billed).
     pub cache_hits: u64,
+    /// Replies whose body had bytes that are not UTF-8 (replaced by U+FFFD).
+    pub invalid_utf8: u64,
+    /// Replies that said nothing of their tokens (booked at an estimate).
+    pub usage_estimated: u64,
     /// Why things failed: a reason (the model, question and turn left out) and how often.
     pub failures: std::collections::BTreeMap<String, usize>,
     /// Answers generated now that stopped at the output cap (`finish_reason: length`).
     pub truncated: usize,
-    /// Whether the run was interrupted (Ctrl-C).
-    pub interrupted: bool,
+    /// Why the run stopped before it was done (a signal, an output it could not write).
+    pub stopped: Option<super::Stop>,
     /// Answers still missing at the end (their judgments could not be made).
     pub answers_missing: usize,
     /// Judgments expected at the end that have no verdict (failed or never made).
@@ -74,16 +78,29 @@ impl RunSummary {
         if let Some(c) = crate::client::total_cost(&self.spend) {
             s.push_str(&format!(" · cost {c:.4} at the config's prices"));
         }
+        if self.invalid_utf8 > 0 {
+            s.push_str(&format!(
+                " · {} repl(ies) had bytes that are not UTF-8 (replaced by U+FFFD)",
+                self.invalid_utf8
+            ));
+        }
+        if self.usage_estimated > 0 {
+            s.push_str(&format!(
+                " · {} repl(ies) gave no token usage (their tokens, and the cost, are estimated)",
+                self.usage_estimated
+            ));
+        }
         if self.truncated > 0 {
             s.push_str(&format!(
                 " · {} answer(s) cut at the output cap (finish_reason length; --max-tokens)",
                 self.truncated
             ));
         }
-        if self.interrupted {
-            s.push_str(
-                " · interrupted: re-run the same command to resume (finished work is kept, paid-for responses come from the cache)",
-            );
+        if let Some(stop) = &self.stopped {
+            s.push_str(&format!(
+                " · {}: re-run the same command to resume (finished work is kept, paid-for responses come from the cache)",
+                stop.reason()
+            ));
         } else if self.failed_items() > 0 {
             s.push_str(&format!(
                 " · {} item(s) failed ({} answer(s) missing, {} judgment(s) without a verdict or not made): the report is partial; re-run the same command to retry only those",
@@ -93,6 +110,11 @@ impl RunSummary {
             ));
         }
         s
+    }
+
+    /// Whether the run stopped before it was done.
+    pub fn interrupted(&self) -> bool {
+        self.stopped.is_some()
     }
 
     /// Items without a result at the end: answers missing and judgments without a verdict.

@@ -65,6 +65,10 @@ pub struct Evaluation {
     /// Which games a sampled pairwise mode played (`pairwise-n`, `pairwise-adaptive`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub games: Option<super::GamePlan>,
+    /// Why the last run stopped before it was done (`interrupted (SIGTERM)`, or the output
+    /// it could not write), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 /// The whole manifest.
@@ -88,7 +92,13 @@ impl Manifest {
     /// Replaces (or adds) the entry of one judgment file and writes the manifest atomically;
     /// the entry's `spend` is added to what the old entry held (spend accumulates over
     /// invocations).
-    pub fn update(path: &Path, mut entry: Evaluation) -> anyhow::Result<()> {
+    pub fn update(path: &Path, entry: Evaluation) -> anyhow::Result<()> {
+        Manifest::updated(path, entry)?.write(path)
+    }
+
+    /// The manifest at `path` with the entry of one judgment file replaced (or added), as
+    /// [`Manifest::update`] would write it.
+    pub fn updated(path: &Path, mut entry: Evaluation) -> anyhow::Result<Manifest> {
         let mut m = Manifest::read(path)?;
         if let Some(old) = m.entry(&entry.judgments) {
             let mut spend = old.spend.clone();
@@ -98,7 +108,12 @@ impl Manifest {
         m.evaluations.retain(|e| e.judgments != entry.judgments);
         m.evaluations.push(entry);
         m.evaluations.sort_by(|a, b| a.judgments.cmp(&b.judgments));
-        let mut bytes = serde_json::to_vec_pretty(&m)?;
+        Ok(m)
+    }
+
+    /// Writes the manifest atomically.
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(self)?;
         bytes.push(b'\n');
         crate::store::write_atomic(path, &bytes)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))

@@ -112,11 +112,38 @@ pub struct ReviewRecord {
 
 /// Reads a run directory's current judgments into review records. `questions` replaces the
 /// run's own copy of its question file (`questions.jsonl`), for runs made before it kept one.
+/// A directory without any judgment is an error (nothing to review).
 pub fn collect(
     run: &Path,
     questions: Option<&Path>,
     only: Only,
 ) -> Result<Vec<ReviewRecord>, UsageError> {
+    let mut out = items(run, questions)?;
+    if out.is_empty() {
+        return Err(UsageError(format!(
+            "{}: no judgments to export (expected a run directory with judgments/)",
+            run.display()
+        )));
+    }
+    out.retain(|r| match only {
+        Only::All => true,
+        Only::Inconsistent => !r.consistent && r.error.is_none(),
+        Only::Errors => r.error.is_some(),
+    });
+    Ok(out)
+}
+
+/// Whether a run directory holds a judgment file.
+fn has_judgments(run: &Path) -> bool {
+    jsonl_files(&run.join("judgments")).is_ok_and(|f| !f.is_empty())
+}
+
+/// Every judged item of a run directory, as [`collect`] reads them; a run that judged
+/// nothing yet (every answer failed) has none.
+pub fn items(run: &Path, questions: Option<&Path>) -> Result<Vec<ReviewRecord>, UsageError> {
+    if !has_judgments(run) {
+        return Ok(Vec::new());
+    }
     let dir = RunDir::new(run);
     let bad = |p: &Path, e: &dyn std::fmt::Display| UsageError(format!("{}: {e}", p.display()));
     let qpath = questions
@@ -175,17 +202,6 @@ pub fn collect(
             }
         }
     }
-    if out.is_empty() {
-        return Err(UsageError(format!(
-            "{}: no judgments to export (expected a run directory with judgments/)",
-            run.display()
-        )));
-    }
-    out.retain(|r| match only {
-        Only::All => true,
-        Only::Inconsistent => !r.consistent && r.error.is_none(),
-        Only::Errors => r.error.is_some(),
-    });
     // Inconsistent items first (what a reviewer should look at), then by question and turn.
     out.sort_by(|a, b| {
         a.consistent

@@ -216,7 +216,7 @@ async fn ctrl_c_stops_cleanly_and_keeps_everything_finished() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(130), "{stderr}");
     assert!(
-        stderr.contains("interrupted: re-run the same command to resume"),
+        stderr.contains("interrupted (Ctrl-C): re-run the same command to resume"),
         "{stderr}"
     );
     // Whole lines only, and every finished answer is on disk.
@@ -226,6 +226,16 @@ async fn ctrl_c_stops_cleanly_and_keeps_everything_finished() {
         .map(|m| recs.get(&format!("answers/{m}.jsonl")).map_or(0, Vec::len))
         .sum();
     assert!(kept > 0 && kept < 48, "{kept} answers kept");
+    // The requests in flight at Ctrl-C were let finish: every reply the server sent, before
+    // and after the signal, is in the cache (none paid for and dropped).
+    let sent: HashSet<String> = answered(&sim).into_iter().collect();
+    let stored = cache_keys(&cache);
+    let lost: Vec<&String> = sent.iter().filter(|k| !stored.contains(*k)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} replies paid for and not kept: {lost:?}",
+        lost.len()
+    );
     // The report it left says it is partial, what is missing, and why.
     let report: Value = serde_json::from_str(
         &std::fs::read_to_string(out.join("report-pairwise-all.json")).unwrap(),
@@ -263,6 +273,12 @@ async fn ctrl_c_stops_cleanly_and_keeps_everything_finished() {
         answered(&sim)[before..].iter().all(|k| !held.contains(k)),
         "nothing stored before the interrupt is asked again"
     );
+    // And the resumed run asked exactly for what was missing, each once: 96 answer turns and
+    // 192 judge calls in all, over the two runs.
+    let resumed = &answered(&sim)[before..];
+    let distinct: HashSet<&String> = resumed.iter().collect();
+    assert_eq!(distinct.len(), resumed.len(), "no request twice");
+    assert_eq!(held.len() + resumed.len(), 96 + 192);
     assert_complete_once(&out);
 }
 

@@ -47,6 +47,8 @@ pub enum Reply {
     Raw(u16, Vec<(&'static str, String)>, String),
     /// 200 with this text, after a delay.
     Slow(std::time::Duration, String),
+    /// Any status with headers and a body of raw bytes (not necessarily UTF-8).
+    Bytes(u16, Vec<(&'static str, String)>, Vec<u8>),
 }
 
 type Script = dyn Fn(usize, &Value) -> Reply + Send + Sync;
@@ -111,6 +113,13 @@ async fn handle(
         Reply::Slow(d, t) => {
             tokio::time::sleep(d).await;
             axum::Json(completion(&t)).into_response()
+        }
+        Reply::Bytes(status, headers, body) => {
+            let mut resp = (StatusCode::from_u16(status).unwrap(), body).into_response();
+            for (k, v) in headers {
+                resp.headers_mut().insert(k, v.parse().unwrap());
+            }
+            resp
         }
         Reply::Raw(status, headers, body) => {
             let mut resp = (StatusCode::from_u16(status).unwrap(), body).into_response();

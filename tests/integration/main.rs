@@ -11,6 +11,7 @@ mod fake;
 mod fastchat;
 mod games;
 mod html;
+mod integrity;
 mod llama;
 mod nightly;
 mod outcomes;

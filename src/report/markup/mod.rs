@@ -129,7 +129,14 @@ pub fn money(c: Option<f64>) -> String {
 }
 
 fn spend_table(title: &str, r: &Report) -> Table {
-    let cost = money;
+    // `≈`: some of the replies said nothing of their tokens, which are then estimated.
+    let about = |s: &crate::client::Spend, text: String| {
+        if s.usage_estimated > 0 {
+            format!("≈{text}")
+        } else {
+            text
+        }
+    };
     let mut rows: Vec<Vec<String>> = r
         .spend
         .iter()
@@ -139,9 +146,9 @@ fn spend_table(title: &str, r: &Report) -> Table {
                 s.stage.as_str().to_string(),
                 s.spend.requests.to_string(),
                 s.spend.cache_hits.to_string(),
-                s.spend.prompt_tokens.to_string(),
-                s.spend.completion_tokens.to_string(),
-                cost(s.cost),
+                about(&s.spend, s.spend.prompt_tokens.to_string()),
+                about(&s.spend, s.spend.completion_tokens.to_string()),
+                about(&s.spend, money(s.cost)),
             ]
         })
         .collect();
@@ -152,9 +159,9 @@ fn spend_table(title: &str, r: &Report) -> Table {
         String::new(),
         total.requests.to_string(),
         total.cache_hits.to_string(),
-        total.prompt_tokens.to_string(),
-        total.completion_tokens.to_string(),
-        cost(crate::client::total_cost(&r.spend)),
+        about(&total, total.prompt_tokens.to_string()),
+        about(&total, total.completion_tokens.to_string()),
+        about(&total, money(crate::client::total_cost(&r.spend))),
     ]);
     table(
         format!("{title}: spend"),
@@ -170,7 +177,8 @@ fn spend_table(title: &str, r: &Report) -> Table {
         rows,
         "What the run paid for, over every invocation: requests answered by the API and the \
          tokens billed; cache hits were served free. Cost is at the prices of the config's \
-         [model.NAME] price tables (- where a model has none).",
+         [model.NAME] price tables (- where a model has none). ≈: some replies said nothing \
+         of the tokens they used, which are then estimated from their text.",
     )
 }
 

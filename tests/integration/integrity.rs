@@ -1,0 +1,513 @@
+//! Integrity under real use: nothing mixed, nothing stale, nothing paid twice, nothing lost.
+//! Each test drives the real binary (or the library where no exit code or file is at stake)
+//! against the scripted fake or the simulator, and fails on the behaviour it names.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+use crate::fake::{Fake, Reply};
+use crate::support::{QUESTIONS, candidate, is_judge, jsonl, run_bin, write};
+
+/// `shinpan run` against `url` with these extra arguments: models alpha and beta, judge
+/// `judge`, single mode, on [`QUESTIONS`] in `dir/q.jsonl`, into `dir/out`, cache
+/// `dir/cache.sqlite`.
+fn run_in(dir: &Path, url: &str, extra: &[&str]) -> std::process::Output {
+    run_models(dir, url, "alpha,beta", extra)
+}
+
+/// [`run_in`] with these models.
+fn run_models(dir: &Path, url: &str, models: &str, extra: &[&str]) -> std::process::Output {
+    let q = dir.join("q.jsonl");
+    if !q.exists() {
+        write(dir, "q.jsonl", QUESTIONS);
+    }
+    let (out, cache) = (dir.join("out"), dir.join("cache.sqlite"));
+    let mut args = vec![
+        "run",
+        "--models",
+        models,
+        "--judge",
+        "judge",
+        "--mode",
+        "single",
+        "--questions",
+        q.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+        "--base-url",
+        url,
+        "--api-key-env",
+        "",
+        "--bootstrap",
+        "0",
+        "--format",
+        "json",
+    ];
+    if !extra.contains(&"--max-attempts") {
+        args.extend(["--max-attempts", "2"]);
+    }
+    args.extend_from_slice(extra);
+    run_bin(&args)
+}
+
+/// A fake whose judge grades 7 and candidates answer by name and turn; counts requests.
+async fn counting_fake() -> (Fake, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let fake = Fake::start(move |_, body| {
+        c.fetch_add(1, Ordering::SeqCst);
+        if is_judge(body) {
+            Reply::Text("評価: [[7]]".into())
+        } else {
+            Reply::Text(candidate(body))
+        }
+    })
+    .await;
+    (fake, calls)
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_left_without_its_newline_is_kept_not_deleted_and_not_judged_again() {
+    let (fake, calls) = counting_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_in(dir.path(), &fake.base_url(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A kill between a record and its newline: the journal's last record is whole, unended.
+    let journal = dir.path().join("out/journal/judge_single.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(text.lines().count(), 8, "2 models × 2 questions × 2 turns");
+    std::fs::write(&journal, text.trim_end_matches('\n')).unwrap();
+    let paid = calls.load(Ordering::SeqCst);
+
+    let o = run_in(dir.path(), &fake.base_url(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        paid,
+        "the unended record was counted as done and stays done"
+    );
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.ends_with('\n'), "its newline was added");
+    assert_eq!(jsonl(&journal).len(), 8, "and no record was cut");
+    let current: Vec<Value> = jsonl(&dir.path().join("out/judgments/judge_single.jsonl"));
+    assert_eq!(current.len(), 8);
+}
+
+/// The requests the fake saw for a model (candidates) or the judge, by the `model` field.
+fn seen_for(fake: &Fake, model: &str) -> usize {
+    fake.seen()
+        .iter()
+        .filter(|s| s.body["model"] == model && !is_judge(&s.body))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_that_fail_the_same_way_every_time_are_tried_once_more_at_most() {
+    let fake = Fake::start(|_, body| {
+        if is_judge(body) {
+            return Reply::Text("評価: [[7]]".into());
+        }
+        match body["model"].as_str().unwrap() {
+            // A body that is not JSON.
+            "alpha" => Reply::Raw(200, vec![], "<html>upstream error</html>".into()),
+            // A lone surrogate, which no JSON reader takes as text.
+            "beta" => Reply::Raw(
+                200,
+                vec![("content-type", "application/json".into())],
+                r#"{"choices":[{"message":{"content":"\ud800"}}]}"#.into(),
+            ),
+            // An encoding the client does not decode.
+            _ => Reply::Raw(
+                200,
+                vec![("content-encoding", "br".into())],
+                "\u{1}\u{2}".into(),
+            ),
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_models(
+        dir.path(),
+        &fake.base_url(),
+        "alpha,beta,gamma",
+        &["--max-attempts", "6"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // Two questions each (turn 1 fails, so turn 2 is never asked), two tries each: not six.
+    for m in ["alpha", "beta", "gamma"] {
+        assert_eq!(seen_for(&fake, m), 2 * 2, "{m}: {}", stderr(&o));
+    }
+    let errors = jsonl(&dir.path().join("out/errors.jsonl"));
+    assert_eq!(errors.len(), 6);
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["error"].as_str().unwrap().contains("after 2 attempts")),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_200_whose_body_is_an_error_shows_the_providers_message() {
+    let fake = Fake::start(|_, _| {
+        Reply::Raw(
+            200,
+            vec![("content-type", "application/json".into())],
+            r#"{"error":{"message":"The model `alpha` does not exist","type":"invalid_request_error","code":"model_not_found"}}"#.into(),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_models(dir.path(), &fake.base_url(), "alpha", &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("The model `alpha` does not exist"), "{err}");
+    assert!(!err.contains("no choices"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_without_content_is_a_failed_answer_not_an_empty_one() {
+    let judged = Arc::new(AtomicUsize::new(0));
+    let j = judged.clone();
+    let fake = Fake::start(move |_, body| {
+        if is_judge(body) {
+            j.fetch_add(1, Ordering::SeqCst);
+            return Reply::Text("評価: [[5]]".into());
+        }
+        let message = match body["model"].as_str().unwrap() {
+            "alpha" => serde_json::json!({"role": "assistant", "content": null}),
+            _ => serde_json::json!({"role": "assistant", "content": null,
+                "tool_calls": [{"id": "c1", "type": "function",
+                                "function": {"name": "search", "arguments": "{}"}}]}),
+        };
+        Reply::Raw(
+            200,
+            vec![("content-type", "application/json".into())],
+            serde_json::json!({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                               "usage": {"prompt_tokens": 3, "completion_tokens": 0}})
+            .to_string(),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_models(dir.path(), &fake.base_url(), "alpha,beta", &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(judged.load(Ordering::SeqCst), 0, "nothing to judge");
+    assert!(
+        !dir.path().join("out/answers/alpha.jsonl").exists()
+            || jsonl(&dir.path().join("out/answers/alpha.jsonl")).is_empty()
+    );
+    let errors = jsonl(&dir.path().join("out/errors.jsonl"));
+    let reasons: Vec<&str> = errors
+        .iter()
+        .map(|e| e["error"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(
+        reasons.iter().all(|r| r.contains("no content")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("tool call")),
+        "{reasons:?}"
+    );
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/report-single.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["partial"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_that_are_not_utf8_and_missing_usage_are_counted_and_said() {
+    let fake = Fake::start(|_, body| {
+        if is_judge(body) {
+            return Reply::Text("評価: [[6]]".into());
+        }
+        // Text with a stray byte, and no `usage` at all.
+        let mut bytes =
+            br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"#.to_vec();
+        bytes.extend_from_slice("\"回答".as_bytes());
+        bytes.push(0xff);
+        bytes.extend_from_slice(r#"です"},"finish_reason":"stop"}]}"#.as_bytes());
+        Reply::Bytes(
+            200,
+            vec![("content-type", "application/json".into())],
+            bytes,
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_models(dir.path(), &fake.base_url(), "alpha", &[]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("4 repl(ies) had bytes that are not UTF-8 (replaced by U+FFFD)"),
+        "{err}"
+    );
+    assert!(err.contains("4 repl(ies) gave no token usage"), "{err}");
+    let answers = jsonl(&dir.path().join("out/answers/alpha.jsonl"));
+    assert!(
+        answers[0]["choices"][0]["turns"][0]
+            .as_str()
+            .unwrap()
+            .contains('\u{fffd}')
+    );
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/run.json")).unwrap())
+            .unwrap();
+    let spend = manifest["evaluations"][0]["spend"].as_array().unwrap();
+    let row = spend.iter().find(|r| r["model"] == "alpha").unwrap();
+    assert_eq!(row["usage_estimated"], 4, "{row}");
+    assert!(
+        row["prompt_tokens"].as_u64().unwrap() > 0,
+        "estimated, not booked as 0: {row}"
+    );
+    let md = std::fs::read_to_string(dir.path().join("out/report-single.md")).unwrap();
+    assert!(md.contains('≈'), "{md}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_and_question_turns_over_their_caps_fail_their_items() {
+    let fake = Fake::start(|_, body| {
+        if is_judge(body) {
+            return Reply::Text("評価: [[6]]".into());
+        }
+        if body["model"] == "alpha" {
+            Reply::Text("あ".repeat(1_000_000))
+        } else {
+            Reply::Text(candidate(body))
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let huge = "問".repeat(400_000);
+    write(
+        dir.path(),
+        "q.jsonl",
+        &format!(
+            "{}{}\n",
+            QUESTIONS,
+            serde_json::json!({"question_id": 3, "category": "writing", "turns": [huge]})
+        ),
+    );
+    let o = run_models(
+        dir.path(),
+        &fake.base_url(),
+        "alpha,beta",
+        &["--max-reply-bytes", "1000000"],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let errors = jsonl(&dir.path().join("out/errors.jsonl"));
+    let said = |m: &str, what: &str| {
+        errors
+            .iter()
+            .filter(|e| e["model"] == m && e["error"].as_str().unwrap().contains(what))
+            .count()
+    };
+    assert_eq!(
+        said("alpha", "over 1000000 bytes (--max-reply-bytes)"),
+        2,
+        "{errors:?}"
+    );
+    assert_eq!(
+        said("beta", "over --max-turn-bytes 1048576"),
+        1,
+        "{errors:?}"
+    );
+    // Neither was sent on: no request carried the long reply or the long turn.
+    let largest = fake
+        .seen()
+        .iter()
+        .map(|s| s.body.to_string().len())
+        .max()
+        .unwrap();
+    assert!(largest < 100_000, "a request of {largest} bytes was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_with_a_line_break_inside_is_reported_as_such() {
+    let (fake, calls) = counting_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "q.jsonl", QUESTIONS);
+    let o = crate::shinpan_bin()
+        .env("BROKEN_KEY", "sk-abcdefgh\n12345678")
+        .args(["run", "--models", "alpha", "--judge", "judge"])
+        .args(["--questions", dir.path().join("q.jsonl").to_str().unwrap()])
+        .args(["--out", dir.path().join("out").to_str().unwrap()])
+        .args([
+            "--base-url",
+            &fake.base_url(),
+            "--api-key-env",
+            "BROKEN_KEY",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("BROKEN_KEY") && err.contains("line break"),
+        "{err}"
+    );
+    assert!(!err.contains("not answering"), "{err}");
+    assert!(!err.contains("abcdefgh"), "the key is never printed: {err}");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_key_pasted_where_a_variable_name_or_a_setting_goes_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = write(dir.path(), "q.jsonl", QUESTIONS);
+    let key = "sk-proj-Zx9Qv7Lm3Np5Rt8Wk2Hy";
+    let secret = "Zx9Qv7Lm3Np5Rt8Wk2Hy";
+    let flag = run_bin(&[
+        "run",
+        "--models",
+        "alpha",
+        "--judge",
+        "judge",
+        "--questions",
+        q.to_str().unwrap(),
+        "--api-key-env",
+        key,
+    ]);
+    let cfg = |name: &str, body: &str| {
+        write(
+            dir.path(),
+            name,
+            &format!(
+                "models = [\"alpha\"]\njudge = \"judge\"\nquestions = \"q.jsonl\"\n[endpoint]\n{body}\n"
+            ),
+        )
+    };
+    let stray = cfg("stray.toml", &format!("api_key = \"{key}\""));
+    let as_var = cfg("var.toml", &format!("api_key_env = \"{key}\""));
+    let unknown = cfg("unknown.toml", &format!("token = \"{key}\""));
+    for (what, o) in [
+        ("--api-key-env", flag),
+        ("api_key =", run_bin(&["run", stray.to_str().unwrap()])),
+        ("api_key_env =", run_bin(&["run", as_var.to_str().unwrap()])),
+        (
+            "an unknown key",
+            run_bin(&["run", unknown.to_str().unwrap()]),
+        ),
+    ] {
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{what}: {err}");
+        assert!(!err.contains(secret), "{what} printed the key: {err}");
+        assert!(
+            !String::from_utf8_lossy(&o.stdout).contains(secret),
+            "{what}"
+        );
+    }
+    let err = stderr(&run_bin(&["run", stray.to_str().unwrap()]));
+    assert!(
+        err.contains("`api_key` is not a setting") && err.contains("line 5"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_misspelt_model_table_is_refused_with_the_closest_name() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "q.jsonl", QUESTIONS);
+    let cfg = write(
+        dir.path(),
+        "c.toml",
+        "models = [\"gpt-4o-mini\", \"alpha\"]\njudge = \"judge\"\nquestions = \"q.jsonl\"\n\
+         [model.gpt-4o-mnii]\nprice = { input = 0.15, output = 0.6 }\n",
+    );
+    let o = run_bin(&["run", cfg.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("[model.gpt-4o-mnii]") && err.contains("did you mean [model.gpt-4o-mini]"),
+        "{err}"
+    );
+    assert!(!dir.path().join("results").exists(), "nothing written");
+}
+
+#[test]
+fn two_model_names_for_one_answer_file_are_refused_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = write(dir.path(), "q.jsonl", QUESTIONS);
+    let out = dir.path().join("out");
+    for models in ["org/model,org--model", "Model,model"] {
+        let o = run_bin(&[
+            "run",
+            "--models",
+            models,
+            "--judge",
+            "judge",
+            "--questions",
+            q.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--api-key-env",
+            "",
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{models}: {err}");
+        assert!(err.contains("would share one answer file"), "{err}");
+        assert!(!out.exists(), "nothing written");
+    }
+}
+
+#[test]
+fn question_ids_are_integers_or_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    for (id, n) in [
+        ("2.5", 1),
+        ("1e0", 2),
+        ("123456789012345678901234567890", 2),
+    ] {
+        let text = format!(
+            "{{\"question_id\": 7, \"category\": \"writing\", \"turns\": [\"a\"]}}\n{}\n",
+            format_args!(
+                "{{\"question_id\": {id}, \"category\": \"writing\", \"turns\": [\"b\"]}}"
+            )
+        );
+        let text = if n == 1 {
+            text.lines().nth(1).unwrap().to_string() + "\n"
+        } else {
+            text
+        };
+        let q = write(dir.path(), "q.jsonl", &text);
+        let o = run_bin(&[
+            "run",
+            "--models",
+            "alpha",
+            "--judge",
+            "judge",
+            "--questions",
+            q.to_str().unwrap(),
+            "--out",
+            dir.path().join("out").to_str().unwrap(),
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--api-key-env",
+            "",
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{id}: {err}");
+        assert!(
+            err.contains("q.jsonl")
+                && err.contains(&format!("line {n}"))
+                && err.contains("must be an integer or a string"),
+            "{id}: {err}"
+        );
+    }
+}
