@@ -471,14 +471,11 @@ impl Client {
                 // Replies that cannot be stored are paid for and kept nowhere: nothing more
                 // is sent. (The reply in hand still goes to the run's files if they can
                 // take it.)
-                if self
-                    .inner
+                // The drive says it, and stops: no warning of its own here.
+                self.inner
                     .halt
-                    .halt(format!("No space left on device: {e}"))
-                {
-                    eprintln!("shinpan: error: {e}; stopping: nothing new is sent");
-                }
-                e.to_string()
+                    .halt(format!("No space left on device: {e}"));
+                return None;
             }
             Ok(Err(e)) => e.to_string(),
             Err(e) => e.to_string(),

@@ -376,7 +376,7 @@ impl Driver<'_> {
             Done::Single(j) => j.has_verdict(),
             Done::Pair(j) => j.has_verdict(),
         };
-        if self.stop.is_some() && !verdict {
+        if (self.stop.is_some() || self.setup.halt.is_halted()) && !verdict {
             return Ok(());
         }
         self.say(|| match &done {

@@ -25,6 +25,11 @@ fn run_models(dir: &Path, url: &str, models: &str, extra: &[&str]) -> std::proce
         write(dir, "q.jsonl", QUESTIONS);
     }
     let (out, cache) = (dir.join("out"), dir.join("cache.sqlite"));
+    let cache = if dir.join("disk").is_dir() {
+        dir.join("disk/cache.sqlite")
+    } else {
+        cache
+    };
     let mut args = vec![
         "run",
         "--models",
@@ -509,5 +514,238 @@ fn question_ids_are_integers_or_strings() {
                 && err.contains("must be an integer or a string"),
             "{id}: {err}"
         );
+    }
+}
+
+fn manifest(out: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap()
+}
+
+/// Every request body the fake saw, as text, with how often.
+fn sent(fake: &Fake) -> std::collections::HashMap<String, usize> {
+    let mut m = std::collections::HashMap::new();
+    for s in fake.seen() {
+        *m.entry(s.body.to_string()).or_default() += 1;
+    }
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_keeps_the_replies_in_flight_marks_the_run_interrupted_and_exits_143() {
+    // Candidates take 1.5 s: SIGTERM comes while four requests are at the server.
+    let fake = Fake::start(|_, body| {
+        if is_judge(body) {
+            Reply::Text("評価: [[7]]".into())
+        } else {
+            Reply::Slow(std::time::Duration::from_millis(1500), candidate(body))
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let q = write(dir.path(), "q.jsonl", crate::support::QUESTIONS);
+    let (out, cache) = (dir.path().join("out"), dir.path().join("cache.sqlite"));
+    let args = |bin: &mut std::process::Command| {
+        bin.args(["run", "--models", "alpha,beta", "--judge", "judge"])
+            .args(["--questions", q.to_str().unwrap()])
+            .args([
+                "--out",
+                out.to_str().unwrap(),
+                "--cache",
+                cache.to_str().unwrap(),
+            ])
+            .args(["--base-url", &fake.base_url(), "--api-key-env", ""])
+            .args(["--concurrency", "4", "--bootstrap", "0"]);
+    };
+    let mut bin = crate::shinpan_bin();
+    args(&mut bin);
+    let child = bin
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while fake.seen().len() < 4 && started.elapsed() < std::time::Duration::from_secs(30) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(fake.seen().len(), 4, "four turn-1 requests in flight");
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(143), "{err}");
+    assert!(err.contains("SIGTERM"), "{err}");
+    let m = manifest(&out);
+    assert_eq!(m["evaluations"][0]["state"], "interrupted", "{m}");
+    assert_eq!(
+        m["evaluations"][0]["stopped"], "interrupted (SIGTERM)",
+        "{m}"
+    );
+    assert_eq!(
+        fake.seen().len(),
+        4,
+        "nothing new was sent after the signal"
+    );
+    // The four replies came in after the signal and were kept: a resumed run (the merge's
+    // precondition: not `running`) asks for none of them again.
+    let mut bin = crate::shinpan_bin();
+    args(&mut bin);
+    let o = bin.output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let twice: Vec<(String, usize)> = sent(&fake).into_iter().filter(|(_, n)| *n > 1).collect();
+    assert!(twice.is_empty(), "paid twice: {twice:?}");
+    assert_eq!(manifest(&out)["evaluations"][0]["state"], "finished");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_cannot_be_written_fails_the_run_and_it_is_not_marked_finished() {
+    let (fake, _) = counting_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    // report.html is a directory with something in it: the page's rename onto it fails.
+    write(dir.path(), "out/report.html/keep", "x");
+    let o = run_in(dir.path(), &fake.base_url(), &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("report.html not written"), "{err}");
+    let m = manifest(&dir.path().join("out"));
+    assert_eq!(m["evaluations"][0]["state"], "interrupted", "{m}");
+    assert!(
+        !dir.path().join("out/report.html.tmp").exists(),
+        "its temporary file is removed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_on_a_full_disk_stops_the_run_names_the_file_and_nothing_is_paid_twice() {
+    let (fake, _) = counting_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The journal's directory is a disk with no room left.
+    let Some(disk) = Tmpfs::mount(&dir.path().join("out/journal"), 64) else {
+        return;
+    };
+    let filler = disk.0.join("filler");
+    let _ = std::fs::write(&filler, vec![0u8; 128 * 1024]);
+    let o = run_in(dir.path(), &fake.base_url(), &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("No space left on device") && err.contains("journal/judge_single.jsonl"),
+        "{err}"
+    );
+    assert!(!err.contains("writer thread"), "{err}");
+    let m = manifest(&dir.path().join("out"));
+    assert_eq!(m["evaluations"][0]["state"], "interrupted", "{m}");
+    assert!(
+        m["evaluations"][0]["stopped"]
+            .as_str()
+            .unwrap()
+            .contains("No space left on device"),
+        "{m}"
+    );
+    // Space again: the next run completes, and every request was paid for once.
+    std::fs::remove_file(&filler).unwrap();
+    let o = run_in(dir.path(), &fake.base_url(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let twice: Vec<(String, usize)> = sent(&fake).into_iter().filter(|(_, n)| *n > 1).collect();
+    assert!(twice.is_empty(), "paid twice: {twice:?}");
+    assert_eq!(
+        jsonl(&dir.path().join("out/judgments/judge_single.jsonl")).len(),
+        8
+    );
+}
+
+/// A tmpfs of `kib` KiB mounted at `dir` (root only), unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, kib: u32) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Some(Tmpfs(dir.to_path_buf()));
+        }
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and must be able to mount a tmpfs"
+        );
+        crate::support::say("SKIPPED the full-disk cache test: cannot mount a tmpfs (not root)");
+        None
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_on_a_full_disk_stops_new_requests_and_the_replies_in_hand_are_kept() {
+    let (fake, _) = counting_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::mount(&dir.path().join("disk"), 512) else {
+        return;
+    };
+    let cache = disk.0.join("cache.sqlite");
+    // A cache with room for its first pages only: fill the disk behind it.
+    drop(shinpan::client::Cache::open(&cache).unwrap());
+    let filler = disk.0.join("filler");
+    let _ = std::fs::write(&filler, vec![0u8; 600 * 1024]);
+    // Room for the cache to open (its log and index) and store a few replies, no more.
+    let full = std::fs::metadata(&filler).unwrap().len();
+    let room: u64 = 80;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&filler)
+        .unwrap()
+        .set_len(full - room * 1024)
+        .unwrap();
+    let o = run_in(dir.path(), &fake.base_url(), &["--concurrency", "1"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("cache.sqlite"), "{err}");
+    // With one request at a time, the one in flight when the cache filled is the last sent.
+    let first = fake.seen().len();
+    assert!(first < 16, "it stopped early: {first} of 16 requests sent");
+    assert!(!err.contains("without the cache"), "not a warning: {err}");
+    assert_eq!(
+        manifest(&dir.path().join("out"))["evaluations"][0]["state"],
+        "interrupted"
+    );
+    // Room again: only what was stored nowhere is asked for again.
+    std::fs::remove_file(&filler).unwrap();
+    let o = run_in(dir.path(), &fake.base_url(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let twice: usize = sent(&fake).values().filter(|n| **n > 1).count();
+    assert!(
+        twice <= 1,
+        "{twice} requests paid twice (at most the one in flight)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporary_files_of_a_killed_run_are_removed_by_the_next() {
+    let (fake, _) = counting_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let stale = [
+        "out/report-pairwise-all.json.tmp",
+        "out/judgments/judge_pair.jsonl.tmp",
+    ];
+    for f in stale {
+        write(dir.path(), f, "half a file");
+    }
+    let o = run_in(dir.path(), &fake.base_url(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in stale {
+        assert!(!dir.path().join(f).exists(), "{f} left");
     }
 }

@@ -101,6 +101,11 @@ fn shards_merged_equal_the_unsharded_run() {
         );
     }
     let merged = dir.join("merged");
+    // A merge killed before its rename left its temporary directory (its process is gone:
+    // no pid is that large); this merge removes it.
+    let killed = dir.join(".merged.merging-4194399");
+    std::fs::create_dir_all(killed.join("answers")).unwrap();
+    std::fs::write(killed.join("answers/x.jsonl"), "{}\n").unwrap();
     let o = run_bin(&[
         "merge",
         shard(2).to_str().unwrap(),
@@ -112,6 +117,7 @@ fn shards_merged_equal_the_unsharded_run() {
         "json",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!killed.exists(), "a killed merge's directory is removed");
     let said = String::from_utf8_lossy(&o.stderr);
     assert!(
         said.contains("merged 3 shards") && said.contains("16 questions, 48 answers"),
