@@ -271,7 +271,8 @@ pub struct CommonArgs {
     /// Reference answers (FastChat answer format), for math, reasoning and coding.
     #[arg(long, value_name = "FILE")]
     pub references: Option<PathBuf>,
-    /// Output directory [default: results/<run name>].
+    /// Output directory [default: results/<set>/<judge>: the --bench set or the question
+    /// file's name; compare: results/<set>/compare-A-vs-B].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Directory of prompt templates overriding the built-in ones by name (`single.tera`, …).

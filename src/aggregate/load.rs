@@ -52,6 +52,39 @@ pub fn load_judgments_as(
     paths: &[PathBuf],
     run: Option<(&Path, &Manifest)>,
 ) -> anyhow::Result<Loaded> {
+    let (files, runs) = gather(paths)?;
+    read_group(files, &runs, run)
+}
+
+/// The judgments under `paths`, one [`Loaded`] per run directory found (each run is its own,
+/// so two runs of the same items are two runs, never one superseding the other), and one for
+/// the files outside any run directory (`None`), in path order.
+pub fn load_runs(paths: &[PathBuf]) -> anyhow::Result<Vec<(Option<PathBuf>, Loaded)>> {
+    let (files, runs) = gather(paths)?;
+    let mut groups: BTreeMap<Option<PathBuf>, Vec<PathBuf>> = BTreeMap::new();
+    for r in &runs {
+        groups.entry(Some(r.clone())).or_default();
+    }
+    for f in files {
+        // The innermost run directory holding the file.
+        let owner = runs
+            .iter()
+            .filter(|r| f.starts_with(r))
+            .max_by_key(|r| r.components().count())
+            .cloned();
+        groups.entry(owner).or_default().push(f);
+    }
+    groups
+        .into_iter()
+        .map(|(run, files)| {
+            let runs: Vec<PathBuf> = run.iter().cloned().collect();
+            Ok((run, read_group(files, &runs, None)?))
+        })
+        .collect()
+}
+
+/// The files under `paths` (sorted, once each) and the run directories among them.
+fn gather(paths: &[PathBuf]) -> anyhow::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     let mut files = Vec::new();
     let mut runs = Vec::new();
     for p in paths {
@@ -65,6 +98,18 @@ pub fn load_judgments_as(
     }
     files.sort();
     files.dedup();
+    runs.sort();
+    runs.dedup();
+    Ok((files, runs))
+}
+
+/// Reads `files`, with what the run directories `runs` expected (`run` standing for one of
+/// their manifests).
+fn read_group(
+    files: Vec<PathBuf>,
+    runs: &[PathBuf],
+    run: Option<(&Path, &Manifest)>,
+) -> anyhow::Result<Loaded> {
     let mut out = Loaded::default();
     for f in files {
         let kind = kind_of(&f).map_err(|e| bad(&f, e))?;

@@ -23,7 +23,7 @@ pub use crate::records::{PairGame, SingleGrade};
 pub use crate::types::Mode;
 pub use bootstrap::BootstrapOptions;
 pub use coverage::{Expectation, ModelCoverage};
-pub use load::{Loaded, build_reports, load_judgments, load_judgments_as};
+pub use load::{Loaded, build_reports, load_judgments, load_judgments_as, load_runs};
 pub use pairwise::{GameOutcome, PairSummary, PairwiseResult, combine, summarize_pairs};
 pub use position::{InconsistentGame, PositionBias};
 pub use single::{AspectScore, CategoryScore, SingleResult, SingleSummary, summarize_single};
@@ -79,6 +79,9 @@ pub enum ModelSummary {
 /// The result of one judged evaluation, ready for an exporter.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The run directory it comes from, when a report shows several runs side by side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     /// The evaluation mode.
     pub mode: Mode,
     /// The judge model.
@@ -170,6 +173,7 @@ impl Report {
         Report {
             mode,
             judge: judge.to_string(),
+            run: None,
             bench: exp.and_then(|e| e.bench.clone()),
             baseline,
             models,

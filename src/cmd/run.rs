@@ -111,17 +111,19 @@ pub async fn compare(a: CompareArgs) -> anyhow::Result<()> {
         None => None,
     };
     let mut flags = a.common.layer()?;
-    flags.out = flags.out.or_else(|| {
-        Some(PathBuf::from("results").join(format!(
-            "compare-{}-vs-{}",
-            crate::util::safe_file_name(&a.a),
-            crate::util::safe_file_name(&a.b)
-        )))
-    });
     flags.models = Some(vec![a.a.clone(), a.b.clone()]);
     flags.mode = Some(Mode::PairwiseBaseline.as_str().into());
     flags.baseline = Some(a.b.clone());
-    let opts = Layers { file, flags }.resolve()?;
+    let mut layers = Layers { file, flags };
+    if layers.flags.out.is_none() {
+        // Beside the set's other runs, named by the two models.
+        layers.flags.out = Some(layers.set_dir().join(format!(
+            "compare-{}-vs-{}",
+            crate::util::safe_file_name(&a.a),
+            crate::util::safe_file_name(&a.b)
+        )));
+    }
+    let opts = layers.resolve()?;
     let verbosity = a.common.verbosity();
     let out = pipeline::run_with(&opts, verbosity).await?;
     summarize(&opts, &out, verbosity);

@@ -208,6 +208,19 @@ pub struct Layers {
 }
 
 impl Layers {
+    /// The directory under `results/` that a run of these settings' question set goes to by
+    /// default (see [`resolve::default_out`]).
+    pub fn set_dir(&self) -> PathBuf {
+        let file = self
+            .file
+            .as_ref()
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default();
+        let s = file.merge(&self.flags);
+        let questions = s.questions.clone().unwrap_or_default();
+        resolve::default_out(&s, &questions)
+    }
+
     /// Merges the layers and validates the result.
     pub fn resolve(self) -> Result<RunOptions, UsageError> {
         let (cfg_name, file) = match self.file {

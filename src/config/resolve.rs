@@ -86,6 +86,8 @@ pub(super) fn resolve(
             p.mode_name()
         ));
     }
+    let default_run_out =
+        default_out(&s, &questions).join(crate::util::safe_file_name(&judge_name));
     Ok(RunOptions {
         shard,
         plan,
@@ -99,9 +101,7 @@ pub(super) fn resolve(
         bench: bench.as_ref().map(crate::data::Bench::label),
         keep_reasoning: s.keep_reasoning.unwrap_or(false),
         prompt_set: prompt_set(&s, bench.as_ref())?,
-        out: s.out.clone().unwrap_or_else(|| {
-            PathBuf::from("results").join(crate::util::safe_file_name(&judge_name))
-        }),
+        out: s.out.clone().unwrap_or(default_run_out),
         prompts: s.prompts.clone(),
         judge_max_tokens: s.judge_max_tokens.unwrap_or(defaults::JUDGE_MAX_TOKENS),
         max_turn_bytes,
@@ -241,6 +241,20 @@ fn colliding_files(names: &[String]) -> Result<(), UsageError> {
         }
     }
     Ok(())
+}
+
+/// The directory of a run's question set under `results/`: the `--bench` set as named
+/// (`japanese-mt-bench@60`), else the question file's name without its extension, so runs of
+/// two sets never meet in one directory by default.
+pub fn default_out(s: &Settings, questions: &std::path::Path) -> PathBuf {
+    let set = match &s.bench {
+        Some(spec) => spec.trim().to_string(),
+        None => questions
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "questions".into()),
+    };
+    PathBuf::from("results").join(crate::util::safe_file_name(&set))
 }
 
 /// The game plan of a sampled mode, from `--games`, `--confidence` and `--seed`.

@@ -77,7 +77,7 @@ fn closing(opts: &RunOptions, setup: &Setup, summary: &RunSummary, state: RunSta
     Evaluation {
         spend: summary.spend.clone(),
         stopped: summary.stopped.as_ref().map(|s| s.reason()),
-        ..evaluation(opts, &setup.questions, state)
+        ..evaluation(opts, setup, state)
     }
 }
 

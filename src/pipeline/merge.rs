@@ -257,10 +257,11 @@ fn merged_manifest(shards: &[ShardDir]) -> anyhow::Result<Manifest> {
                 && other.models == e.models
                 && other.baseline == e.baseline
                 && other.samples == e.samples
-                && other.aspects == e.aspects;
+                && other.aspects == e.aspects
+                && other.set == e.set;
             if !same {
                 return Err(UsageError(format!(
-                    "{}: {} was run with other settings than in {} (mode, judge, models, baseline, samples or aspects)",
+                    "{}: {} was run with other settings than in {} (question set, mode, judge, models, baseline, samples or aspects)",
                     s.dir.display(),
                     e.judgments,
                     first.dir.display()

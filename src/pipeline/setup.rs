@@ -38,6 +38,8 @@ pub(super) struct Setup {
     pub(super) cache: Option<Arc<Cache>>,
     /// The run's stop switch, shared by every client.
     pub(super) halt: Arc<Halt>,
+    /// The question set (see [`crate::records::Evaluation::set`]).
+    pub(super) set: String,
     /// The output directory's lock, held until the run ends (none for an estimate).
     pub(super) _lock: Option<File>,
 }
@@ -63,7 +65,8 @@ pub(super) fn prepare_for(
     purpose: Purpose,
 ) -> anyhow::Result<Setup> {
     let started = Instant::now();
-    let questions = Arc::new(load_inputs(opts)?);
+    let (questions, qset) = inputs(opts)?;
+    let questions = Arc::new(questions);
     let prompts =
         Arc::new(Prompts::load(opts.prompts.as_deref()).map_err(|e| UsageError(e.to_string()))?);
     let cache = match purpose {
@@ -124,6 +127,7 @@ pub(super) fn prepare_for(
     }
     let dir = RunDir::new(&opts.out);
     check_shard(&dir, opts)?;
+    check_set(&dir, &qset, &questions)?;
     let lock = match purpose {
         Purpose::Run => {
             let lock = lock_out_dir(&dir)?;
@@ -142,6 +146,7 @@ pub(super) fn prepare_for(
         clients: clients.into_values().collect(),
         cache,
         halt,
+        set: qset,
         _lock: lock,
     })
 }
@@ -160,7 +165,7 @@ pub(super) fn start(setup: &Setup, opts: &RunOptions) -> anyhow::Result<()> {
     crate::store::write_atomic(&qpath, &bytes).with_context(|| qpath.display().to_string())?;
     Manifest::update(
         &setup.dir.manifest(),
-        evaluation(opts, &setup.questions, RunState::Running),
+        evaluation(opts, setup, RunState::Running),
     )
 }
 
@@ -173,8 +178,10 @@ pub(super) fn judgments_entry(opts: &RunOptions) -> String {
 }
 
 /// The manifest entry of this run.
-pub(super) fn evaluation(opts: &RunOptions, questions: &[Question], state: RunState) -> Evaluation {
+pub(super) fn evaluation(opts: &RunOptions, setup: &Setup, state: RunState) -> Evaluation {
+    let questions = &setup.questions;
     Evaluation {
+        set: Some(setup.set.clone()),
         spend: Vec::new(),
         judgments: judgments_entry(opts),
         mode: opts.mode,
@@ -204,7 +211,13 @@ pub(super) fn evaluation(opts: &RunOptions, questions: &[Question], state: RunSt
 
 /// Loads questions (and references) named by the options.
 pub fn load_inputs(opts: &RunOptions) -> anyhow::Result<Vec<Question>> {
+    Ok(inputs(opts)?.0)
+}
+
+/// The run's questions (its shard, references attached) and its question set.
+fn inputs(opts: &RunOptions) -> anyhow::Result<(Vec<Question>, String)> {
     let mut qs = load_questions(&opts.questions).map_err(|e| UsageError(e.to_string()))?;
+    let set = question_set(opts, &qs);
     if let Some(shard) = opts.shard {
         let mut position = 0..;
         qs.retain(|_| shard.takes(position.next().expect("unbounded")));
@@ -222,7 +235,7 @@ pub fn load_inputs(opts: &RunOptions) -> anyhow::Result<Vec<Question>> {
     for q in &mut qs {
         q.bench = opts.bench.clone();
     }
-    Ok(qs)
+    Ok((qs, set))
 }
 
 /// One client per distinct endpoint, so models sharing an endpoint share its limits; all of
@@ -326,6 +339,70 @@ fn check_shard(dir: &RunDir, opts: &RunOptions) -> anyhow::Result<()> {
         name(opts.shard)
     ))
     .into())
+}
+
+/// The question set of a run: the `--bench` label, or the question file's name and a digest
+/// of its questions as read (every id, category, turn, reference and criterion, in order; not
+/// the file's spacing), taken before `--shard` slices them.
+fn question_set(opts: &RunOptions, all: &[Question]) -> String {
+    if let Some(b) = &opts.bench {
+        return b.clone();
+    }
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for q in all {
+        h.update(serde_json::to_vec(q).expect("plain data serializes"));
+        h.update(b"\n");
+    }
+    let hex: String = h.finalize()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = opts
+        .questions
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{name} sha256:{hex}")
+}
+
+/// A directory holds one question set: two sets numbering their questions alike
+/// (ja-vicuna-qa and Japanese MT-bench both 1-80) would replace each other's answers and
+/// judgments and be reported as one. A run of another set is refused before anything is
+/// sent. An evaluation written before sets were recorded is compared by its questions.
+fn check_set(dir: &RunDir, set: &str, questions: &[Question]) -> anyhow::Result<()> {
+    let manifest = Manifest::read(&dir.manifest())?;
+    let ours: Vec<(String, u32)> = questions
+        .iter()
+        .map(|q| (q.question_id.to_string(), q.turns.len() as u32))
+        .collect();
+    for e in &manifest.evaluations {
+        let differs = match &e.set {
+            Some(s) => s != set,
+            // The shard check has made sure this is the same slice; its questions tell.
+            None => {
+                let theirs: Vec<(String, u32)> = e
+                    .questions
+                    .iter()
+                    .map(|q| (q.id.to_string(), q.turns))
+                    .collect();
+                theirs != ours
+            }
+        };
+        if differs {
+            let theirs = e
+                .set
+                .clone()
+                .unwrap_or_else(|| format!("{} other questions", e.questions.len()));
+            return Err(UsageError(format!(
+                "{}: holds {} on the questions of {theirs}, and this run's questions are {set}; a directory holds one question set (give another --out; the default names the set)",
+                dir.root().display(),
+                e.judgments,
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Opens the run's response cache (a bad file is a usage error, before anything is written).

@@ -62,6 +62,11 @@ pub struct Evaluation {
     /// The official set the questions came from (`--bench`): `NAME@VARIANT VERSION`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bench: Option<String>,
+    /// The question set, whole (before `--shard`): the `--bench` label, or the question
+    /// file's name and digest (`sample_ja.jsonl sha256:0123456789ab`). A directory holds one
+    /// set: its items are known by question id alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<String>,
     /// Which games a sampled pairwise mode played (`pairwise-n`, `pairwise-adaptive`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub games: Option<super::GamePlan>,

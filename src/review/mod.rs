@@ -108,6 +108,9 @@ pub struct ReviewRecord {
     /// The reviewer's comment.
     #[serde(default)]
     pub comment: Option<String>,
+    /// The run directory it comes from, on a page of several runs (never exported).
+    #[serde(skip)]
+    pub run: Option<String>,
 }
 
 /// Reads a run directory's current judgments into review records. `questions` replaces the
@@ -277,6 +280,7 @@ impl Context {
             error: None,
             label: None,
             comment: None,
+            run: None,
         }
     }
 

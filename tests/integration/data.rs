@@ -353,12 +353,31 @@ fn bench_runs_on_the_fetched_set_and_records_it() {
             "japanese-mt-bench@80 e37eb28"
         ]
     );
-    assert!(String::from_utf8_lossy(&o.stderr).contains("come from 2 benchmark versions"));
-    // The same directory run on the other version reuses nothing made on the first.
+    // Two run directories are two runs, each report named by its run.
+    let runs: Vec<&str> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run"].as_str().unwrap())
+        .collect();
+    assert_eq!(runs, [jmt.to_str().unwrap(), full.to_str().unwrap()]);
+    // The same directory run on the other version is refused before anything is sent: a
+    // directory holds one question set.
+    let before = std::fs::read(jmt.join("run.json")).unwrap();
     let o = run_into(&jmt, "japanese-mt-bench");
     let said = String::from_utf8_lossy(&o.stderr);
-    assert!(said.contains("answers: 80 generated, 0 reused"), "{said}");
-    assert!(said.contains(", 0 reused, 0 blocked"), "{said}");
+    assert_eq!(o.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("japanese-mt-bench@60 e37eb28")
+            && said.contains("japanese-mt-bench@80 e37eb28")
+            && said.contains("one question set"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read(jmt.join("run.json")).unwrap(),
+        before,
+        "nothing written"
+    );
 }
 
 #[test]

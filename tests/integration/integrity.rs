@@ -40,10 +40,6 @@ fn run_models(dir: &Path, url: &str, models: &str, extra: &[&str]) -> std::proce
         "single",
         "--questions",
         q.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--cache",
-        cache.to_str().unwrap(),
         "--base-url",
         url,
         "--api-key-env",
@@ -53,8 +49,15 @@ fn run_models(dir: &Path, url: &str, models: &str, extra: &[&str]) -> std::proce
         "--format",
         "json",
     ];
-    if !extra.contains(&"--max-attempts") {
-        args.extend(["--max-attempts", "2"]);
+    // Defaults the test's own arguments may replace.
+    for (flag, value) in [
+        ("--max-attempts", "2"),
+        ("--out", out.to_str().unwrap()),
+        ("--cache", cache.to_str().unwrap()),
+    ] {
+        if !(extra.contains(&flag) || flag == "--cache" && extra.contains(&"--no-cache")) {
+            args.extend([flag, value]);
+        }
     }
     args.extend_from_slice(extra);
     run_bin(&args)
@@ -748,4 +751,146 @@ async fn temporary_files_of_a_killed_run_are_removed_by_the_next() {
     for f in stale {
         assert!(!dir.path().join(f).exists(), "{f} left");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_question_sets_never_share_a_directory() {
+    let (fake, calls) = counting_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Two sets that number their questions alike, as ja-vicuna-qa and Japanese MT-bench do.
+    let first = write(dir.path(), "vicuna.jsonl", QUESTIONS);
+    let second = write(
+        dir.path(),
+        "mtbench.jsonl",
+        "{\"question_id\": 1, \"category\": \"roleplay\", \"turns\": [\"別の質問です。\"]}\n\
+         {\"question_id\": 2, \"category\": \"stem\", \"turns\": [\"もう一つ。\"]}\n",
+    );
+    let run = |q: &Path, out: Option<&Path>| {
+        let mut c = crate::shinpan_bin();
+        c.current_dir(dir.path())
+            .args([
+                "run",
+                "--models",
+                "alpha",
+                "--judge",
+                "gpt-4o",
+                "--questions",
+            ])
+            .arg(q)
+            .args([
+                "--base-url",
+                &fake.base_url(),
+                "--api-key-env",
+                "",
+                "--bootstrap",
+                "0",
+            ]);
+        if let Some(o) = out {
+            c.arg("--out").arg(o);
+        }
+        c.output().unwrap()
+    };
+    // By default each set has its own directory, named by the set and the judge.
+    for q in [&first, &second] {
+        let o = run(q, None);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    for (set, n) in [("vicuna", 4), ("mtbench", 2)] {
+        let out = dir.path().join("results").join(set).join("gpt-4o");
+        assert_eq!(
+            jsonl(&out.join("judgments/gpt-4o_single.jsonl")).len(),
+            n,
+            "{set}"
+        );
+    }
+    // Into one directory, the second set is refused before anything is sent or written.
+    let shared = dir.path().join("shared");
+    assert!(run(&first, Some(&shared)).status.success());
+    let paid = calls.load(Ordering::SeqCst);
+    let before = std::fs::read(shared.join("answers/alpha.jsonl")).unwrap();
+    let o = run(&second, Some(&shared));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("vicuna.jsonl sha256:") && err.contains("mtbench.jsonl sha256:"),
+        "names both sets: {err}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), paid, "nothing sent");
+    assert_eq!(
+        std::fs::read(shared.join("answers/alpha.jsonl")).unwrap(),
+        before
+    );
+    // An edited question file is another set too (its old answers would be stale).
+    std::fs::write(&first, QUESTIONS.replace("春の俳句", "秋の俳句")).unwrap();
+    assert_eq!(run(&first, Some(&shared)).status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_run_directories_given_to_report_are_two_runs_side_by_side() {
+    let grade = Arc::new(AtomicUsize::new(8));
+    let g = grade.clone();
+    let fake = Fake::start(move |_, body| {
+        if is_judge(body) {
+            Reply::Text(format!("評価: [[{}]]", g.load(Ordering::SeqCst)))
+        } else {
+            Reply::Text(candidate(body))
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    // The same items judged on two nights, the second night harshly.
+    let nights = [dir.path().join("night1"), dir.path().join("night2")];
+    for (i, night) in nights.iter().enumerate() {
+        grade.store(if i == 0 { 8 } else { 3 }, Ordering::SeqCst);
+        let o = run_in(
+            dir.path(),
+            &fake.base_url(),
+            &["--out", night.to_str().unwrap(), "--no-cache"],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = run_bin(&[
+        "report",
+        nights[0].to_str().unwrap(),
+        nights[1].to_str().unwrap(),
+        "--format",
+        "json",
+        "--bootstrap",
+        "0",
+    ]);
+    let reports = crate::support::stdout_json(&o);
+    let rows: Vec<(String, f64)> = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["run"].as_str().unwrap().to_string(),
+                r["models"][0]["score"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (nights[0].display().to_string(), 8.0),
+            (nights[1].display().to_string(), 3.0)
+        ]
+    );
+    let table = run_bin(&[
+        "report",
+        nights[0].to_str().unwrap(),
+        nights[1].to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains(&format!("{} · single", nights[0].display())),
+        "{text}"
+    );
+    // One run alone is reported as before, without a run label.
+    let one = crate::support::report_json(&nights[0]);
+    assert!(
+        one.get("run").is_none() && one[0].get("run").is_none(),
+        "{one}"
+    );
 }

@@ -113,13 +113,21 @@ fn belongs(it: &ReviewRecord, r: &Report) -> bool {
         Mode::Rubric => "rubric",
         Mode::PairwiseBaseline | Mode::PairwiseAll => "pairwise",
     };
-    it.mode == mode && it.judge == r.judge
+    it.mode == mode && it.judge == r.judge && it.run == r.run
 }
 
 fn heading(r: &Report) -> String {
-    match &r.baseline {
+    let h = match &r.baseline {
         Some(b) => format!("{} (judge: {}, baseline: {b})", r.mode.as_str(), r.judge),
         None => format!("{} (judge: {})", r.mode.as_str(), r.judge),
+    };
+    let h = match &r.bench {
+        Some(b) => format!("{b}: {h}"),
+        None => h,
+    };
+    match &r.run {
+        Some(run) => format!("{run} · {h}"),
+        None => h,
     }
 }
 

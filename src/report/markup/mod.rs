@@ -74,6 +74,10 @@ pub fn tables(r: &Report) -> Vec<Table> {
         Some(b) => format!("{b}: {title}"),
         None => title,
     };
+    let title = match &r.run {
+        Some(run) => format!("{run} · {title}"),
+        None => title,
+    };
     let title = if r.partial {
         format!("{title} — PARTIAL")
     } else {
