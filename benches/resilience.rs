@@ -60,7 +60,7 @@ fn cache_alone() {
     };
     let t = Instant::now();
     for k in &keys {
-        cache.put(k, "judge", &resp).unwrap();
+        cache.put(k, (k, ""), "judge", &resp).unwrap();
     }
     let put_time = t.elapsed();
     let t = Instant::now();

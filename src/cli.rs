@@ -613,6 +613,10 @@ pub struct SimulateArgs {
     /// Model qualities, e.g. `big=0.9,small=0.3` (others are derived from the name).
     #[arg(long, value_delimiter = ',', value_name = "MODEL=Q")]
     pub quality: Vec<String>,
+    /// Weights to say a model is served from, as vLLM's `GET /v1/models` says (`root`), e.g.
+    /// `my-model=/ckpt/7`; models not named are listed without (as a hosted API lists them).
+    #[arg(long, value_delimiter = ',', value_name = "MODEL=ROOT")]
+    pub serves: Vec<String>,
     /// Seed for everything the simulator draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -79,8 +79,18 @@ pub fn turn_request(c: &Candidate, q: &Question, messages: &[Message]) -> ChatRe
     }
 }
 
+/// An answer, and where its replies came from.
+#[derive(Debug)]
+pub struct Answered {
+    /// The answer record.
+    pub record: AnswerRecord,
+    /// Every turn's reply came from the response cache (none was asked of the API now).
+    pub from_cache: bool,
+}
+
 /// Plays every turn of `q` with the candidate and returns the answer record.
-pub async fn answer(c: &Candidate, q: &Question) -> Result<AnswerRecord, GenerateError> {
+pub async fn answer(c: &Candidate, q: &Question) -> Result<Answered, GenerateError> {
+    let mut from_cache = true;
     let mut messages = opening(c);
     let mut turns = Vec::with_capacity(q.turns.len());
     let mut reasoning = Vec::with_capacity(q.turns.len());
@@ -109,6 +119,7 @@ pub async fn answer(c: &Candidate, q: &Question) -> Result<AnswerRecord, Generat
             source,
         })?;
         usage += reply.usage;
+        from_cache &= reply.attempts == 0;
         finish_reasons.push(reply.finish_reason);
         // The answer goes on in the conversation and to the judge; the thinking is kept.
         let split = crate::reasoning::split(&reply.content);
@@ -124,7 +135,7 @@ pub async fn answer(c: &Candidate, q: &Question) -> Result<AnswerRecord, Generat
     if reasoning.iter().all(Option::is_none) {
         reasoning.clear();
     }
-    Ok(AnswerRecord {
+    let record = AnswerRecord {
         question_id: q.question_id.clone(),
         answer_id: answer_id(&c.name, q.question_id.as_str(), &turns),
         model_id: c.name.clone(),
@@ -137,7 +148,9 @@ pub async fn answer(c: &Candidate, q: &Question) -> Result<AnswerRecord, Generat
         usage: Some(usage),
         finish_reasons,
         bench: q.bench.clone(),
-    })
+        served: Some(c.client.identity(&c.api_model).text),
+    };
+    Ok(Answered { record, from_cache })
 }
 
 /// A short id derived from the answer's content (FastChat uses a random shortuuid; a content

@@ -9,9 +9,19 @@
 //! index probe without loading the file into memory, and pruning is a `DELETE` plus
 //! `VACUUM` instead of rewriting a log while others append to it.
 //!
-//! The key is endpoint-independent: model, messages (the rendered judge prompt, so a changed
-//! template is a different request), temperature, output cap and the sample index of a
-//! repeated judgment. Errors are never stored.
+//! A reply is filed under the request and what answered it. The request's digest covers the
+//! model name, messages (the rendered judge prompt, so a changed template is a different
+//! request), temperature, output cap and the sample index of a repeated judgment; what
+//! answered is the endpoint's identity ([`super::served`]): its URL and, where the server
+//! tells, the weights it serves under that name. The key is a digest of both
+//! ([`served_key`]). Rows from before the identity was kept (schema 1) are served only to
+//! endpoints that state no weights (hosted APIs), where the name was and is the identity.
+//! Errors are never stored.
+//!
+//! Processes sharing one cache file see each other's requests in flight: before sending, a
+//! run *claims* the key (a row with its owner and an expiry it renews while it runs); another
+//! run wanting the same key waits for that reply instead of paying for it again. A claim left
+//! by a killed process expires (at once when its process is gone from this machine).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -26,8 +36,56 @@ use super::{ChatRequest, ChatResponse};
 use crate::types::Usage;
 use crate::util::unix_now;
 
-/// Schema version kept in SQLite's `user_version`.
-const SCHEMA: i64 = 1;
+/// Schema version kept in SQLite's `user_version`: 2 adds the endpoint's identity to every
+/// row, the endpoints' last identities and the claims of requests in flight.
+const SCHEMA: i64 = 2;
+
+/// The tables of schema 2 (after `responses` exists or is made).
+const TABLES_V2: &str = "
+    CREATE TABLE IF NOT EXISTS responses (
+        key TEXT PRIMARY KEY,
+        request TEXT NOT NULL,
+        served TEXT NOT NULL,
+        model TEXT NOT NULL,
+        content TEXT NOT NULL,
+        finish_reason TEXT NOT NULL,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        used INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS responses_request ON responses(request);
+    CREATE TABLE IF NOT EXISTS endpoints (
+        url TEXT NOT NULL,
+        model TEXT NOT NULL,
+        weights TEXT NOT NULL,
+        seen INTEGER NOT NULL,
+        PRIMARY KEY (url, model)
+    );
+    CREATE TABLE IF NOT EXISTS claims (
+        key TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires INTEGER NOT NULL
+    );";
+
+/// The key a reply is filed under: a digest of what answered it (`served`) and the request's
+/// digest ([`cache_key`]). It is also the `custom_id` of batch lines.
+pub fn served_key(served: &str, request: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(served.as_bytes());
+    h.update(b"\n");
+    h.update(request.as_bytes());
+    hex(&h.finalize())
+}
+
+/// Who holds a claim on a request in flight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This process: it sends the request.
+    Mine,
+    /// Another process, until `expires` (Unix milliseconds) unless it renews it.
+    Theirs,
+}
 
 /// How a run uses the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -92,6 +150,8 @@ pub struct Cache {
     read_only: bool,
     /// Requests served from the cache.
     pub hits: AtomicU64,
+    /// Whether this process renews its claims on the file already.
+    heartbeat: std::sync::atomic::AtomicBool,
 }
 
 /// Size and contents of a cache, for `shinpan cache info`.
@@ -196,17 +256,22 @@ impl Cache {
                     ));
                 }
                 conn.execute_batch(&format!(
+                    "BEGIN IMMEDIATE; {TABLES_V2} PRAGMA user_version = {SCHEMA}; COMMIT;"
+                ))
+                .map_err(err)?;
+            }
+            1 => {
+                // Rows of schema 1 were filed by the request alone: they keep their key (the
+                // request's digest) and an empty identity, which only endpoints that state
+                // no weights accept (see `get_legacy`).
+                conn.execute_batch(&format!(
                     "BEGIN IMMEDIATE;
-                     CREATE TABLE IF NOT EXISTS responses (
-                         key TEXT PRIMARY KEY,
-                         model TEXT NOT NULL,
-                         content TEXT NOT NULL,
-                         finish_reason TEXT NOT NULL,
-                         prompt_tokens INTEGER NOT NULL,
-                         completion_tokens INTEGER NOT NULL,
-                         created INTEGER NOT NULL,
-                         used INTEGER NOT NULL
-                     );
+                     ALTER TABLE responses RENAME TO responses_v1;
+                     {TABLES_V2}
+                     INSERT OR IGNORE INTO responses
+                       SELECT key, key, '', model, content, finish_reason, prompt_tokens,
+                              completion_tokens, created, used FROM responses_v1;
+                     DROP TABLE responses_v1;
                      PRAGMA user_version = {SCHEMA};
                      COMMIT;"
                 ))
@@ -224,6 +289,7 @@ impl Cache {
             conn: Mutex::new(conn),
             read_only: false,
             hits: AtomicU64::new(0),
+            heartbeat: Default::default(),
         })
     }
 
@@ -266,7 +332,26 @@ impl Cache {
             conn: Mutex::new(conn),
             read_only: true,
             hits: AtomicU64::new(0),
+            heartbeat: Default::default(),
         })
+    }
+
+    /// Marks the claims' heartbeat started; true for the caller that should start it.
+    pub fn start_heartbeat(&self) -> bool {
+        !self.read_only && !self.heartbeat.swap(true, Ordering::SeqCst)
+    }
+
+    /// The stored response for `key` if it was stored at `since` (Unix seconds) or later.
+    pub fn get_since(&self, key: &str, since: i64) -> Result<Option<ChatResponse>, CacheError> {
+        let created: Option<i64> = self
+            .conn()
+            .prepare_cached("SELECT created FROM responses WHERE key = ?1")
+            .and_then(|mut st| st.query_row(params![key], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))?;
+        match created {
+            Some(c) if c >= since => self.get(key),
+            _ => Ok(None),
+        }
     }
 
     /// The file.
@@ -326,27 +411,51 @@ impl Cache {
         Ok(Some(resp))
     }
 
-    /// Stores a response under `key` (blocking), replacing what was there.
-    pub fn put(&self, key: &str, model: &str, resp: &ChatResponse) -> Result<(), CacheError> {
-        let now = unix_now() as i64;
-        self.conn()
-            .prepare_cached(
-                "INSERT OR REPLACE INTO responses
-                 (key, model, content, finish_reason, prompt_tokens, completion_tokens, created, used)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-            )
-            .and_then(|mut st| {
-                st.execute(params![
-                    key,
-                    model,
-                    resp.content,
-                    resp.finish_reason,
-                    resp.usage.prompt_tokens as i64,
-                    resp.usage.completion_tokens as i64,
-                    now
-                ])
-            })
+    /// A row of schema 1 for the request `request` (filed before endpoints had identities),
+    /// if there is one: for an endpoint that states no weights, where it is still the reply.
+    pub fn get_legacy(&self, request: &str) -> Result<Option<ChatResponse>, CacheError> {
+        let key: Option<String> = self
+            .conn()
+            .prepare_cached("SELECT key FROM responses WHERE request = ?1 AND served = ''")
+            .and_then(|mut st| st.query_row(params![request], |r| r.get(0)).optional())
             .map_err(|e| self.err(e))?;
+        match key {
+            Some(k) => self.get(&k),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a response under `key` (blocking), replacing what was there; `request` and
+    /// `served` are what the key was made of (see [`served_key`]), kept for audits.
+    pub fn put(
+        &self,
+        key: &str,
+        (request, served): (&str, &str),
+        model: &str,
+        resp: &ChatResponse,
+    ) -> Result<(), CacheError> {
+        let now = unix_now() as i64;
+        let conn = self.conn();
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO responses
+             (key, request, served, model, content, finish_reason, prompt_tokens,
+              completion_tokens, created, used)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                key,
+                request,
+                served,
+                model,
+                resp.content,
+                resp.finish_reason,
+                resp.usage.prompt_tokens as i64,
+                resp.usage.completion_tokens as i64,
+                now
+            ])
+        })
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 
@@ -358,16 +467,121 @@ impl Cache {
         Ok(())
     }
 
-    /// Every stored key (tests and tools that audit a run).
+    /// The request digest of every stored response (tests and tools that audit a run).
     pub fn keys(&self) -> Result<Vec<String>, CacheError> {
         let conn = self.conn();
         let mut st = conn
-            .prepare("SELECT key FROM responses")
+            .prepare("SELECT request FROM responses WHERE request != ''")
             .map_err(|e| self.err(e))?;
         let rows = st
             .query_map([], |r| r.get::<_, String>(0))
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The weights `url` last said it serves as `model` (empty: it stated none), if it ever
+    /// answered.
+    pub fn last_served(&self, url: &str, model: &str) -> Result<Option<String>, CacheError> {
+        self.conn()
+            .prepare_cached("SELECT weights FROM endpoints WHERE url = ?1 AND model = ?2")
+            .and_then(|mut st| st.query_row(params![url, model], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records what `url` serves as `model` now.
+    pub fn saw_served(&self, url: &str, model: &str, weights: &str) -> Result<(), CacheError> {
+        if self.read_only {
+            return Ok(());
+        }
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO endpoints (url, model, weights, seen) VALUES (?1, ?2, ?3, ?4)",
+                params![url, model, weights, unix_now() as i64],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Claims `key` for `owner` until `ttl` from now, unless another owner holds a claim
+    /// that has not expired and whose process is not known to be gone. A read-only cache
+    /// claims nothing (and every key is taken as this process's).
+    pub fn claim(&self, key: &str, owner: &str, ttl: Duration) -> Result<Claim, CacheError> {
+        if self.read_only {
+            return Ok(Claim::Mine);
+        }
+        let now = now_ms();
+        let conn = self.conn();
+        let held: Option<(String, i64)> = conn
+            .prepare_cached("SELECT owner, expires FROM claims WHERE key = ?1")
+            .and_then(|mut st| {
+                st.query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        if let Some((other, expires)) = &held
+            && other != owner
+            && *expires > now
+            && !owner_gone(other)
+        {
+            return Ok(Claim::Theirs);
+        }
+        // Taken only if the row is still what was read: two processes racing for a free or
+        // expired key cannot both win.
+        let changed = match &held {
+            None => conn
+                .prepare_cached("INSERT OR IGNORE INTO claims (key, owner, expires) VALUES (?1, ?2, ?3)")
+                .and_then(|mut st| st.execute(params![key, owner, now + ttl.as_millis() as i64])),
+            Some((other, expires)) => conn
+                .prepare_cached(
+                    "UPDATE claims SET owner = ?2, expires = ?3 WHERE key = ?1 AND owner = ?4 AND expires = ?5",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![key, owner, now + ttl.as_millis() as i64, other, expires])
+                }),
+        }
+        .map_err(|e| self.err(e))?;
+        Ok(if changed == 1 {
+            Claim::Mine
+        } else {
+            Claim::Theirs
+        })
+    }
+
+    /// Drops `owner`'s claim on `key` (its reply is stored, or it failed).
+    pub fn release(&self, key: &str, owner: &str) -> Result<(), CacheError> {
+        if self.read_only {
+            return Ok(());
+        }
+        self.conn()
+            .prepare_cached("DELETE FROM claims WHERE key = ?1 AND owner = ?2")
+            .and_then(|mut st| st.execute(params![key, owner]))
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Renews every claim of `owner` for `ttl` from now (a live run's heartbeat).
+    pub fn renew_claims(&self, owner: &str, ttl: Duration) -> Result<(), CacheError> {
+        if self.read_only {
+            return Ok(());
+        }
+        self.conn()
+            .prepare_cached("UPDATE claims SET expires = ?2 WHERE owner = ?1")
+            .and_then(|mut st| st.execute(params![owner, now_ms() + ttl.as_millis() as i64]))
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Whether `key` is claimed now by an owner other than `owner` (one that is alive).
+    pub fn claimed_by_other(&self, key: &str, owner: &str) -> Result<bool, CacheError> {
+        let held: Option<(String, i64)> = self
+            .conn()
+            .prepare_cached("SELECT owner, expires FROM claims WHERE key = ?1")
+            .and_then(|mut st| {
+                st.query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        Ok(held.is_some_and(|(o, e)| o != owner && e > now_ms() && !owner_gone(&o)))
     }
 
     /// Size and contents.
@@ -432,8 +646,10 @@ impl Cache {
             .map_err(|e| self.err(e))?;
         let added = conn.execute(
             "INSERT OR IGNORE INTO responses
-             (key, model, content, finish_reason, prompt_tokens, completion_tokens, created, used)
-             SELECT key, model, content, finish_reason, prompt_tokens, completion_tokens, created, used
+             (key, request, served, model, content, finish_reason, prompt_tokens,
+              completion_tokens, created, used)
+             SELECT key, request, served, model, content, finish_reason, prompt_tokens,
+              completion_tokens, created, used
              FROM src.responses",
             [],
         );
@@ -464,6 +680,44 @@ impl Cache {
             .map_err(|e| self.err(e))?;
         Ok(deleted as u64)
     }
+}
+
+fn now_ms() -> i64 {
+    (unix_now() * 1000.0) as i64
+}
+
+/// This process as a claim's owner: host, process id and a nonce (a reused pid is not us).
+pub fn claim_owner() -> String {
+    static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    OWNER
+        .get_or_init(|| {
+            let nonce: u64 = rand::random();
+            format!("{}:{}:{nonce:016x}", host_name(), std::process::id())
+        })
+        .clone()
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Whether a claim's owner is a process of this machine that no longer runs (its claim is
+/// void at once, not only when it expires). Elsewhere, only expiry tells.
+fn owner_gone(owner: &str) -> bool {
+    let mut parts = owner.split(':');
+    let (Some(host), Some(pid)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    cfg!(target_os = "linux")
+        && host == host_name()
+        && pid
+            .parse::<u32>()
+            .is_ok_and(|p| !Path::new("/proc").join(p.to_string()).exists())
 }
 
 /// The cache file used when none is named: `$SHINPAN_CACHE` is read by the CLI; this is
@@ -525,6 +779,63 @@ mod tests {
     }
 
     #[test]
+    fn a_schema_1_cache_is_upgraded_and_its_rows_serve_only_hosted_identities() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "PRAGMA journal_mode=WAL;
+                 CREATE TABLE responses (key TEXT PRIMARY KEY, model TEXT NOT NULL,
+                   content TEXT NOT NULL, finish_reason TEXT NOT NULL,
+                   prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+                   created INTEGER NOT NULL, used INTEGER NOT NULL);
+                 INSERT INTO responses VALUES ('r1', 'm', '古い回答', 'stop', 1, 2, 0, 0);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let c = Cache::open(&path).unwrap();
+        assert_eq!(c.get_legacy("r1").unwrap().unwrap().content, "古い回答");
+        assert!(
+            c.get(&served_key("url=x;weights=", "r1"))
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(c.keys().unwrap(), ["r1"]);
+        drop(c);
+        // Opened again: already upgraded.
+        assert_eq!(Cache::open(&path).unwrap().info().unwrap().entries, 1);
+    }
+
+    #[test]
+    fn one_claim_per_key_and_a_dead_owner_holds_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Cache::open(&dir.path().join("c.sqlite")).unwrap();
+        let ttl = Duration::from_secs(30);
+        let me = claim_owner();
+        assert_eq!(c.claim("k", &me, ttl).unwrap(), Claim::Mine);
+        assert_eq!(c.claim("k", &me, ttl).unwrap(), Claim::Mine, "mine again");
+        let other = format!("{}:1:00", host_name());
+        assert_eq!(c.claim("k", &other, ttl).unwrap(), Claim::Theirs);
+        assert!(c.claimed_by_other("k", &other).unwrap());
+        c.release("k", &me).unwrap();
+        assert_eq!(c.claim("k", &other, ttl).unwrap(), Claim::Mine);
+        // A process of this machine that is gone holds nothing; one elsewhere until expiry.
+        let gone = format!("{}:4194399:00", host_name());
+        assert_eq!(c.claim("g", &gone, ttl).unwrap(), Claim::Mine);
+        assert_eq!(c.claim("g", &me, ttl).unwrap(), Claim::Mine);
+        let far = "elsewhere:12:00";
+        assert_eq!(
+            c.claim("f", far, Duration::from_millis(0)).unwrap(),
+            Claim::Mine
+        );
+        assert_eq!(c.claim("f", &me, ttl).unwrap(), Claim::Mine, "expired");
+        assert_eq!(c.claim("h", far, ttl).unwrap(), Claim::Mine);
+        assert_eq!(c.claim("h", &me, ttl).unwrap(), Claim::Theirs);
+    }
+
+    #[test]
     fn store_read_prune_and_refuse_foreign_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/cache.sqlite");
@@ -541,7 +852,7 @@ mod tests {
         };
         let k = cache_key(&req(None));
         assert!(c.get(&k).unwrap().is_none());
-        c.put(&k, "m", &resp).unwrap();
+        c.put(&k, (&k, ""), "m", &resp).unwrap();
         let got = c.get(&k).unwrap().unwrap();
         assert_eq!(
             (got.content.as_str(), got.usage.total(), got.attempts),

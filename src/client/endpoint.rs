@@ -32,7 +32,7 @@ pub(super) struct Endpoint {
     pub config: EndpointConfig,
     pub url: String,
     pub api_key: Option<String>,
-    http: reqwest::Client,
+    pub http: reqwest::Client,
     pub pace: Pace,
     slots: Semaphore,
     /// Slots now (they only grow).

@@ -18,6 +18,7 @@ mod ledger;
 mod pace;
 mod ratelimit;
 mod retry;
+mod served;
 mod stats;
 mod wire;
 
@@ -25,7 +26,8 @@ pub use batch::{
     BatchLine, BatchOptions, MAX_LINES as BATCH_MAX_LINES, parse_lines as parse_batch_lines,
 };
 pub use cache::{
-    Cache, CacheError, CacheInfo, CacheMode, PruneFilter, cache_key, default_cache_path,
+    Cache, CacheError, CacheInfo, CacheMode, Claim, PruneFilter, cache_key, claim_owner,
+    default_cache_path, served_key,
 };
 pub use halt::Halt;
 pub use ledger::{
@@ -34,6 +36,7 @@ pub use ledger::{
 pub use pace::Limits;
 pub use ratelimit::{RateHeaders, parse_duration};
 pub use retry::{RetryPolicy, parse_retry_after};
+pub use served::Served;
 pub use stats::{ClientStats, Holdup};
 pub use wire::{ChatRequest, Message, Role};
 
@@ -234,6 +237,54 @@ struct Inner {
     batcher: Option<Arc<batch::Batcher>>,
     /// The run's stop switch: once halted, nothing new is sent.
     halt: Arc<Halt>,
+    /// What the endpoints serve, by API model name (see [`Client::identify`]).
+    served: std::sync::Mutex<std::collections::HashMap<String, Identity>>,
+}
+
+/// What answers a model on a client's endpoints, as the response cache files it: each
+/// endpoint's URL and the weights it said it serves (empty: nothing but the name; `?`:
+/// unknown, it did not answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The text the cache key is made from (`url=…;weights=…`, endpoints joined by ` + `).
+    pub text: String,
+    /// Whether replies stored before identities were kept may be served: every endpoint
+    /// states no weights (the name alone was, and is, the identity).
+    pub legacy: bool,
+}
+
+impl Identity {
+    fn of<'a>(parts: impl Iterator<Item = (&'a str, Option<&'a str>)>) -> Identity {
+        let mut parts: Vec<(&str, Option<&str>)> = parts.collect();
+        parts.sort();
+        let legacy = parts.iter().all(|(_, w)| *w == Some(""));
+        let text = parts
+            .iter()
+            .map(|(u, w)| format!("url={u};weights={}", w.unwrap_or("?")))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        Identity { text, legacy }
+    }
+}
+
+/// How long a claim on a request in flight lasts unless its process renews it.
+const CLAIM_TTL: Duration = Duration::from_secs(30);
+
+/// Renews this process's claims on `cache` while the cache is open (one task per cache).
+fn heartbeat(cache: &Arc<Cache>) {
+    if !cache.start_heartbeat() {
+        return;
+    }
+    let weak = Arc::downgrade(cache);
+    tokio::spawn(async move {
+        let owner = claim_owner();
+        loop {
+            tokio::time::sleep(CLAIM_TTL / 3).await;
+            let Some(cache) = weak.upgrade() else { return };
+            let o = owner.clone();
+            let _ = tokio::task::spawn_blocking(move || cache.renew_claims(&o, CLAIM_TTL)).await;
+        }
+    });
 }
 
 impl std::fmt::Debug for Client {
@@ -300,6 +351,7 @@ impl Client {
                 cache_mode: CacheMode::Off,
                 batcher: None,
                 halt: Arc::default(),
+                served: Default::default(),
             }),
         })
     }
@@ -345,6 +397,11 @@ impl Client {
         self
     }
 
+    /// Whether two handles are the same client (the same endpoints, limits and counters).
+    pub fn same(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// Whether requests go through the Batch API.
     pub fn batched(&self) -> bool {
         self.inner.batcher.is_some()
@@ -385,55 +442,112 @@ impl Client {
             .collect()
     }
 
+    /// What this client's endpoints serve as `api_model`, as the response cache knows them
+    /// (see [`served`]): set by [`Client::identify`]; before it, each endpoint's URL with
+    /// nothing told (the identity of a hosted API).
+    pub fn identity(&self, api_model: &str) -> Identity {
+        let known = self.inner.served.lock().unwrap_or_else(|p| p.into_inner());
+        known.get(api_model).cloned().unwrap_or_else(|| {
+            Identity::of(
+                self.inner
+                    .endpoints
+                    .iter()
+                    .map(|e| (e.config.base_url.as_str(), Some(""))),
+            )
+        })
+    }
+
+    /// Asks each endpoint what it serves as each of `api_models` (`GET /v1/models`), before
+    /// anything is sent, and files replies under those identities from now on. An endpoint
+    /// that does not answer takes the identity it last had if that was a name alone (a
+    /// hosted API stays cacheable), else an unknown one that no stored reply matches.
+    /// Returns, per model, what each endpoint said.
+    pub async fn identify(&self, api_models: &[String]) -> Vec<(String, Vec<(String, Served)>)> {
+        let mut out = Vec::new();
+        for m in api_models {
+            let mut said = Vec::new();
+            let mut parts: Vec<(String, Option<String>)> = Vec::new();
+            for e in &self.inner.endpoints {
+                let url = e.config.base_url.clone();
+                let served = served::probe(&e.http, &url, e.api_key.as_deref(), m).await;
+                let weights = match served.weights() {
+                    Some(w) => {
+                        let (u, model, w2) = (url.clone(), m.clone(), w.to_string());
+                        self.with_cache_file(move |c| c.saw_served(&u, &model, &w2))
+                            .await;
+                        Some(w.to_string())
+                    }
+                    None => {
+                        let (u, model) = (url.clone(), m.clone());
+                        // Only a name alone is trusted without the server's word.
+                        self.with_cache_file(move |c| c.last_served(&u, &model))
+                            .await
+                            .flatten()
+                            .filter(|w| w.is_empty())
+                    }
+                };
+                parts.push((url.clone(), weights));
+                said.push((url, served));
+            }
+            let id = Identity::of(parts.iter().map(|(u, w)| (u.as_str(), w.as_deref())));
+            self.inner
+                .served
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(m.clone(), id);
+            out.push((m.clone(), said));
+        }
+        out
+    }
+
+    /// The key `req` is filed under in the response cache: the request and what this
+    /// client's endpoints serve (the `custom_id` of batch lines too).
+    pub fn key_of(&self, req: &ChatRequest) -> String {
+        served_key(&self.identity(&req.model).text, &cache_key(req))
+    }
+
     /// Sends one chat completion, pacing, retrying and timing out as configured; served from
-    /// the response cache when it holds the same request, and stored there before returning.
+    /// the response cache when it holds the same request to the same served model, and
+    /// stored there before returning. While this process asks, others on the same cache file
+    /// wait for its reply rather than paying for it again.
     pub async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, ClientError> {
-        let key = match (&self.inner.cache, self.inner.cache_mode) {
-            (Some(_), CacheMode::Use | CacheMode::Refresh | CacheMode::ReadOnly) => {
-                Some(cache_key(req))
-            }
-            _ => None,
-        };
-        if let Some(key) = key.clone()
-            && matches!(self.inner.cache_mode, CacheMode::Use | CacheMode::ReadOnly)
-            && let Some(Some(hit)) = self.with_cache_file(move |c| c.get(&key)).await
+        let mode = self.inner.cache_mode;
+        let cached = self.inner.cache.is_some() && mode != CacheMode::Off;
+        let id = self.identity(&req.model);
+        let request = cache_key(req);
+        let key = served_key(&id.text, &request);
+        if cached
+            && matches!(mode, CacheMode::Use | CacheMode::ReadOnly)
+            && let Some(hit) = self.lookup(&key, &request, id.legacy).await
         {
-            if let Some(a) = &req.account {
-                self.inner.ledger.book(a, None);
-            }
+            self.book_hit(req);
             return Ok(hit);
         }
-        let resp = match &self.inner.batcher {
-            Some(b) => {
-                let body = serde_json::to_value(req.to_body())
-                    .map_err(|e| ClientError::Config(e.to_string()))?;
-                let stats = &self.inner.stats;
-                let halt = &self.inner.halt;
-                if halt.is_halted() {
-                    return Err(ClientError::Stopped);
-                }
-                // A halted run stops waiting: the batch is written down in OUT/batches and a
-                // restarted run polls it again.
-                let result = tokio::select! {
-                    r = b.chat(cache_key(req), body) => r,
-                    _ = halt.halted() => return Err(ClientError::Stopped),
-                };
-                match &result {
-                    Ok(r) => {
-                        stats
-                            .attempts
-                            .fetch_add(u64::from(r.attempts), Ordering::Relaxed);
-                        stats.succeeded.fetch_add(1, Ordering::Relaxed);
-                        stats.tokens.fetch_add(r.usage.total(), Ordering::Relaxed);
-                    }
-                    Err(_) => {
-                        stats.failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                result?
+        // Claimed while it is asked: another process on this cache waits for the reply.
+        let claimed = cached && mode != CacheMode::ReadOnly;
+        if claimed && let Some(hit) = self.claim(&key).await? {
+            self.book_hit(req);
+            return Ok(hit);
+        }
+        let sent = self.ask(req, &key).await;
+        if claimed {
+            let k = key.clone();
+            let owner = claim_owner();
+            // A reply goes into the cache before the claim goes (they are one step for the
+            // waiting process, which reads the reply once the claim is gone).
+            if let Ok(resp) = &sent {
+                let (model, stored, served) = (req.model.clone(), resp.clone(), id.text.clone());
+                let r = request.clone();
+                self.with_cache_file(move |c| {
+                    c.put(&k, (&r, &served), &model, &stored)?;
+                    c.release(&k, &owner)
+                })
+                .await;
+            } else {
+                self.with_cache_file(move |c| c.release(&k, &owner)).await;
             }
-            None => self.send(req).await?,
-        };
+        }
+        let resp = sent?;
         if let Some(a) = &req.account {
             let batched = self.inner.batcher.is_some();
             let estimated = resp.usage_estimated;
@@ -441,20 +555,148 @@ impl Client {
                 .ledger
                 .book_as(a, Some(resp.usage), batched, estimated);
         }
-        if let Some(key) = key.filter(|_| self.inner.cache_mode != CacheMode::ReadOnly) {
-            let (model, stored) = (req.model.clone(), resp.clone());
-            self.with_cache_file(move |c| c.put(&key, &model, &stored))
-                .await;
-        }
         Ok(resp)
+    }
+
+    fn book_hit(&self, req: &ChatRequest) {
+        if let Some(a) = &req.account {
+            self.inner.ledger.book(a, None);
+        }
+    }
+
+    /// A stored reply for `key` (or, where the identity allows, one stored before identities
+    /// were kept).
+    async fn lookup(&self, key: &str, request: &str, legacy: bool) -> Option<ChatResponse> {
+        let (k, r) = (key.to_string(), request.to_string());
+        self.with_cache_file(move |c| match c.get(&k)? {
+            Some(hit) => Ok(Some(hit)),
+            None if legacy => c.get_legacy(&r),
+            None => Ok(None),
+        })
+        .await
+        .flatten()
+    }
+
+    /// Claims `key` for this process. `Ok(Some(reply))` when another process held it and its
+    /// reply arrived meanwhile (in `--refresh`, only a reply stored after this wait began);
+    /// `Ok(None)` to send the request. A claim whose holder died expires (at once when it
+    /// ran on this machine), and then this process takes it.
+    async fn claim(&self, key: &str) -> Result<Option<ChatResponse>, ClientError> {
+        let Some(cache) = self.inner.cache.clone() else {
+            return Ok(None);
+        };
+        heartbeat(&cache);
+        let owner = claim_owner();
+        let since = crate::util::unix_now() as i64;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let (k, o) = (key.to_string(), owner.clone());
+            match self
+                .with_cache_file(move |c| c.claim(&k, &o, CLAIM_TTL))
+                .await
+            {
+                // No cache to share (it failed): this process asks.
+                None | Some(Claim::Mine) => return Ok(None),
+                Some(Claim::Theirs) => {}
+            }
+            self.inner
+                .stats
+                .waiting_claim
+                .fetch_add(1, Ordering::Relaxed);
+            // Another process asks: its reply lands under the same key.
+            let waited = loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = self.inner.halt.halted() => break Err(ClientError::Stopped),
+                }
+                pause = (pause * 2).min(Duration::from_millis(500));
+                let (k, o) = (key.to_string(), owner.clone());
+                let refresh = self.inner.cache_mode == CacheMode::Refresh;
+                let seen = self
+                    .with_cache_file(move |c| {
+                        let hit = if refresh {
+                            c.get_since(&k, since)?
+                        } else {
+                            c.get(&k)?
+                        };
+                        Ok(match hit {
+                            Some(h) => Some(Ok(h)),
+                            None if !c.claimed_by_other(&k, &o)? => Some(Err(())),
+                            None => None,
+                        })
+                    })
+                    .await;
+                match seen {
+                    Some(Some(Ok(hit))) => break Ok(Some(hit)),
+                    // The claim went without a reply (the other failed, or died): claim again.
+                    Some(Some(Err(()))) | None => break Ok(None),
+                    Some(None) => {}
+                }
+            };
+            self.inner
+                .stats
+                .waiting_claim
+                .fetch_sub(1, Ordering::Relaxed);
+            match waited? {
+                Some(hit) => {
+                    self.inner.stats.shared_hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Some(hit));
+                }
+                None => continue,
+            }
+        }
+    }
+
+    /// Asks the API (directly, or through the Batch API).
+    async fn ask(&self, req: &ChatRequest, key: &str) -> Result<ChatResponse, ClientError> {
+        let Some(b) = &self.inner.batcher else {
+            return self.send(req).await;
+        };
+        let body =
+            serde_json::to_value(req.to_body()).map_err(|e| ClientError::Config(e.to_string()))?;
+        let stats = &self.inner.stats;
+        let halt = &self.inner.halt;
+        if halt.is_halted() {
+            return Err(ClientError::Stopped);
+        }
+        // A halted run stops waiting: the batch is written down in OUT/batches and a
+        // restarted run polls it again.
+        let result = tokio::select! {
+            r = b.chat(key.to_string(), body) => r,
+            _ = halt.halted() => return Err(ClientError::Stopped),
+        };
+        match &result {
+            Ok(r) => {
+                stats
+                    .attempts
+                    .fetch_add(u64::from(r.attempts), Ordering::Relaxed);
+                stats.succeeded.fetch_add(1, Ordering::Relaxed);
+                stats.tokens.fetch_add(r.usage.total(), Ordering::Relaxed);
+            }
+            Err(_) => {
+                stats.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        result
     }
 
     /// Drops the cached response to `req`: a reply that was delivered but is unusable (a
     /// judge reply without a readable verdict) must be asked for again by a later run, not
     /// served from the cache forever.
     pub async fn forget(&self, req: &ChatRequest) {
-        let key = cache_key(req);
-        self.with_cache_file(move |c| c.remove(&key)).await;
+        let id = self.identity(&req.model);
+        let request = cache_key(req);
+        let key = served_key(&id.text, &request);
+        self.with_cache_file(move |c| {
+            c.remove(&key)?;
+            if id.legacy
+                && let Some(_) = c.get_legacy(&request)?
+            {
+                c.remove(&request)?;
+            }
+            Ok(())
+        })
+        .await;
     }
 
     /// Runs a blocking cache operation off the async threads. `None` when there is no cache

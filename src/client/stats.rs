@@ -31,6 +31,10 @@ pub struct ClientStats {
     pub waiting_rpm: AtomicU64,
     /// Requests waiting for the tokens-per-minute pace.
     pub waiting_tpm: AtomicU64,
+    /// Requests waiting for another process's reply to the same request (a shared cache).
+    pub waiting_claim: AtomicU64,
+    /// Requests answered by another process's reply to the same request, waited for.
+    pub shared_hits: AtomicU64,
 }
 
 /// What holds requests back right now.

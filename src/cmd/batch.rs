@@ -3,7 +3,7 @@
 use crate::cli::BatchCommand;
 use crate::error::UsageError;
 
-pub fn batch(c: BatchCommand) -> anyhow::Result<()> {
+pub async fn batch(c: BatchCommand) -> anyhow::Result<()> {
     match c {
         BatchCommand::Export(a) => {
             let layers = a.run.layers()?;
@@ -13,7 +13,7 @@ pub fn batch(c: BatchCommand) -> anyhow::Result<()> {
                 l.flags.mode = Some(m);
             }
             let opts = l.resolve()?;
-            let e = crate::pipeline::export_requests(&opts, &a.file)?;
+            let e = crate::pipeline::export_requests(&opts, &a.file).await?;
             let turns: Vec<String> = e
                 .by_turn
                 .iter()

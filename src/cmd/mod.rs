@@ -31,7 +31,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => demo::demo(a).await,
         Command::Merge(a) => merge::merge(a),
         Command::Cache(c) => cache::cache(c),
-        Command::Batch(c) => batch::batch(c),
+        Command::Batch(c) => batch::batch(c).await,
         Command::Data(c) => data::data(c).await,
         Command::Init(a) => init::init(a),
         Command::Completions(a) => init::completions(a),

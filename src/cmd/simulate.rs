@@ -75,6 +75,15 @@ pub async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
         faults: parse_faults(&a.fault)?,
         hang: Some(Duration::from_secs(a.hang_secs)),
         batch_delay: Duration::from_millis(a.batch_delay_ms),
+        serves: a
+            .serves
+            .iter()
+            .map(|s| {
+                s.split_once('=')
+                    .map(|(m, r)| (m.trim().to_string(), r.trim().to_string()))
+                    .ok_or_else(|| UsageError(format!("--serves {s:?}: expected MODEL=ROOT")))
+            })
+            .collect::<Result<_, _>>()?,
     };
     let running = start(a.port, config)
         .await

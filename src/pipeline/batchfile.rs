@@ -17,7 +17,7 @@ use serde_json::json;
 use super::resume;
 use super::schedule::Scheduler;
 use super::setup::{Purpose, prepare_for};
-use crate::client::{Cache, CacheMode, Message, cache_key, parse_batch_lines};
+use crate::client::{Cache, CacheMode, Message, parse_batch_lines};
 use crate::config::RunOptions;
 use crate::error::UsageError;
 use crate::generate::{opening, turn_request};
@@ -36,8 +36,10 @@ pub struct Exported {
 }
 
 /// Writes the candidate requests `opts` would send now to `file` (atomically).
-pub fn export_requests(opts: &RunOptions, file: &Path) -> anyhow::Result<Exported> {
+pub async fn export_requests(opts: &RunOptions, file: &Path) -> anyhow::Result<Exported> {
     let setup = prepare_for(opts, false, Purpose::Estimate)?;
+    // The keys are made of what the endpoints serve, as the run will find them.
+    super::setup::identify(&setup, false).await;
     let state = resume::load(opts, &setup)?;
     let sched = Scheduler::new(opts, &setup, state.recorded);
     let cache = match (&opts.cache, opts.cache_mode) {
@@ -58,7 +60,7 @@ pub fn export_requests(opts: &RunOptions, file: &Path) -> anyhow::Result<Exporte
             for (t, user) in q.turns.iter().enumerate() {
                 messages.push(Message::user(user.clone()));
                 let req = turn_request(c, q, &messages);
-                let key = cache_key(&req);
+                let key = c.client.key_of(&req);
                 let held = cache.as_ref().and_then(|c| c.get(&key).ok().flatten());
                 if let Some(reply) = held {
                     out.cached += 1;
@@ -118,7 +120,9 @@ pub fn import_results(files: &[PathBuf], cache_path: &Path) -> anyhow::Result<Im
         match l.result {
             _ if !ours => out.foreign += 1,
             Ok(resp) => {
-                cache.put(&l.key, &l.model, &resp)?;
+                // Filed by its custom_id, which export made of the request and what the
+                // endpoint served.
+                cache.put(&l.key, ("", "batch import"), &l.model, &resp)?;
                 out.stored += 1;
             }
             Err(_) => out.failed += 1,

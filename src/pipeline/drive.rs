@@ -23,9 +23,9 @@ use super::setup::Setup;
 use super::stop::{GRACE, Signals, Stop};
 use super::summary::RunSummary;
 use crate::config::RunOptions;
-use crate::generate::{GenerateError, answer};
+use crate::generate::{Answered, GenerateError, answer};
 use crate::judge::Judge;
-use crate::records::{AnswerRecord, ErrorRecord, Judgment, PairJudgment, SingleJudgment};
+use crate::records::{ErrorRecord, Judgment, PairJudgment, SingleJudgment};
 use crate::store::{JsonlWriter, LazyWriter};
 
 /// What the drive stage leaves.
@@ -47,7 +47,7 @@ enum Done {
     Pair(Box<PairJudgment>),
 }
 
-type Generated = (usize, usize, Result<AnswerRecord, GenerateError>);
+type Generated = (usize, usize, Result<Answered, GenerateError>);
 
 /// The tasks in flight and the writers they feed.
 struct Driver<'a> {
@@ -280,19 +280,21 @@ impl Driver<'_> {
     }
 
     /// Records an answer (or its failure) and starts the judgments it completes.
-    fn answered(
-        &mut self,
-        mi: usize,
-        qi: usize,
-        res: Result<AnswerRecord, GenerateError>,
-    ) -> Written {
+    fn answered(&mut self, mi: usize, qi: usize, res: Result<Answered, GenerateError>) -> Written {
         match res {
-            Ok(a) => {
+            Ok(Answered {
+                record: a,
+                from_cache,
+            }) => {
                 self.answer_files[&mi].send(&a)?;
                 if a.finish_reasons.iter().any(|f| f == "length") {
                     self.summary.truncated += 1;
                 }
-                self.summary.answers_generated += 1;
+                if from_cache {
+                    self.summary.answers_cached += 1;
+                } else {
+                    self.summary.answers_generated += 1;
+                }
                 self.say(|| {
                     let u = a.usage.unwrap_or_default();
                     format!(

@@ -140,6 +140,7 @@ pub fn estimate(opts: &RunOptions, output_tokens: u32) -> anyhow::Result<Estimat
                 usage: None,
                 finish_reasons: Vec::new(),
                 bench: None,
+                served: None,
             }));
         }
     }

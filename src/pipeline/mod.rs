@@ -48,6 +48,7 @@ pub async fn run(opts: &RunOptions, progress: bool) -> anyhow::Result<RunOutput>
 /// [`run`], saying as much as `verbosity` asks.
 pub async fn run_with(opts: &RunOptions, verbosity: Verbosity) -> anyhow::Result<RunOutput> {
     let setup = setup::prepare(opts, verbosity != Verbosity::Quiet)?;
+    setup::identify(&setup, verbosity != Verbosity::Quiet).await;
     let state = resume::load(opts, &setup)?;
     setup::start(&setup, opts)?;
     let driven = drive::drive(opts, &setup, state, verbosity).await?;

@@ -129,7 +129,7 @@ impl Progress {
     }
 
     pub(super) fn update(&mut self, s: &RunSummary) {
-        let answers_done = s.answers_generated + s.answer_errors.len();
+        let answers_done = s.answers_generated + s.answers_cached + s.answer_errors.len();
         let judgments_done = s.judgments_made;
         let status = self.status(s);
         match &mut self.display {
@@ -178,7 +178,8 @@ impl Progress {
             .into_iter()
             .find(|h| holdups.contains(h))
             .unwrap_or(Holdup::Server);
-        let done = s.answers_generated + s.answer_errors.len() + s.judgments_made;
+        let done =
+            s.answers_generated + s.answers_cached + s.answer_errors.len() + s.judgments_made;
         let total = self.answers_total + self.judgments_total;
         let secs = self.started.elapsed().as_secs_f64();
         let rate = done as f64 / secs.max(1e-9);

@@ -12,6 +12,7 @@ use super::schedule::{ItemSample, Recorded};
 use super::setup::Setup;
 use crate::config::RunOptions;
 use crate::error::UsageError;
+use crate::records::answers::served_weights;
 use crate::records::current::latest;
 use crate::records::{AnswerRecord, Judgment, PairGame, SingleGrade};
 use crate::store::read_jsonl_if_exists;
@@ -37,6 +38,12 @@ pub(super) fn load(opts: &RunOptions, setup: &Setup) -> anyhow::Result<State> {
         .map(|(i, q)| (q.question_id.as_str(), i))
         .collect();
     let mut answers: Answers = vec![vec![None; questions.len()]; setup.candidates.len()];
+    // What each candidate's endpoint serves now.
+    let now: Vec<String> = setup
+        .candidates
+        .iter()
+        .map(|c| c.client.identity(&c.api_model).text)
+        .collect();
     for (mi, c) in setup.candidates.iter().enumerate() {
         let path = setup.dir.answers(&c.name);
         for (_, mut a) in read::<AnswerRecord>(&path)? {
@@ -44,6 +51,7 @@ pub(super) fn load(opts: &RunOptions, setup: &Setup) -> anyhow::Result<State> {
             if let Some(&qi) = qindex.get(a.question_id.as_str())
                 && a.turns().len() >= questions[qi].turns.len()
                 && a.bench == questions[qi].bench
+                && same_weights(a.served.as_deref(), &now[mi])
             {
                 a.model_id = c.name.clone();
                 // The question file's spelling of the id wins (`1` and `"1"` are one id).
@@ -64,6 +72,16 @@ pub(super) fn load(opts: &RunOptions, setup: &Setup) -> anyhow::Result<State> {
         recorded::<PairGame>(&source, &setup.judge.name, opts.bench.as_deref())?
     };
     Ok(State { answers, recorded })
+}
+
+/// Whether an answer made by `then` was made by the weights the endpoint serves `now`: it was
+/// not, when both are known (stated, not `?`) and differ (a new checkpoint under the same
+/// name). Answers from before identities were kept, or while the server could not tell,
+/// are taken as the directory holds them.
+fn same_weights(then: Option<&str>, now: &str) -> bool {
+    let Some(then) = then else { return true };
+    let (a, b) = (served_weights(then), served_weights(now));
+    a == b || a.iter().chain(&b).any(|w| *w == "?")
 }
 
 fn read<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<(usize, T)>> {

@@ -151,6 +151,41 @@ pub(super) fn prepare_for(
     })
 }
 
+/// Asks every endpoint what it serves under each model's name (see
+/// [`crate::client::Client::identify`]), before resume reads the answers made before (an
+/// answer made by other weights under the same name is made again) and before anything is
+/// sent; says what it learned when `progress`.
+pub(super) async fn identify(setup: &Setup, progress: bool) {
+    let mut asked: Vec<(&Client, &str)> = Vec::new();
+    let wanted = setup
+        .candidates
+        .iter()
+        .map(|c| (&c.client, c.api_model.as_str()))
+        .chain([(&setup.judge.client, setup.judge.api_model.as_str())]);
+    for (client, model) in wanted {
+        if asked.iter().any(|(c, m)| c.same(client) && *m == model) {
+            continue;
+        }
+        asked.push((client, model));
+        for (model, said) in client.identify(&[model.to_string()]).await {
+            for (url, served) in said {
+                if !progress {
+                    continue;
+                }
+                match served {
+                    crate::client::Served::Weights(w) => {
+                        eprintln!("shinpan: note: {url} serves {model} as {w}")
+                    }
+                    crate::client::Served::Unreachable(why) => eprintln!(
+                        "shinpan: warning: {url} did not answer GET /models ({why}): what it serves as {model} cannot be checked, so replies cached from it are used only if it was a hosted API (a name alone) when it last answered"
+                    ),
+                    crate::client::Served::Name => {}
+                }
+            }
+        }
+    }
+}
+
 /// Marks the run as started: judgments from before the journal existed join it, the
 /// questions are kept beside the answers, and the manifest records what this run expects.
 pub(super) fn start(setup: &Setup, opts: &RunOptions) -> anyhow::Result<()> {

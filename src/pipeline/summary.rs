@@ -7,8 +7,11 @@ use std::time::Duration;
 pub struct RunSummary {
     /// Answers reused from the answer files.
     pub answers_reused: usize,
-    /// Answers generated now.
+    /// Answers made now (at least one turn asked of the API).
     pub answers_generated: usize,
+    /// Answers whose every turn came from the response cache (made by an earlier run, or by
+    /// another process on the same cache, for the same served model).
+    pub answers_cached: usize,
     /// Answers that could not be generated (with reasons).
     pub answer_errors: Vec<String>,
     /// Judgments skipped because the judgment file already had them.
@@ -57,8 +60,9 @@ impl RunSummary {
     /// One line saying what happened and, if anything failed, how to retry it.
     pub fn line(&self) -> String {
         let mut s = format!(
-            "answers: {} generated, {} reused, {} failed · judgments: {} made ({} without verdict, {} replacing stale), {} reused, {} blocked · {} API attempts, {} rate-limited, {} tokens, {} from cache · {:.1}s",
+            "answers: {} made now, {} from the response cache, {} reused from the run directory, {} failed · judgments: {} made ({} without verdict, {} replacing stale), {} reused, {} blocked · {} API attempts, {} rate-limited, {} tokens, {} from cache · {:.1}s",
             self.answers_generated,
+            self.answers_cached,
             self.answers_reused,
             self.answer_errors.len(),
             self.judgments_made,

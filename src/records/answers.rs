@@ -45,6 +45,21 @@ pub struct AnswerRecord {
     /// shinpan extension), so results of different versions are never mixed silently.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bench: Option<String>,
+    /// What answered: the endpoint's URL and the weights it said it serves under the model's
+    /// name (`url=…;weights=vllm root=/ckpt/7`; shinpan extension). A run whose endpoint now
+    /// serves other weights regenerates the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served: Option<String>,
+}
+
+/// The weights an identity's text names, one per endpoint (`?` unknown, empty: none stated).
+pub fn served_weights(text: &str) -> Vec<&str> {
+    let mut w: Vec<&str> = text
+        .split(" + ")
+        .filter_map(|part| part.split_once(";weights=").map(|(_, w)| w))
+        .collect();
+    w.sort_unstable();
+    w
 }
 
 impl AnswerRecord {

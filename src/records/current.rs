@@ -440,6 +440,7 @@ mod tests {
             usage: None,
             finish_reasons: Vec::new(),
             bench: None,
+            served: None,
         };
         let old = answer(&["a", "b"]);
         let now = [answer(&["a", "b2"])];

@@ -65,6 +65,9 @@ pub struct SimConfig {
     pub hang: Option<Duration>,
     /// How long a batch stays in progress before its lines are answered.
     pub batch_delay: Duration,
+    /// The weights `GET /v1/models` says each named model is served from (`root`, as vLLM
+    /// says it); models seen but not named are listed without, as a hosted API lists them.
+    pub serves: HashMap<String, String>,
 }
 
 /// What the simulator has seen, for tests and the `/stats` endpoint.
@@ -179,6 +182,7 @@ pub fn spawn(listener: TcpListener, config: SimConfig) -> std::io::Result<Runnin
         .route("/v1/batches", post(batch::create))
         .route("/v1/batches/{id}", get(batch::retrieve))
         .route("/stats", get(stats_handler))
+        .route("/v1/models", get(models_handler))
         .with_state(sim);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -199,6 +203,20 @@ pub fn spawn(listener: TcpListener, config: SimConfig) -> std::io::Result<Runnin
 /// Binds `127.0.0.1:port` (0 for any free port) and starts a simulator.
 pub async fn start(port: u16, config: SimConfig) -> std::io::Result<Running> {
     spawn(TcpListener::bind(("127.0.0.1", port)).await?, config)
+}
+
+/// `GET /v1/models`: the models named in `serves`, each with its `root`, as vLLM lists them.
+async fn models_handler(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    let mut names: Vec<&String> = sim.config.serves.keys().collect();
+    names.sort();
+    let data: Vec<Value> = names
+        .into_iter()
+        .map(|m| {
+            json!({"id": m, "object": "model", "owned_by": "vllm",
+                   "root": sim.config.serves[m], "parent": null})
+        })
+        .collect();
+    Json(json!({"object": "list", "data": data}))
 }
 
 async fn stats_handler(State(sim): State<Arc<Sim>>) -> Json<Value> {

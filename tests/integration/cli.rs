@@ -276,7 +276,7 @@ fn run_against_the_simulate_subcommand_with_a_rate_limit_and_failures() {
     assert_eq!(lines(&out.join("answers/org--small.jsonl")), 16);
     assert_eq!(lines(&out.join("judgments/sim-judge_pair.jsonl")), 32);
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("answers: 32 generated"), "{stderr}");
+    assert!(stderr.contains("answers: 32 made now"), "{stderr}");
 }
 
 #[test]

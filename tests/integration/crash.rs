@@ -306,14 +306,22 @@ async fn two_processes_share_one_cache() {
     }
     assert_complete_once(&o1);
     assert_complete_once(&o2);
-    // Each distinct request is stored once, whichever process asked first.
-    let distinct: HashSet<String> = answered(&sim).into_iter().collect();
+    // Each distinct request is stored once, whichever process asked first, and sent once:
+    // a request in flight in one process is waited for by the other (its claim in the cache).
+    let all = answered(&sim);
+    let distinct: HashSet<String> = all.iter().cloned().collect();
     assert_eq!(cache_keys(&cache), distinct);
     assert_eq!(
         distinct.len(),
         48 * 2 + 96 * 2,
         "96 answer turns, 192 judge calls"
     );
+    eprintln!(
+        "two processes on one cache: {} requests sent for {} distinct",
+        all.len(),
+        distinct.len()
+    );
+    assert_eq!(all.len(), distinct.len(), "no request paid twice");
     // A third run elsewhere is served entirely from the shared cache.
     let before = answered(&sim).len();
     let o = spawn_run(&url, &dir.path().join("three"), &cache)

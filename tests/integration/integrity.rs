@@ -692,46 +692,53 @@ impl Drop for Tmpfs {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_on_a_full_disk_stops_new_requests_and_the_replies_in_hand_are_kept() {
-    let (fake, _) = counting_fake().await;
     let dir = tempfile::tempdir().unwrap();
-    let Some(disk) = Tmpfs::mount(&dir.path().join("disk"), 512) else {
+    let Some(disk) = Tmpfs::mount(&dir.path().join("disk"), 1024) else {
         return;
     };
-    let cache = disk.0.join("cache.sqlite");
-    // A cache with room for its first pages only: fill the disk behind it.
-    drop(shinpan::client::Cache::open(&cache).unwrap());
+    // The disk fills while the third request is at the server.
     let filler = disk.0.join("filler");
-    let _ = std::fs::write(&filler, vec![0u8; 600 * 1024]);
-    // Room for the cache to open (its log and index) and store a few replies, no more.
-    let full = std::fs::metadata(&filler).unwrap().len();
-    let room: u64 = 80;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&filler)
-        .unwrap()
-        .set_len(full - room * 1024)
-        .unwrap();
+    let f = filler.clone();
+    let fake = Fake::start(move |n, body| {
+        if n == 2 {
+            let mut file = std::fs::File::create(&f).unwrap();
+            let block = vec![0u8; 4096];
+            while std::io::Write::write_all(&mut file, &block).is_ok() {}
+        }
+        if is_judge(body) {
+            Reply::Text("評価: [[7]]".into())
+        } else {
+            Reply::Text(candidate(body))
+        }
+    })
+    .await;
     let o = run_in(dir.path(), &fake.base_url(), &["--concurrency", "1"]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("No space left on device"), "{err}");
-    assert!(err.contains("cache.sqlite"), "{err}");
-    // With one request at a time, the one in flight when the cache filled is the last sent.
-    let first = fake.seen().len();
-    assert!(first < 16, "it stopped early: {first} of 16 requests sent");
+    assert!(
+        err.contains("No space left on device") && err.contains("cache.sqlite"),
+        "{err}"
+    );
     assert!(!err.contains("without the cache"), "not a warning: {err}");
+    // One request at a time: the third reply could not be stored, and nothing was sent after.
+    assert_eq!(fake.seen().len(), 3, "{err}");
     assert_eq!(
         manifest(&dir.path().join("out"))["evaluations"][0]["state"],
         "interrupted"
     );
-    // Room again: only what was stored nowhere is asked for again.
+    // Room again: only what was stored nowhere is asked for again (the third turn-1 reply,
+    // whose turn 2 was never asked).
     std::fs::remove_file(&filler).unwrap();
     let o = run_in(dir.path(), &fake.base_url(), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let twice: usize = sent(&fake).values().filter(|n| **n > 1).count();
     assert!(
         twice <= 1,
-        "{twice} requests paid twice (at most the one in flight)"
+        "{twice} requests paid twice (at most the one stored nowhere)"
+    );
+    assert_eq!(
+        jsonl(&dir.path().join("out/judgments/judge_single.jsonl")).len(),
+        8
     );
 }
 
@@ -892,5 +899,103 @@ async fn two_run_directories_given_to_report_are_two_runs_side_by_side() {
     assert!(
         one.get("run").is_none() && one[0].get("run").is_none(),
         "{one}"
+    );
+}
+
+/// `shinpan run` of alpha and beta judged by gpt-4o-mini against a simulator at `url`, into
+/// `out`, on the sample questions, with the cache `cache`.
+fn sim_run(url: &str, out: &Path, cache: &Path) -> std::process::Output {
+    run_bin(&[
+        "run",
+        "--models",
+        "alpha,beta",
+        "--judge",
+        "gpt-4o-mini",
+        "--questions",
+        crate::support::SAMPLE,
+        "--out",
+        out.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+        "--base-url",
+        url,
+        "--api-key-env",
+        "",
+        "--bootstrap",
+        "0",
+        "--max-attempts",
+        "2",
+        "--timeout",
+        "5",
+    ])
+}
+
+fn serving(root: &str) -> shinpan::simulate::SimConfig {
+    shinpan::simulate::SimConfig {
+        serves: [("alpha".to_string(), root.to_string())]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_new_checkpoint_under_the_same_name_is_asked_afresh_and_a_dead_server_is_not_stood_in_for() {
+    use crate::support::Sim;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache.sqlite");
+    let sim = Sim::start(serving("/ckpt/1"));
+    let (url, port) = (sim.url.clone(), sim.port());
+    let o = sim_run(&url, &dir.path().join("week1"), &cache);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("serves alpha as vllm root=/ckpt/1"), "{err}");
+    let answers = jsonl(&dir.path().join("week1/answers/alpha.jsonl"));
+    assert!(
+        answers
+            .iter()
+            .all(|a| a["served"] == format!("url={url};weights=vllm root=/ckpt/1"))
+    );
+    drop(sim);
+
+    // The same name on the same server now serves another checkpoint: alpha's answers are
+    // made again, beta's (on a server that states no weights for it) and the judge's come
+    // from the cache, and the summary says which is which.
+    let sim = Sim::start_on(port, serving("/ckpt/2"));
+    let o = sim_run(&url, &dir.path().join("week2"), &cache);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "answers: 16 made now, 16 from the response cache, 0 reused from the run directory"
+        ),
+        "{err}"
+    );
+    let asked: Vec<String> = sim.stats.answered.lock().unwrap().clone();
+    assert_eq!(
+        asked.len(),
+        16 * 2,
+        "alpha's 32 turns, nothing else: {}",
+        asked.len()
+    );
+    // Into the first week's own directory, the answers made by the old checkpoint are stale.
+    let o = sim_run(&url, &dir.path().join("week1"), &cache);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("16 from the response cache, 16 reused from the run directory"),
+        "{err}"
+    );
+    drop(sim);
+
+    // The server is down: nothing the cache holds for alpha stands in for it (beta's and the
+    // judge's hosted identity remain served), and the run fails alpha's answers.
+    let o = sim_run(&url, &dir.path().join("week3"), &cache);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("did not answer GET /models"), "{err}");
+    assert!(
+        err.contains("0 made now, 16 from the response cache"),
+        "{err}"
     );
 }

@@ -175,7 +175,17 @@ fn a_real_llama_cpp_server_end_to_end() {
     // Real answers from the real model, every turn.
     let rows = jsonl(&out.join("answers/smol-a.jsonl"));
     assert_eq!(rows.len(), 3);
+    // The real server said what it serves (its /v1/models), and the run said it.
+    assert!(
+        stderr.contains("serves smol") && stderr.contains("as llama.cpp"),
+        "{stderr}"
+    );
     for r in &rows {
+        let served = r["served"].as_str().unwrap();
+        assert!(
+            served.contains(";weights=llama.cpp ") && served.contains("size="),
+            "{served}"
+        );
         let turns = r["choices"][0]["turns"].as_array().unwrap();
         assert!(
             turns.iter().all(|t| !t.as_str().unwrap().trim().is_empty()),
@@ -207,7 +217,9 @@ fn a_real_llama_cpp_server_end_to_end() {
     let stderr = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.success(), "{stderr}");
     assert!(
-        stderr.contains("answers: 0 generated, 6 reused"),
+        stderr.contains(
+            "answers: 0 made now, 0 from the response cache, 6 reused from the run directory"
+        ),
         "{stderr}"
     );
     let pairs = jsonl(&out.join("judgments/smol-judge_pair.jsonl"));

@@ -178,6 +178,22 @@ pub struct Sim {
 impl Sim {
     /// Starts a simulator on a free port.
     pub fn start(config: SimConfig) -> Sim {
+        Sim::start_on(0, config)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.url
+            .trim_end_matches("/v1")
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port in the URL")
+    }
+
+    /// Starts a simulator on `port` (0: a free one): the same endpoint as an earlier one
+    /// on that port, restarted.
+    pub fn start_on(port: u16, config: SimConfig) -> Sim {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -187,7 +203,7 @@ impl Sim {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let running = shinpan::simulate::start(0, config).await.unwrap();
+                let running = shinpan::simulate::start(port, config).await.unwrap();
                 ready_tx
                     .send((running.base_url(), running.stats.clone()))
                     .unwrap();
