@@ -341,15 +341,18 @@ impl Cache {
         !self.read_only && !self.heartbeat.swap(true, Ordering::SeqCst)
     }
 
-    /// The stored response for `key` if it was stored at `since` (Unix seconds) or later.
-    pub fn get_since(&self, key: &str, since: i64) -> Result<Option<ChatResponse>, CacheError> {
-        let created: Option<i64> = self
-            .conn()
+    /// When the response stored under `key` was stored (Unix seconds), if one is.
+    pub fn created(&self, key: &str) -> Result<Option<i64>, CacheError> {
+        self.conn()
             .prepare_cached("SELECT created FROM responses WHERE key = ?1")
             .and_then(|mut st| st.query_row(params![key], |r| r.get(0)).optional())
-            .map_err(|e| self.err(e))?;
-        match created {
-            Some(c) if c >= since => self.get(key),
+            .map_err(|e| self.err(e))
+    }
+
+    /// The stored response for `key` if it was stored later than `since` (Unix seconds).
+    pub fn get_since(&self, key: &str, since: i64) -> Result<Option<ChatResponse>, CacheError> {
+        match self.created(key)? {
+            Some(c) if c > since => self.get(key),
             _ => Ok(None),
         }
     }

@@ -529,7 +529,10 @@ impl Client {
             self.book_hit(req);
             return Ok(hit);
         }
-        let sent = self.ask(req, &key).await;
+        let (sent, slot) = match self.ask(req, &key).await {
+            Ok((r, slot)) => (Ok(r), slot),
+            Err(e) => (Err(e), None),
+        };
         if claimed {
             let k = key.clone();
             let owner = claim_owner();
@@ -547,6 +550,7 @@ impl Client {
                 self.with_cache_file(move |c| c.release(&k, &owner)).await;
             }
         }
+        drop(slot);
         let resp = sent?;
         if let Some(a) = &req.account {
             let batched = self.inner.batcher.is_some();
@@ -587,17 +591,50 @@ impl Client {
         };
         heartbeat(&cache);
         let owner = claim_owner();
-        let since = crate::util::unix_now() as i64;
+        // In --refresh, only a reply stored after this point is fresh: one stored later than
+        // what the key holds now.
+        let since = match self.inner.cache_mode {
+            CacheMode::Refresh => {
+                let k = key.to_string();
+                self.with_cache_file(move |c| c.created(&k))
+                    .await
+                    .flatten()
+                    .unwrap_or(i64::MIN)
+            }
+            _ => i64::MIN,
+        };
         let mut pause = Duration::from_millis(20);
+        let refresh = self.inner.cache_mode == CacheMode::Refresh;
         loop {
             let (k, o) = (key.to_string(), owner.clone());
-            match self
-                .with_cache_file(move |c| c.claim(&k, &o, CLAIM_TTL))
-                .await
-            {
+            let claimed = self
+                .with_cache_file(move |c| {
+                    Ok(match c.claim(&k, &o, CLAIM_TTL)? {
+                        // Another process may have stored the reply and let its claim go
+                        // between this process's lookup and its claim: looked up again.
+                        Claim::Mine => {
+                            let hit = if refresh {
+                                c.get_since(&k, since)?
+                            } else {
+                                c.get(&k)?
+                            };
+                            if hit.is_some() {
+                                c.release(&k, &o)?;
+                            }
+                            Ok(hit)
+                        }
+                        Claim::Theirs => Err(()),
+                    })
+                })
+                .await;
+            match claimed {
                 // No cache to share (it failed): this process asks.
-                None | Some(Claim::Mine) => return Ok(None),
-                Some(Claim::Theirs) => {}
+                None | Some(Ok(None)) => return Ok(None),
+                Some(Ok(Some(hit))) => {
+                    self.inner.stats.shared_hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Some(hit));
+                }
+                Some(Err(())) => {}
             }
             self.inner
                 .stats
@@ -611,7 +648,6 @@ impl Client {
                 }
                 pause = (pause * 2).min(Duration::from_millis(500));
                 let (k, o) = (key.to_string(), owner.clone());
-                let refresh = self.inner.cache_mode == CacheMode::Refresh;
                 let seen = self
                     .with_cache_file(move |c| {
                         let hit = if refresh {
@@ -647,8 +683,12 @@ impl Client {
         }
     }
 
-    /// Asks the API (directly, or through the Batch API).
-    async fn ask(&self, req: &ChatRequest, key: &str) -> Result<ChatResponse, ClientError> {
+    /// Asks the API (directly, or through the Batch API), with the slot its reply holds.
+    async fn ask(
+        &self,
+        req: &ChatRequest,
+        key: &str,
+    ) -> Result<(ChatResponse, Option<Slot<'_>>), ClientError> {
         let Some(b) = &self.inner.batcher else {
             return self.send(req).await;
         };
@@ -677,7 +717,7 @@ impl Client {
                 stats.failed.fetch_add(1, Ordering::Relaxed);
             }
         }
-        result
+        result.map(|r| (r, None))
     }
 
     /// Drops the cached response to `req`: a reply that was delivered but is unusable (a
@@ -778,7 +818,10 @@ impl Client {
         }
     }
 
-    async fn send(&self, req: &ChatRequest) -> Result<ChatResponse, ClientError> {
+    async fn send(
+        &self,
+        req: &ChatRequest,
+    ) -> Result<(ChatResponse, Option<Slot<'_>>), ClientError> {
         let policy = self.config().retry;
         let body = req.to_body();
         let stats = &self.inner.stats;
@@ -802,7 +845,6 @@ impl Client {
             let bytes = req.prompt_bytes();
             let prompt = ep.pace.prompt_tokens(bytes);
             let result = {
-                let _slot = slot;
                 tokio::select! {
                     _ = ep.wait_pace(prompt.saturating_add(req.max_tokens), stats) => {}
                     _ = halt.halted() => {}
@@ -832,9 +874,12 @@ impl Client {
                     stats
                         .tokens
                         .fetch_add(resp.usage.total(), Ordering::Relaxed);
-                    return Ok(resp);
+                    // The slot is held until the caller has stored the reply: a request
+                    // waiting for it is not sent before a store that fails halts the run.
+                    return Ok((resp, Some(slot)));
                 }
                 Err(e) if attempt < policy.max_attempts && worth_again(&e, &mut wrong) => {
+                    drop(slot);
                     tokio::select! {
                         _ = tokio::time::sleep(policy.delay(attempt, e.retry_after())) => {}
                         _ = halt.halted() => {

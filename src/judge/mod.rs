@@ -7,7 +7,7 @@ mod prompts;
 mod sets;
 pub mod verdict;
 
-pub use fence::{fence, strip_fenced};
+pub use fence::{fence, mask_quoted, strip_fenced};
 pub use prompts::{PromptError, PromptKind, Prompts};
 pub use sets::{OutputFormat, PromptSet, SetPrompt};
 
@@ -335,6 +335,12 @@ impl Judge {
         format: &str,
     ) -> Asked<T> {
         let names: Vec<String> = self.aspects.iter().map(|(a, _)| a.clone()).collect();
+        // The answers the prompt shows: a tag the judge quotes from one is not its verdict.
+        let shown: Vec<&str> = vars
+            .iter()
+            .filter(|(k, _)| k.starts_with("answer"))
+            .map(|(_, v)| v.as_str())
+            .collect();
         let mut messages = match self.render(kind, vars) {
             Ok(m) => m,
             Err(e) => return Asked::failed(String::new(), e.to_string()),
@@ -389,7 +395,7 @@ impl Judge {
             // The judge's own reasoning (a think block, or `reasoning_content`) is kept in the
             // judgment but never read for the verdict, and neither are answers it quoted back.
             let decided = crate::reasoning::split(&reply.content).answer;
-            let parsed = parse(&strip_fenced(decided));
+            let parsed = parse(&mask_quoted(&strip_fenced(decided), &shown));
             if parsed.is_err() {
                 self.client.forget(&req).await;
             }

@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::Swap;
 use super::{Sim, answer, error, parse_request};
 
 /// Files and batches held.
@@ -34,7 +35,8 @@ impl Sim {
     }
 }
 
-pub(super) async fn upload(State(sim): State<Arc<Sim>>, mut form: Multipart) -> Response {
+pub(super) async fn upload(State(swap): State<Arc<Swap>>, mut form: Multipart) -> Response {
+    let sim = swap.get();
     let (mut purpose, mut content, mut name) = (None, None, String::new());
     loop {
         match form.next_field().await {
@@ -69,14 +71,16 @@ pub(super) async fn upload(State(sim): State<Arc<Sim>>, mut form: Multipart) -> 
     .into_response()
 }
 
-pub(super) async fn content(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> Response {
+pub(super) async fn content(State(swap): State<Arc<Swap>>, Path(id): Path<String>) -> Response {
+    let sim = swap.get();
     match sim.store().files.get(&id) {
         Some(bytes) => (StatusCode::OK, bytes.clone()).into_response(),
         None => error(StatusCode::NOT_FOUND, &format!("no such file: {id}")),
     }
 }
 
-pub(super) async fn create(State(sim): State<Arc<Sim>>, Json(req): Json<Value>) -> Response {
+pub(super) async fn create(State(swap): State<Arc<Swap>>, Json(req): Json<Value>) -> Response {
+    let sim = swap.get();
     let file = req["input_file_id"]
         .as_str()
         .unwrap_or_default()
@@ -109,7 +113,8 @@ pub(super) async fn create(State(sim): State<Arc<Sim>>, Json(req): Json<Value>) 
     Json(batch).into_response()
 }
 
-pub(super) async fn retrieve(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> Response {
+pub(super) async fn retrieve(State(swap): State<Arc<Swap>>, Path(id): Path<String>) -> Response {
+    let sim = swap.get();
     sim.stats.batch_polls.fetch_add(1, Ordering::Relaxed);
     match sim.store().batches.get(&id) {
         Some(b) => Json(b.clone()).into_response(),

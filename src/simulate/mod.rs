@@ -139,8 +139,36 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Its counters.
     pub stats: Arc<SimStats>,
+    /// Restarts it in place (see [`Restart`]).
+    pub restart: Restart,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// The simulator behind a running server, replaceable while the address stays: what a
+/// provider that recovered, or a server that now serves other weights, looks like to a
+/// client (tests; no port is given up and taken again).
+pub(crate) struct Swap(std::sync::RwLock<Arc<Sim>>);
+
+impl Swap {
+    fn get(&self) -> Arc<Sim> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// A handle that restarts a running simulator in place with another configuration.
+#[derive(Clone)]
+pub struct Restart(Arc<Swap>);
+
+impl Restart {
+    /// Serves every later request by a new simulator of `config` (with counters of its own,
+    /// returned) on the same address.
+    pub fn with(&self, config: SimConfig) -> Arc<SimStats> {
+        let sim = Sim::new(config);
+        let stats = sim.stats.clone();
+        *self.0.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(sim);
+        stats
+    }
 }
 
 impl Running {
@@ -156,24 +184,32 @@ impl Running {
     }
 }
 
+impl Sim {
+    fn new(config: SimConfig) -> Sim {
+        let limits = Limits::new(
+            config.rpm,
+            config.tpm,
+            config.window,
+            !config.no_rate_headers,
+        );
+        Sim {
+            config,
+            limits,
+            stats: Arc::new(SimStats::default()),
+            counter: AtomicU64::new(0),
+            batch_store: Default::default(),
+            ids: AtomicU64::new(0),
+        }
+    }
+}
+
 /// Starts a simulator on `listener` in the background.
 pub fn spawn(listener: TcpListener, config: SimConfig) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
-    let stats = Arc::new(SimStats::default());
-    let limits = Limits::new(
-        config.rpm,
-        config.tpm,
-        config.window,
-        !config.no_rate_headers,
-    );
-    let sim = Arc::new(Sim {
-        config,
-        limits,
-        stats: stats.clone(),
-        counter: AtomicU64::new(0),
-        batch_store: Default::default(),
-        ids: AtomicU64::new(0),
-    });
+    let sim = Sim::new(config);
+    let stats = sim.stats.clone();
+    let swap = Arc::new(Swap(std::sync::RwLock::new(Arc::new(sim))));
+    let restart = Restart(swap.clone());
     let app = Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/chat/completions", post(chat))
@@ -183,7 +219,7 @@ pub fn spawn(listener: TcpListener, config: SimConfig) -> std::io::Result<Runnin
         .route("/v1/batches/{id}", get(batch::retrieve))
         .route("/stats", get(stats_handler))
         .route("/v1/models", get(models_handler))
-        .with_state(sim);
+        .with_state(swap);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -195,6 +231,7 @@ pub fn spawn(listener: TcpListener, config: SimConfig) -> std::io::Result<Runnin
     Ok(Running {
         addr,
         stats,
+        restart,
         shutdown: tx,
         task,
     })
@@ -206,7 +243,8 @@ pub async fn start(port: u16, config: SimConfig) -> std::io::Result<Running> {
 }
 
 /// `GET /v1/models`: the models named in `serves`, each with its `root`, as vLLM lists them.
-async fn models_handler(State(sim): State<Arc<Sim>>) -> Json<Value> {
+async fn models_handler(State(swap): State<Arc<Swap>>) -> Json<Value> {
+    let sim = swap.get();
     let mut names: Vec<&String> = sim.config.serves.keys().collect();
     names.sort();
     let data: Vec<Value> = names
@@ -219,7 +257,8 @@ async fn models_handler(State(sim): State<Arc<Sim>>) -> Json<Value> {
     Json(json!({"object": "list", "data": data}))
 }
 
-async fn stats_handler(State(sim): State<Arc<Sim>>) -> Json<Value> {
+async fn stats_handler(State(swap): State<Arc<Swap>>) -> Json<Value> {
+    let sim = swap.get();
     Json(sim.stats.to_json())
 }
 
@@ -231,7 +270,8 @@ fn error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-async fn chat(State(sim): State<Arc<Sim>>, body: axum::body::Bytes) -> Response {
+async fn chat(State(swap): State<Arc<Swap>>, body: axum::body::Bytes) -> Response {
+    let sim = swap.get();
     let stats = &sim.stats;
     stats.requests.fetch_add(1, Ordering::Relaxed);
     let draw = sim.counter.fetch_add(1, Ordering::Relaxed);

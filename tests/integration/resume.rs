@@ -303,17 +303,12 @@ async fn every_fault_ends_done_or_recorded_and_a_later_run_retries_only_the_erro
         }
         let answered_first: std::collections::HashSet<String> =
             sim.stats.answered.lock().unwrap().iter().cloned().collect();
-        let port = sim.port();
-        drop(sim);
-
         // The provider recovers: the same endpoint, restarted without its faults.
-        let healthy = Sim::start_on(
-            port,
-            SimConfig {
-                seed: i as u64,
-                ..Default::default()
-            },
-        );
+        let mut healthy = sim;
+        healthy.restart(SimConfig {
+            seed: i as u64,
+            ..Default::default()
+        });
         let opts = sim_options(&healthy.url, dir.path(), mode, 1);
         let second = shinpan::pipeline::run(&opts, false).await.unwrap();
         let t = &second.summary;

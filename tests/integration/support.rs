@@ -171,6 +171,7 @@ pub struct Sim {
     pub url: String,
     /// What it has seen.
     pub stats: Arc<SimStats>,
+    restart: shinpan::simulate::Restart,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -178,22 +179,6 @@ pub struct Sim {
 impl Sim {
     /// Starts a simulator on a free port.
     pub fn start(config: SimConfig) -> Sim {
-        Sim::start_on(0, config)
-    }
-
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.url
-            .trim_end_matches("/v1")
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("a port in the URL")
-    }
-
-    /// Starts a simulator on `port` (0: a free one): the same endpoint as an earlier one
-    /// on that port, restarted.
-    pub fn start_on(port: u16, config: SimConfig) -> Sim {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -203,21 +188,32 @@ impl Sim {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let running = shinpan::simulate::start(port, config).await.unwrap();
+                let running = shinpan::simulate::start(0, config).await.unwrap();
                 ready_tx
-                    .send((running.base_url(), running.stats.clone()))
+                    .send((
+                        running.base_url(),
+                        running.stats.clone(),
+                        running.restart.clone(),
+                    ))
                     .unwrap();
                 let _ = stopped.await;
             });
             rt.shutdown_background();
         });
-        let (url, stats) = ready_rx.recv().expect("the simulator starts");
+        let (url, stats, restart) = ready_rx.recv().expect("the simulator starts");
         Sim {
             url,
             stats,
+            restart,
             stop: Some(stop),
             thread: Some(thread),
         }
+    }
+
+    /// The same endpoint restarted with another configuration (a provider that recovered, a
+    /// server now serving other weights); `stats` counts afresh.
+    pub fn restart(&mut self, config: SimConfig) {
+        self.stats = self.restart.with(config);
     }
 
     /// Counts of the faults it injected, by name.
