@@ -26,38 +26,119 @@ pub struct Labels {
 struct Row {
     line: usize,
     mode: String,
+    judge: String,
     question_id: QuestionId,
     turn: u32,
     model: Option<String>,
     model_1: Option<String>,
     model_2: Option<String>,
     label: Option<serde_json::Value>,
+    comment: Option<String>,
+}
+
+impl Row {
+    /// Whether a reviewer filled anything in.
+    fn reviewed(&self) -> bool {
+        let label = match &self.label {
+            None | Some(serde_json::Value::Null) => false,
+            Some(serde_json::Value::String(s)) => !s.trim().is_empty(),
+            Some(_) => true,
+        };
+        label
+            || self
+                .comment
+                .as_deref()
+                .is_some_and(|c| !c.trim().is_empty())
+    }
+
+    /// The item it is about, as [`item_key`] names a record's.
+    fn key(&self) -> ItemKey {
+        (
+            self.mode.clone(),
+            self.judge.clone(),
+            self.question_id.to_string(),
+            self.turn,
+            self.model.clone(),
+            self.model_1.clone(),
+            self.model_2.clone(),
+        )
+    }
+}
+
+/// What names a reviewed item: mode, judge, question, turn, and the model or the pair.
+type ItemKey = (
+    String,
+    String,
+    String,
+    u32,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn item_key(r: &ReviewRecord) -> ItemKey {
+    (
+        r.mode.clone(),
+        r.judge.clone(),
+        r.question_id.to_string(),
+        r.turn,
+        r.model.clone(),
+        r.model_1.clone(),
+        r.model_2.clone(),
+    )
+}
+
+/// What a new export keeps of an earlier one at the same path.
+#[derive(Debug, Default)]
+pub struct CarriedOver {
+    /// Items whose label or comment was carried into the new export.
+    pub kept: usize,
+}
+
+/// Carries the labels and comments of the review file at `path` (an earlier export that
+/// reviewers filled in) into `records`, the export about to replace it, so that nothing a
+/// person wrote is lost. A file that holds a label or comment for an item the new export
+/// lacks (another run, or `--only` leaving it out) is refused: nothing is written.
+pub fn carry_over(path: &Path, records: &mut [ReviewRecord]) -> Result<CarriedOver, UsageError> {
+    let rows = rows(path).map_err(|e| {
+        UsageError(format!(
+            "{}: exists and cannot be read as a review export, so it is not replaced (--out; {e})",
+            path.display()
+        ))
+    })?;
+    let filled: Vec<&Row> = rows.iter().filter(|r| r.reviewed()).collect();
+    let mut index: BTreeMap<ItemKey, usize> = BTreeMap::new();
+    for (i, r) in records.iter().enumerate() {
+        index.insert(item_key(r), i);
+    }
+    let lost: Vec<&&Row> = filled
+        .iter()
+        .filter(|r| !index.contains_key(&r.key()))
+        .collect();
+    if let Some(first) = lost.first() {
+        return Err(UsageError(format!(
+            "{}:{}: {} labelled or commented item(s) of this file are not in the new export (the first: question {} turn {}); it is not replaced: give another --out, or export what it holds",
+            path.display(),
+            first.line,
+            lost.len(),
+            first.question_id,
+            first.turn
+        )));
+    }
+    let mut out = CarriedOver::default();
+    for r in filled {
+        let rec = &mut records[index[&r.key()]];
+        rec.label = r.label.clone();
+        rec.comment = r.comment.clone();
+        out.kept += 1;
+    }
+    Ok(out)
 }
 
 /// Reads labels from a JSONL export, or a CSV one (by the `.csv` extension).
 pub fn read_labels(path: &Path) -> Result<Labels, UsageError> {
     let bad = |e: &dyn std::fmt::Display| UsageError(format!("{} (--labels): {e}", path.display()));
-    let rows: Vec<Row> = if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-    {
-        csv_rows(path).map_err(|e| bad(&e))?
-    } else {
-        read_jsonl::<ReviewRecord>(path)
-            .map_err(|e| bad(&e))?
-            .into_iter()
-            .map(|(line, r)| Row {
-                line,
-                mode: r.mode,
-                question_id: r.question_id,
-                turn: r.turn,
-                model: r.model,
-                model_1: r.model_1,
-                model_2: r.model_2,
-                label: r.label,
-            })
-            .collect()
-    };
+    let rows = rows(path).map_err(|e| bad(&e))?;
     let mut out = Labels::default();
     for r in rows {
         let label = match &r.label {
@@ -124,6 +205,32 @@ pub fn read_labels(path: &Path) -> Result<Labels, UsageError> {
     Ok(out)
 }
 
+/// The rows of a review export, JSONL or CSV (by the `.csv` extension).
+fn rows(path: &Path) -> Result<Vec<Row>, String> {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    {
+        return csv_rows(path);
+    }
+    Ok(read_jsonl::<ReviewRecord>(path)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(line, r)| Row {
+            line,
+            mode: r.mode,
+            judge: r.judge,
+            question_id: r.question_id,
+            turn: r.turn,
+            model: r.model,
+            model_1: r.model_1,
+            model_2: r.model_2,
+            label: r.label,
+            comment: r.comment,
+        })
+        .collect())
+}
+
 fn csv_rows(path: &Path) -> Result<Vec<Row>, String> {
     let mut reader = csv::Reader::from_path(path).map_err(|e| e.to_string())?;
     let headers = reader.headers().map_err(|e| e.to_string())?.clone();
@@ -149,6 +256,7 @@ fn csv_rows(path: &Path) -> Result<Vec<Row>, String> {
         out.push(Row {
             line,
             mode: get("mode").unwrap_or_default(),
+            judge: get("judge").unwrap_or_default(),
             question_id: QuestionId::text(get("question_id").unwrap_or_default()),
             turn: get("turn")
                 .and_then(|t| t.parse().ok())
@@ -157,6 +265,7 @@ fn csv_rows(path: &Path) -> Result<Vec<Row>, String> {
             model_1: get("model_1"),
             model_2: get("model_2"),
             label: get("label").map(serde_json::Value::String),
+            comment: get("comment"),
         });
     }
     Ok(out)

@@ -7,7 +7,7 @@
 mod labels;
 mod write;
 
-pub use labels::{Labels, read_labels};
+pub use labels::{CarriedOver, Labels, carry_over, read_labels};
 pub use write::{ReviewFormat, render};
 
 use std::collections::{BTreeMap, HashMap};

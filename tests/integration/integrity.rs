@@ -1053,3 +1053,76 @@ async fn a_tag_the_judge_quotes_from_an_answer_is_never_its_verdict() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_never_replaces_the_labels_reviewers_filled_in() {
+    let (fake, _) = counting_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_in(dir.path(), &fake.base_url(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("out");
+    for ext in ["jsonl", "csv"] {
+        let review = dir.path().join(format!("review.{ext}"));
+        let export = |extra: &[&str]| {
+            let mut args = vec![
+                "export",
+                out.to_str().unwrap(),
+                "--out",
+                review.to_str().unwrap(),
+            ];
+            args.extend(["--format", ext]);
+            args.extend_from_slice(extra);
+            run_bin(&args)
+        };
+        assert!(export(&[]).status.success());
+        // A reviewer grades the first item and comments on it.
+        let text = std::fs::read_to_string(&review).unwrap();
+        let filled = if ext == "jsonl" {
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            let mut first: Value = serde_json::from_str(&lines[0]).unwrap();
+            first["label"] = serde_json::json!(4);
+            first["comment"] = serde_json::json!("説明が不足している");
+            lines[0] = first.to_string();
+            lines.join("\n") + "\n"
+        } else {
+            let mut rows = csv::Reader::from_reader(text.as_bytes());
+            let headers = rows.headers().unwrap().clone();
+            let (l, c) = (
+                headers.iter().position(|h| h == "label").unwrap(),
+                headers.iter().position(|h| h == "comment").unwrap(),
+            );
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(&headers).unwrap();
+            for (i, r) in rows.records().enumerate() {
+                let mut r: Vec<String> = r.unwrap().iter().map(str::to_string).collect();
+                if i == 0 {
+                    (r[l], r[c]) = ("4".into(), "説明が不足している".into());
+                }
+                w.write_record(&r).unwrap();
+            }
+            String::from_utf8(w.into_inner().unwrap()).unwrap()
+        };
+        std::fs::write(&review, &filled).unwrap();
+        // Exported again (the run went on, say): the label and the comment are kept.
+        let o = export(&[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("the 1 label(s) and comment(s) it held kept"),
+            "{}",
+            stderr(&o)
+        );
+        let again = std::fs::read_to_string(&review).unwrap();
+        assert!(again.contains("説明が不足している"), "{ext}: {again}");
+        let labels = shinpan::review::read_labels(&review).unwrap();
+        assert_eq!(labels.grades.len(), 1, "{ext}");
+        // An export that would leave the labelled item out is refused, and writes nothing.
+        let o = export(&["--only", "errors"]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("not in the new export"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(std::fs::read_to_string(&review).unwrap(), again);
+    }
+}
