@@ -395,16 +395,52 @@ fn every_published_prompt_set_loads_renders_and_parses() {
     ] {
         let set = PromptSet::load(name, &Path::new(DS).join(file)).unwrap();
         assert_eq!(set.names().len(), want, "{name}: {:?}", set.names());
+        // The published templates, by name, to see which variables each one names.
+        let published: std::collections::HashMap<String, String> =
+            crate::support::jsonl(&Path::new(DS).join(file))
+                .into_iter()
+                .map(|r| {
+                    (
+                        r["name"].as_str().unwrap().to_string(),
+                        r["prompt_template"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+        let placeholder = regex::Regex::new(r"\{([a-z_0-9]+)\}").unwrap();
         for (kind, upstream) in set.names() {
             // Exactly the variables the judge gives that judgment, as values that show where
             // they went.
-            let vars: Vec<(&str, &str)> = kind.variables().iter().map(|v| (*v, *v)).collect();
+            let marked: Vec<(&str, String)> = kind
+                .variables()
+                .iter()
+                .map(|v| (*v, format!("⟦{v}⟧")))
+                .collect();
+            let vars: Vec<(&str, &str)> = marked.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let messages = set.render(kind, &vars).unwrap();
             let user = &messages.last().unwrap().content;
             assert!(
                 !user.contains('{'),
                 "{name} {upstream}: unfilled placeholder in {user}"
             );
+            // Every variable the published template names landed where it stands.
+            let template = published[upstream].replace("{{", "").replace("}}", "");
+            let named: Vec<&str> = placeholder
+                .captures_iter(&template)
+                .map(|c| c.get(1).unwrap().as_str())
+                .collect();
+            assert!(!named.is_empty(), "{name} {upstream}");
+            for v in named {
+                // Upstream's turn-1 `ref_answer_1` is what shinpan calls `ref_answer`.
+                let ours = if v == "ref_answer_1" && !kind.variables().contains(&v) {
+                    "ref_answer"
+                } else {
+                    v
+                };
+                assert!(
+                    user.contains(&format!("⟦{ours}⟧")),
+                    "{name} {upstream}: {{{v}}} did not land in {user}"
+                );
+            }
             let p = set.prompt(kind).unwrap();
             // A verdict in the prompt's own format reads back.
             match (kind, p.format) {
@@ -493,9 +529,15 @@ fn a_run_on_ja_vicuna_qa_with_its_prompts_writes_records_shaped_as_upstreams() {
                 .starts_with("[ユーザーの質問]\n")
         );
     }
-    // The coding and math questions (ids 61-80 upstream) were judged with the reference prompt.
-    let math = ours.iter().filter(|r| r["judge"][1] == "pair-math").count();
-    assert!(math > 0 && math < 80, "{math}");
+    // The coding and math questions (exactly ids 61-70 upstream, each with a GPT-4
+    // reference) were judged with the reference prompt, and no other.
+    let mut math: Vec<i64> = ours
+        .iter()
+        .filter(|r| r["judge"][1] == "pair-math")
+        .map(|r| r["question_id"].as_i64().unwrap())
+        .collect();
+    math.sort_unstable();
+    assert_eq!(math, (61..=70).collect::<Vec<i64>>());
 }
 
 #[test]
@@ -557,5 +599,64 @@ fn elyza_tasks_are_graded_one_to_five_by_their_own_criteria() {
             .as_str()
             .unwrap()
             .contains("2でなければ1点")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_criteria_grade_outside_one_to_five_is_asked_again() {
+    use crate::fake::{Fake, Reply};
+    // The judge first grades 8 (on a 1-10 habit), then, asked again, 4.
+    let fake = Fake::start(|_, body| {
+        if !crate::support::is_judge(body) {
+            return Reply::Text("2です。".into());
+        }
+        let asked_again = body["messages"].as_array().unwrap().len() > 2;
+        Reply::Text(
+            if asked_again {
+                "[[4]]"
+            } else {
+                "良い回答です。評価: [[8]]"
+            }
+            .into(),
+        )
+    })
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let q = crate::support::write(
+        tmp.path(),
+        "q.jsonl",
+        "{\"question_id\": 1, \"turns\": [\"1+1は?\"], \"eval_aspect\": \"- 2でなければ1点\"}\n",
+    );
+    let out = tmp.path().join("out");
+    let o = run_bin(&[
+        "run",
+        "--models",
+        "a",
+        "--judge",
+        "j",
+        "--questions",
+        q.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--base-url",
+        &fake.base_url(),
+        "--api-key-env",
+        "",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let g = &crate::support::jsonl(&out.join("judgments/j_single.jsonl"))[0];
+    assert_eq!(g["judge"][1], "criteria");
+    assert_eq!(g["score"], 4.0, "{g}");
+    assert_eq!(g["reasks"], serde_json::json!(["[[4]]"]), "{g}");
+    let judge_calls: Vec<_> = fake
+        .seen()
+        .into_iter()
+        .filter(|s| crate::support::is_judge(&s.body))
+        .collect();
+    assert_eq!(judge_calls.len(), 2, "the first reply and the re-ask");
+    let reask = judge_calls[1].messages().last().unwrap().1.clone();
+    assert!(
+        reask.contains("1から5"),
+        "the re-ask states the scale: {reask}"
     );
 }

@@ -285,3 +285,46 @@ fn recurring_run_mistakes_are_caught_before_any_request() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn each_night_asks_afresh_and_writes_the_cache_it_does_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = sim(0.9);
+    let cfg = config(dir.path(), &server.url);
+    // Both nights share one cache, on one endpoint: only the nightly rule keeps the second
+    // night from being served the first night's replies.
+    let cache = dir.path().join("shared.sqlite");
+    let c = cache.to_str().unwrap();
+    let o = nightly(&cfg, "day1", &["--cache", c]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let first = server.stats.answered.lock().unwrap().len();
+    let stored = shinpan::client::Cache::open(&cache)
+        .unwrap()
+        .keys()
+        .unwrap()
+        .len();
+    assert_eq!(stored, first, "every reply of the first night is written");
+    // The same model name behind the same endpoint now answers worse.
+    server.restart(SimConfig {
+        quality: [("my-model".to_string(), 0.2), ("base".to_string(), 0.5)].into(),
+        ..SimConfig::default()
+    });
+    let o = nightly(&cfg, "day2", &["--cache", c, "--fail-on-regression", "0.3"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "measured as it is now: {err}");
+    let second = server.stats.answered.lock().unwrap().len();
+    assert_eq!(
+        second, first,
+        "every request asked again, none served from the cache"
+    );
+    assert!(err.contains("0 from cache"), "{err}");
+    let after = shinpan::client::Cache::open(&cache)
+        .unwrap()
+        .keys()
+        .unwrap()
+        .len();
+    assert!(
+        after > stored,
+        "the second night's replies are written too: {after} rows"
+    );
+}

@@ -69,6 +69,9 @@ async fn thinking_is_kept_and_only_final_answers_and_verdicts_count() {
             .map(|(_, a)| a)
             .collect()
     };
+    for m in ["tagger", "apart", "plain"] {
+        assert_eq!(answers(m).len(), 2, "{m}: an answer to each question");
+    }
     for m in ["tagger", "apart"] {
         for a in answers(m) {
             let c = &a.choices[0];
@@ -92,6 +95,10 @@ async fn thinking_is_kept_and_only_final_answers_and_verdicts_count() {
             .all(|a| a.choices[0].reasoning.is_empty())
     );
     // Turn 2 was asked with the turn-1 answer, not the thinking; the judge never saw it.
+    assert!(
+        fake.seen().len() >= 3 * 4 + 12,
+        "every answer turn and grade was asked"
+    );
     for s in fake.seen() {
         let text = s
             .messages()
@@ -110,6 +117,7 @@ async fn thinking_is_kept_and_only_final_answers_and_verdicts_count() {
             .into_iter()
             .map(|(_, j)| j)
             .collect();
+    assert_eq!(grades.len(), 3 * 4, "3 models × 2 questions × 2 turns");
     for g in &grades {
         assert!(g.judgment.starts_with("<think>"), "{}", g.judgment);
         match g.model.as_str() {

@@ -12,7 +12,8 @@ use crate::support::{asks, builder, candidate, jsonl, run_bin, stdout_json, writ
 
 /// Candidates answer by name and turn (beta's answers carry markup); the judge grades alpha 7
 /// and beta 4, grades rubric aspects 8 and 6, and prefers alpha in both orders except on
-/// turn 1 of the haiku question, where it prefers whichever answer is shown first.
+/// turn 2 of the math question (the last item in question order), where it prefers
+/// whichever answer is shown first.
 fn script(_: usize, body: &Value) -> Reply {
     let prompt = first_user(body);
     match asks(body) {
@@ -31,14 +32,10 @@ fn script(_: usize, body: &Value) -> Reply {
         }
         Some(Asks::Aspects) => Reply::Text("{\"有用性\": 8, \"正確性\": 6}".into()),
         Some(Asks::Choice) => {
-            let haiku_turn_1 = prompt.contains("俳句") && !prompt.contains("英語");
+            let math_turn_2 = prompt.contains("2倍");
             let alpha_first =
                 prompt.find("alphaの回答").unwrap() < prompt.find("betaの回答").unwrap();
-            let v = if haiku_turn_1 || alpha_first {
-                "A"
-            } else {
-                "B"
-            };
+            let v = if math_turn_2 || alpha_first { "A" } else { "B" };
             Reply::Text(format!("比べました。[[{v}]]"))
         }
     }
@@ -117,13 +114,26 @@ async fn the_export_shows_everything_a_reviewer_needs() {
     assert_eq!(rr[0]["aspects"], json!({"有用性": 8.0, "正確性": 6.0}));
 
     // Pairwise: both answers, both orders' verdicts and explanations, the combined result and
-    // whether the orders agree; the inconsistent game first.
+    // whether the orders agree; the inconsistent game first, though it is the last in
+    // question order, then the rest in question order.
     let rp = records(&export(&pair, &[]));
     assert_eq!(rp.len(), 4);
     let first = &rp[0];
     assert_eq!(
         (first["question_id"].clone(), first["turn"].clone()),
-        (json!(1), json!(1))
+        (json!(2), json!(2))
+    );
+    let rest: Vec<(Value, Value)> = rp[1..]
+        .iter()
+        .map(|r| (r["question_id"].clone(), r["turn"].clone()))
+        .collect();
+    assert_eq!(
+        rest,
+        [
+            (json!(1), json!(1)),
+            (json!(1), json!(2)),
+            (json!(2), json!(1))
+        ]
     );
     assert_eq!(first["consistent"], false);
     assert_eq!(

@@ -65,12 +65,25 @@ fn random_text(rng: &mut StdRng) -> String {
 fn verdict_parsers_never_panic_and_only_return_valid_verdicts() {
     let mut rng = StdRng::seed_from_u64(7);
     let aspects = vec!["有用性".to_string(), "正確性".to_string()];
-    for _ in 0..20_000 {
-        let t = random_text(&mut rng);
-        if let Ok(r) = parse_rating(&t) {
+    let (mut ratings, mut choices) = (0, 0);
+    for i in 0..20_000 {
+        // Half the texts hold a tag-shaped piece somewhere, so verdicts are read often.
+        let t = if i % 2 == 0 {
+            random_text(&mut rng)
+        } else {
+            verdictish(&mut rng)
+        };
+        // Each parser agrees with an oracle written apart from it (the rule as the README
+        // states it), verdict for verdict and failure for failure.
+        let rating = parse_rating(&t).ok();
+        assert_eq!(rating, oracle_rating(&t), "{t:?}");
+        if let Some(r) = rating {
             assert!((1.0..=10.0).contains(&r), "{t:?} → {r}");
+            ratings += 1;
         }
-        let _ = parse_choice(&t);
+        let choice = parse_choice(&t).ok();
+        assert_eq!(choice, oracle_choice(&t), "{t:?}");
+        choices += usize::from(choice.is_some());
         if let Ok(m) = parse_aspects(&t, &aspects) {
             assert_eq!(m.len(), 2, "{t:?}");
             assert!(
@@ -78,6 +91,120 @@ fn verdict_parsers_never_panic_and_only_return_valid_verdicts() {
                 "{t:?} → {m:?}"
             );
         }
+    }
+    // The texts read as verdicts often enough that a parser that always failed would fail.
+    assert!(
+        ratings > 2000 && choices > 2000,
+        "{ratings} ratings, {choices} choices"
+    );
+}
+
+/// Random text around a tag-shaped piece: `[[7]]`, `［［Ａ］］`, `[[ 11 ]]`, …
+fn verdictish(rng: &mut StdRng) -> String {
+    const OPEN: &[&str] = &["[[", "［［", "【【", "[ [", "[["];
+    const CLOSE: &[&str] = &["]]", "］］", "】】", "]]"];
+    const INSIDE: &[&str] = &[
+        "7", " 8 ", "10", "7.5", "11", "0", "1", "A", "B", " C ", "Ａ", "８", "-1", "１０", "x",
+        "9.", "+3", "A]", "評価",
+    ];
+    let pick = |rng: &mut StdRng, v: &[&'static str]| v[rng.random_range(0..v.len())];
+    format!(
+        "{}{}{}{}{}",
+        random_text(rng),
+        pick(rng, OPEN),
+        pick(rng, INSIDE),
+        pick(rng, CLOSE),
+        if rng.random_bool(0.5) {
+            random_text(rng)
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// Full-width ASCII, the ideographic space and lenticular brackets folded, as the README
+/// says verdicts are read.
+fn fold(t: &str) -> Vec<char> {
+    t.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap(),
+            '\u{3000}' => ' ',
+            '【' | '〚' => '[',
+            '】' | '〛' => ']',
+            c => c,
+        })
+        .collect()
+}
+
+/// The inside of every `[[…]]` in a text, trimmed, in order (a scan by hand, not a regex).
+fn tags(t: &str) -> Vec<String> {
+    let c = fold(t);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 1 < c.len() {
+        if c[i] == '[' && c[i + 1] == '[' {
+            if let Some(end) =
+                (i + 2..c.len().saturating_sub(1)).find(|&j| c[j] == ']' && c[j + 1] == ']')
+            {
+                let inside: String = c[i + 2..end].iter().collect();
+                if !inside.contains('[') && !inside.contains(']') {
+                    out.push(inside.trim().to_string());
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The whole reply as JSON with `field`, when it is such JSON.
+fn json_verdict(t: &str, field: &str) -> Option<Option<serde_json::Value>> {
+    let v: serde_json::Value = serde_json::from_str(t.trim()).ok()?;
+    Some(v.get(field).cloned()).filter(Option::is_some)
+}
+
+/// A number as a rating tag holds one: an optional sign, digits, an optional fraction.
+fn number(s: &str) -> Option<f64> {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let (int, frac) = body.split_once('.').unwrap_or((body, "0"));
+    let digits = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit());
+    (digits(int) && digits(frac))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
+fn oracle_rating(t: &str) -> Option<f64> {
+    if let Some(Some(v)) = json_verdict(t, "rating") {
+        return v.as_f64().filter(|x| (1.0..=10.0).contains(x));
+    }
+    let last = tags(t).into_iter().rev().find(|x| number(x).is_some())?;
+    number(&last).filter(|x| (1.0..=10.0).contains(x))
+}
+
+fn oracle_choice(t: &str) -> Option<shinpan::judge::verdict::Choice> {
+    use shinpan::judge::verdict::Choice;
+    if let Some(Some(v)) = json_verdict(t, "verdict") {
+        return match v
+            .as_str()
+            .map(|s| fold(s).into_iter().collect::<String>())
+            .as_deref()
+            .map(str::trim)
+        {
+            Some("A") => Some(Choice::A),
+            Some("B") => Some(Choice::B),
+            Some("C") => Some(Choice::Tie),
+            _ => None,
+        };
+    }
+    match tags(t)
+        .into_iter()
+        .rev()
+        .find(|x| ["A", "B", "C"].contains(&x.as_str()))?
+        .as_str()
+    {
+        "A" => Some(Choice::A),
+        "B" => Some(Choice::B),
+        _ => Some(Choice::Tie),
     }
 }
 
