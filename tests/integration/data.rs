@@ -383,6 +383,7 @@ fn bench_runs_on_the_fetched_set_and_records_it() {
 #[test]
 fn every_published_prompt_set_loads_renders_and_parses() {
     use shinpan::judge::{OutputFormat, PromptKind, PromptSet};
+    let placeholder = regex::Regex::new(r"\{([a-z_0-9]+)\}").unwrap();
     for (name, file, want) in [
         ("ja-vicuna-qa", "ja_vicuna_qa/judge_prompts.jsonl", 4),
         (
@@ -406,7 +407,6 @@ fn every_published_prompt_set_loads_renders_and_parses() {
                     )
                 })
                 .collect();
-        let placeholder = regex::Regex::new(r"\{([a-z_0-9]+)\}").unwrap();
         for (kind, upstream) in set.names() {
             // Exactly the variables the judge gives that judgment, as values that show where
             // they went.
