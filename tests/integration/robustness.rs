@@ -142,14 +142,14 @@ fn tags(t: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i + 1 < c.len() {
-        if c[i] == '[' && c[i + 1] == '[' {
-            if let Some(end) =
+        if c[i] == '['
+            && c[i + 1] == '['
+            && let Some(end) =
                 (i + 2..c.len().saturating_sub(1)).find(|&j| c[j] == ']' && c[j + 1] == ']')
-            {
-                let inside: String = c[i + 2..end].iter().collect();
-                if !inside.contains('[') && !inside.contains(']') {
-                    out.push(inside.trim().to_string());
-                }
+        {
+            let inside: String = c[i + 2..end].iter().collect();
+            if !inside.contains('[') && !inside.contains(']') {
+                out.push(inside.trim().to_string());
             }
         }
         i += 1;
