@@ -660,3 +660,57 @@ async fn a_criteria_grade_outside_one_to_five_is_asked_again() {
         "the re-ask states the scale: {reask}"
     );
 }
+
+#[test]
+fn a_set_changed_since_it_was_fetched_is_refused_before_anything_is_sent() {
+    let mirror = Mirror::start();
+    let sim = Sim::start(SimConfig::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    assert!(
+        fetch(&data, &mirror.base, &["ja-vicuna-qa"])
+            .status
+            .success()
+    );
+    // Someone edits a question in the fetched copy.
+    let q = walk(&data)
+        .into_iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "question.jsonl"))
+        .unwrap();
+    let text = std::fs::read_to_string(&q).unwrap();
+    std::fs::write(
+        &q,
+        text.replacen("\"turns\": [\"", "\"turns\": [\"（改）", 1),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = run_on(&sim, &data, &out, "a", "j", &["--bench", "ja-vicuna-qa"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("question.jsonl has changed")
+            && err.contains("shinpan data fetch ja-vicuna-qa"),
+        "{err}"
+    );
+    assert_eq!(
+        sim.stats
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    assert!(!out.exists());
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

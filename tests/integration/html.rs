@@ -235,3 +235,32 @@ fn item_tags(dom: &str) -> Vec<String> {
         .map(|(i, _)| dom[i..i + dom[i..].find('>').unwrap()].to_string())
         .collect()
 }
+
+#[test]
+fn the_content_security_policy_refuses_a_script_the_page_did_not_bring() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    small_run(dir.path());
+    // A script that got into the page by any path the escaping missed: the policy, which
+    // allows the page's own script by its hash alone, must refuse it.
+    let html = page(dir.path()).replace(
+        "</body>",
+        "<script>document.body.dataset.injected = 'ran';</script></body>",
+    );
+    assert!(html.contains("dataset.injected"));
+    let file = dir.path().join("injected.html");
+    std::fs::write(&file, html).unwrap();
+    let url = format!("file://{}", file.display());
+    let (dom, console) = browse(&chrome, &dir.path().join("profile"), &url, &["--dump-dom"]);
+    assert!(!dom.contains("data-injected"), "the injected script ran");
+    assert!(
+        dom.contains(r#"data-script="ready""#),
+        "the page's own script still runs"
+    );
+    assert!(
+        console
+            .iter()
+            .any(|l| l.contains("Content Security Policy") || l.contains("Content-Security-Policy")),
+        "the refusal is reported: {console:#?}"
+    );
+}

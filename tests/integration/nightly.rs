@@ -328,3 +328,63 @@ fn each_night_asks_afresh_and_writes_the_cache_it_does_not_read() {
         "the second night's replies are written too: {after} rows"
     );
 }
+
+#[test]
+fn without_intervals_the_gate_cannot_fail_and_failed_items_exit_1_before_a_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let (good, bad) = (sim(0.9), sim(0.2));
+    let cfg = config(dir.path(), &good.url);
+    assert!(nightly(&cfg, "day1", &[]).status.success());
+    // A real drop, but no intervals to tell it from noise: reported, never failed on.
+    let o = nightly(
+        &cfg,
+        "day2",
+        &[
+            "--base-url",
+            &bad.url,
+            "--fail-on-regression",
+            "0.3",
+            "--bootstrap",
+            "0",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mine: Vec<&Value> = out["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["model"] == "my-model")
+        .collect();
+    assert!(
+        !mine.is_empty() && mine.iter().all(|c| c["status"] == "no_interval"),
+        "{mine:?}"
+    );
+    // The same drop with failed items: exit 1 (the run failed) comes first, not 3.
+    let flaky = Sim::start(SimConfig {
+        quality: [("my-model".to_string(), 0.2), ("base".to_string(), 0.5)].into(),
+        fail_rate: 0.3,
+        ..SimConfig::default()
+    });
+    let o = nightly(
+        &cfg,
+        "day3",
+        &[
+            "--base-url",
+            &flaky.url,
+            "--fail-on-regression",
+            "0.3",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("item(s) failed"), "{err}");
+    assert!(!err.contains("regression against"), "{err}");
+}

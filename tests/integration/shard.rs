@@ -206,7 +206,11 @@ fn a_merge_refuses_what_it_cannot_join_and_writes_nothing() {
     std::fs::write(&manifest, text.replace("\"finished\"", "\"running\"")).unwrap();
     let e = merge(&[&s0, &s1, &s2]);
     assert!(e.contains("s1: shard 1/3 has not finished"), "{e}");
-    std::fs::write(&manifest, text).unwrap();
+    // A shard run with other settings (its judge judged each item twice) is not merged.
+    std::fs::write(&manifest, text.replace("\"samples\": 1", "\"samples\": 2")).unwrap();
+    let e = merge(&[&s0, &s1, &s2]);
+    assert!(e.contains("was run with other settings"), "{e}");
+    std::fs::write(&manifest, &text).unwrap();
     // An unsharded run is not a shard.
     run(&cfg, &dir.join("whole"), "single", &[], &[]);
     let e = merge(&[&s0, &s1, &dir.join("whole")]);
