@@ -5,7 +5,8 @@
 //! `x-ratelimit-*` headers, it prints throughput, 429s, the ratio of wall time to the bound the
 //! limit implies (requests ÷ rate, plus one latency for the last reply), CPU time and peak
 //! memory of the shinpan process. Targets: within 3% of the bound with the limit given, 10%
-//! when learned, a handful of 429s, under 50 MB.
+//! when learned, a handful of 429s (at most 5), under 50 MB. The run must answer every
+//! request (its precondition); a missed target or a failed run exits 1.
 //!
 //! Run with `cargo bench --bench scale` (about three minutes); `-- 1000` runs the small
 //! scenarios only.
@@ -48,7 +49,8 @@ fn measure(cmd: &mut Command) -> Measured {
     }
 }
 
-async fn scenario(requests: usize, rpm: u32, given: bool) {
+/// Runs one scenario; `Err` says which target it missed.
+async fn scenario(requests: usize, rpm: u32, given: bool) -> Result<(), String> {
     let sim = start(
         0,
         SimConfig {
@@ -120,6 +122,28 @@ async fn scenario(requests: usize, rpm: u32, given: bool) {
         },
     );
     sim.stop().await;
+    let what = format!(
+        "{requests} requests, limit {}",
+        if given { "given" } else { "learned" }
+    );
+    if !(m.ok && ok == requests) {
+        return Err(format!(
+            "{what}: the run failed or answered {ok} of {requests}"
+        ));
+    }
+    if ratio > target {
+        return Err(format!("{what}: {ratio:.3} × the bound (target {target})"));
+    }
+    if refused > 5 {
+        return Err(format!("{what}: {refused} × 429 (target at most 5)"));
+    }
+    if m.peak_mb >= 50.0 {
+        return Err(format!(
+            "{what}: peak {:.1} MB (target under 50 MB)",
+            m.peak_mb
+        ));
+    }
+    Ok(())
 }
 
 fn main() {
@@ -129,15 +153,23 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
+    let missed = rt.block_on(async {
         let mut cases = vec![(1_000, 6_000)];
         if !small_only {
             cases.push((10_000, 12_000));
         }
+        let mut missed = Vec::new();
         for (requests, rpm) in cases {
             for given in [true, false] {
-                scenario(requests, rpm, given).await;
+                if let Err(e) = scenario(requests, rpm, given).await {
+                    missed.push(e);
+                }
             }
         }
+        missed
     });
+    if !missed.is_empty() {
+        eprintln!("MISSED: {}", missed.join("; "));
+        std::process::exit(1);
+    }
 }

@@ -513,6 +513,13 @@ impl Client {
     pub async fn chat(&self, req: &ChatRequest) -> Result<ChatResponse, ClientError> {
         let mode = self.inner.cache_mode;
         let cached = self.inner.cache.is_some() && mode != CacheMode::Off;
+        if !cached && self.inner.batcher.is_none() {
+            // No cache and no batch: nothing needs the request's key.
+            let (resp, slot) = self.send(req).await?;
+            drop(slot);
+            self.book(req, &resp);
+            return Ok(resp);
+        }
         let id = self.identity(&req.model);
         let request = cache_key(req);
         let key = served_key(&id.text, &request);
@@ -552,14 +559,18 @@ impl Client {
         }
         drop(slot);
         let resp = sent?;
+        self.book(req, &resp);
+        Ok(resp)
+    }
+
+    /// Books a reply the API made to its model and stage.
+    fn book(&self, req: &ChatRequest, resp: &ChatResponse) {
         if let Some(a) = &req.account {
             let batched = self.inner.batcher.is_some();
-            let estimated = resp.usage_estimated;
             self.inner
                 .ledger
-                .book_as(a, Some(resp.usage), batched, estimated);
+                .book_as(a, Some(resp.usage), batched, resp.usage_estimated);
         }
-        Ok(resp)
     }
 
     fn book_hit(&self, req: &ChatRequest) {
