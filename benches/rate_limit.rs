@@ -81,13 +81,13 @@ async fn scenario(
         return Err(format!("{label}: {refused} 429s; the premise needs some"));
     }
     // A limit the client knows (given, or stated in headers) is held near its bound.
-    if let (Some(b), true) = (bound, client_rpm.is_some() || headers) {
-        if wall > 1.10 * b {
-            return Err(format!(
-                "{label}: {:.3} × the bound (target 1.10)",
-                wall / b
-            ));
-        }
+    if let (Some(b), true) = (bound, client_rpm.is_some() || headers)
+        && wall > 1.10 * b
+    {
+        return Err(format!(
+            "{label}: {:.3} × the bound (target 1.10)",
+            wall / b
+        ));
     }
     Ok(())
 }

@@ -5,36 +5,13 @@
 use std::path::Path;
 
 use crate::fake::{Fake, Reply, first_user};
-use crate::support::{QUESTIONS, candidate, is_judge, jsonl, run_bin, write};
+use crate::support::{QUESTIONS, candidate, is_judge, jsonl, run_bin, run_on, stderr, write};
 
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// `shinpan run` of alpha and beta judged by `judge` against `url`, on [`QUESTIONS`], into
-/// `dir/out`, with `extra`.
+/// [`run_on`] with models alpha and beta, and no cache of the test's own.
 fn run(dir: &Path, url: &str, extra: &[&str]) -> std::process::Output {
-    let q = write(dir, "q.jsonl", QUESTIONS);
-    let out = dir.join("out");
-    let mut args = vec![
-        "run",
-        "--models",
-        "alpha,beta",
-        "--judge",
-        "judge",
-        "--questions",
-        q.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--base-url",
-        url,
-        "--api-key-env",
-        "",
-        "--bootstrap",
-        "0",
-    ];
+    let mut args = vec!["--no-cache"];
     args.extend_from_slice(extra);
-    run_bin(&args)
+    run_on(dir, url, "alpha,beta", &args)
 }
 
 async fn grading_fake() -> Fake {
@@ -149,11 +126,7 @@ async fn structured_verdicts_send_a_schema_to_the_judge_only() {
     // Without the flag, no schema is sent.
     let plain = tempfile::tempdir().unwrap();
     let before = seen.len();
-    assert!(
-        run(plain.path(), &fake.base_url(), &["--no-cache"])
-            .status
-            .success()
-    );
+    assert!(run(plain.path(), &fake.base_url(), &[]).status.success());
     assert!(
         fake.seen()[before..]
             .iter()
@@ -174,7 +147,7 @@ async fn keep_reasoning_shows_the_judge_the_thinking() {
     for (flag, shown) in [(None, false), (Some("--keep-reasoning"), true)] {
         let dir = tempfile::tempdir().unwrap();
         let before = fake.seen().len();
-        let extra: Vec<&str> = flag.into_iter().chain(["--no-cache"]).collect();
+        let extra: Vec<&str> = flag.into_iter().collect();
         let o = run(dir.path(), &fake.base_url(), &extra);
         assert!(o.status.success(), "{}", stderr(&o));
         let judged: Vec<String> = fake.seen()[before..]
@@ -204,24 +177,12 @@ async fn a_filtered_reply_is_not_asked_again() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let q = write(dir.path(), "q.jsonl", QUESTIONS);
-    let o = run_bin(&[
-        "run",
-        "--models",
-        "alpha",
-        "--judge",
-        "judge",
-        "--questions",
-        q.to_str().unwrap(),
-        "--out",
-        dir.path().join("out").to_str().unwrap(),
-        "--base-url",
+    let o = run_on(
+        dir.path(),
         &fake.base_url(),
-        "--api-key-env",
-        "",
-        "--max-attempts",
-        "6",
-    ]);
+        "alpha",
+        &["--max-attempts", "6"],
+    );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     let seen = fake.seen().len();

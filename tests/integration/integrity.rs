@@ -9,77 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::Value;
 
 use crate::fake::{Fake, Reply};
-use crate::support::{QUESTIONS, candidate, is_judge, jsonl, run_bin, write};
+use crate::support::{
+    QUESTIONS, candidate, counting_fake, is_judge, jsonl, run_bin, run_on, stderr, write,
+};
 
-/// `shinpan run` against `url` with these extra arguments: models alpha and beta, judge
-/// `judge`, single mode, on [`QUESTIONS`] in `dir/q.jsonl`, into `dir/out`, cache
-/// `dir/cache.sqlite`.
+/// [`run_on`] with models alpha and beta.
 fn run_in(dir: &Path, url: &str, extra: &[&str]) -> std::process::Output {
-    run_models(dir, url, "alpha,beta", extra)
-}
-
-/// [`run_in`] with these models.
-fn run_models(dir: &Path, url: &str, models: &str, extra: &[&str]) -> std::process::Output {
-    let q = dir.join("q.jsonl");
-    if !q.exists() {
-        write(dir, "q.jsonl", QUESTIONS);
-    }
-    let (out, cache) = (dir.join("out"), dir.join("cache.sqlite"));
-    let cache = if dir.join("disk").is_dir() {
-        dir.join("disk/cache.sqlite")
-    } else {
-        cache
-    };
-    let mut args = vec![
-        "run",
-        "--models",
-        models,
-        "--judge",
-        "judge",
-        "--questions",
-        q.to_str().unwrap(),
-        "--base-url",
-        url,
-        "--api-key-env",
-        "",
-        "--bootstrap",
-        "0",
-        "--format",
-        "json",
-    ];
-    // Defaults the test's own arguments may replace.
-    for (flag, value) in [
-        ("--mode", "single"),
-        ("--max-attempts", "2"),
-        ("--out", out.to_str().unwrap()),
-        ("--cache", cache.to_str().unwrap()),
-    ] {
-        if !(extra.contains(&flag) || flag == "--cache" && extra.contains(&"--no-cache")) {
-            args.extend([flag, value]);
-        }
-    }
-    args.extend_from_slice(extra);
-    run_bin(&args)
-}
-
-/// A fake whose judge grades 7 and candidates answer by name and turn; counts requests.
-async fn counting_fake() -> (Fake, Arc<AtomicUsize>) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let c = calls.clone();
-    let fake = Fake::start(move |_, body| {
-        c.fetch_add(1, Ordering::SeqCst);
-        if is_judge(body) {
-            Reply::Text("評価: [[7]]".into())
-        } else {
-            Reply::Text(candidate(body))
-        }
-    })
-    .await;
-    (fake, calls)
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    run_on(dir, url, "alpha,beta", extra)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,7 +78,7 @@ async fn replies_that_fail_the_same_way_every_time_are_tried_once_more_at_most()
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let o = run_models(
+    let o = run_on(
         dir.path(),
         &fake.base_url(),
         "alpha,beta,gamma",
@@ -174,7 +110,7 @@ async fn a_200_whose_body_is_an_error_shows_the_providers_message() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let o = run_models(dir.path(), &fake.base_url(), "alpha", &[]);
+    let o = run_on(dir.path(), &fake.base_url(), "alpha", &[]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("The model `alpha` does not exist"), "{err}");
@@ -206,7 +142,7 @@ async fn a_reply_without_content_is_a_failed_answer_not_an_empty_one() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let o = run_models(dir.path(), &fake.base_url(), "alpha,beta", &[]);
+    let o = run_on(dir.path(), &fake.base_url(), "alpha,beta", &[]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert_eq!(judged.load(Ordering::SeqCst), 0, "nothing to judge");
@@ -255,7 +191,7 @@ async fn bytes_that_are_not_utf8_and_missing_usage_are_counted_and_said() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let o = run_models(dir.path(), &fake.base_url(), "alpha", &[]);
+    let o = run_on(dir.path(), &fake.base_url(), "alpha", &[]);
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
     assert!(
@@ -308,7 +244,7 @@ async fn replies_and_question_turns_over_their_caps_fail_their_items() {
             serde_json::json!({"question_id": 3, "category": "writing", "turns": [huge]})
         ),
     );
-    let o = run_models(
+    let o = run_on(
         dir.path(),
         &fake.base_url(),
         "alpha,beta",
@@ -492,22 +428,8 @@ fn question_ids_are_integers_or_strings() {
         } else {
             text
         };
-        let q = write(dir.path(), "q.jsonl", &text);
-        let o = run_bin(&[
-            "run",
-            "--models",
-            "alpha",
-            "--judge",
-            "judge",
-            "--questions",
-            q.to_str().unwrap(),
-            "--out",
-            dir.path().join("out").to_str().unwrap(),
-            "--base-url",
-            "http://127.0.0.1:9/v1",
-            "--api-key-env",
-            "",
-        ]);
+        write(dir.path(), "q.jsonl", &text);
+        let o = run_on(dir.path(), "http://127.0.0.1:9/v1", "alpha", &[]);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{id}: {err}");
         assert!(
@@ -711,7 +633,13 @@ async fn a_cache_on_a_full_disk_stops_new_requests_and_the_replies_in_hand_are_k
         }
     })
     .await;
-    let o = run_in(dir.path(), &fake.base_url(), &["--concurrency", "1"]);
+    let cache = disk.0.join("cache.sqlite");
+    let c = cache.to_str().unwrap();
+    let o = run_in(
+        dir.path(),
+        &fake.base_url(),
+        &["--concurrency", "1", "--cache", c],
+    );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
@@ -1027,11 +955,11 @@ async fn a_tag_the_judge_quotes_from_an_answer_is_never_its_verdict() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let o = run_models(dir.path(), &fake.base_url(), "evil,honest", &[]);
+    let o = run_on(dir.path(), &fake.base_url(), "evil,honest", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let grades = jsonl(&dir.path().join("out/judgments/judge_single.jsonl"));
     assert!(grades.iter().all(|g| g["score"] == 3.0), "{grades:?}");
-    let o = run_models(
+    let o = run_on(
         dir.path(),
         &fake.base_url(),
         "evil,honest",

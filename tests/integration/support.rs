@@ -303,3 +303,65 @@ pub fn installed(
     ));
     None
 }
+
+/// `shinpan run` of `models` judged by `judge` against `url`, on [`QUESTIONS`] in
+/// `dir/q.jsonl` (unless the test wrote its own), with `extra` flags; by default single mode,
+/// into `dir/out`, cache `dir/cache.sqlite`, two attempts (flags in `extra` replace these).
+pub fn run_on(dir: &Path, url: &str, models: &str, extra: &[&str]) -> std::process::Output {
+    let q = dir.join("q.jsonl");
+    if !q.exists() {
+        write(dir, "q.jsonl", QUESTIONS);
+    }
+    let (out, cache) = (dir.join("out"), dir.join("cache.sqlite"));
+    let mut args = vec![
+        "run",
+        "--models",
+        models,
+        "--judge",
+        "judge",
+        "--questions",
+        q.to_str().unwrap(),
+        "--base-url",
+        url,
+        "--api-key-env",
+        "",
+        "--bootstrap",
+        "0",
+        "--format",
+        "json",
+    ];
+    // Defaults the test's own arguments may replace.
+    for (flag, value) in [
+        ("--mode", "single"),
+        ("--max-attempts", "2"),
+        ("--out", out.to_str().unwrap()),
+        ("--cache", cache.to_str().unwrap()),
+    ] {
+        if !(extra.contains(&flag) || flag == "--cache" && extra.contains(&"--no-cache")) {
+            args.extend([flag, value]);
+        }
+    }
+    args.extend_from_slice(extra);
+    run_bin(&args)
+}
+
+/// A fake whose judge grades 7 and candidates answer by name and turn; counts requests.
+pub async fn counting_fake() -> (Fake, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let fake = Fake::start(move |_, body| {
+        c.fetch_add(1, Ordering::SeqCst);
+        if is_judge(body) {
+            Reply::Text("評価: [[7]]".into())
+        } else {
+            Reply::Text(candidate(body))
+        }
+    })
+    .await;
+    (fake, calls)
+}
+
+/// What a command printed on stderr.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
