@@ -657,7 +657,7 @@ async fn a_cache_on_a_full_disk_stops_new_requests_and_the_replies_in_hand_are_k
     // Room again: only what was stored nowhere is asked for again (the third turn-1 reply,
     // whose turn 2 was never asked).
     std::fs::remove_file(&filler).unwrap();
-    let o = run_in(dir.path(), &fake.base_url(), &[]);
+    let o = run_in(dir.path(), &fake.base_url(), &["--cache", c]);
     assert!(o.status.success(), "{}", stderr(&o));
     let twice: usize = sent(&fake).values().filter(|n| **n > 1).count();
     assert!(
