@@ -7,7 +7,8 @@
 # under a second name, to make 10). The verdicts come from `shinpan simulate`, whose
 # explanations are short, so each explanation is then replaced by a real GPT-4 explanation
 # from the published judgments (cycled) and the page rebuilt: the sizes are those of real
-# text. Needs chromium (`apt-get install chromium fonts-ipafont-gothic`).
+# text. Needs chromium (`apt-get install chromium fonts-ipafont-gothic`). Targets: the page
+# under 8 MB, loaded (its script run) in under 2 s; a miss exits 1.
 #
 #   bash scripts/bench-html.sh [WORKDIR]
 set -euo pipefail
@@ -81,3 +82,12 @@ echo "items: $(wc -l < "$WORK/review.jsonl") (single grades and pairwise games)"
 echo "report.html: $(stat -c %s "$RUN/report.html") bytes"
 echo "review export: jsonl $(stat -c %s "$WORK/review.jsonl") B, md $(stat -c %s "$WORK/review.md") B, csv $(stat -c %s "$WORK/review.csv") B"
 echo "chromium --dump-dom (best of 3): about:blank ${blank} s, report.html ${page} s (script ran: $ready)"
+size=$(stat -c %s "$RUN/report.html")
+missed=""
+[ "$ready" = 1 ] || missed="$missed the page's script did not run;"
+[ "$size" -lt $((8 * 1024 * 1024)) ] || missed="$missed report.html is $size bytes (target under 8 MB);"
+awk -v t="$page" 'BEGIN { exit !(t >= 2.0) }' && missed="$missed load $page s (target under 2 s);"
+if [ -n "$missed" ]; then
+  echo "MISSED:$missed" >&2
+  exit 1
+fi
