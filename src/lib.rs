@@ -11,11 +11,15 @@
 //! - [`types`]: types every stage shares (question ids, usage, modes, winners, judge ids).
 //! - [`records`]: every file format, each with its reader and writer, and the one rule of
 //!   which judgment records count.
-//! - [`client`]: the OpenAI-compatible client: pacing, concurrency, timeouts, retries, and
-//!   the response cache (SQLite, WAL) that makes a re-run or a resumed run cost nothing.
+//! - [`client`]: the OpenAI-compatible client: pacing, concurrency, timeouts, retries (what a
+//!   failure is worth), the response cache (SQLite, WAL) that makes a re-run or a resumed run
+//!   cost nothing, filed by what each endpoint serves, with claims that let runs sharing one
+//!   cache wait for each other's requests, and the stop switch that halts a run's sending.
 //! - [`generate`]: candidate answers, turn by turn.
 //! - [`judge`]: prompts (tera templates in `prompts/`), verdict parsing, both-order games.
-//! - [`pipeline`]: one run in stages: setup → resume → drive → finish.
+//! - [`pipeline`]: one run in stages: setup (one question set per directory, what the
+//!   endpoints serve) → resume → drive (Ctrl-C, SIGTERM and unwritable outputs stop it, the
+//!   requests in flight kept) → finish.
 //! - [`store`]: append-only JSONL writers (one per file), readers, atomic writes.
 //! - [`error`]: the typed errors that decide exit codes.
 //! - [`aggregate`]: scores, win rates and position consistency from judgment records.

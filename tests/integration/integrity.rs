@@ -551,7 +551,7 @@ async fn a_journal_on_a_full_disk_stops_the_run_names_the_file_and_nothing_is_pa
     let Some(disk) = Tmpfs::mount(&dir.path().join("out/journal"), 64) else {
         return;
     };
-    let filler = disk.0.join("filler");
+    let filler = disk.dir.join("filler");
     let _ = std::fs::write(&filler, vec![0u8; 128 * 1024]);
     let o = run_in(dir.path(), &fake.base_url(), &[]);
     let err = stderr(&o);
@@ -582,32 +582,61 @@ async fn a_journal_on_a_full_disk_stops_the_run_names_the_file_and_nothing_is_pa
     );
 }
 
-/// A tmpfs of `kib` KiB mounted at `dir` (root only), unmounted when dropped.
-struct Tmpfs(std::path::PathBuf);
+/// A tmpfs of `kib` KiB mounted at `dir` (as root, or through `sudo -n`), unmounted when
+/// dropped: a disk that fills for real.
+struct Tmpfs {
+    dir: std::path::PathBuf,
+    sudo: bool,
+}
+
+/// `mount`/`umount` with these arguments, directly or through passwordless sudo.
+fn privileged(sudo: bool, args: &[&std::ffi::OsStr]) -> bool {
+    let mut c = if sudo {
+        let mut c = std::process::Command::new("sudo");
+        c.arg("-n");
+        c
+    } else {
+        std::process::Command::new(args[0])
+    };
+    let rest = if sudo { args } else { &args[1..] };
+    c.args(rest)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
 
 impl Tmpfs {
     fn mount(dir: &Path, kib: u32) -> Option<Tmpfs> {
         std::fs::create_dir_all(dir).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            return Some(Tmpfs(dir.to_path_buf()));
+        let size = format!("size={kib}k,mode=1777");
+        let words = ["mount", "-t", "tmpfs", "-o", size.as_str(), "tmpfs"];
+        let args: Vec<&std::ffi::OsStr> = words
+            .iter()
+            .map(std::ffi::OsStr::new)
+            .chain([dir.as_os_str()])
+            .collect();
+        for sudo in [false, true] {
+            if privileged(sudo, &args) {
+                return Some(Tmpfs {
+                    dir: dir.to_path_buf(),
+                    sudo,
+                });
+            }
         }
+        // CI installs its packages as root or through sudo (.ci/run), so it can mount one.
         assert!(
             std::env::var_os("CI").is_none(),
-            "CI runs as root and must be able to mount a tmpfs"
+            "CI must be able to mount a tmpfs (as root or with passwordless sudo)"
         );
-        crate::support::say("SKIPPED the full-disk cache test: cannot mount a tmpfs (not root)");
+        crate::support::say("SKIPPED a full-disk test: cannot mount a tmpfs (not root, no sudo)");
         None
     }
 }
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
+        let args = [std::ffi::OsStr::new("umount"), self.dir.as_os_str()];
+        privileged(self.sudo, &args);
     }
 }
 
@@ -618,7 +647,7 @@ async fn a_cache_on_a_full_disk_stops_new_requests_and_the_replies_in_hand_are_k
         return;
     };
     // The disk fills while the third request is at the server.
-    let filler = disk.0.join("filler");
+    let filler = disk.dir.join("filler");
     let f = filler.clone();
     let fake = Fake::start(move |n, body| {
         if n == 2 {
@@ -633,7 +662,7 @@ async fn a_cache_on_a_full_disk_stops_new_requests_and_the_replies_in_hand_are_k
         }
     })
     .await;
-    let cache = disk.0.join("cache.sqlite");
+    let cache = disk.dir.join("cache.sqlite");
     let c = cache.to_str().unwrap();
     let o = run_in(
         dir.path(),
