@@ -79,14 +79,18 @@ impl Client {
     /// hosted API stays cacheable), else an unknown one that no stored reply matches.
     /// Returns, per model, what each endpoint said.
     pub async fn identify(&self, api_models: &[String]) -> Vec<(String, Vec<(String, Served)>)> {
+        // What each endpoint said, for every model (one probe an endpoint).
+        let mut said: Vec<(String, Vec<Served>)> = Vec::new();
+        for e in &self.inner.endpoints {
+            let url = e.config.base_url.clone();
+            let served = served::probe(&e.http, &url, e.api_key.as_deref(), api_models).await;
+            said.push((url, served));
+        }
         let mut out = Vec::new();
-        for m in api_models {
-            let mut said = Vec::new();
+        for (i, m) in api_models.iter().enumerate() {
             let mut parts: Vec<(String, Option<String>)> = Vec::new();
-            for e in &self.inner.endpoints {
-                let url = e.config.base_url.clone();
-                let served = served::probe(&e.http, &url, e.api_key.as_deref(), m).await;
-                let weights = match served.weights() {
+            for (url, served) in &said {
+                let weights = match served[i].weights() {
                     Some(w) => {
                         let (u, model, w2) = (url.clone(), m.clone(), w.to_string());
                         self.with_cache_file(move |c| c.saw_served(&u, &model, &w2))
@@ -103,7 +107,6 @@ impl Client {
                     }
                 };
                 parts.push((url.clone(), weights));
-                said.push((url, served));
             }
             let id = Identity::of(parts.iter().map(|(u, w)| (u.as_str(), w.as_deref())));
             self.inner
@@ -111,7 +114,11 @@ impl Client {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(m.clone(), id);
-            out.push((m.clone(), said));
+            let told = said
+                .iter()
+                .map(|(u, s)| (u.clone(), s[i].clone()))
+                .collect();
+            out.push((m.clone(), told));
         }
         out
     }

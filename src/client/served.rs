@@ -44,13 +44,14 @@ impl Served {
 /// How long the probe waits for each of its requests.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Asks the server at `base_url` what it serves as `model`.
+/// Asks the server at `base_url` what it serves as each of `models` (one `GET /models`, and
+/// one `GET /api/tags` when that list names no weights), in their order.
 pub(super) async fn probe(
     http: &reqwest::Client,
     base_url: &str,
     key: Option<&str>,
-    model: &str,
-) -> Served {
+    models: &[String],
+) -> Vec<Served> {
     let base = base_url.trim_end_matches('/');
     let get = |url: String| {
         let mut rb = http.get(url).timeout(PROBE_TIMEOUT);
@@ -59,6 +60,7 @@ pub(super) async fn probe(
         }
         rb.send()
     };
+    let all = |s: Served| models.iter().map(|_| s.clone()).collect();
     // A passing failure is asked again before the server is taken as unreachable.
     let mut last = String::new();
     let mut listed = None;
@@ -73,26 +75,30 @@ pub(super) async fn probe(
             }
             Ok(r) if r.status().is_server_error() => last = format!("HTTP {}", r.status()),
             // No `/v1/models` here, or not for this key: nothing told.
-            Ok(_) => return Served::Name,
+            Ok(_) => return all(Served::Name),
             Err(e) => last = super::describe(&e),
         }
     }
     let Some(list) = listed else {
-        return Served::Unreachable(last);
+        return all(Served::Unreachable(last));
     };
-    if let Some(w) = weights(&list, model) {
-        return Served::Weights(w);
-    }
-    // Ollama names its models without weights here; its own API has their digests.
-    if let Some(origin) = base.strip_suffix("/v1")
+    let mut out: Vec<Option<String>> = models.iter().map(|m| weights(&list, m)).collect();
+    // Ollama names its models without weights there; its own API has their digests.
+    if out.iter().any(Option::is_none)
+        && let Some(origin) = base.strip_suffix("/v1")
         && let Ok(r) = get(format!("{origin}/api/tags")).await
         && r.status().is_success()
         && let Ok(tags) = r.json::<Value>().await
-        && let Some(d) = ollama_digest(&tags, model)
     {
-        return Served::Weights(format!("ollama digest={d}"));
+        for (w, m) in out.iter_mut().zip(models) {
+            if w.is_none() {
+                *w = ollama_digest(&tags, m).map(|d| format!("ollama digest={d}"));
+            }
+        }
     }
-    Served::Name
+    out.into_iter()
+        .map(|w| w.map_or(Served::Name, Served::Weights))
+        .collect()
 }
 
 /// The weights a `/v1/models` list names for `model`, if it names any.

@@ -156,33 +156,44 @@ pub(super) fn prepare_for(
 /// answer made by other weights under the same name is made again) and before anything is
 /// sent; says what it learned when `progress`.
 pub(super) async fn identify(setup: &Setup, progress: bool) {
-    let mut asked: Vec<(&Client, &str)> = Vec::new();
+    // Each client is asked once, for every model it serves.
+    let mut asked: Vec<(&Client, Vec<String>)> = Vec::new();
     let wanted = setup
         .candidates
         .iter()
-        .map(|c| (&c.client, c.api_model.as_str()))
-        .chain([(&setup.judge.client, setup.judge.api_model.as_str())]);
+        .map(|c| (&c.client, &c.api_model))
+        .chain([(&setup.judge.client, &setup.judge.api_model)]);
     for (client, model) in wanted {
-        if asked.iter().any(|(c, m)| c.same(client) && *m == model) {
-            continue;
+        match asked.iter_mut().find(|(c, _)| c.same(client)) {
+            Some((_, models)) if models.contains(model) => {}
+            Some((_, models)) => models.push(model.clone()),
+            None => asked.push((client, vec![model.clone()])),
         }
-        asked.push((client, model));
-        for (model, said) in client.identify(&[model.to_string()]).await {
+    }
+    let mut unreachable: Vec<(String, String, Vec<String>)> = Vec::new();
+    for (client, models) in asked {
+        for (model, said) in client.identify(&models).await {
             for (url, served) in said {
-                if !progress {
-                    continue;
-                }
                 match served {
-                    crate::client::Served::Weights(w) => {
+                    crate::client::Served::Weights(w) if progress => {
                         eprintln!("shinpan: note: {url} serves {model} as {w}")
                     }
-                    crate::client::Served::Unreachable(why) => eprintln!(
-                        "shinpan: warning: {url} did not answer GET /models ({why}): what it serves as {model} cannot be checked, so replies cached from it are used only if it was a hosted API (a name alone) when it last answered"
-                    ),
-                    crate::client::Served::Name => {}
+                    crate::client::Served::Unreachable(why) => {
+                        match unreachable.iter_mut().find(|(u, _, _)| *u == url) {
+                            Some((_, _, ms)) => ms.push(model.clone()),
+                            None => unreachable.push((url, why, vec![model.clone()])),
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
+    }
+    for (url, why, models) in unreachable.iter().filter(|_| progress) {
+        eprintln!(
+            "shinpan: warning: {url} did not answer GET /models ({why}): what it serves as {} cannot be checked, so replies cached from it are used only if it was a hosted API (a name alone) when it last answered",
+            models.join(", ")
+        );
     }
 }
 
