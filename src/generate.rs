@@ -148,7 +148,7 @@ pub async fn answer(c: &Candidate, q: &Question) -> Result<Answered, GenerateErr
         usage: Some(usage),
         finish_reasons,
         bench: q.bench.clone(),
-        served: Some(c.client.identity(&c.api_model).text),
+        served: Some(c.client.identity(&c.api_model).text.into()),
     };
     Ok(Answered { record, from_cache })
 }

@@ -48,8 +48,9 @@ pub struct AnswerRecord {
     /// What answered: the endpoint's URL and the weights it said it serves under the model's
     /// name (`url=…;weights=vllm root=/ckpt/7`; shinpan extension). A run whose endpoint now
     /// serves other weights regenerates the answer.
+    /// Interned: every answer of a model names the same one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub served: Option<String>,
+    pub served: Option<super::Name>,
 }
 
 /// The weights an identity's text names, one per endpoint (`?` unknown, empty: none stated).
