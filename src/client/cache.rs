@@ -316,6 +316,11 @@ impl Cache {
                     .map_err(|_| first)
             });
         let (conn, version) = opened.map_err(|e| fail(e.to_string()))?;
+        if version == 1 {
+            return Err(fail(
+                "is a cache of an earlier shinpan (schema 1): open it once without --cache-read-only (any run, or `shinpan cache info`) to upgrade it, then share it".into(),
+            ));
+        }
         if version != SCHEMA {
             return Err(fail(format!(
                 "is not a shinpan cache of schema version {SCHEMA} (user_version {version})"
