@@ -196,8 +196,9 @@ impl Driver<'_> {
                     self.stopping(Stop::Output(why));
                 }
                 signal = signals.next() => {
-                    if matches!(self.stop, Some(Stop::Signal(_))) {
-                        // A second signal: stop now.
+                    if self.stop.is_some() {
+                        // A signal while stopping (a second one, or after a failed write):
+                        // stop now, the first reason kept.
                         self.abort().await;
                         break;
                     }
