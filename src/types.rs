@@ -141,13 +141,59 @@ impl std::ops::AddAssign for Usage {
     }
 }
 
+/// The scale a grade is on, as its prompt asked for it: 1-10 for the MT-bench family, 1-5
+/// for ELYZA-tasks-100's criteria. Recorded with every grade, and read by every consumer
+/// (tables, charts, labels, the regression gate) instead of a 1-10 assumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Scale {
+    /// The lowest grade.
+    pub min: u8,
+    /// The highest grade.
+    pub max: u8,
+}
+
+impl Scale {
+    /// 1-10, MT-bench's scale (and a grade's scale when its record states none).
+    pub const TEN: Scale = Scale { min: 1, max: 10 };
+    /// 1-5, ELYZA-tasks-100's criteria.
+    pub const FIVE: Scale = Scale { min: 1, max: 5 };
+
+    /// Whether a grade lies on the scale.
+    pub fn contains(self, x: f64) -> bool {
+        (f64::from(self.min)..=f64::from(self.max)).contains(&x)
+    }
+
+    /// Its whole points, lowest first.
+    pub fn points(self) -> std::ops::RangeInclusive<u8> {
+        self.min..=self.max
+    }
+
+    /// How far the top is from the bottom (9 on 1-10).
+    pub fn span(self) -> f64 {
+        f64::from(self.max) - f64::from(self.min)
+    }
+}
+
+impl Default for Scale {
+    fn default() -> Self {
+        Scale::TEN
+    }
+}
+
+impl fmt::Display for Scale {
+    /// `1-10`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.min, self.max)
+    }
+}
+
 /// What kind of evaluation a run makes or a report describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
-    /// 1-10 grading of each answer.
+    /// Grading of each answer, on its prompt's scale.
     Single,
-    /// 1-10 grading of each answer on several aspects in one call.
+    /// Grading of each answer on several aspects in one call.
     Rubric,
     /// Each model against one baseline model.
     PairwiseBaseline,

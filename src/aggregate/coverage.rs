@@ -50,6 +50,8 @@ pub struct Expectation {
     pub plan: Option<crate::records::GamePlan>,
     /// The official set and version the run's questions came from (`--bench`).
     pub bench: Option<String>,
+    /// The scale the run grades on (graded modes).
+    pub scale: Option<crate::types::Scale>,
 }
 
 /// Names (question ids and models) as small numbers, so a million games cost a few bytes each.
@@ -337,6 +339,7 @@ mod tests {
             model: model.into(),
             judge: JudgeName("j".into()),
             score,
+            stated_scale: None,
             turn,
             category: None,
             bench: None,

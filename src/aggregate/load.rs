@@ -171,6 +171,7 @@ fn expect(manifest: Manifest, expected: &mut BTreeMap<(String, &'static str), Ex
         exp.baseline = exp.baseline.take().or(e.baseline);
         exp.plan = exp.plan.or(e.games);
         exp.bench = exp.bench.take().or(e.bench);
+        exp.scale = exp.scale.or(e.scale);
         if exp.aspects.is_empty() {
             exp.aspects = e.aspects;
         }
@@ -248,22 +249,36 @@ pub fn build_reports(
 
 /// One report per judge of grades, rubric grades (records with aspects) apart from plain ones.
 fn graded_reports(loaded: &Loaded, mode: Option<Mode>, opts: &StatsOptions) -> Vec<Report> {
-    // Keyed by benchmark version too: grades of two versions of a set are reported apart.
-    let mut by_judge: BTreeMap<(bool, &str, Option<&str>), Vec<&SingleGrade>> = BTreeMap::new();
+    // Keyed by benchmark version and by scale too: grades of two versions of a set, or on
+    // two scales, are reported apart.
+    type Key<'a> = (bool, &'a str, Option<&'a str>, crate::types::Scale);
+    let mut by_judge: BTreeMap<Key, Vec<&SingleGrade>> = BTreeMap::new();
+    for r in &loaded.single {
+        let key = (
+            r.aspects.is_some(),
+            r.judge.model(),
+            r.bench.as_deref(),
+            r.scale(),
+        );
+        by_judge.entry(key).or_default().push(r);
+    }
     // A run that expected grades it has none of yet (interrupted early) still reports.
     for ((judge, kind), e) in &loaded.expected {
         if *kind != "pair" {
-            by_judge
-                .entry((*kind == "rubric", judge.as_str(), e.bench.as_deref()))
-                .or_default();
+            let (rubric, bench) = (*kind == "rubric", e.bench.as_deref());
+            let any = by_judge
+                .keys()
+                .any(|k| (k.0, k.1, k.2) == (rubric, judge.as_str(), bench));
+            if !any {
+                let scale = e.scale.unwrap_or_default();
+                by_judge
+                    .entry((rubric, judge.as_str(), bench, scale))
+                    .or_default();
+            }
         }
     }
-    for r in &loaded.single {
-        let key = (r.aspects.is_some(), r.judge.model(), r.bench.as_deref());
-        by_judge.entry(key).or_default().push(r);
-    }
     let mut out = Vec::new();
-    for ((rubric, judge, bench), rows) in by_judge {
+    for ((rubric, judge, bench, _), rows) in by_judge {
         let this = if rubric { Mode::Rubric } else { Mode::Single };
         if mode.is_some_and(|m| m != this) {
             continue;

@@ -90,6 +90,9 @@ pub struct Report {
     /// different versions are kept apart.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bench: Option<String>,
+    /// The scale of the grades (single, rubric): grades on two scales are reported apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<crate::types::Scale>,
     /// The baseline model (pairwise-baseline only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<String>,
@@ -129,6 +132,7 @@ impl Report {
     pub fn single(mode: Mode, judge: &str, r: SingleResult, exp: Option<&Expectation>) -> Self {
         let models = r.models.into_iter().map(ModelSummary::Single).collect();
         Report {
+            scale: Some(r.scale),
             length_bias: r.length,
             sampling: r.sampling,
             aspects: exp
@@ -174,6 +178,7 @@ impl Report {
             mode,
             judge: judge.to_string(),
             run: None,
+            scale: None,
             bench: exp.and_then(|e| e.bench.clone()),
             baseline,
             models,

@@ -1,4 +1,5 @@
-//! Single-mode summaries: mean 1-10 score per model, overall, per turn and per category.
+//! Single-mode summaries: mean grade per model, overall, per turn and per category, on the
+//! scale the grades were given on.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use super::length::pearson;
 use super::samples::{Sampling, single_sampling};
 use super::{LengthBias, StatsOptions, mean, ratio};
 use crate::records::{Current, SingleGrade};
+use crate::types::Scale;
 
 /// Mean score of one category.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -41,6 +43,8 @@ pub struct AspectScore {
 pub struct SingleSummary {
     /// The model.
     pub model: String,
+    /// The scale every mean here is on (`{"min": 1, "max": 5}`).
+    pub scale: Scale,
     /// Scored rows (every turn counts once).
     pub n: usize,
     /// Rows without a score (judge failures, unreadable verdicts).
@@ -78,6 +82,8 @@ pub struct SingleResult {
     pub sampling: Option<Sampling>,
     /// Per model: judgments expected, judged, failed and missing.
     pub coverage: Vec<ModelCoverage>,
+    /// The scale of the grades (one per report: grades on two scales are reported apart).
+    pub scale: Scale,
 }
 
 /// Summarises single-mode judgments per model, best first. The records that count are chosen
@@ -90,6 +96,13 @@ pub fn summarize_single(
 ) -> SingleResult {
     let current = Current::grades(rows);
     let rows = current.rows();
+    // Callers group grades by scale; one with none recorded (or a run expecting grades that
+    // it has none of yet) is on its expectation's scale, else 1-10.
+    let scale = rows
+        .first()
+        .map(|r| r.scale())
+        .or(expected.and_then(|e| e.scale))
+        .unwrap_or_default();
     let sampling = single_sampling(&rows, opts.max_listed);
     let coverage = single_coverage(&rows, expected);
     // In name order: the length-bias points are gathered model by model, and a hash map's
@@ -104,7 +117,7 @@ pub fn summarize_single(
         .into_iter()
         .map(|(model, rows)| SingleSummary {
             reasoning_chars: answers.reasoning_chars(model),
-            ..summary(model, &rows, opts, answers, &mut lengths)
+            ..summary(model, &rows, scale, opts, answers, &mut lengths)
         })
         .collect();
     out.sort_by(|a, b| {
@@ -125,6 +138,7 @@ pub fn summarize_single(
         length,
         sampling,
         coverage,
+        scale,
     }
 }
 
@@ -146,6 +160,7 @@ struct Grades {
 fn summary(
     model: &str,
     rows: &[&SingleGrade],
+    scale: Scale,
     opts: &StatsOptions,
     answers: &AnswerIndex,
     lengths: &mut Vec<(f64, f64)>,
@@ -160,7 +175,10 @@ fn summary(
             g.off_language += usize::from(off);
         }
         let score = match r.valid_score() {
-            Some(_) if opts.non_japanese_as_failure && off == Some(true) => Some(1.0),
+            // The lowest grade of the scale.
+            Some(_) if opts.non_japanese_as_failure && off == Some(true) => {
+                Some(f64::from(scale.min))
+            }
             other => other,
         };
         let category = r.category.as_deref().or_else(|| answers.category(qid));
@@ -200,6 +218,7 @@ fn summary(
     };
     SingleSummary {
         model: model.to_string(),
+        scale,
         n: g.all.len(),
         errors: g.errors,
         score: mean(&g.all),

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::client::{Account, ChatRequest, Client, Message, Stage};
 use crate::records::{AnswerRecord, PairJudgment, Question, SingleJudgment, input_digest};
-use crate::types::{JudgeId, Usage, Winner};
+use crate::types::{JudgeId, Scale, Usage, Winner};
 use crate::util::unix_now;
 use verdict::{Choice, VerdictError, parse_choice, parse_rating};
 
@@ -78,8 +78,9 @@ impl Judge {
             Some(p) => p.format.reask_hint(&p.format_text),
             None => "[[評価]]（1から10の整数。例: [[5]]）".to_string(),
         };
+        let scale = upstream.map_or(Scale::TEN, |p| p.scale);
         let asked = self.ask(kind, &vars, sample, &parse, &format).await;
-        self.graded_record(q, answer, turn, sample, kind, asked)
+        self.graded_record(q, answer, turn, sample, kind, scale, asked)
     }
 
     /// Grades the first turn of an answer 1-5 by the question's own criteria
@@ -93,14 +94,17 @@ impl Judge {
     ) -> SingleJudgment {
         let kind = PromptKind::Criteria;
         let vars = criteria_vars(q, answer, criteria);
+        let scale = Scale::FIVE;
         let parse = |t: &str| match parse_rating(t) {
-            Ok(s) if (1.0..=5.0).contains(&s) => Ok((s, None)),
-            Ok(s) => Err(VerdictError::OutOfRange(format!("{s} (the scale is 1-5)"))),
+            Ok(s) if scale.contains(s) => Ok((s, None)),
+            Ok(s) => Err(VerdictError::OutOfRange(format!(
+                "{s} (the scale is {scale})"
+            ))),
             Err(e) => Err(e),
         };
         let format = "[[評価]]（1から5の整数。例: [[3]]）";
         let asked = self.ask(kind, &vars, sample, &parse, format).await;
-        self.graded_record(q, answer, 1, sample, kind, asked)
+        self.graded_record(q, answer, 1, sample, kind, scale, asked)
     }
 
     /// Grades one answer on every rubric aspect in one call; `score` is their weighted mean.
@@ -130,10 +134,11 @@ impl Judge {
             })
         };
         let asked = self.ask(kind, &vars, sample, &parse, &format).await;
-        self.graded_record(q, answer, turn, sample, kind, asked)
+        self.graded_record(q, answer, turn, sample, kind, Scale::TEN, asked)
     }
 
-    /// The judgment record of a single or rubric grade.
+    /// The judgment record of a single or rubric grade, on `scale`.
+    #[allow(clippy::too_many_arguments)]
     fn graded_record(
         &self,
         q: &Question,
@@ -141,6 +146,7 @@ impl Judge {
         turn: usize,
         sample: Option<u32>,
         kind: PromptKind,
+        scale: Scale,
         asked: Asked<(f64, Option<BTreeMap<String, f64>>)>,
     ) -> SingleJudgment {
         let (score, aspects, error) = match asked.verdict {
@@ -154,6 +160,7 @@ impl Judge {
             user_prompt: asked.prompt,
             judgment: asked.judgment,
             score,
+            scale: Some(scale),
             turn: turn as u32,
             tstamp: unix_now(),
             category: Some(q.category.clone()),
@@ -356,8 +363,15 @@ impl Judge {
         // Upstream prompts are used as published: no schema beside them.
         let upstream = self.set.as_ref().is_some_and(|s| s.prompt(kind).is_some());
         let structured = self.client.config().structured_verdicts && !upstream;
-        let schema_for =
-            |round: u32| structured.then(|| verdict::schema(kind.asks(), &names, round == 0));
+        // Without upstream prompts, only per-item criteria grade on another scale than 1-10.
+        let scale = if kind == PromptKind::Criteria {
+            Scale::FIVE
+        } else {
+            Scale::TEN
+        };
+        let schema_for = |round: u32| {
+            structured.then(|| verdict::schema(kind.asks(), &names, round == 0, scale))
+        };
         let mut usage = Usage::default();
         let mut judgment = String::new();
         let mut reasks = Vec::new();

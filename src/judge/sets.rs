@@ -12,8 +12,9 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::prompts::{PromptError, PromptKind};
-use super::verdict::{Choice, VerdictError, normalize, parse_choice, parse_rating};
+use super::verdict::{Choice, VerdictError, normalize, parse_choice, parse_rating_on};
 use crate::client::Message;
+use crate::types::Scale;
 
 static TWO_RATINGS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     regex::Regex::new(r"\[\[\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*\]\]").expect("valid regex")
@@ -64,6 +65,10 @@ struct Line {
     output_format: String,
     #[serde(default)]
     category: String,
+    /// The scale a grading prompt asks for, `{"min": 0, "max": 10}` (a shinpan addition;
+    /// absent: 1-10, as FastChat's prompts ask).
+    #[serde(default)]
+    scale: Option<Scale>,
 }
 
 /// One upstream prompt.
@@ -77,6 +82,8 @@ pub struct SetPrompt {
     pub format: OutputFormat,
     /// The `output_format` as written (a re-ask names it).
     pub format_text: String,
+    /// The scale its grades are on (grading prompts).
+    pub scale: Scale,
 }
 
 /// A named set of upstream judge prompts.
@@ -213,6 +220,19 @@ impl PromptSet {
                     ),
                 ));
             }
+            let scale = match l.scale {
+                Some(s) if pairwise => {
+                    return Err(err(
+                        n + 1,
+                        format!("{}: a pairwise prompt states a scale ({s})", l.name),
+                    ));
+                }
+                Some(s) if s.min >= s.max => {
+                    return Err(err(n + 1, format!("{}: scale {s} is empty", l.name)));
+                }
+                Some(s) => s,
+                None => Scale::TEN,
+            };
             // The first prompt for a judgment wins (upstream lists its defaults first).
             by_kind.entry(kind).or_insert(SetPrompt {
                 name: l.name,
@@ -220,15 +240,39 @@ impl PromptSet {
                 template: l.prompt_template,
                 format,
                 format_text: l.output_format,
+                scale,
             });
         }
         if by_kind.is_empty() {
             return Err(err(0, "holds no judge prompt".into()));
         }
+        // A run's grades share one scale, so the grading prompts of a set must agree.
+        let mut scales = by_kind
+            .iter()
+            .filter(|(k, _)| !k.is_pairwise())
+            .map(|(_, p)| (p.scale, p.name.as_str()));
+        if let Some((first, name)) = scales.next()
+            && let Some((other, other_name)) = scales.find(|(s, _)| *s != first)
+        {
+            return Err(err(
+                0,
+                format!(
+                    "{name} grades {first} and {other_name} {other}: a set grades on one scale"
+                ),
+            ));
+        }
         Ok(PromptSet {
             name: name.to_string(),
             by_kind,
         })
+    }
+
+    /// The scale its grading prompts ask for (1-10 unless they state one).
+    pub fn scale(&self) -> Scale {
+        self.by_kind
+            .iter()
+            .find(|(k, _)| !k.is_pairwise())
+            .map_or(Scale::TEN, |(_, p)| p.scale)
     }
 
     /// The prompt for a judgment, if the set has one.
@@ -280,9 +324,9 @@ impl PromptSet {
 }
 
 impl SetPrompt {
-    /// Reads a 1-10 rating as the prompt asks for it.
+    /// Reads a rating on the prompt's scale.
     pub fn rating(&self, text: &str) -> Result<f64, VerdictError> {
-        parse_rating(text)
+        parse_rating_on(text, self.scale)
     }
 
     /// Reads a pairwise verdict as the prompt asks for it.
@@ -344,6 +388,7 @@ mod tests {
             template: String::new(),
             format,
             format_text: String::new(),
+            scale: Scale::TEN,
         };
         assert_eq!(
             p(OutputFormat::LastDigit).choice("理由…\n2").unwrap(),

@@ -77,12 +77,17 @@ pub fn recognise(prompt: &str) -> Option<Asks> {
 /// with `json_schema`). With `explain`, the judge's explanation comes first, so it still
 /// reasons before deciding; without (when asked again, where the prompt asks for the verdict
 /// alone), only the verdict, which constrained decoding then cannot fail to give.
-/// `aspects` names the rubric's aspects.
-pub fn schema(asks: Asks, aspects: &[String], explain: bool) -> serde_json::Value {
+/// `aspects` names the rubric's aspects; `scale` is the one a rating is asked on.
+pub fn schema(
+    asks: Asks,
+    aspects: &[String],
+    explain: bool,
+    scale: crate::types::Scale,
+) -> serde_json::Value {
     use serde_json::json;
     let verdict = match asks {
         Asks::Rating => {
-            json!({"rating": {"type": "integer", "enum": (1..=10).collect::<Vec<u32>>()}})
+            json!({"rating": {"type": "integer", "enum": scale.points().collect::<Vec<u8>>()}})
         }
         Asks::Choice => json!({"verdict": {"type": "string", "enum": ["A", "B", "C"]}}),
         Asks::Aspects => serde_json::Value::Object(
@@ -143,9 +148,14 @@ pub fn normalize(text: &str) -> String {
 
 /// Reads a 1-10 rating: the `rating` of a JSON reply, else the last `[[n]]` tag.
 pub fn parse_rating(text: &str) -> Result<f64, VerdictError> {
+    parse_rating_on(text, crate::types::Scale::TEN)
+}
+
+/// Reads a rating on `scale`: the `rating` of a JSON reply, else the last `[[n]]` tag.
+pub fn parse_rating_on(text: &str, scale: crate::types::Scale) -> Result<f64, VerdictError> {
     if let Some(v) = json_field(text, "rating") {
         return match v.as_f64() {
-            Some(x) if (1.0..=10.0).contains(&x) => Ok(x),
+            Some(x) if scale.contains(x) => Ok(x),
             _ => Err(VerdictError::OutOfRange(v.to_string())),
         };
     }
@@ -156,7 +166,7 @@ pub fn parse_rating(text: &str) -> Result<f64, VerdictError> {
         .ok_or(VerdictError::NoTag("[[8]]"))?;
     let raw = &last[1];
     match raw.parse::<f64>() {
-        Ok(v) if (1.0..=10.0).contains(&v) => Ok(v),
+        Ok(v) if scale.contains(v) => Ok(v),
         _ => Err(VerdictError::OutOfRange(raw.to_string())),
     }
 }
@@ -301,11 +311,21 @@ mod tests {
         );
         // Not JSON: the tag parser reads it.
         assert_eq!(parse_rating("説明 [[4]]"), Ok(4.0));
-        let s = schema(Asks::Choice, &[], true);
+        let s = schema(Asks::Choice, &[], true, crate::types::Scale::TEN);
         assert_eq!(s["required"], serde_json::json!(["explanation", "verdict"]));
-        let s = schema(Asks::Rating, &[], false);
+        let s = schema(Asks::Rating, &[], false, crate::types::Scale::TEN);
         assert_eq!(s["required"], serde_json::json!(["rating"]));
-        let s = schema(Asks::Aspects, &["正確性".to_string()], true);
+        let s = schema(Asks::Rating, &[], false, crate::types::Scale::FIVE);
+        assert_eq!(
+            s["properties"]["rating"]["enum"],
+            serde_json::json!([1, 2, 3, 4, 5])
+        );
+        let s = schema(
+            Asks::Aspects,
+            &["正確性".to_string()],
+            true,
+            crate::types::Scale::TEN,
+        );
         assert_eq!(s["properties"]["正確性"]["enum"][9], 10);
     }
 

@@ -12,8 +12,9 @@ use serde::Serialize;
 use crate::error::UsageError;
 use crate::records::{HistoryLine, SeriesKey};
 
-/// How far a figure may drop before the gate fails: in score points (single, rubric; 1-10)
-/// and in adjusted win rate (pairwise; 0-1).
+/// How far a figure may drop before the gate fails: in points of a 1-10 grade (single,
+/// rubric) and in adjusted win rate (pairwise; 0-1). A grade on another scale is held to the
+/// same share of its range: 0.3 on 1-10 is 0.3 × 4/9 = 0.133 on 1-5.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Threshold {
     /// Largest tolerated drop of a mean score.
@@ -54,10 +55,12 @@ impl Threshold {
         Ok(t)
     }
 
-    /// The threshold of a metric.
-    pub fn of(&self, metric: &str) -> f64 {
+    /// The threshold of a metric, on the scale its grades are on (`None`: 1-10, or a win
+    /// rate).
+    pub fn of(&self, metric: &str, scale: Option<crate::types::Scale>) -> f64 {
         if metric == "score" {
-            self.score
+            let ten = crate::types::Scale::TEN.span();
+            self.score * scale.map_or(1.0, |s| s.span() / ten)
         } else {
             self.win_rate
         }
@@ -102,7 +105,10 @@ pub struct Change {
     pub change_ci: Option<[f64; 2]>,
     /// Whether the gate watches the model.
     pub watched: bool,
-    /// The drop the gate tolerates (`null`: no gate).
+    /// The scale of a mean grade (absent: a win rate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<crate::types::Scale>,
+    /// The drop the gate tolerates, on the figure's own scale (`null`: no gate).
     pub threshold: Option<f64>,
     /// What the change amounts to.
     pub status: Status,
@@ -132,6 +138,7 @@ pub fn changes(
         let Some(now) = c.value else { continue };
         let prev = history.iter().rev().find(|h| {
             h.key == c.key
+                && h.scale.unwrap_or_default() == c.scale.unwrap_or_default()
                 && h.questions_digest == c.questions_digest
                 && h.run != c.run
                 && !h.partial
@@ -142,7 +149,7 @@ pub fn changes(
         let change = now - before;
         let change_ci = change_interval(change, p.ci, c.ci);
         let watched = watch.is_none_or(|w| w.iter().any(|m| m == &c.key.model));
-        let limit = threshold.map(|t| t.of(&c.key.metric));
+        let limit = threshold.map(|t| t.of(&c.key.metric, c.scale));
         let status = match change_ci {
             None => Status::NoInterval,
             Some([_, hi]) if hi < 0.0 => {
@@ -165,6 +172,7 @@ pub fn changes(
             change,
             change_ci,
             watched,
+            scale: c.scale,
             threshold: limit.filter(|l| l.is_finite()),
             status,
         });
@@ -191,6 +199,7 @@ mod tests {
             },
             value: Some(value),
             ci: Some(ci),
+            scale: None,
             n: 160,
             errors: 0,
             partial: false,

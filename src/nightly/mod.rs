@@ -45,6 +45,10 @@ pub fn lines(ctx: &RunContext, r: &Report, run_tokens: u64) -> anyhow::Result<Ve
     let judge_tokens = judge_tokens(&dir, r)?;
     let mut out = Vec::new();
     for m in &r.models {
+        let scale = match m {
+            ModelSummary::Single(s) => Some(s.scale),
+            ModelSummary::Pair(_) => None,
+        };
         let (model, metric, value, ci, n, errors, figures) = match m {
             ModelSummary::Single(s) => (
                 &s.model,
@@ -101,6 +105,7 @@ pub fn lines(ctx: &RunContext, r: &Report, run_tokens: u64) -> anyhow::Result<Ve
             },
             value,
             ci,
+            scale,
             n,
             errors: failed.unwrap_or(errors).max(errors),
             partial: r.partial,

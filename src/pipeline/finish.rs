@@ -137,6 +137,7 @@ fn current_report(
         aspects: opts.aspects.iter().map(|(a, _)| a.clone()).collect(),
         plan: opts.plan,
         bench: opts.bench.clone(),
+        scale: setup.scale,
         spend: {
             // What earlier invocations of this evaluation spent, and this one.
             let mut spend = Manifest::read(&setup.dir.manifest())?

@@ -40,6 +40,8 @@ pub(super) struct Setup {
     pub(super) halt: Arc<Halt>,
     /// The question set (see [`crate::records::Evaluation::set`]).
     pub(super) set: String,
+    /// The scale the run grades on (graded modes).
+    pub(super) scale: Option<crate::types::Scale>,
     /// The output directory's lock, held until the run ends (none for an estimate).
     pub(super) _lock: Option<File>,
 }
@@ -128,6 +130,7 @@ pub(super) fn prepare_for(
     let dir = RunDir::new(&opts.out);
     check_shard(&dir, opts)?;
     check_set(&dir, &qset, &questions)?;
+    let scale = grading_scale(opts, &questions, judge.set.as_deref())?;
     let lock = match purpose {
         Purpose::Run => {
             let lock = lock_out_dir(&dir)?;
@@ -147,6 +150,7 @@ pub(super) fn prepare_for(
         cache,
         halt,
         set: qset,
+        scale,
         _lock: lock,
     })
 }
@@ -228,6 +232,7 @@ pub(super) fn evaluation(opts: &RunOptions, setup: &Setup, state: RunState) -> E
     let questions = &setup.questions;
     Evaluation {
         set: Some(setup.set.clone()),
+        scale: setup.scale,
         spend: Vec::new(),
         judgments: judgments_entry(opts),
         mode: opts.mode,
@@ -410,6 +415,47 @@ fn question_set(opts: &RunOptions, all: &[Question]) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     format!("{name} sha256:{hex}")
+}
+
+/// The scale a graded run grades on: 1-5 when its questions bring their own criteria
+/// (ELYZA-tasks-100), else 1-10. A run's grades share one scale, so a question file that
+/// mixes the two (or a question with criteria and a second turn, which has none) is refused.
+fn grading_scale(
+    opts: &RunOptions,
+    questions: &[Question],
+    set: Option<&crate::judge::PromptSet>,
+) -> Result<Option<crate::types::Scale>, UsageError> {
+    use crate::types::Scale;
+    if !opts.mode.is_graded() {
+        return Ok(None);
+    }
+    if opts.mode == crate::types::Mode::Rubric {
+        return Ok(Some(Scale::TEN));
+    }
+    let asked = set.map_or(Scale::TEN, |s| s.scale());
+    if questions.iter().all(|q| q.criteria.is_none()) {
+        return Ok(Some(asked));
+    }
+    if asked != Scale::TEN {
+        return Err(UsageError(format!(
+            "--prompt-set grades {asked} and {} has questions with their own criteria (graded 1-5): a run grades on one scale",
+            opts.questions.display()
+        )));
+    }
+    let file = opts.questions.display();
+    if let Some(q) = questions.iter().find(|q| q.criteria.is_none()) {
+        return Err(UsageError(format!(
+            "{file}: question {} has no grading criteria, and others have theirs (graded 1-5): a run grades on one scale, so give them separate question files",
+            q.question_id
+        )));
+    }
+    if let Some(q) = questions.iter().find(|q| q.turns.len() > 1) {
+        return Err(UsageError(format!(
+            "{file}: question {} has grading criteria (graded 1-5) and a second turn, which its criteria do not cover",
+            q.question_id
+        )));
+    }
+    Ok(Some(Scale::FIVE))
 }
 
 /// A directory holds one question set: two sets numbering their questions alike

@@ -351,6 +351,7 @@ mod tests {
             model: "m".into(),
             judge: crate::records::JudgeName("j".into()),
             score,
+            stated_scale: None,
             turn: 1,
             category: None,
             bench: None,

@@ -46,6 +46,9 @@ pub struct HistoryLine {
     pub value: Option<f64>,
     /// Its 95% bootstrap interval.
     pub ci: Option<[f64; 2]>,
+    /// The scale of a mean grade (absent: a win rate, or 1-10 for lines written before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<crate::types::Scale>,
     /// Items (graded turns, or games) behind the value.
     pub n: usize,
     /// The model's items without a verdict (failed or missing).

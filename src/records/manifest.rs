@@ -67,6 +67,10 @@ pub struct Evaluation {
     /// set: its items are known by question id alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set: Option<String>,
+    /// The scale the run grades on (graded modes): 1-5 for questions with their own
+    /// criteria, else 1-10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<crate::types::Scale>,
     /// Which games a sampled pairwise mode played (`pairwise-n`, `pairwise-adaptive`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub games: Option<super::GamePlan>,

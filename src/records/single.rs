@@ -1,5 +1,6 @@
-//! Single-mode (and rubric) judgments, FastChat's `<judge>_single.jsonl`: one 1-10 grade of
-//! one model's answer to one turn. [`SingleJudgment`] is the whole record, as written;
+//! Single-mode (and rubric) judgments, FastChat's `<judge>_single.jsonl`: one grade of one
+//! model's answer to one turn, on the scale its prompt asked for (`scale`; 1-10 when a record
+//! states none, as FastChat's do). [`SingleJudgment`] is the whole record, as written;
 //! [`SingleGrade`] reads only what aggregation counts (prompts and replies are skipped while
 //! parsing), so a report over a million grades holds only what it needs.
 
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::current::{Graded, ItemKey, Judgment};
 use super::digest::{InputDigest, lenient_digest};
 use super::{JudgeName, Name, Samples};
-use crate::types::{JudgeId, QuestionId, Usage};
+use crate::types::{JudgeId, QuestionId, Scale, Usage};
 
 fn default_turn() -> u32 {
     1
@@ -24,7 +25,7 @@ fn valid_score(score: Option<f64>, failed: bool) -> Option<f64> {
     }
 }
 
-/// A 1-10 grade of one model's answer to one turn, as written to the judgment files.
+/// A grade of one model's answer to one turn, as written to the judgment files.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SingleJudgment {
     /// The question graded, spelt as the question file spells it.
@@ -43,6 +44,9 @@ pub struct SingleJudgment {
     /// The rating; `null` (or FastChat's `-1`) when no verdict could be read.
     #[serde(default)]
     pub score: Option<f64>,
+    /// The scale the prompt asked for (shinpan extension; absent: 1-10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<Scale>,
     /// The turn graded (1-based).
     #[serde(default = "default_turn")]
     pub turn: u32,
@@ -104,6 +108,9 @@ pub struct SingleGrade {
     /// The rating; `null` or `-1` when there is none.
     #[serde(default)]
     pub score: Option<f64>,
+    /// The scale it is on, when recorded (see [`SingleGrade::scale`]).
+    #[serde(default, rename = "scale")]
+    pub stated_scale: Option<Scale>,
     /// The turn (1-based).
     #[serde(default = "default_turn")]
     pub turn: u32,
@@ -135,6 +142,11 @@ impl SingleGrade {
     pub fn valid_score(&self) -> Option<f64> {
         valid_score(self.score, self.failed)
     }
+
+    /// The scale it is on: as recorded, else 1-10 (FastChat's records state none).
+    pub fn scale(&self) -> Scale {
+        self.stated_scale.unwrap_or_default()
+    }
 }
 
 impl From<&SingleJudgment> for SingleGrade {
@@ -144,6 +156,7 @@ impl From<&SingleJudgment> for SingleGrade {
             model: j.model.clone(),
             judge: JudgeName(Name::intern(j.judge.model())),
             score: j.score,
+            stated_scale: j.scale,
             turn: j.turn,
             category: j.category.as_deref().map(Name::intern),
             bench: j.bench.as_deref().map(Name::intern),

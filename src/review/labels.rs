@@ -11,7 +11,7 @@ use crate::aggregate::agreement::HumanVote;
 use crate::error::UsageError;
 use crate::records::{JudgeName, SingleGrade};
 use crate::store::read_jsonl;
-use crate::types::QuestionId;
+use crate::types::{QuestionId, Scale};
 
 /// The labels of a reviewed export.
 #[derive(Debug, Default)]
@@ -34,6 +34,8 @@ struct Row {
     model_2: Option<String>,
     label: Option<serde_json::Value>,
     comment: Option<String>,
+    /// The grade's scale, as exported (absent: 1-10).
+    scale: Option<Scale>,
 }
 
 impl Row {
@@ -180,16 +182,23 @@ pub fn read_labels(path: &Path) -> Result<Labels, UsageError> {
             let Some(model) = r.model else {
                 return Err(at("a graded item without a model".into()));
             };
+            let scale = r.scale.unwrap_or_default();
             let grade: f64 = label
                 .parse()
                 .ok()
-                .filter(|g: &f64| (1.0..=10.0).contains(g))
-                .ok_or_else(|| at("expected a grade from 1 to 10".into()))?;
+                .filter(|g: &f64| scale.contains(*g))
+                .ok_or_else(|| {
+                    at(format!(
+                        "expected a grade from {} to {}",
+                        scale.min, scale.max
+                    ))
+                })?;
             out.grades.push(SingleGrade {
                 question_id: r.question_id,
                 model,
                 judge: JudgeName("human".into()),
                 score: Some(grade),
+                stated_scale: Some(scale),
                 turn: r.turn,
                 category: None,
                 bench: None,
@@ -227,6 +236,7 @@ fn rows(path: &Path) -> Result<Vec<Row>, String> {
             model_2: r.model_2,
             label: r.label,
             comment: r.comment,
+            scale: r.scale,
         })
         .collect())
 }
@@ -266,6 +276,13 @@ fn csv_rows(path: &Path) -> Result<Vec<Row>, String> {
             model_2: get("model_2"),
             label: get("label").map(serde_json::Value::String),
             comment: get("comment"),
+            scale: get("scale").and_then(|s| {
+                let (a, b) = s.split_once('-')?;
+                Some(Scale {
+                    min: a.trim().parse().ok()?,
+                    max: b.trim().parse().ok()?,
+                })
+            }),
         });
     }
     Ok(out)

@@ -63,6 +63,9 @@ pub struct ReviewRecord {
     /// The grade (`null` without a verdict).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
+    /// The scale of the grade and of its label (grades only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<crate::types::Scale>,
     /// Grades per aspect (rubric).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspects: Option<BTreeMap<String, f64>>,
@@ -101,8 +104,8 @@ pub struct ReviewRecord {
     /// Why there is no verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The human label: a 1-10 grade (single, rubric), or `model_1`, `model_2`, `tie` or a
-    /// model's name (pairwise). Empty until a reviewer fills it in.
+    /// The human label: a grade on `scale` (single, rubric), or `model_1`, `model_2`, `tie`
+    /// or a model's name (pairwise). Empty until a reviewer fills it in.
     #[serde(default)]
     pub label: Option<serde_json::Value>,
     /// The reviewer's comment.
@@ -265,6 +268,7 @@ impl Context {
             model: None,
             answer: None,
             score: None,
+            scale: None,
             aspects: None,
             judgment: None,
             model_1: None,
@@ -304,6 +308,7 @@ impl Context {
             model: Some(r.model.clone()),
             answer: self.answer(&r.model, &r.question_id),
             score: r.valid_score(),
+            scale: Some(r.scale.unwrap_or_default()),
             aspects: r.aspects.clone(),
             judgment: Some(judgment),
             consistent: grades.windows(2).all(|w| w[0] == w[1]) && grades.len() == r.samples.len(),

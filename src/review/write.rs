@@ -56,6 +56,7 @@ pub(super) const COLUMNS: &[&str] = &[
     "model",
     "answer",
     "score",
+    "scale",
     "aspects",
     "judgment",
     "model_1",
@@ -111,6 +112,7 @@ fn csv(records: &[ReviewRecord]) -> anyhow::Result<Vec<u8>> {
             r.model.clone().unwrap_or_default(),
             turns(&r.answer),
             r.score.map(|s| s.to_string()).unwrap_or_default(),
+            r.scale.map(|s| s.to_string()).unwrap_or_default(),
             r.aspects
                 .as_ref()
                 .map(|a| serde_json::to_string(a).unwrap_or_default())

@@ -11,6 +11,7 @@ mod data;
 mod fake;
 mod fastchat;
 mod games;
+mod grading_scale;
 mod html;
 mod integrity;
 mod llama;

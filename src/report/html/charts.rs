@@ -226,14 +226,20 @@ pub fn legend(models: &[String]) -> String {
     out
 }
 
-/// Score histograms, one row per model: how many grades fell on each point of 1-10.
-pub fn histograms(title: &str, rows: &[(String, [usize; 10])]) -> String {
+/// Score histograms, one row per model: how many grades fell on each point of the scale.
+pub fn histograms(
+    title: &str,
+    scale: crate::types::Scale,
+    rows: &[(String, Vec<usize>)],
+) -> String {
     const H: f64 = 34.0;
-    const COL: f64 = 42.0;
+    let points = scale.points().count();
+    // The same width whatever the scale: 10 columns of 42 for 1-10, 5 of 84 for 1-5.
+    let col = 420.0 / points as f64;
     let total_h = rows.len() as f64 * (H + 8.0);
     let mut out = svg_open(title, total_h + AXIS);
-    for g in 1..=10 {
-        let x = LABEL + (g - 1) as f64 * COL + COL / 2.0;
+    for (k, g) in scale.points().enumerate() {
+        let x = LABEL + k as f64 * col + col / 2.0;
         let _ = write!(
             out,
             r##"<text x="{x:.1}" y="{:.1}" class="tick">{g}</text>"##,
@@ -251,10 +257,10 @@ pub fn histograms(title: &str, rows: &[(String, [usize; 10])]) -> String {
             y0 + H * 0.7,
             esc(model),
             y0 + H,
-            LABEL + 10.0 * COL,
+            LABEL + points as f64 * col,
             y0 + H
         );
-        for (g, &c) in counts.iter().enumerate() {
+        for ((k, &c), g) in counts.iter().enumerate().zip(scale.points()) {
             let bh = H * c as f64 / max as f64;
             let share = if n > 0 {
                 100.0 * c as f64 / n as f64
@@ -264,19 +270,19 @@ pub fn histograms(title: &str, rows: &[(String, [usize; 10])]) -> String {
             let _ = write!(
                 out,
                 r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}" fill="{}"><title>{}: {} × {} ({share:.0}%)</title></rect>"##,
-                LABEL + g as f64 * COL + 4.0,
+                LABEL + k as f64 * col + 4.0,
                 y0 + H - bh,
-                COL - 8.0,
+                col - 8.0,
                 colour(i),
                 esc(model),
-                g + 1,
+                g,
                 c
             );
         }
         let _ = write!(
             out,
             r##"<text x="{:.1}" y="{:.1}" class="value">n = {n}</text>"##,
-            LABEL + 10.0 * COL + 8.0,
+            LABEL + points as f64 * col + 8.0,
             y0 + H * 0.7
         );
     }

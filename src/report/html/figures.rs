@@ -103,6 +103,15 @@ pub(super) fn cards(r: &Report) -> String {
     out
 }
 
+/// The axis grades are drawn on: from 0 to the top of their scale.
+fn grade_axis(scale: crate::types::Scale) -> Scale {
+    Scale {
+        lo: 0.0,
+        hi: f64::from(scale.max),
+        reference: None,
+    }
+}
+
 pub(super) fn leaderboard(r: &Report) -> String {
     let mut out = String::new();
     let s = singles(r);
@@ -116,18 +125,13 @@ pub(super) fn leaderboard(r: &Report) -> String {
                 text: format!("{} {}", num(m.score, 2), ci(m.score_ci, 2)),
             })
             .collect();
+        let scale = r.scale.unwrap_or_default();
         figure(
             "Leaderboard: mean score",
-            "Mean grade (1-10) over every judged turn, with its 95% bootstrap interval.",
-            &charts::bars(
-                "Mean score",
-                &bars,
-                Scale {
-                    lo: 0.0,
-                    hi: 10.0,
-                    reference: None,
-                },
+            &format!(
+                "Mean grade (on the {scale} scale) over every judged turn, with its 95% bootstrap interval."
             ),
+            &charts::bars("Mean score", &bars, grade_axis(scale)),
             &mut out,
         );
     }
@@ -228,11 +232,7 @@ pub(super) fn categories(r: &Report, items: &[&ReviewRecord]) -> String {
         })
         .collect();
     let models: Vec<&str> = names.iter().map(String::as_str).collect();
-    let grades = Scale {
-        lo: 0.0,
-        hi: 10.0,
-        reference: None,
-    };
+    let grades = grade_axis(r.scale.unwrap_or_default());
     let s = singles(r);
     let single = |m: &str| s.iter().find(|x| x.model == m).copied();
     let cats: BTreeSet<String> = s

@@ -335,13 +335,18 @@ pub fn category_win_rates(
     acc
 }
 
-/// Grades per model on each point of 1-10.
-pub fn score_histograms(items: &[&ReviewRecord]) -> BTreeMap<String, [usize; 10]> {
-    let mut out: BTreeMap<String, [usize; 10]> = BTreeMap::new();
+/// Grades per model on each point of `scale` (a grade between two points on the nearer).
+pub fn score_histograms(
+    items: &[&ReviewRecord],
+    scale: crate::types::Scale,
+) -> BTreeMap<String, Vec<usize>> {
+    let points = scale.points().count();
+    let mut out: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for r in items {
         if let (Some(m), Some(s)) = (&r.model, r.score) {
-            let i = (s.round() as i64).clamp(1, 10) as usize - 1;
-            out.entry(m.clone()).or_insert([0; 10])[i] += 1;
+            let i = (s.round() as i64).clamp(i64::from(scale.min), i64::from(scale.max))
+                - i64::from(scale.min);
+            out.entry(m.clone()).or_insert_with(|| vec![0; points])[i as usize] += 1;
         }
     }
     out

@@ -113,7 +113,7 @@ fn belongs(it: &ReviewRecord, r: &Report) -> bool {
         Mode::Rubric => "rubric",
         Mode::PairwiseBaseline | Mode::PairwiseAll => "pairwise",
     };
-    it.mode == mode && it.judge == r.judge && it.run == r.run
+    it.mode == mode && it.judge == r.judge && it.run == r.run && it.scale == r.scale
 }
 
 fn heading(r: &Report) -> String {
@@ -144,16 +144,19 @@ fn report_section(id: &str, r: &Report, items: &[&ReviewRecord], out: &mut Strin
     out.push_str(&cards(r));
     out.push_str(&leaderboard(r));
     out.push_str(&categories(r, items));
-    let hist = items::score_histograms(items);
+    let scale = r.scale.unwrap_or_default();
+    let hist = items::score_histograms(items, scale);
     if !hist.is_empty() {
-        let order: Vec<(String, [usize; 10])> = singles(r)
+        let order: Vec<(String, Vec<usize>)> = singles(r)
             .iter()
-            .filter_map(|s| hist.get(&s.model).map(|h| (s.model.clone(), *h)))
+            .filter_map(|s| hist.get(&s.model).map(|h| (s.model.clone(), h.clone())))
             .collect();
         figure(
             "Score distribution",
-            "How many grades (every turn counts once) fell on each point of the 1-10 scale.",
-            &charts::histograms("Score distribution", &order),
+            &format!(
+                "How many grades (every turn counts once) fell on each point of the {scale} scale."
+            ),
+            &charts::histograms("Score distribution", scale, &order),
             out,
         );
     }

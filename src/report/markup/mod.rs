@@ -64,9 +64,12 @@ const LISTED: usize = 20;
 
 /// The tables that present one report.
 pub fn tables(r: &Report) -> Vec<Table> {
-    let title = match (&r.mode, &r.baseline) {
-        (Mode::PairwiseBaseline, Some(b)) => {
+    let title = match (&r.mode, &r.baseline, r.scale) {
+        (Mode::PairwiseBaseline, Some(b), _) => {
             format!("{} (judge: {}, baseline: {b})", r.mode.as_str(), r.judge)
+        }
+        (_, _, Some(scale)) => {
+            format!("{} (judge: {}, scale {scale})", r.mode.as_str(), r.judge)
         }
         _ => format!("{} (judge: {})", r.mode.as_str(), r.judge),
     };

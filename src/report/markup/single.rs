@@ -45,14 +45,17 @@ pub(super) fn single_tables(
             row
         })
         .collect();
+    let scale = singles.first().map(|s| s.scale).unwrap_or_default();
     out.push(table(
         title.to_string(),
         headers,
         rows,
-        "Score: mean 1-10 grade over every graded turn; 95% CI: bootstrap interval of that mean; \
-         n: graded rows; errors: judgments without a readable verdict, left out of every mean; \
-         chars: mean answer length in characters; non-ja: share of answers to Japanese \
-         questions that are not in Japanese (by script).",
+        &format!(
+            "Score: mean grade on the {scale} scale over every graded turn; 95% CI: bootstrap \
+             interval of that mean; n: graded rows; errors: judgments without a readable \
+             verdict, left out of every mean; chars: mean answer length in characters; non-ja: \
+             share of answers to Japanese questions that are not in Japanese (by script)."
+        ),
     ));
     // The configured order, then any other aspect found, by name.
     let mut found: Vec<&String> = singles.iter().flat_map(|s| s.aspects.keys()).collect();
