@@ -617,6 +617,11 @@ pub struct SimulateArgs {
     /// `my-model=/ckpt/7`; models not named are listed without (as a hosted API lists them).
     #[arg(long, value_delimiter = ',', value_name = "MODEL=ROOT")]
     pub serves: Vec<String>,
+    /// How named judge models play, e.g. `harsh=-2,lenient=2,biased=0:0.6`: points added
+    /// to every grade (read on 1-10), and optionally the share of pairwise verdicts that
+    /// pick the first answer (else `--position-bias`).
+    #[arg(long, value_delimiter = ',', value_name = "JUDGE=OFFSET[:BIAS]")]
+    pub judge_style: Vec<String>,
     /// Seed for everything the simulator draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

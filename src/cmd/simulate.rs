@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::cli::SimulateArgs;
 use crate::config::UsageError;
-use crate::simulate::{Fault, SimConfig, start};
+use crate::simulate::{Fault, JudgeStyle, SimConfig, start};
 
 fn rate(v: f64, flag: &str) -> Result<f64, UsageError> {
     if (0.0..=1.0).contains(&v) {
@@ -28,6 +28,48 @@ pub fn parse_quality(items: &[String]) -> Result<HashMap<String, f64>, UsageErro
                 .parse()
                 .map_err(|_| UsageError(format!("--quality {s:?}: {q:?} is not a number")))?;
             Ok((name.to_string(), rate(q, "--quality")?))
+        })
+        .collect()
+}
+
+/// Parses `harsh=-2` and `biased=0:0.6` (offset, and optionally position bias).
+pub fn parse_judge_styles(
+    items: &[String],
+    position_bias: f64,
+) -> Result<HashMap<String, JudgeStyle>, UsageError> {
+    items
+        .iter()
+        .map(|s| {
+            let bad = |why: &str| UsageError(format!("--judge-style {s:?}: {why}"));
+            let (name, style) = s
+                .split_once('=')
+                .ok_or_else(|| bad("expected JUDGE=OFFSET[:BIAS]"))?;
+            let (offset, bias) = match style.split_once(':') {
+                Some((o, b)) => (o, Some(b)),
+                None => (style, None),
+            };
+            let offset: f64 = offset
+                .trim()
+                .parse()
+                .ok()
+                .filter(|o: &f64| o.abs() <= 9.0)
+                .ok_or_else(|| bad("the offset is not a number of points from -9 to 9"))?;
+            let position_bias = match bias {
+                Some(b) => rate(
+                    b.trim()
+                        .parse()
+                        .map_err(|_| bad("the bias is not a number"))?,
+                    "--judge-style",
+                )?,
+                None => position_bias,
+            };
+            Ok((
+                name.trim().to_string(),
+                JudgeStyle {
+                    offset,
+                    position_bias,
+                },
+            ))
         })
         .collect()
 }
@@ -70,6 +112,7 @@ pub async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
         fail_rate: rate(a.fail_rate, "--fail-rate")?,
         garble_rate: rate(a.garble_rate, "--garble-rate")?,
         position_bias: rate(a.position_bias, "--position-bias")?,
+        judges: parse_judge_styles(&a.judge_style, a.position_bias)?,
         quality: parse_quality(&a.quality)?,
         seed: a.seed,
         faults: parse_faults(&a.fault)?,

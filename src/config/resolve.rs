@@ -25,6 +25,11 @@ pub(super) fn resolve(
     let Some(judge_name) = s.judge.clone() else {
         return usage("no judge model: give --judge MODEL or `judge = \"...\"` in the config");
     };
+    if judge_name.contains(',') {
+        return usage(format!(
+            "--judge {judge_name:?} names one judge, and model names have no comma: a panel of several judges is not built yet (each judge is its own run into one directory; `shinpan agreement DIR` compares them)"
+        ));
+    }
     let bench = match &s.bench {
         Some(spec) => {
             if s.questions.is_some() {

@@ -68,6 +68,18 @@ pub struct SimConfig {
     /// The weights `GET /v1/models` says each named model is served from (`root`, as vLLM
     /// says it); models seen but not named are listed without, as a hosted API lists them.
     pub serves: HashMap<String, String>,
+    /// How named judge models play: harsher or more lenient, more or less position-biased
+    /// (others: no offset and `position_bias`).
+    pub judges: HashMap<String, JudgeStyle>,
+}
+
+/// How a simulated judge plays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JudgeStyle {
+    /// Points added to every grade it gives, read on 1-10 (−2: harsh, +2: lenient).
+    pub offset: f64,
+    /// Share of its pairwise verdicts that pick the first answer whatever it says.
+    pub position_bias: f64,
 }
 
 /// What the simulator has seen, for tests and the `/stats` endpoint.

@@ -1,8 +1,9 @@
 //! What the simulator says: candidate answers whose length grows with a model's quality,
 //! and judge verdicts that follow the answers' merit.
 
-use super::{SimConfig, unit};
+use super::{JudgeStyle, SimConfig, unit};
 use crate::judge::verdict::{ASPECTS_HEADING, Asks, recognise};
+use crate::types::Scale;
 
 const SENTENCES: &[&str] = &[
     "ご質問の要点を順に整理してお答えします。",
@@ -56,6 +57,10 @@ fn garbled(text: &str) -> Said {
 /// One request as the simulator sees it.
 struct Asked<'a> {
     config: &'a SimConfig,
+    /// How the judge asked plays (its strictness and bias).
+    style: JudgeStyle,
+    /// The system message and the first user message: what a judge is told.
+    told: &'a str,
     /// The first user message (a judge's prompt, or a candidate's question).
     prompt: &'a str,
     /// Every message's text, joined: what draws depend on.
@@ -100,6 +105,11 @@ pub(super) fn reply(
     let told = format!("{system}\n{user}");
     let asked = Asked {
         config,
+        style: config.judges.get(model).copied().unwrap_or(JudgeStyle {
+            offset: 0.0,
+            position_bias: config.position_bias,
+        }),
+        told: &told,
         prompt: user,
         key: messages
             .iter()
@@ -133,7 +143,7 @@ fn rubric(a: &Asked) -> Said {
     if a.garbles() {
         return garbled("各観点ともおおむね良好です。");
     }
-    let base = single_verdict(a.config, a.prompt) as f64;
+    let base = single_verdict(a, Scale::TEN) as f64;
     let fields: Vec<String> = aspects
         .iter()
         .map(|name| {
@@ -156,7 +166,7 @@ fn rubric(a: &Asked) -> Said {
 
 /// A pairwise verdict for the better answer.
 fn choice(a: &Asked) -> Said {
-    let choice = pair_verdict(a.config, a.prompt);
+    let choice = pair_verdict(a);
     if a.garbles() {
         return garbled("どちらの回答にも長所があり、判断が難しいところです。");
     }
@@ -180,13 +190,10 @@ fn choice(a: &Asked) -> Said {
     })
 }
 
-/// A 1-10 grade following the answer's merit.
+/// A grade following the merit of the answer under judgment, on the scale the prompt asks
+/// for.
 fn rating(a: &Asked) -> Said {
-    let mut score = single_verdict(a.config, a.prompt);
-    // A grade by the question's own criteria is on a 1-5 scale.
-    if a.prompt.contains(crate::judge::verdict::CRITERIA_HEADING) {
-        score = score.div_ceil(2).clamp(1, 5);
-    }
+    let score = single_verdict(a, asked_scale(a.told));
     if a.garbles() {
         return garbled("この回答はおおむね良いと思います。評価は高めです。");
     }
@@ -236,27 +243,73 @@ fn merit(config: &SimConfig, answer: &str) -> f64 {
 /// The judged answer of a single-mode prompt: the fenced answer, or the last assistant turn
 /// of a multi-turn conversation.
 fn judged_answer(prompt: &str) -> &str {
-    if let Some(a) = between(
-        prompt,
-        "[アシスタントの回答の開始]",
-        "[アシスタントの回答の終了]",
-    ) {
-        return a;
+    for (start, end) in SINGLE_MARKERS {
+        if let Some(a) = between(prompt, start, end) {
+            return a;
+        }
     }
-    if let Some(conv) = between(
-        prompt,
-        "<|アシスタントとの会話の開始|>",
-        "<|アシスタントとの会話の終了|>",
-    ) && let Some(pos) = conv.rfind("### アシスタント:")
-    {
-        return &conv[pos..];
+    for (start, end, turn) in CONVERSATION_MARKERS {
+        if let Some(conv) = between(prompt, start, end)
+            && let Some(pos) = conv.rfind(turn)
+        {
+            return &conv[pos..];
+        }
     }
     prompt
 }
 
-fn single_verdict(config: &SimConfig, prompt: &str) -> u32 {
-    let m = merit(config, judged_answer(prompt));
-    (1.0 + m * 0.9).round().clamp(1.0, 10.0) as u32
+/// Where the answer under judgment starts and ends in the single prompts the simulator
+/// knows: shinpan's, ja-vicuna-qa's, MT-bench's.
+const SINGLE_MARKERS: [(&str, &str); 3] = [
+    ("[アシスタントの回答の開始]", "[アシスタントの回答の終了]"),
+    (
+        "[アシスタントの答えの始まり]",
+        "[アシスタントの答えの終わり]",
+    ),
+    (
+        "[The Start of Assistant's Answer]",
+        "[The End of Assistant's Answer]",
+    ),
+];
+
+/// The conversation of a multi-turn single prompt, and how its assistant turns start (the
+/// last one is under judgment): shinpan's, MT-bench's.
+const CONVERSATION_MARKERS: [(&str, &str, &str); 2] = [
+    (
+        "<|アシスタントとの会話の開始|>",
+        "<|アシスタントとの会話の終了|>",
+        "### アシスタント:",
+    ),
+    (
+        "<|The Start of Assistant A's Conversation with User|>",
+        "<|The End of Assistant A's Conversation with User|>",
+        "### Assistant A:",
+    ),
+];
+
+/// The scale a grading prompt asks for: the first "1から10" / "1から5までの" / "on a scale
+/// of 1 to 10" it says (the instructions come before the answers), else 1-10.
+fn asked_scale(told: &str) -> Scale {
+    static SAID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(\d{1,2})\s*から\s*(\d{1,2})|scale of (\d{1,2}) to (\d{1,2})")
+            .expect("valid regex")
+    });
+    SAID.captures(told)
+        .and_then(|c| {
+            let lo = c.get(1).or(c.get(3))?.as_str().parse().ok()?;
+            let hi = c.get(2).or(c.get(4))?.as_str().parse().ok()?;
+            (lo < hi).then_some(Scale { min: lo, max: hi })
+        })
+        .unwrap_or(Scale::TEN)
+}
+
+/// The judge's grade of the answer under judgment: its merit read on 1-10, moved by the
+/// judge's strictness, then put on `scale`.
+fn single_verdict(a: &Asked, scale: Scale) -> u32 {
+    let m = merit(a.config, judged_answer(a.prompt));
+    let ten = (1.0 + m * 0.9 + a.style.offset).round().clamp(1.0, 10.0);
+    let on = f64::from(scale.min) + (ten - 1.0) / 9.0 * scale.span();
+    on.round() as u32
 }
 
 /// The start and end markers of the two answers in the pairwise prompts the simulator
@@ -300,9 +353,10 @@ fn pair_answers(prompt: &str) -> Option<(&str, &str)> {
         .find_map(|[sa, ea, sb, eb]| Some((between(prompt, sa, ea)?, between(prompt, sb, eb)?)))
 }
 
-fn pair_verdict(config: &SimConfig, prompt: &str) -> char {
+fn pair_verdict(a: &Asked) -> char {
+    let (config, prompt) = (a.config, a.prompt);
     let seed = config.seed.to_le_bytes();
-    if unit(&[&seed, prompt.as_bytes(), b"position"]) < config.position_bias {
+    if unit(&[&seed, prompt.as_bytes(), b"position"]) < a.style.position_bias {
         return 'A';
     }
     let Some((a, b)) = pair_answers(prompt) else {
@@ -342,6 +396,53 @@ mod tests {
         let prompt = format!(
             "[[A]] [アシスタントAの回答の開始]{good}[アシスタントAの回答の終了][アシスタントBの回答の開始]{weak}[アシスタントBの回答の終了]"
         );
-        assert_eq!(pair_verdict(&config, &prompt), 'A');
+        let judged = reply(&config, "j", &[("user".to_string(), prompt)], false);
+        assert!(
+            judged.judge && judged.text.ends_with("[[A]]"),
+            "{}",
+            judged.text
+        );
+    }
+
+    #[test]
+    fn a_judge_grades_on_the_scale_it_is_asked_and_plays_its_style() {
+        assert_eq!(
+            asked_scale("回答を1から10の尺度で評価してください"),
+            Scale::TEN
+        );
+        assert_eq!(asked_scale("1から5までの整数で評価を示し"), Scale::FIVE);
+        assert_eq!(
+            asked_scale("rate the response on a scale of 0 to 10 by"),
+            Scale { min: 0, max: 10 }
+        );
+        assert_eq!(asked_scale("[[rating]]"), Scale::TEN);
+        let mut config = SimConfig::default();
+        config.quality.insert("good".into(), 0.9);
+        let q = vec![("user".to_string(), "日本の首都は？".to_string())];
+        let answer = reply(&config, "good", &q, false).text;
+        let grade = |config: &SimConfig, judge: &str, scale: &str| -> u32 {
+            let prompt = format!(
+                "回答を{scale}の尺度で評価し[[rating]]の形式で。[アシスタントの答えの始まり]{answer}[アシスタントの答えの終わり]"
+            );
+            let t = reply(config, judge, &[("user".to_string(), prompt)], false).text;
+            t.rsplit("[[")
+                .next()
+                .unwrap()
+                .trim_end_matches("]]")
+                .parse()
+                .unwrap()
+        };
+        let ten = grade(&config, "j", "1から10");
+        assert!((8..=10).contains(&ten), "{ten}");
+        let five = grade(&config, "j", "1から5");
+        assert!((4..=5).contains(&five), "{five}");
+        config.judges.insert(
+            "harsh".into(),
+            JudgeStyle {
+                offset: -3.0,
+                position_bias: 0.0,
+            },
+        );
+        assert_eq!(grade(&config, "harsh", "1から10"), ten - 3);
     }
 }

@@ -344,6 +344,10 @@ fn bad_input_is_refused_with_exit_2_and_nothing_written() {
         ),
         (with("--temperature", "3"), "--temperature 3 is outside 0-2"),
         (
+            with("--judge", "gpt-4o,claude-3-5-sonnet"),
+            "--judge \"gpt-4o,claude-3-5-sonnet\" names one judge",
+        ),
+        (
             with("--aspect-weights", "正確性"),
             "--aspect-weights \"正確性\": expected ASPECT=WEIGHT",
         ),

@@ -714,3 +714,71 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn the_simulator_grades_the_answer_under_judgment_with_every_prompt_set() {
+    // Before, with an upstream set's own prompts the simulated judge graded the length of the
+    // whole prompt, so every model scored about 10 and a drop in quality barely showed.
+    let mirror = Mirror::start();
+    let sim = Sim::start(SimConfig {
+        quality: [("good".to_string(), 0.8), ("poor".to_string(), 0.3)].into(),
+        ..SimConfig::default()
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    assert!(
+        fetch(&data, &mirror.base, &["ja-vicuna-qa", "mt-bench"])
+            .status
+            .success()
+    );
+    let mean = |bench: &str, prompts: &str| -> (f64, f64) {
+        let out = tmp.path().join(format!("{bench}-{prompts}"));
+        let o = run_on(
+            &sim,
+            &data,
+            &out,
+            "good,poor",
+            "gpt-4",
+            &[
+                "--bench",
+                bench,
+                "--prompt-set",
+                prompts,
+                "--format",
+                "json",
+            ],
+        );
+        let r = stdout_json(&o);
+        let score = |m: &str| {
+            r["models"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["model"] == m)
+                .unwrap()["score"]
+                .as_f64()
+                .unwrap()
+        };
+        (score("good"), score("poor"))
+    };
+    let (shinpan_good, shinpan_poor) = mean("ja-vicuna-qa", "shinpan");
+    for (bench, prompts) in [("ja-vicuna-qa", "ja-vicuna-qa"), ("mt-bench", "mt-bench")] {
+        let (good, poor) = mean(bench, prompts);
+        assert!(good < 9.5 && poor > 1.0, "{bench}: {good} vs {poor}");
+        assert!(
+            good - poor > 3.0,
+            "{bench}: quality 0.8 against 0.3 shows as {good} vs {poor}"
+        );
+        // The judge grades the same answers alike whichever prompt asks.
+        if bench == "ja-vicuna-qa" {
+            assert!(
+                (good - shinpan_good).abs() < 0.5,
+                "{good} vs {shinpan_good}"
+            );
+            assert!(
+                (poor - shinpan_poor).abs() < 0.5,
+                "{poor} vs {shinpan_poor}"
+            );
+        }
+    }
+}
