@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{EndpointSettings, Layers, Settings, UsageError, defaults, parse_weights};
+use crate::config::{EndpointSettings, Layers, Settings, UsageError, parse_weights};
+use crate::defaults;
 use crate::report::Format;
 
 /// shinpan (審判): evaluate chat LLMs on Japanese benchmarks with an LLM as the judge.

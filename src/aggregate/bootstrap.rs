@@ -20,8 +20,8 @@ pub struct BootstrapOptions {
 impl Default for BootstrapOptions {
     fn default() -> Self {
         Self {
-            rounds: crate::config::defaults::BOOTSTRAP,
-            seed: crate::config::defaults::SEED,
+            rounds: crate::defaults::BOOTSTRAP,
+            seed: crate::defaults::SEED,
         }
     }
 }

@@ -45,7 +45,7 @@ pub struct Expectation {
     /// The rubric's aspects in the configured order (rubric runs).
     pub aspects: Vec<String>,
     /// What the run spent so far (see [`crate::records::Evaluation::spend`]).
-    pub spend: Vec<crate::client::SpendRow>,
+    pub spend: Vec<crate::records::spend::SpendRow>,
     /// The games of a sampled pairwise mode (`None`: every game of the mode).
     pub plan: Option<crate::records::GamePlan>,
     /// The official set and version the run's questions came from (`--bench`).

@@ -186,7 +186,7 @@ fn expect(manifest: Manifest, expected: &mut BTreeMap<(String, &'static str), Ex
                 exp.reasons.push(r);
             }
         }
-        crate::client::add_rows(&mut exp.spend, &e.spend);
+        crate::records::spend::add_rows(&mut exp.spend, &e.spend);
     }
 }
 

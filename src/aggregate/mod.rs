@@ -60,7 +60,7 @@ impl Default for StatsOptions {
         Self {
             bootstrap: BootstrapOptions::default(),
             errors_as_ties: false,
-            max_listed: crate::config::defaults::MAX_LISTED,
+            max_listed: crate::defaults::MAX_LISTED,
             non_japanese_as_failure: false,
         }
     }
@@ -124,7 +124,7 @@ pub struct Report {
     pub aspects: Vec<String>,
     /// What the run spent, by model and stage, over every invocation (reports of a run).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub spend: Vec<crate::client::SpendRow>,
+    pub spend: Vec<crate::records::spend::SpendRow>,
 }
 
 impl Report {

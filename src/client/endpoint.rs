@@ -20,7 +20,7 @@ use super::ratelimit::RateHeaders;
 use super::stats::{ClientStats, Gauge, Holdup};
 use super::wire::{error_message, parse_response};
 use super::{ChatResponse, ClientError, EndpointConfig, describe, parse_retry_after};
-use crate::config::defaults;
+use crate::defaults;
 
 /// The most slots an endpoint grows to by itself.
 const MAX_SLOTS: usize = 1024;

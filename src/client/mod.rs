@@ -26,6 +26,7 @@ mod served;
 mod stats;
 mod wire;
 
+pub use crate::records::spend::{Account, Price, Spend, SpendRow, Stage, add_rows, total_cost};
 pub use batch::{
     BatchLine, BatchOptions, MAX_LINES as BATCH_MAX_LINES, parse_lines as parse_batch_lines,
 };
@@ -38,9 +39,7 @@ pub(crate) use error::describe;
 pub use error::{ClientError, DETERMINISTIC_TRIES, Retry};
 pub use halt::Halt;
 use keys::api_key;
-pub use ledger::{
-    Account, Ledger, Price, Spend, SpendRow, Stage, add_rows, spend_rows, total_cost,
-};
+pub use ledger::Ledger;
 pub use pace::Limits;
 pub use ratelimit::{RateHeaders, parse_duration};
 pub use retry::{RetryPolicy, parse_retry_after};
@@ -87,7 +86,7 @@ pub struct EndpointConfig {
 
 impl Default for EndpointConfig {
     fn default() -> Self {
-        use crate::config::defaults;
+        use crate::defaults;
         Self {
             base_url: defaults::BASE_URL.into(),
             api_key_env: Some(defaults::API_KEY_ENV.into()),

@@ -19,7 +19,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            max_attempts: crate::config::defaults::MAX_ATTEMPTS,
+            max_attempts: crate::defaults::MAX_ATTEMPTS,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(60),
         }

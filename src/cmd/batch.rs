@@ -7,7 +7,7 @@ pub async fn batch(c: BatchCommand) -> anyhow::Result<()> {
     match c {
         BatchCommand::Export(a) => {
             let layers = a.run.layers()?;
-            let modes = super::run::modes(&layers)?;
+            let modes = super::sequence::modes(&layers)?;
             let mut l = layers.clone();
             if let Some(m) = modes.into_iter().next().flatten() {
                 l.flags.mode = Some(m);

@@ -8,7 +8,7 @@ use crate::report::markup::{Table, money, table};
 pub fn estimate(a: EstimateArgs) -> anyhow::Result<()> {
     let layers = a.run.layers()?;
     let mut all = Vec::new();
-    for m in super::run::modes(&layers)? {
+    for m in super::sequence::modes(&layers)? {
         let mut l = layers.clone();
         if m.is_some() {
             l.flags.mode = m;

@@ -13,6 +13,7 @@ mod merge;
 mod nightly;
 mod report;
 mod run;
+mod sequence;
 mod simulate;
 
 use crate::cli::{Cli, Command};

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::run::{exit_for_all, run_modes};
+use super::sequence::{exit_for_all, run_modes};
 use crate::cli::RunArgs;
 use crate::config::{Layers, NightlySettings};
 use crate::error::{Regressed, UsageError, usage};

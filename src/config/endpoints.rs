@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use super::{EndpointSettings, ModelOptions, defaults};
+use super::{EndpointSettings, ModelOptions};
 use crate::client::{EndpointConfig, RetryPolicy};
+use crate::defaults;
 use crate::error::{UsageError, usage};
 
 /// An endpoint's settings, validated (`source` names the table for messages).

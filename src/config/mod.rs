@@ -11,7 +11,6 @@
 //! [`RunOptions::builder`] instead of fake command lines.
 
 mod builder;
-pub mod defaults;
 mod endpoints;
 mod resolve;
 mod settings;
@@ -47,7 +46,7 @@ pub struct ModelOptions {
     /// System prompt, if any.
     pub system_prompt: Option<String>,
     /// Its prices, if the config gives them.
-    pub price: Option<crate::client::Price>,
+    pub price: Option<crate::records::spend::Price>,
 }
 
 /// How many failed items a run tolerates before it exits 1.

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::endpoints::{endpoint, endpoint_notes};
-use super::{AllowFailures, ModelOptions, RunOptions, Settings, defaults};
+use super::{AllowFailures, ModelOptions, RunOptions, Settings};
 use crate::aggregate::{BootstrapOptions, StatsOptions};
 use crate::client::{CacheMode, EndpointConfig};
+use crate::defaults;
 use crate::error::{UsageError, usage};
 use crate::records::GamePlan;
 use crate::types::Mode;

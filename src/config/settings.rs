@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::defaults;
+use crate::defaults;
 use crate::error::UsageError;
 
 /// Settings of one endpoint: the `[endpoint]` table, each `[endpoints.NAME]` table, and the
@@ -153,7 +153,7 @@ pub struct ModelSettings {
     /// System prompt.
     pub system_prompt: Option<String>,
     /// Prices per million tokens: `{ input = 2.5, output = 10.0 }`.
-    pub price: Option<crate::client::Price>,
+    pub price: Option<crate::records::spend::Price>,
 }
 
 impl ModelSettings {

@@ -8,7 +8,7 @@ mod sets;
 pub mod verdict;
 
 pub use fence::{fence, mask_quoted, strip_fenced};
-pub use prompts::{PromptError, PromptKind, Prompts};
+pub use prompts::{Hint, PromptError, PromptKind, Prompts};
 pub use sets::{OutputFormat, PromptSet, SetPrompt};
 
 use std::collections::BTreeMap;
@@ -74,12 +74,10 @@ impl Judge {
             Some(p) => p.rating(t).map(|s| (s, None)),
             None => parse_rating(t).map(|s| (s, None)),
         };
-        let format = match upstream {
-            Some(p) => p.format.reask_hint(&p.format_text),
-            None => "[[評価]]（1から10の整数。例: [[5]]）".to_string(),
-        };
         let scale = upstream.map_or(Scale::TEN, |p| p.scale);
-        let asked = self.ask(kind, &vars, sample, &parse, &format).await;
+        let asked = self
+            .ask(kind, &vars, sample, &parse, Hint::Rating(scale))
+            .await;
         self.graded_record(q, answer, turn, sample, kind, scale, asked)
     }
 
@@ -102,8 +100,9 @@ impl Judge {
             ))),
             Err(e) => Err(e),
         };
-        let format = "[[評価]]（1から5の整数。例: [[3]]）";
-        let asked = self.ask(kind, &vars, sample, &parse, format).await;
+        let asked = self
+            .ask(kind, &vars, sample, &parse, Hint::Rating(scale))
+            .await;
         self.graded_record(q, answer, 1, sample, kind, scale, asked)
     }
 
@@ -118,14 +117,6 @@ impl Judge {
         let kind = PromptKind::rubric(turn);
         let vars = graded_vars(q, answer, turn);
         let names: Vec<String> = self.aspects.iter().map(|(a, _)| a.clone()).collect();
-        let format = format!(
-            "JSON（{}）",
-            names
-                .iter()
-                .map(|n| format!("\"{n}\": 整数"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
         let total: f64 = self.aspects.iter().map(|(_, w)| w).sum();
         let parse = |t: &str| {
             verdict::parse_aspects(t, &names).map(|map| {
@@ -133,7 +124,9 @@ impl Judge {
                 (weighted / total, Some(map))
             })
         };
-        let asked = self.ask(kind, &vars, sample, &parse, &format).await;
+        let asked = self
+            .ask(kind, &vars, sample, &parse, Hint::Aspects(&names))
+            .await;
         self.graded_record(q, answer, turn, sample, kind, Scale::TEN, asked)
     }
 
@@ -237,11 +230,7 @@ impl Judge {
             Some(p) => p.choice(t),
             None => parse_choice(t),
         };
-        let format = match upstream {
-            Some(p) => p.format.reask_hint(&p.format_text),
-            None => "[[A]]、[[B]]、[[C]] のいずれか".to_string(),
-        };
-        self.ask(kind, &vars, sample, &parse, &format).await
+        self.ask(kind, &vars, sample, &parse, Hint::Choice).await
     }
 
     /// The messages judging one item sends first (before any re-ask): one conversation for
@@ -331,6 +320,18 @@ fn game_vars(
 }
 
 impl Judge {
+    /// How a re-ask names the verdict: an upstream prompt's own `output_format` (Rakuda's
+    /// "last digit" told in words), else shinpan's `verdict-format.tera`. The template was
+    /// rendered with every kind of hint when it was loaded.
+    fn format_hint(&self, kind: PromptKind, hint: Hint<'_>) -> Result<String, PromptError> {
+        let hint = match self.set.as_ref().and_then(|s| s.prompt(kind)) {
+            Some(p) if p.format == sets::OutputFormat::LastDigit => Hint::LastDigit,
+            Some(p) => return Ok(p.format_text.clone()),
+            None => hint,
+        };
+        self.prompts.hint(hint)
+    }
+
     /// Sends a judge prompt and reads the verdict, asking again (continuing the same
     /// conversation) when the reply has no readable verdict.
     async fn ask<T>(
@@ -339,7 +340,7 @@ impl Judge {
         vars: &[(String, String)],
         sample: Option<u32>,
         parse: &(dyn Fn(&str) -> Result<T, VerdictError> + Sync),
-        format: &str,
+        hint: Hint<'_>,
     ) -> Asked<T> {
         let names: Vec<String> = self.aspects.iter().map(|(a, _)| a.clone()).collect();
         // The answers the prompt shows: a tag the judge quotes from one is not its verdict.
@@ -350,6 +351,10 @@ impl Judge {
             .collect();
         let mut messages = match self.render(kind, vars) {
             Ok(m) => m,
+            Err(e) => return Asked::failed(String::new(), e.to_string()),
+        };
+        let format = match self.format_hint(kind, hint) {
+            Ok(f) => f,
             Err(e) => return Asked::failed(String::new(), e.to_string()),
         };
         let prompt = messages
@@ -437,7 +442,7 @@ impl Judge {
                     // Asked again, it sees its answer, not its thinking.
                     let said = crate::reasoning::split(&reply.content).answer.to_string();
                     messages.push(Message::assistant(said));
-                    match self.prompts.reask(format) {
+                    match self.prompts.reask(&format) {
                         Ok(m) => messages.push(m),
                         Err(e) => return Asked::failed(prompt, e.to_string()),
                     }

@@ -155,6 +155,10 @@ impl PromptKind {
 const BUILTIN: &[(&str, &str)] = &[
     ("system", include_str!("../../prompts/system.tera")),
     ("reask", include_str!("../../prompts/reask.tera")),
+    (
+        "verdict-format",
+        include_str!("../../prompts/verdict-format.tera"),
+    ),
     ("single", include_str!("../../prompts/single.tera")),
     ("single-ref", include_str!("../../prompts/single-ref.tera")),
     (
@@ -179,6 +183,19 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../prompts/rubric-multi.tera"),
     ),
 ];
+
+/// The verdict a re-ask asks for.
+#[derive(Debug, Clone, Copy)]
+pub enum Hint<'a> {
+    /// A grade on a scale.
+    Rating(crate::types::Scale),
+    /// `[[A]]`, `[[B]]` or `[[C]]`.
+    Choice,
+    /// One grade per rubric aspect, as JSON.
+    Aspects(&'a [String]),
+    /// 1, 2 or 3 on the last line (Rakuda's prompts).
+    LastDigit,
+}
 
 /// A template that could not be loaded or rendered.
 #[derive(Debug, thiserror::Error)]
@@ -253,6 +270,14 @@ impl Prompts {
         let mut ctx = Context::new();
         ctx.insert("format", "[[A]]");
         self.render_named("reask", &ctx)?;
+        for hint in [
+            Hint::Rating(crate::types::Scale::TEN),
+            Hint::Choice,
+            Hint::Aspects(&["有用性".to_string()]),
+            Hint::LastDigit,
+        ] {
+            self.hint(hint)?;
+        }
         self.render_named("system", &Context::new())?;
         Ok(())
     }
@@ -283,6 +308,33 @@ impl Prompts {
             Message::system(system.trim_end()),
             Message::user(user.trim_end()),
         ])
+    }
+
+    /// How a re-ask names the verdict it wants (`verdict-format.tera`).
+    pub fn hint(&self, hint: Hint<'_>) -> Result<String, PromptError> {
+        let mut ctx = Context::new();
+        match hint {
+            Hint::Rating(scale) => {
+                ctx.insert("asks", "rating");
+                ctx.insert("min", &scale.min);
+                ctx.insert("max", &scale.max);
+                // An example in the middle of the scale (5 on 1-10, 3 on 1-5).
+                ctx.insert(
+                    "example",
+                    &((u16::from(scale.min) + u16::from(scale.max)) / 2),
+                );
+            }
+            Hint::Choice => ctx.insert("asks", "choice"),
+            Hint::Aspects(aspects) => {
+                ctx.insert("asks", "aspects");
+                ctx.insert("aspects", aspects);
+            }
+            Hint::LastDigit => ctx.insert("asks", "last-digit"),
+        }
+        Ok(self
+            .render_named("verdict-format", &ctx)?
+            .trim()
+            .to_string())
     }
 
     /// The follow-up message that asks a judge to restate an unparsable verdict.

@@ -43,14 +43,6 @@ impl OutputFormat {
             _ => None,
         }
     }
-
-    /// What a re-ask asks for.
-    pub fn reask_hint(self, text: &str) -> String {
-        match self {
-            OutputFormat::LastDigit => "最後の行に 1、2、3 のいずれか一つだけ".to_string(),
-            _ => text.to_string(),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -118,12 +118,12 @@ pub fn lines(ctx: &RunContext, r: &Report, run_tokens: u64) -> anyhow::Result<Ve
                 .unwrap_or(0.0)
                 .round() as u64,
             run_tokens,
-            answer_cost: crate::client::total_cost(
-                r.spend
-                    .iter()
-                    .filter(|s| s.model == *model && s.stage == crate::client::Stage::Answer),
+            answer_cost: crate::records::spend::total_cost(
+                r.spend.iter().filter(|s| {
+                    s.model == *model && s.stage == crate::records::spend::Stage::Answer
+                }),
             ),
-            run_cost: crate::client::total_cost(&r.spend),
+            run_cost: crate::records::spend::total_cost(&r.spend),
             shinpan: env!("CARGO_PKG_VERSION").to_string(),
         });
     }

@@ -17,9 +17,10 @@ use anyhow::Context;
 use tokio::task::JoinSet;
 
 use super::progress::{Progress, Verbosity};
-use super::resume::{Answers, State};
+use super::resume::State;
 use super::schedule::{Item, Scheduler};
 use super::setup::Setup;
+use super::state::Answers;
 use super::stop::{GRACE, Signals, Stop};
 use super::summary::RunSummary;
 use crate::config::RunOptions;

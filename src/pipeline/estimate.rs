@@ -145,7 +145,10 @@ pub fn estimate(opts: &RunOptions, output_tokens: u32) -> anyhow::Result<Estimat
         }
     }
     let judge = &setup.judge;
-    for (q, m1, m2, turn, _sample) in items {
+    for crate::pipeline::state::Planned {
+        q, m1, m2, turn, ..
+    } in items
+    {
         let shown: Vec<&AnswerRecord> = [Some(m1), m2]
             .into_iter()
             .flatten()

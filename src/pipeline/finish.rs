@@ -11,8 +11,8 @@ use std::io::Write;
 use anyhow::Context;
 
 use super::drive::Driven;
-use super::resume::Answers;
 use super::setup::{Setup, evaluation};
+use super::state::Answers;
 use super::summary::RunSummary;
 use crate::aggregate::answers::AnswerIndex;
 use crate::aggregate::{Expectation, Report, summarize_pairs, summarize_single};
@@ -209,13 +209,14 @@ fn count_requests(opts: &RunOptions, setup: &Setup, summary: &mut RunSummary) {
     if let Some(c) = &setup.cache {
         summary.cache_hits = c.hits.load(Relaxed);
     }
-    summary.spend = crate::client::spend_rows(setup.clients.iter().map(|c| c.ledger()), |m| {
-        opts.models
-            .iter()
-            .chain([&opts.judge])
-            .find(|o| o.name == m)
-            .and_then(|o| o.price)
-    });
+    summary.spend =
+        crate::records::spend::spend_rows(setup.clients.iter().map(|c| c.ledger().rows()), |m| {
+            opts.models
+                .iter()
+                .chain([&opts.judge])
+                .find(|o| o.name == m)
+                .and_then(|o| o.price)
+        });
     summary.elapsed = setup.started.elapsed();
 }
 

@@ -19,6 +19,7 @@ mod progress;
 mod resume;
 mod schedule;
 mod setup;
+mod state;
 mod stop;
 mod summary;
 

@@ -8,17 +8,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::schedule::{ItemSample, Recorded};
 use super::setup::Setup;
+use super::state::{Answers, Recorded};
 use crate::config::RunOptions;
 use crate::error::UsageError;
 use crate::records::answers::served_weights;
 use crate::records::current::latest;
-use crate::records::{AnswerRecord, Judgment, PairGame, SingleGrade};
+use crate::records::{AnswerRecord, ItemSample, Judgment, PairGame, SingleGrade};
 use crate::store::read_jsonl_if_exists;
-
-/// Answers by model and question index (`None`: missing or incomplete).
-pub(super) type Answers = Vec<Vec<Option<Arc<AnswerRecord>>>>;
 
 /// What a run starts from.
 pub(super) struct State {
@@ -100,15 +97,8 @@ fn recorded<T: Judgment + serde::de::DeserializeOwned>(
     let mine: Vec<&T> = rows.iter().filter(|r| r.key().judge == judge).collect();
     let mut out = HashMap::new();
     for r in latest(&mine) {
-        let k = r.key();
         out.insert(
-            (
-                k.question.to_string(),
-                k.model_1.to_string(),
-                k.model_2.to_string(),
-                k.turn,
-                r.sample(),
-            ),
+            ItemSample::of(r),
             Recorded {
                 valid: r.has_verdict(),
                 digest: r.digest(),

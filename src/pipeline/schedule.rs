@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use super::resume::Answers;
+use super::state::{Answers, Planned, Recorded};
 use crate::aggregate::{GameOutcome, combine};
-use crate::records::{Game, GamePlan, InputDigest, Question, game_order, input_digest};
+use crate::records::{Game, GamePlan, InputDigest, ItemSample, Question, game_order, input_digest};
 use crate::types::{Mode, Winner};
 
 /// One judgment to make: indexes into the run's questions and models; turns are 1-based.
@@ -26,23 +26,6 @@ pub(super) enum Item {
         turn: usize,
         sample: Option<u32>,
     },
-}
-
-/// A judgment item and sample: question id, model (or model_1), model_2 (empty for grades),
-/// turn, sample.
-pub(super) type ItemSample = (String, String, String, u32, Option<u32>);
-
-/// What the judgment file holds for an item (its last record).
-#[derive(Clone, Copy)]
-pub(super) struct Recorded {
-    /// It has a verdict.
-    pub(super) valid: bool,
-    /// Digest of the inputs it was made on (`None` in files shinpan did not write).
-    pub(super) digest: Option<InputDigest>,
-    /// A game's verdicts in its two orders (`None` for grades).
-    pub(super) winners: Option<[Winner; 2]>,
-    /// It was made on this run's benchmark set and version (or neither recorded one).
-    pub(super) same_bench: bool,
 }
 
 /// Games a sampled mode plays (`pairwise-n`, `pairwise-adaptive`).
@@ -73,9 +56,6 @@ struct Adaptive {
 const FIRST_GAMES_PER_PAIR: usize = 2;
 /// Games a neighbour pair whose order is not settled gets in each later round.
 const GAMES_PER_ROUND: usize = 2;
-
-/// A judgment to make: question, model (model_1), model_2 (games), turn (1-based), sample.
-pub(super) type Planned = (usize, usize, Option<usize>, usize, Option<u32>);
 
 /// Decides which judgments become possible when an answer arrives.
 pub(super) struct Scheduler {
@@ -160,11 +140,11 @@ impl Scheduler {
                     .collect();
                 let mut recorded: Vec<&ItemSample> = self.recorded.keys().collect();
                 recorded.sort();
-                for (qid, a, b, _, _) in recorded {
+                for k in recorded {
                     if let (Some(&q), Some(&m1), Some(&m2)) = (
-                        index.get(qid.as_str()),
-                        model.get(a.as_str()),
-                        model.get(b.as_str()),
+                        index.get(k.question.as_str()),
+                        model.get(k.model_1.as_str()),
+                        model.get(k.model_2.as_str()),
                     ) && (allowed.len() as u64) < budget
                     {
                         allowed.insert((q, m1.min(m2), m1.max(m2)));
@@ -365,13 +345,13 @@ impl Scheduler {
             for turn in 1..=turns {
                 let digest = input_digest(question, &[answer], turn);
                 for &sample in &samples {
-                    let key = (
-                        qid.clone(),
-                        self.names[m].clone(),
-                        String::new(),
-                        turn as u32,
+                    let key = ItemSample {
+                        question: qid.clone(),
+                        model_1: self.names[m].clone(),
+                        model_2: String::new(),
+                        turn: turn as u32,
                         sample,
-                    );
+                    };
                     let recorded = self.recorded.get(&key).copied();
                     if !self.reuse(recorded, digest) {
                         out.push(Item::Single {
@@ -414,13 +394,13 @@ impl Scheduler {
             }
             let digest = input_digest(question, &[a1, a2], turn);
             for &sample in &samples {
-                let key = (
-                    qid.clone(),
-                    self.names[m1].clone(),
-                    self.names[m2].clone(),
-                    turn as u32,
+                let key = ItemSample {
+                    question: qid.clone(),
+                    model_1: self.names[m1].clone(),
+                    model_2: self.names[m2].clone(),
+                    turn: turn as u32,
                     sample,
-                );
+                };
                 let recorded = self.recorded.get(&key).copied();
                 if self.reuse(recorded, digest) {
                     if let Some(w) = recorded.and_then(|r| r.winners) {
@@ -498,20 +478,26 @@ impl Scheduler {
                     for turn in 1..=question.turns.len() {
                         let digest = shown.as_ref().map(|s| input_digest(question, s, turn));
                         for &sample in &samples {
-                            let key = (
-                                qid.clone(),
-                                self.names[m1].clone(),
-                                m2.map(|i| self.names[i].clone()).unwrap_or_default(),
-                                turn as u32,
+                            let key = ItemSample {
+                                question: qid.clone(),
+                                model_1: self.names[m1].clone(),
+                                model_2: m2.map(|i| self.names[i].clone()).unwrap_or_default(),
+                                turn: turn as u32,
                                 sample,
-                            );
+                            };
                             let stands = digest.is_some_and(|d| {
                                 self.recorded.get(&key).is_some_and(|r| {
                                     r.valid && r.same_bench && r.digest.is_none_or(|x| x == d)
                                 })
                             });
                             if !stands {
-                                out.push((q, m1, m2, turn, sample));
+                                out.push(Planned {
+                                    q,
+                                    m1,
+                                    m2,
+                                    turn,
+                                    sample,
+                                });
                             }
                         }
                     }

@@ -51,7 +51,7 @@ pub struct RunSummary {
     /// Wall time.
     pub elapsed: Duration,
     /// What this invocation spent, by model and stage (cache hits free, and counted).
-    pub spend: Vec<crate::client::SpendRow>,
+    pub spend: Vec<crate::records::spend::SpendRow>,
     /// What a sampled mode played and why it stopped (`pairwise-adaptive`).
     pub games: Option<String>,
 }
@@ -79,7 +79,7 @@ impl RunSummary {
         if let Some(g) = &self.games {
             s.push_str(&format!(" · {g}"));
         }
-        if let Some(c) = crate::client::total_cost(&self.spend) {
+        if let Some(c) = crate::records::spend::total_cost(&self.spend) {
             s.push_str(&format!(" · cost {c:.4} at the config's prices"));
         }
         if self.invalid_utf8 > 0 {

@@ -37,6 +37,36 @@ pub struct ItemKey<'a> {
     pub judge: &'a str,
 }
 
+/// An item and sample, owned: what a run looks its judgments up by. `model_2` is empty for
+/// grades; the judge is the file's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemSample {
+    /// The question id's text.
+    pub question: String,
+    /// The model graded, or the first model of a pair.
+    pub model_1: String,
+    /// The second model of a pair; empty for grades.
+    pub model_2: String,
+    /// The turn (1-based).
+    pub turn: u32,
+    /// Which repeated judgment (`--judge-samples`; `None` when judged once).
+    pub sample: Option<u32>,
+}
+
+impl ItemSample {
+    /// The item and sample of a judgment record.
+    pub fn of<T: Judgment + ?Sized>(r: &T) -> Self {
+        let k = r.key();
+        ItemSample {
+            question: k.question.to_string(),
+            model_1: k.model_1.to_string(),
+            model_2: k.model_2.to_string(),
+            turn: k.turn,
+            sample: r.sample(),
+        }
+    }
+}
+
 /// What the rule needs to know of a judgment record.
 pub trait Judgment {
     /// The item judged.

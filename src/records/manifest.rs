@@ -55,7 +55,7 @@ pub struct Evaluation {
     /// What every invocation of the run spent, by model and stage (answers are booked to
     /// each evaluation that generated them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub spend: Vec<crate::client::SpendRow>,
+    pub spend: Vec<crate::records::spend::SpendRow>,
     /// The slice of the questions the run took (`--shard`); absent for a whole run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<crate::types::Shard>,
@@ -111,7 +111,7 @@ impl Manifest {
         let mut m = Manifest::read(path)?;
         if let Some(old) = m.entry(&entry.judgments) {
             let mut spend = old.spend.clone();
-            crate::client::add_rows(&mut spend, &entry.spend);
+            crate::records::spend::add_rows(&mut spend, &entry.spend);
             entry.spend = spend;
         }
         m.evaluations.retain(|e| e.judgments != entry.judgments);

@@ -18,10 +18,11 @@ pub mod pair;
 pub mod plan;
 pub mod questions;
 pub mod single;
+pub mod spend;
 pub mod text;
 
 pub use answers::{AnswerRecord, Choice};
-pub use current::{Current, Inputs, ItemKey, Judgment};
+pub use current::{Current, Inputs, ItemKey, ItemSample, Judgment};
 pub use digest::{InputDigest, input_digest};
 pub use errors::ErrorRecord;
 pub use history::{HistoryLine, SeriesKey, append_history, latest_per_run, read_history};

@@ -100,6 +100,11 @@ fn json_report_shape() {
     .unwrap();
     let o = run(&["report", single.to_str().unwrap(), "--format", "json"]);
     insta::assert_json_snapshot!("single_report", rounded(stdout_json(&o)));
+    // The terminal table and the Markdown of the same report, as users read them.
+    for (format, name) in [("table", "single_report_table"), ("md", "single_report_md")] {
+        let o = run(&["report", single.to_str().unwrap(), "--format", format]);
+        insta::assert_snapshot!(name, String::from_utf8(o.stdout).unwrap());
+    }
 
     let pair = dir.path().join("j_pair.jsonl");
     std::fs::write(
@@ -124,6 +129,17 @@ fn json_report_shape() {
         "base",
     ]);
     insta::assert_json_snapshot!("pair_report", rounded(stdout_json(&o)));
+    for (format, name) in [("table", "pair_report_table"), ("md", "pair_report_md")] {
+        let o = run(&[
+            "report",
+            pair.to_str().unwrap(),
+            "--format",
+            format,
+            "--baseline",
+            "base",
+        ]);
+        insta::assert_snapshot!(name, String::from_utf8(o.stdout).unwrap());
+    }
 }
 
 #[test]

@@ -137,7 +137,7 @@ pub fn money(c: Option<f64>) -> String {
 
 fn spend_table(title: &str, r: &Report) -> Table {
     // `≈`: some of the replies said nothing of their tokens, which are then estimated.
-    let about = |s: &crate::client::Spend, text: String| {
+    let about = |s: &crate::records::spend::Spend, text: String| {
         if s.usage_estimated > 0 {
             format!("≈{text}")
         } else {
@@ -159,7 +159,7 @@ fn spend_table(title: &str, r: &Report) -> Table {
             ]
         })
         .collect();
-    let mut total = crate::client::Spend::default();
+    let mut total = crate::records::spend::Spend::default();
     r.spend.iter().for_each(|s| total.merge(&s.spend));
     rows.push(vec![
         "total".into(),
@@ -168,7 +168,7 @@ fn spend_table(title: &str, r: &Report) -> Table {
         total.cache_hits.to_string(),
         about(&total, total.prompt_tokens.to_string()),
         about(&total, total.completion_tokens.to_string()),
-        about(&total, money(crate::client::total_cost(&r.spend))),
+        about(&total, money(crate::records::spend::total_cost(&r.spend))),
     ]);
     table(
         format!("{title}: spend"),
