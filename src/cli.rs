@@ -252,6 +252,19 @@ pub struct CommonArgs {
     /// The judge model.
     #[arg(long, value_name = "MODEL")]
     pub judge: Option<String>,
+    /// A panel of judges: every judge grades every item, and the report shows each judge's
+    /// figures and the panel's.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "A,B,…",
+        conflicts_with = "judge"
+    )]
+    pub judges: Option<Vec<String>>,
+    /// How the panel's judges are pooled: mean, median (grades) or majority (verdicts of
+    /// each order; the most common grade) [default: mean for grades, majority for games].
+    #[arg(long, value_name = "RULE")]
+    pub pool: Option<String>,
     /// Question file (FastChat `question.jsonl` format).
     #[arg(long, value_name = "FILE")]
     pub questions: Option<PathBuf>,
@@ -371,6 +384,8 @@ impl CommonArgs {
     pub fn layer(&self) -> Result<Settings, UsageError> {
         let mut s = Settings {
             judge: self.judge.clone(),
+            judges: self.judges.clone(),
+            pool: self.pool.clone(),
             questions: self.questions.clone(),
             bench: self.bench.clone(),
             data_dir: self.data_dir.clone(),

@@ -48,6 +48,7 @@ pub mod reasoning;
 pub mod records;
 pub mod report;
 pub mod review;
+pub mod scorer;
 pub mod simulate;
 pub mod store;
 pub mod types;

@@ -187,6 +187,55 @@ impl fmt::Display for Scale {
     }
 }
 
+/// How a panel's judges are pooled into one figure per item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pool {
+    /// The mean of the judges' grades (the default for grades).
+    Mean,
+    /// The median of the judges' grades.
+    Median,
+    /// The most common verdict: of each order of a game (then the swap rule), or the most
+    /// common grade (a tie between grades: their median). The default for games.
+    Majority,
+}
+
+impl Pool {
+    /// Its name, as `--pool` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pool::Mean => "mean",
+            Pool::Median => "median",
+            Pool::Majority => "majority",
+        }
+    }
+
+    /// Parses `--pool`.
+    pub fn parse(s: &str) -> Option<Pool> {
+        match s.trim() {
+            "mean" => Some(Pool::Mean),
+            "median" => Some(Pool::Median),
+            "majority" => Some(Pool::Majority),
+            _ => None,
+        }
+    }
+
+    /// The default of a mode: the mean of grades, the majority of verdicts.
+    pub fn default_for(mode: Mode) -> Pool {
+        if mode.is_graded() {
+            Pool::Mean
+        } else {
+            Pool::Majority
+        }
+    }
+}
+
+impl fmt::Display for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What kind of evaluation a run makes or a report describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -52,6 +52,9 @@ pub struct Expectation {
     pub bench: Option<String>,
     /// The scale the run grades on (graded modes).
     pub scale: Option<crate::types::Scale>,
+    /// The panel the judge was one of (empty: a judge alone), and how it is pooled.
+    pub panel: Vec<String>,
+    pub pool: Option<crate::types::Pool>,
 }
 
 /// Names (question ids and models) as small numbers, so a million games cost a few bytes each.

@@ -172,6 +172,10 @@ fn expect(manifest: Manifest, expected: &mut BTreeMap<(String, &'static str), Ex
         exp.plan = exp.plan.or(e.games);
         exp.bench = exp.bench.take().or(e.bench);
         exp.scale = exp.scale.or(e.scale);
+        if exp.panel.is_empty() {
+            exp.panel = e.panel;
+        }
+        exp.pool = exp.pool.or(e.pool);
         if exp.aspects.is_empty() {
             exp.aspects = e.aspects;
         }
@@ -238,6 +242,8 @@ pub fn build_reports(
     if !mode.is_some_and(Mode::is_graded) {
         reports.extend(pairwise_reports(loaded, baseline, mode, opts)?);
     }
+    let panels = panel_reports(loaded, &reports, opts);
+    reports.extend(panels);
     if reports.is_empty() {
         return Err(UsageError(
             "no judgment records found (expected FastChat single or pair judgment files)".into(),
@@ -396,4 +402,83 @@ fn common_model(rows: &[&PairGame]) -> Option<String> {
         [one] if models.len() >= 3 => Some(one.to_string()),
         _ => None,
     }
+}
+
+/// The pooled report of each panel the run directories' manifests name, after its judges'
+/// reports (a panel whose judges' reports are not all here is not pooled).
+fn panel_reports(loaded: &Loaded, judges: &[Report], opts: &StatsOptions) -> Vec<Report> {
+    let mut seen: Vec<(Vec<String>, &str)> = Vec::new();
+    let mut out = Vec::new();
+    for ((_, kind), e) in &loaded.expected {
+        let (Some(pool), Some(mode)) = (e.pool, e.mode) else {
+            continue;
+        };
+        if e.panel.len() < 2 || seen.contains(&(e.panel.clone(), kind)) {
+            continue;
+        }
+        seen.push((e.panel.clone(), kind));
+        let of: Vec<&Report> = e
+            .panel
+            .iter()
+            .filter_map(|j| {
+                judges
+                    .iter()
+                    .find(|r| &r.judge == j && r.mode.file_kind() == *kind && r.run.is_none())
+            })
+            .collect();
+        if of.len() != e.panel.len() {
+            continue;
+        }
+        let reports: Vec<Report> = of.into_iter().cloned().collect();
+        let report = if *kind == "pair" {
+            let rows: Vec<Vec<PairGame>> = e
+                .panel
+                .iter()
+                .map(|j| {
+                    loaded
+                        .pair
+                        .iter()
+                        .filter(|r| r.judge.model() == j)
+                        .cloned()
+                        .collect()
+                })
+                .collect();
+            super::panel::pooled_pairs(
+                &e.panel,
+                &rows,
+                &reports,
+                pool,
+                reports[0].baseline.as_deref(),
+                opts,
+                &loaded.answers,
+                Some(e),
+            )
+        } else {
+            let rubric = mode == Mode::Rubric;
+            let rows: Vec<Vec<SingleGrade>> = e
+                .panel
+                .iter()
+                .map(|j| {
+                    loaded
+                        .single
+                        .iter()
+                        .filter(|r| r.judge.model() == j && r.aspects.is_some() == rubric)
+                        .cloned()
+                        .collect()
+                })
+                .collect();
+            super::panel::pooled_single(
+                mode,
+                &e.panel,
+                &rows,
+                &reports,
+                pool,
+                opts,
+                &loaded.answers,
+                Some(e),
+            )
+        };
+        out.push(report);
+    }
+    out
 }

@@ -13,6 +13,7 @@ pub mod headtohead;
 pub mod length;
 mod load;
 mod pairwise;
+pub mod panel;
 mod position;
 pub mod ratings;
 pub mod samples;
@@ -125,6 +126,9 @@ pub struct Report {
     /// What the run spent, by model and stage, over every invocation (reports of a run).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub spend: Vec<crate::records::spend::SpendRow>,
+    /// A panel's own figures (the pooled report of a panel of judges).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub panel: Option<panel::Panel>,
 }
 
 impl Report {
@@ -191,6 +195,7 @@ impl Report {
             coverage,
             aspects: Vec::new(),
             spend: exp.map(|e| e.spend.clone()).unwrap_or_default(),
+            panel: None,
         }
         .flag_self_preference()
     }

@@ -63,7 +63,7 @@ pub async fn demo(a: DemoArgs) -> anyhow::Result<()> {
         let opts = b.build()?;
         let out = pipeline::run(&opts, false).await?;
         eprintln!("shinpan demo [{}]: {}", mode.as_str(), out.summary.line());
-        reports.push(out.report);
+        reports.extend(out.reports);
     }
     sim.stop().await;
     print_reports(&reports, a.format)?;

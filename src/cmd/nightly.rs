@@ -81,7 +81,7 @@ pub async fn nightly(
             history.display()
         );
     }
-    let reports: Vec<_> = runs.iter().map(|(_, o)| o.report.clone()).collect();
+    let reports: Vec<_> = runs.iter().flat_map(|(_, o)| o.reports.clone()).collect();
     print(a.common.format, &name, &dir, &history, &reports, &found)?;
     exit_for_all(&runs)?;
     let regressed: Vec<String> = found
@@ -119,8 +119,11 @@ fn record(
     history: &std::path::Path,
 ) -> anyhow::Result<(Vec<crate::records::HistoryLine>, Vec<Change>)> {
     let mut lines = Vec::new();
+    // One series per judge, and one for a panel's pooled figure.
     for (_, out) in runs {
-        lines.extend(nightly::lines(ctx, &out.report, out.summary.tokens)?);
+        for r in &out.reports {
+            lines.extend(nightly::lines(ctx, r, out.summary.tokens)?);
+        }
     }
     let found = changes(before, &lines, threshold, n.watch.as_deref());
     for l in &mut lines {

@@ -24,7 +24,7 @@ pub async fn run(a: RunArgs) -> anyhow::Result<()> {
     }
     let verbosity = a.common.verbosity();
     let runs = run_modes(&layers, &modes, None, verbosity).await?;
-    let reports: Vec<_> = runs.iter().map(|(_, o)| o.report.clone()).collect();
+    let reports: Vec<_> = runs.iter().flat_map(|(_, o)| o.reports.clone()).collect();
     print_reports(&reports, a.common.format)?;
     exit_for_all(&runs)
 }
@@ -54,11 +54,22 @@ pub async fn compare(a: CompareArgs) -> anyhow::Result<()> {
     let verbosity = a.common.verbosity();
     let out = pipeline::run_with(&opts, verbosity).await?;
     summarize(&opts, &out, verbosity);
-    // The head-to-head from the run's current judgments.
-    let path = RunDir::new(&opts.out).judgments(&opts.judge.name, opts.mode);
-    let mut games = Vec::new();
-    read_jsonl_into::<PairGame>(&path, &mut games)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    // The head-to-head from the run's current judgments (a panel's pooled by majority).
+    let mut by_judge = Vec::new();
+    for judge in &opts.judges {
+        let path = RunDir::new(&opts.out).judgments(&judge.name, opts.mode);
+        let mut games = Vec::new();
+        read_jsonl_into::<PairGame>(&path, &mut games)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        by_judge.push(games);
+    }
+    let games = match by_judge.len() {
+        1 => by_judge.pop().expect("one judge"),
+        _ => {
+            let names: Vec<String> = opts.judges.iter().map(|j| j.name.clone()).collect();
+            crate::aggregate::panel::pool_games(&names, &by_judge)
+        }
+    };
     let rows: Vec<&PairGame> = games.iter().collect();
     let h = head_to_head(
         &rows,

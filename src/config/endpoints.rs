@@ -202,7 +202,10 @@ mod tests {
             NonZeroU32::new(60),
             "inherited"
         );
-        assert_eq!(o.judge.endpoints[0].base_url, "https://api.openai.com/v1");
+        assert_eq!(
+            o.judges[0].endpoints[0].base_url,
+            "https://api.openai.com/v1"
+        );
         assert_eq!(
             o.notes,
             [

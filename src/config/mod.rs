@@ -104,8 +104,10 @@ pub struct RunOptions {
     pub mode: Mode,
     /// Candidate models, in the order given.
     pub models: Vec<ModelOptions>,
-    /// The judge.
-    pub judge: ModelOptions,
+    /// The judges: one, or a panel (`--judges`), each grading every item.
+    pub judges: Vec<ModelOptions>,
+    /// How a panel is pooled (`None`: one judge).
+    pub pool: Option<crate::types::Pool>,
     /// Baseline (pairwise-baseline).
     pub baseline: Option<String>,
     /// Question file.

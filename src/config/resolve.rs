@@ -23,13 +23,12 @@ pub(super) fn resolve(
 ) -> Result<RunOptions, UsageError> {
     let (mode, names, baseline, sampled) = roles(&s)?;
     let plan = plan(&s, sampled)?;
-    let Some(judge_name) = s.judge.clone() else {
-        return usage("no judge model: give --judge MODEL or `judge = \"...\"` in the config");
-    };
-    if judge_name.contains(',') {
-        return usage(format!(
-            "--judge {judge_name:?} names one judge, and model names have no comma: a panel of several judges is not built yet (each judge is its own run into one directory; `shinpan agreement DIR` compares them)"
-        ));
+    let judge_names = judges(&s, cfg_name)?;
+    let pool = pool(&s, mode, judge_names.len())?;
+    if judge_names.len() > 1 && matches!(plan, Some(crate::records::GamePlan::Adaptive { .. })) {
+        return usage(
+            "--mode pairwise-adaptive chooses its next games from one judge's verdicts: a panel (--judges) plays pairwise-all or pairwise-n",
+        );
     }
     let bench = match &s.bench {
         Some(spec) => {
@@ -72,10 +71,13 @@ pub(super) fn resolve(
         .iter()
         .map(|n| model(&s, n, false, &default_ep, cfg_name))
         .collect::<Result<Vec<_>, _>>()?;
-    let judge = model(&s, &judge_name, true, &default_ep, cfg_name)?;
-    unused_tables(file, &names, &judge_name, cfg_name)?;
+    let judges = judge_names
+        .iter()
+        .map(|n| model(&s, n, true, &default_ep, cfg_name))
+        .collect::<Result<Vec<_>, _>>()?;
+    unused_tables(file, &names, &judge_names, cfg_name)?;
     let notes = endpoint_notes(
-        models.iter().chain([&judge]),
+        models.iter().chain(&judges),
         &flags.endpoint,
         &file.endpoints,
     )?;
@@ -92,8 +94,13 @@ pub(super) fn resolve(
             p.mode_name()
         ));
     }
+    // One judge's runs are named by it; a panel's by its judges.
     let default_run_out =
-        default_out(&s, &questions).join(crate::util::safe_file_name(&judge_name));
+        default_out(&s, &questions).join(crate::util::safe_file_name(&if judge_names.len() == 1 {
+            judge_names[0].clone()
+        } else {
+            format!("panel-{}", judge_names.join("+"))
+        }));
     Ok(RunOptions {
         shard,
         plan,
@@ -124,8 +131,64 @@ pub(super) fn resolve(
         )?,
         notes,
         models,
-        judge,
+        judges,
+        pool,
     })
+}
+
+/// The judges of a run: `--judge`, or the panel of `--judges` (`judges = [...]`). A judge
+/// named twice, a name with a comma (a panel given to `--judge`) or no judge at all is
+/// refused; a judge that is also a candidate is allowed (the report flags it as judging
+/// itself).
+fn judges(s: &Settings, cfg_name: &str) -> Result<Vec<String>, UsageError> {
+    let names: Vec<String> = match (&s.judge, &s.judges) {
+        (Some(_), Some(_)) => {
+            return usage(format!(
+                "{cfg_name}: `judge` and `judges` both name the judges: give one (--judge for one judge, --judges A,B,C for a panel)"
+            ));
+        }
+        (Some(j), None) if j.contains(',') => {
+            return usage(format!(
+                "--judge {j:?} names one judge, and model names have no comma: for a panel give --judges {j}"
+            ));
+        }
+        (Some(j), None) => vec![j.trim().to_string()],
+        (None, Some(js)) => js.iter().map(|j| j.trim().to_string()).collect(),
+        (None, None) => {
+            return usage(
+                "no judge model: give --judge MODEL (or --judges A,B,C for a panel), or `judge = \"...\"` in the config",
+            );
+        }
+    };
+    if names.is_empty() || names.iter().any(String::is_empty) {
+        return usage("--judges: a judge without a name (judges = [...] lists names)");
+    }
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            return usage(format!("--judges: {n:?} is named twice"));
+        }
+    }
+    Ok(names)
+}
+
+/// The pooling rule of a panel: `--pool`, else the mode's default; refused for one judge,
+/// where there is nothing to pool.
+fn pool(s: &Settings, mode: Mode, judges: usize) -> Result<Option<crate::types::Pool>, UsageError> {
+    use crate::types::Pool;
+    match (&s.pool, judges) {
+        (Some(p), 1) => usage(format!(
+            "--pool {p}: a single judge has nothing to pool (give a panel with --judges A,B,C)"
+        )),
+        (Some(p), _) => match Pool::parse(p) {
+            Some(Pool::Mean | Pool::Median) if !mode.is_graded() => usage(format!(
+                "--pool {p}: the verdicts of a game are pooled by majority (mean and median pool grades)"
+            )),
+            Some(rule) => Ok(Some(rule)),
+            None => usage(format!("--pool {p:?}: expected mean, median or majority")),
+        },
+        (None, 1) => Ok(None),
+        (None, _) => Ok(Some(Pool::default_for(mode))),
+    }
 }
 
 /// The mode, the candidates, the baseline, and the sampled mode's name, if one.
@@ -204,7 +267,7 @@ fn roles(s: &Settings) -> Result<Roles, UsageError> {
 fn unused_tables(
     file: &Settings,
     models: &[String],
-    judge: &str,
+    judges: &[String],
     cfg_name: &str,
 ) -> Result<(), UsageError> {
     let Some(listed) = &file.models else {
@@ -213,8 +276,9 @@ fn unused_tables(
     let known: Vec<&str> = listed
         .iter()
         .chain(models)
+        .chain(judges)
+        .chain(file.judges.iter().flatten())
         .map(|m| m.trim())
-        .chain([judge])
         .chain(file.judge.as_deref())
         .collect();
     for table in file.model.keys() {

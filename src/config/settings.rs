@@ -191,6 +191,10 @@ pub struct Settings {
     pub models: Option<Vec<String>>,
     /// The judge model.
     pub judge: Option<String>,
+    /// A panel of judges, each grading every item (`judge` is a panel of one).
+    pub judges: Option<Vec<String>>,
+    /// How a panel's judges are pooled: `mean`, `median` or `majority`.
+    pub pool: Option<String>,
     /// `single`, `rubric`, `pairwise-baseline`, `pairwise-all`, `pairwise-n` or
     /// `pairwise-adaptive`.
     pub mode: Option<String>,
@@ -359,7 +363,12 @@ impl Settings {
     pub fn merge(mut self, over: &Settings) -> Self {
         let o = over.clone();
         self.models = o.models.or(self.models);
-        self.judge = o.judge.or(self.judge);
+        // A layer that names its judge (or panel) replaces the judges below it.
+        if o.judge.is_some() || o.judges.is_some() {
+            self.judge = o.judge;
+            self.judges = o.judges;
+        }
+        self.pool = o.pool.or(self.pool);
         self.mode = o.mode.or(self.mode);
         self.modes = o.modes.or(self.modes);
         self.nightly = o.nightly.or(self.nightly);

@@ -145,9 +145,26 @@ fn answer_tokens(dir: &RunDir, model: &str) -> anyhow::Result<u64> {
 /// Tokens of the judgments in a report's current judgment file, per model: a grade's to its
 /// model; a game's to the model playing the baseline, or half to each player without one.
 fn judge_tokens(dir: &RunDir, r: &Report) -> anyhow::Result<HashMap<String, f64>> {
-    let path = dir.judgments(&r.judge, r.mode);
-    let bad = |e: crate::store::StoreError| anyhow::anyhow!("{}: {e}", path.display());
+    // A panel's figure cost every judge's tokens.
+    let judges = match &r.panel {
+        Some(p) => p.judges.clone(),
+        None => vec![r.judge.clone()],
+    };
     let mut out: HashMap<String, f64> = HashMap::new();
+    for judge in judges {
+        one_judge_tokens(dir, r, &judge, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn one_judge_tokens(
+    dir: &RunDir,
+    r: &Report,
+    judge: &str,
+    out: &mut HashMap<String, f64>,
+) -> anyhow::Result<()> {
+    let path = dir.judgments(judge, r.mode);
+    let bad = |e: crate::store::StoreError| anyhow::anyhow!("{}: {e}", path.display());
     match r.mode {
         Mode::Single | Mode::Rubric => {
             for (_, j) in read_jsonl_if_exists::<SingleJudgment>(&path).map_err(bad)? {
@@ -168,7 +185,7 @@ fn judge_tokens(dir: &RunDir, r: &Report) -> anyhow::Result<HashMap<String, f64>
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// One model's figure in one mode, run by run.

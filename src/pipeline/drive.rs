@@ -25,8 +25,8 @@ use super::stop::{GRACE, Signals, Stop};
 use super::summary::RunSummary;
 use crate::config::RunOptions;
 use crate::generate::{Answered, GenerateError, answer};
-use crate::judge::Judge;
 use crate::records::{ErrorRecord, Judgment, PairJudgment, SingleJudgment};
+use crate::scorer::Scorer;
 use crate::store::{JsonlWriter, LazyWriter};
 
 /// What the drive stage leaves.
@@ -43,9 +43,10 @@ pub(super) struct Driven {
 /// A write that failed: the run stops (see [`Driver::stopping`]).
 type Written = Result<(), std::io::Error>;
 
+/// A judgment made, by scorer.
 enum Done {
-    Single(Box<SingleJudgment>),
-    Pair(Box<PairJudgment>),
+    Single(usize, Box<SingleJudgment>),
+    Pair(usize, Box<PairJudgment>),
 }
 
 type Generated = (usize, usize, Result<Answered, GenerateError>);
@@ -63,7 +64,8 @@ struct Driver<'a> {
     /// Judgments whose answers are held, not spawned yet.
     to_judge: VecDeque<Item>,
     answer_files: HashMap<usize, JsonlWriter>,
-    journal: JsonlWriter,
+    /// Each scorer's journal.
+    journals: Vec<JsonlWriter>,
     errors: LazyWriter,
     progress: Option<Progress>,
     verbosity: Verbosity,
@@ -79,7 +81,11 @@ pub(super) async fn drive(
     state: State,
     verbosity: Verbosity,
 ) -> anyhow::Result<Driven> {
-    let jpath = setup.dir.journal(&setup.judge.name, opts.mode);
+    let journals = setup
+        .scorers
+        .iter()
+        .map(|s| JsonlWriter::open(&setup.dir.journal(s.name(), opts.mode)))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut d = Driver {
         setup,
         sched: Scheduler::new(opts, setup, state.recorded),
@@ -90,7 +96,7 @@ pub(super) async fn drive(
         to_answer: VecDeque::new(),
         to_judge: VecDeque::new(),
         answer_files: HashMap::new(),
-        journal: JsonlWriter::open(&jpath)?,
+        journals,
         errors: LazyWriter::new(setup.dir.errors()),
         progress: None,
         verbosity,
@@ -330,7 +336,6 @@ impl Driver<'_> {
 
     /// Spawns one judgment (its answers are held: it was queued only then).
     fn spawn_judgment(&mut self, item: Item) {
-        let judge: Judge = self.setup.judge.clone();
         let questions = self.setup.questions.clone();
         let held = |m: usize, q: usize| {
             self.answers[m][q]
@@ -339,6 +344,7 @@ impl Driver<'_> {
         };
         match item {
             Item::Single {
+                s,
                 q,
                 m,
                 turn,
@@ -346,16 +352,17 @@ impl Driver<'_> {
                 rubric,
             } => {
                 let a = held(m, q);
+                let scorer: Scorer = self.setup.scorers[s].clone();
                 self.judging.spawn(async move {
                     let q = &questions[q];
-                    Done::Single(Box::new(if rubric {
-                        judge.rubric(q, &a, turn, sample).await
-                    } else {
-                        judge.single(q, &a, turn, sample).await
-                    }))
+                    Done::Single(
+                        s,
+                        Box::new(scorer.single(q, &a, turn, sample, rubric).await),
+                    )
                 });
             }
             Item::Pair {
+                s,
                 q,
                 m1,
                 m2,
@@ -363,10 +370,12 @@ impl Driver<'_> {
                 sample,
             } => {
                 let (a1, a2) = (held(m1, q), held(m2, q));
+                let scorer: Scorer = self.setup.scorers[s].clone();
                 self.judging.spawn(async move {
-                    Done::Pair(Box::new(
-                        judge.pair(&questions[q], &a1, &a2, turn, sample).await,
-                    ))
+                    Done::Pair(
+                        s,
+                        Box::new(scorer.pair(&questions[q], &a1, &a2, turn, sample).await),
+                    )
                 });
             }
         }
@@ -377,15 +386,25 @@ impl Driver<'_> {
     /// have been sent (the next run judges it).
     fn judged(&mut self, done: Done) -> Written {
         let verdict = match &done {
-            Done::Single(j) => j.has_verdict(),
-            Done::Pair(j) => j.has_verdict(),
+            Done::Single(_, j) => j.has_verdict(),
+            Done::Pair(_, j) => j.has_verdict(),
         };
         if (self.stop.is_some() || self.setup.halt.is_halted()) && !verdict {
             return Ok(());
         }
+        // A panel's lines name the judge.
+        let panel = self.setup.scorers.len() > 1;
+        let by = |judge: &str| {
+            if panel {
+                format!(" by {judge} of")
+            } else {
+                String::new()
+            }
+        };
         self.say(|| match &done {
-            Done::Single(j) => format!(
-                "judgment {} question {} turn {}: {}",
+            Done::Single(_, j) => format!(
+                "judgment{} {} question {} turn {}: {}",
+                by(j.judge.model()),
                 j.model,
                 j.question_id,
                 j.turn,
@@ -396,23 +415,30 @@ impl Driver<'_> {
                         j.error.as_deref().unwrap_or("-")
                     ))
             ),
-            Done::Pair(j) => format!(
-                "judgment {} vs {} question {} turn {}: {:?} / {:?}",
-                j.model_1, j.model_2, j.question_id, j.turn, j.g1_winner, j.g2_winner
+            Done::Pair(_, j) => format!(
+                "judgment{} {} vs {} question {} turn {}: {:?} / {:?}",
+                by(j.judge.model()),
+                j.model_1,
+                j.model_2,
+                j.question_id,
+                j.turn,
+                j.g1_winner,
+                j.g2_winner
             ),
         });
         let s = &mut self.summary;
         s.judgments_made += 1;
-        let tx = &self.journal;
         match done {
-            Done::Single(j) => {
+            Done::Single(sc, j) => {
+                let tx = &self.journals[sc];
                 if !j.has_verdict() {
                     s.judgment_errors += 1;
                     s.failed("judgment", j.error.as_deref().unwrap_or("no score"));
                 }
                 tx.send(&*j)?;
             }
-            Done::Pair(j) => {
+            Done::Pair(sc, j) => {
+                let tx = &self.journals[sc];
                 if !j.has_verdict() {
                     s.judgment_errors += 1;
                     for e in [&j.g1_error, &j.g2_error].into_iter().flatten() {
@@ -436,7 +462,7 @@ impl Driver<'_> {
                 .into_values()
                 .map(|w| w.finish().map(|_| ())),
         );
-        written.push(self.journal.finish().map(|_| ()));
+        written.extend(self.journals.into_iter().map(|w| w.finish().map(|_| ())));
         if self.stop.is_none()
             && let Some(Err(e)) = written.into_iter().find(Result::is_err)
         {

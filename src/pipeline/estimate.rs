@@ -67,7 +67,7 @@ pub struct WallRow {
 pub struct Estimate {
     /// The mode.
     pub mode: Mode,
-    /// The judge.
+    /// The judge (a panel's judges, joined by `, `).
     pub judge: String,
     /// Tokens assumed per reply not made yet.
     pub output_tokens: u32,
@@ -144,11 +144,13 @@ pub fn estimate(opts: &RunOptions, output_tokens: u32) -> anyhow::Result<Estimat
             }));
         }
     }
-    let judge = &setup.judge;
     for crate::pipeline::state::Planned {
-        q, m1, m2, turn, ..
+        s, q, m1, m2, turn, ..
     } in items
     {
+        let Some(judge) = setup.scorers[s].judge() else {
+            continue;
+        };
         let shown: Vec<&AnswerRecord> = [Some(m1), m2]
             .into_iter()
             .flatten()
@@ -170,7 +172,7 @@ pub fn estimate(opts: &RunOptions, output_tokens: u32) -> anyhow::Result<Estimat
             );
         }
     }
-    let models: Vec<&ModelOptions> = opts.models.iter().chain([&opts.judge]).collect();
+    let models: Vec<&ModelOptions> = opts.models.iter().chain(&opts.judges).collect();
     let options = |name: &str| models.iter().find(|m| m.name == name).copied();
     let price = |name: &str| options(name).and_then(|m| m.price);
     let rows: Vec<EstimateRow> = rows
@@ -220,7 +222,12 @@ pub fn estimate(opts: &RunOptions, output_tokens: u32) -> anyhow::Result<Estimat
         note: (!notes.is_empty()).then(|| notes.join("; ")),
         games: opts.plan,
         mode: opts.mode,
-        judge: opts.judge.name.clone(),
+        judge: opts
+            .judges
+            .iter()
+            .map(|j| j.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         output_tokens,
         rows,
         wall,

@@ -7,15 +7,19 @@ use crate::records::{Manifest, RunDir};
 use crate::report::{Exporter, Format, HtmlExporter, JsonExporter, MarkdownExporter};
 use crate::store::write_atomic;
 
-/// Writes `report-<mode>.md` and `report-<mode>.json` into the run directory.
+/// Writes `report-<mode>.md` and `report-<mode>.json` into the run directory: a mode's
+/// reports in one file (a panel's: each judge's, then the pooled one).
 pub fn write_reports(out: &std::path::Path, reports: &[Report]) -> anyhow::Result<()> {
     let dir = RunDir::new(out);
-    for r in reports {
+    let mut modes: Vec<crate::types::Mode> = reports.iter().map(|r| r.mode).collect();
+    modes.dedup();
+    for mode in modes {
+        let of_mode: Vec<Report> = reports.iter().filter(|r| r.mode == mode).cloned().collect();
         for (ext, bytes) in [
-            ("md", MarkdownExporter.serialize(std::slice::from_ref(r))?),
-            ("json", JsonExporter.serialize(std::slice::from_ref(r))?),
+            ("md", MarkdownExporter.serialize(&of_mode)?),
+            ("json", JsonExporter.serialize(&of_mode)?),
         ] {
-            let p = dir.report(r.mode, ext);
+            let p = dir.report(mode, ext);
             write_atomic(&p, &bytes).with_context(|| p.display().to_string())?;
         }
     }

@@ -21,8 +21,8 @@ use crate::store::read_jsonl_if_exists;
 pub(super) struct State {
     /// Answers on disk, complete ones only.
     pub(super) answers: Answers,
-    /// The latest record of each judgment item and sample.
-    pub(super) recorded: HashMap<ItemSample, Recorded>,
+    /// The latest record of each judgment item and sample, by scorer.
+    pub(super) recorded: Vec<HashMap<ItemSample, Recorded>>,
 }
 
 /// Reads the answers and judgments already in the output directory. A file that cannot be
@@ -57,17 +57,22 @@ pub(super) fn load(opts: &RunOptions, setup: &Setup) -> anyhow::Result<State> {
             }
         }
     }
-    let journal = setup.dir.journal(&setup.judge.name, opts.mode);
-    let source = if journal.exists() {
-        journal
-    } else {
-        setup.dir.judgments(&setup.judge.name, opts.mode)
-    };
-    let recorded = if opts.mode.is_graded() {
-        recorded::<SingleGrade>(&source, &setup.judge.name, opts.bench.as_deref())?
-    } else {
-        recorded::<PairGame>(&source, &setup.judge.name, opts.bench.as_deref())?
-    };
+    let mut recorded = Vec::new();
+    for scorer in &setup.scorers {
+        let name = scorer.name();
+        let journal = setup.dir.journal(name, opts.mode);
+        let source = if journal.exists() {
+            journal
+        } else {
+            setup.dir.judgments(name, opts.mode)
+        };
+        let bench = opts.bench.as_deref();
+        recorded.push(if opts.mode.is_graded() {
+            self::recorded::<SingleGrade>(&source, name, bench)?
+        } else {
+            self::recorded::<PairGame>(&source, name, bench)?
+        });
+    }
     Ok(State { answers, recorded })
 }
 

@@ -9,9 +9,11 @@ use crate::aggregate::{GameOutcome, combine};
 use crate::records::{Game, GamePlan, InputDigest, ItemSample, Question, game_order, input_digest};
 use crate::types::{Mode, Winner};
 
-/// One judgment to make: indexes into the run's questions and models; turns are 1-based.
+/// One judgment to make: indexes into the run's scorers, questions and models; turns are
+/// 1-based.
 pub(super) enum Item {
     Single {
+        s: usize,
         q: usize,
         m: usize,
         turn: usize,
@@ -20,6 +22,7 @@ pub(super) enum Item {
         rubric: bool,
     },
     Pair {
+        s: usize,
         q: usize,
         m1: usize,
         m2: usize,
@@ -63,13 +66,15 @@ pub(super) struct Scheduler {
     pub(super) baseline: Option<usize>,
     pub(super) questions: Arc<Vec<Question>>,
     pub(super) names: Vec<String>,
-    pub(super) recorded: HashMap<ItemSample, Recorded>,
+    /// What each scorer's judgment file holds.
+    pub(super) recorded: Vec<HashMap<ItemSample, Recorded>>,
     /// Judgments per item (`--judge-samples`); 1 writes no sample index.
     pub(super) samples: u32,
     pub(super) reused: usize,
     /// Judgments made again because their inputs changed.
     pub(super) stale: usize,
-    pub(super) queued: HashSet<(usize, usize, usize, usize)>,
+    /// Games queued: scorer, question, model_1, model_2, turn.
+    pub(super) queued: HashSet<(usize, usize, usize, usize, usize)>,
     /// The games of a sampled mode (`None`: every game of the mode).
     pub(super) games: Option<Games>,
 }
@@ -79,7 +84,7 @@ impl Scheduler {
     pub(super) fn new(
         opts: &crate::config::RunOptions,
         setup: &super::setup::Setup,
-        recorded: HashMap<ItemSample, Recorded>,
+        recorded: Vec<HashMap<ItemSample, Recorded>>,
     ) -> Self {
         Scheduler {
             mode: opts.mode,
@@ -138,7 +143,9 @@ impl Scheduler {
                     .enumerate()
                     .map(|(i, n)| (n.as_str(), i))
                     .collect();
-                let mut recorded: Vec<&ItemSample> = self.recorded.keys().collect();
+                // (A panel does not play this mode: one judge's verdicts decide.)
+                let mut recorded: Vec<&ItemSample> =
+                    self.recorded.iter().flat_map(|r| r.keys()).collect();
                 recorded.sort();
                 for k in recorded {
                     if let (Some(&q), Some(&m1), Some(&m2)) = (
@@ -342,25 +349,28 @@ impl Scheduler {
         if self.mode.is_graded() {
             let rubric = self.mode == Mode::Rubric;
             let answer = answers[m][q].as_deref().expect("ready once answered");
-            for turn in 1..=turns {
-                let digest = input_digest(question, &[answer], turn);
-                for &sample in &samples {
-                    let key = ItemSample {
-                        question: qid.clone(),
-                        model_1: self.names[m].clone(),
-                        model_2: String::new(),
-                        turn: turn as u32,
-                        sample,
-                    };
-                    let recorded = self.recorded.get(&key).copied();
-                    if !self.reuse(recorded, digest) {
-                        out.push(Item::Single {
-                            q,
-                            m,
-                            turn,
+            for s in 0..self.recorded.len() {
+                for turn in 1..=turns {
+                    let digest = input_digest(question, &[answer], turn);
+                    for &sample in &samples {
+                        let key = ItemSample {
+                            question: qid.clone(),
+                            model_1: self.names[m].clone(),
+                            model_2: String::new(),
+                            turn: turn as u32,
                             sample,
-                            rubric,
-                        });
+                        };
+                        let recorded = self.recorded[s].get(&key).copied();
+                        if !self.reuse(recorded, digest) {
+                            out.push(Item::Single {
+                                s,
+                                q,
+                                m,
+                                turn,
+                                sample,
+                                rubric,
+                            });
+                        }
                     }
                 }
             }
@@ -372,7 +382,8 @@ impl Scheduler {
         out
     }
 
-    /// The judgments of one game whose answers are held, less those already standing.
+    /// The judgments of one game whose answers are held (by every scorer), less those
+    /// already standing.
     fn game_items(
         &mut self,
         answers: &Answers,
@@ -388,32 +399,35 @@ impl Scheduler {
         let (Some(a1), Some(a2)) = (answers[m1][q].as_deref(), answers[m2][q].as_deref()) else {
             return;
         };
-        for turn in 1..=question.turns.len() {
-            if !self.queued.insert((q, m1, m2, turn)) {
-                continue;
-            }
-            let digest = input_digest(question, &[a1, a2], turn);
-            for &sample in &samples {
-                let key = ItemSample {
-                    question: qid.clone(),
-                    model_1: self.names[m1].clone(),
-                    model_2: self.names[m2].clone(),
-                    turn: turn as u32,
-                    sample,
-                };
-                let recorded = self.recorded.get(&key).copied();
-                if self.reuse(recorded, digest) {
-                    if let Some(w) = recorded.and_then(|r| r.winners) {
-                        self.count_outcome(m1, m2, w);
-                    }
-                } else {
-                    out.push(Item::Pair {
-                        q,
-                        m1,
-                        m2,
-                        turn,
+        for s in 0..self.recorded.len() {
+            for turn in 1..=question.turns.len() {
+                if !self.queued.insert((s, q, m1, m2, turn)) {
+                    continue;
+                }
+                let digest = input_digest(question, &[a1, a2], turn);
+                for &sample in &samples {
+                    let key = ItemSample {
+                        question: qid.clone(),
+                        model_1: self.names[m1].clone(),
+                        model_2: self.names[m2].clone(),
+                        turn: turn as u32,
                         sample,
-                    });
+                    };
+                    let recorded = self.recorded[s].get(&key).copied();
+                    if self.reuse(recorded, digest) {
+                        if let Some(w) = recorded.and_then(|r| r.winners) {
+                            self.count_outcome(m1, m2, w);
+                        }
+                    } else {
+                        out.push(Item::Pair {
+                            s,
+                            q,
+                            m1,
+                            m2,
+                            turn,
+                            sample,
+                        });
+                    }
                 }
             }
         }
@@ -475,29 +489,32 @@ impl Scheduler {
                         .flatten()
                         .map(|i| answers[i][q].as_deref())
                         .collect();
-                    for turn in 1..=question.turns.len() {
-                        let digest = shown.as_ref().map(|s| input_digest(question, s, turn));
-                        for &sample in &samples {
-                            let key = ItemSample {
-                                question: qid.clone(),
-                                model_1: self.names[m1].clone(),
-                                model_2: m2.map(|i| self.names[i].clone()).unwrap_or_default(),
-                                turn: turn as u32,
-                                sample,
-                            };
-                            let stands = digest.is_some_and(|d| {
-                                self.recorded.get(&key).is_some_and(|r| {
-                                    r.valid && r.same_bench && r.digest.is_none_or(|x| x == d)
-                                })
-                            });
-                            if !stands {
-                                out.push(Planned {
-                                    q,
-                                    m1,
-                                    m2,
-                                    turn,
+                    for (s, recorded) in self.recorded.iter().enumerate() {
+                        for turn in 1..=question.turns.len() {
+                            let digest = shown.as_ref().map(|a| input_digest(question, a, turn));
+                            for &sample in &samples {
+                                let key = ItemSample {
+                                    question: qid.clone(),
+                                    model_1: self.names[m1].clone(),
+                                    model_2: m2.map(|i| self.names[i].clone()).unwrap_or_default(),
+                                    turn: turn as u32,
                                     sample,
+                                };
+                                let stands = digest.is_some_and(|d| {
+                                    recorded.get(&key).is_some_and(|r| {
+                                        r.valid && r.same_bench && r.digest.is_none_or(|x| x == d)
+                                    })
                                 });
+                                if !stands {
+                                    out.push(Planned {
+                                        s,
+                                        q,
+                                        m1,
+                                        m2,
+                                        turn,
+                                        sample,
+                                    });
+                                }
                             }
                         }
                     }
@@ -507,8 +524,12 @@ impl Scheduler {
         out
     }
 
-    /// Judgments that could not be made because an answer is missing.
+    /// Judgments that could not be made because an answer is missing (by every scorer).
     pub(super) fn blocked(&self, answers: &Answers) -> usize {
+        self.recorded.len() * self.blocked_of_one(answers)
+    }
+
+    fn blocked_of_one(&self, answers: &Answers) -> usize {
         let mut n = 0;
         for (q, question) in self.questions.iter().enumerate() {
             let turns = question.turns.len();

@@ -19,6 +19,7 @@ use crate::judge::{Judge, Prompts};
 use crate::records::{
     Evaluation, Expected, Manifest, Question, RunDir, RunState, attach_references, load_questions,
 };
+use crate::scorer::Scorer;
 
 /// What a run works with.
 pub(super) struct Setup {
@@ -30,8 +31,8 @@ pub(super) struct Setup {
     pub(super) questions: Arc<Vec<Question>>,
     /// The candidate models.
     pub(super) candidates: Vec<Candidate>,
-    /// The judge.
-    pub(super) judge: Judge,
+    /// What grades the items: the judge, or each judge of a panel, in the order given.
+    pub(super) scorers: Vec<Scorer>,
     /// One client per distinct endpoint.
     pub(super) clients: Vec<Client>,
     /// The response cache.
@@ -102,17 +103,25 @@ pub(super) fn prepare_for(
         }
         None => None,
     };
-    let judge = Judge {
-        set,
-        client: client_of(&opts.judge),
-        name: opts.judge.name.clone(),
-        api_model: opts.judge.api_model.clone(),
-        prompts,
-        max_tokens: opts.judge_max_tokens,
-        temperature: opts.judge.temperature.unwrap_or(0.0),
-        reasks: opts.reasks,
-        aspects: opts.aspects.clone(),
-    };
+    // Every judge of a panel asks the same prompts, each through its own endpoint (limits,
+    // cache identity).
+    let scorers: Vec<Scorer> = opts
+        .judges
+        .iter()
+        .map(|m| {
+            Scorer::Judge(Judge {
+                set: set.clone(),
+                client: client_of(m),
+                name: m.name.clone(),
+                api_model: m.api_model.clone(),
+                prompts: prompts.clone(),
+                max_tokens: opts.judge_max_tokens,
+                temperature: m.temperature.unwrap_or(0.0),
+                reasks: opts.reasks,
+                aspects: opts.aspects.clone(),
+            })
+        })
+        .collect();
     if progress {
         for n in &opts.notes {
             eprintln!("shinpan: note: {n}");
@@ -130,7 +139,7 @@ pub(super) fn prepare_for(
     let dir = RunDir::new(&opts.out);
     check_shard(&dir, opts)?;
     check_set(&dir, &qset, &questions)?;
-    let scale = grading_scale(opts, &questions, judge.set.as_deref())?;
+    let scale = grading_scale(opts, &questions, set.as_deref())?;
     let lock = match purpose {
         Purpose::Run => {
             let lock = lock_out_dir(&dir)?;
@@ -145,7 +154,7 @@ pub(super) fn prepare_for(
         dir,
         questions,
         candidates,
-        judge,
+        scorers,
         clients: clients.into_values().collect(),
         cache,
         halt,
@@ -166,7 +175,13 @@ pub(super) async fn identify(setup: &Setup, progress: bool) {
         .candidates
         .iter()
         .map(|c| (&c.client, &c.api_model))
-        .chain([(&setup.judge.client, &setup.judge.api_model)]);
+        .chain(
+            setup
+                .scorers
+                .iter()
+                .filter_map(Scorer::judge)
+                .map(|j| (&j.client, &j.api_model)),
+        );
     for (client, model) in wanted {
         match asked.iter_mut().find(|(c, _)| c.same(client)) {
             Some((_, models)) if models.contains(model) => {}
@@ -213,30 +228,43 @@ pub(super) fn start(setup: &Setup, opts: &RunOptions) -> anyhow::Result<()> {
     }
     let qpath = setup.dir.questions();
     crate::store::write_atomic(&qpath, &bytes).with_context(|| qpath.display().to_string())?;
-    Manifest::update(
-        &setup.dir.manifest(),
-        evaluation(opts, setup, RunState::Running),
-    )
+    for s in 0..setup.scorers.len() {
+        Manifest::update(
+            &setup.dir.manifest(),
+            evaluation(opts, setup, s, RunState::Running),
+        )?;
+    }
+    Ok(())
 }
 
-/// The run's judgment file as `run.json` names it (relative to the run directory).
-pub(super) fn judgments_entry(opts: &RunOptions) -> String {
-    format!(
-        "judgments/{}",
-        RunDir::judgment_file_name(&opts.judge.name, opts.mode)
-    )
+/// A scorer's judgment file as `run.json` names it (relative to the run directory).
+pub(super) fn judgments_entry(scorer: &str, mode: crate::types::Mode) -> String {
+    format!("judgments/{}", RunDir::judgment_file_name(scorer, mode))
 }
 
-/// The manifest entry of this run.
-pub(super) fn evaluation(opts: &RunOptions, setup: &Setup, state: RunState) -> Evaluation {
+/// The manifest entry of scorer `s` of this run (each judge of a panel has its own, naming
+/// the panel).
+pub(super) fn evaluation(
+    opts: &RunOptions,
+    setup: &Setup,
+    s: usize,
+    state: RunState,
+) -> Evaluation {
     let questions = &setup.questions;
+    let name = setup.scorers[s].name();
     Evaluation {
         set: Some(setup.set.clone()),
         scale: setup.scale,
         spend: Vec::new(),
-        judgments: judgments_entry(opts),
+        judgments: judgments_entry(name, opts.mode),
         mode: opts.mode,
-        judge: opts.judge.name.clone(),
+        judge: name.to_string(),
+        panel: if setup.scorers.len() > 1 {
+            setup.scorers.iter().map(|s| s.name().to_string()).collect()
+        } else {
+            Vec::new()
+        },
+        pool: opts.pool,
         models: opts.models.iter().map(|m| m.name.clone()).collect(),
         baseline: opts.baseline.clone(),
         samples: opts.judge_samples,
@@ -299,7 +327,7 @@ fn clients(
 ) -> Result<HashMap<String, Client>, UsageError> {
     let mut out: HashMap<String, Client> = HashMap::new();
     let mut queues: HashMap<String, crate::client::BatchQueue> = HashMap::new();
-    for m in opts.models.iter().chain([&opts.judge]) {
+    for m in opts.models.iter().chain(&opts.judges) {
         if let std::collections::hash_map::Entry::Vacant(e) = out.entry(endpoint_key(m)) {
             let mut c = match purpose {
                 Purpose::Run => Client::pool(m.endpoints.clone()),
@@ -550,12 +578,15 @@ fn lock_out_dir(dir: &RunDir) -> anyhow::Result<File> {
 /// placed there by hand) holds its records only in `judgments/`: they become the journal's
 /// first records, so nothing judged before is lost or judged again.
 fn adopt_old_judgments(dir: &RunDir, opts: &RunOptions) -> anyhow::Result<()> {
-    let journal = dir.journal(&opts.judge.name, opts.mode);
-    let view = dir.judgments(&opts.judge.name, opts.mode);
-    if journal.exists() || !view.exists() {
-        return Ok(());
+    for judge in &opts.judges {
+        let journal = dir.journal(&judge.name, opts.mode);
+        let view = dir.judgments(&judge.name, opts.mode);
+        if journal.exists() || !view.exists() {
+            continue;
+        }
+        copy_atomic(&view, &journal).with_context(|| journal.display().to_string())?;
     }
-    copy_atomic(&view, &journal).with_context(|| journal.display().to_string())
+    Ok(())
 }
 
 fn copy_atomic(from: &Path, to: &Path) -> std::io::Result<()> {

@@ -22,9 +22,11 @@ pub(super) struct Recorded {
     pub(super) same_bench: bool,
 }
 
-/// A judgment still to make, by indexes into the run's questions and models.
+/// A judgment still to make, by indexes into the run's scorers, questions and models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Planned {
+    /// The scorer.
+    pub(super) s: usize,
     /// The question.
     pub(super) q: usize,
     /// The model graded, or the first model of a game.

@@ -38,6 +38,13 @@ pub struct Evaluation {
     pub mode: Mode,
     /// The judge.
     pub judge: String,
+    /// Every judge of the panel this judge was one of (itself included), in the order given;
+    /// empty for a run with one judge.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub panel: Vec<String>,
+    /// How the panel is pooled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<crate::types::Pool>,
     /// The candidate models of the last run.
     pub models: Vec<String>,
     /// The baseline (pairwise-baseline).
@@ -107,17 +114,23 @@ impl Manifest {
 
     /// The manifest at `path` with the entry of one judgment file replaced (or added), as
     /// [`Manifest::update`] would write it.
-    pub fn updated(path: &Path, mut entry: Evaluation) -> anyhow::Result<Manifest> {
-        let mut m = Manifest::read(path)?;
-        if let Some(old) = m.entry(&entry.judgments) {
+    pub fn updated(path: &Path, entry: Evaluation) -> anyhow::Result<Manifest> {
+        Ok(Manifest::read(path)?.with(entry))
+    }
+
+    /// This manifest with the entry of one judgment file replaced (or added), its `spend`
+    /// added to the old entry's.
+    pub fn with(mut self, mut entry: Evaluation) -> Manifest {
+        if let Some(old) = self.entry(&entry.judgments) {
             let mut spend = old.spend.clone();
             crate::records::spend::add_rows(&mut spend, &entry.spend);
             entry.spend = spend;
         }
-        m.evaluations.retain(|e| e.judgments != entry.judgments);
-        m.evaluations.push(entry);
-        m.evaluations.sort_by(|a, b| a.judgments.cmp(&b.judgments));
-        Ok(m)
+        self.evaluations.retain(|e| e.judgments != entry.judgments);
+        self.evaluations.push(entry);
+        self.evaluations
+            .sort_by(|a, b| a.judgments.cmp(&b.judgments));
+        self
     }
 
     /// Writes the manifest atomically.

@@ -17,6 +17,7 @@ mod integrity;
 mod llama;
 mod nightly;
 mod outcomes;
+mod panel;
 mod pipeline;
 mod reasoning;
 mod resume;

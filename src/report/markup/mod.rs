@@ -2,6 +2,7 @@
 //! Each table carries a one-line plain explanation of its figures, which Markdown prints.
 
 mod pair;
+mod panel;
 mod single;
 
 use unicode_width::UnicodeWidthStr;
@@ -73,6 +74,10 @@ pub fn tables(r: &Report) -> Vec<Table> {
         }
         _ => format!("{} (judge: {})", r.mode.as_str(), r.judge),
     };
+    let title = match &r.panel {
+        Some(p) => format!("{title}, pooled by {}", p.pool),
+        None => title,
+    };
     let title = match &r.bench {
         Some(b) => format!("{b}: {title}"),
         None => title,
@@ -111,6 +116,9 @@ pub fn tables(r: &Report) -> Vec<Table> {
     }
     if !pairs.is_empty() {
         out.extend(pair::pair_tables(&title, r, &pairs));
+    }
+    if let Some(p) = &r.panel {
+        panel::panel_tables(&title, p, &mut out);
     }
     if !r.same_family_as_judge.is_empty() {
         out.push(self_preference_table(&title, r));

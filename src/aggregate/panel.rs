@@ -1,0 +1,581 @@
+//! A panel of judges: every judge grades every item, and the panel's figure pools them. Grades
+//! are pooled per item (question, model, turn) by the mean, the median or the most common
+//! grade; games by the majority of the judges' verdicts in each order, then FastChat's swap
+//! rule. The pooled records are summarised as one judge's would be, and the panel's intervals
+//! resample the judges as well as the items. Beside the pooled figures: agreement between
+//! every pair of judges, each judge's failure rate, position bias, self-preference and cost,
+//! and the items the judges disagree on most.
+
+use std::collections::BTreeMap;
+
+use rand::Rng;
+use serde::Serialize;
+
+use super::agreement::{JudgePair, judge_votes, pairwise_agreement, single_agreement};
+use super::answers::AnswerIndex;
+use super::bootstrap::{interval, rng_for};
+use super::family::family;
+use super::pairwise::{GameOutcome, combine};
+use super::{Expectation, ModelSummary, Report, StatsOptions, summarize_pairs, summarize_single};
+use crate::records::spend::{SpendRow, Stage, total_cost};
+use crate::records::{JudgeName, Name, PairGame, SingleGrade};
+use crate::types::{Mode, Pool, Winner};
+
+/// What a report shows of a panel, beside its pooled figures.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Panel {
+    /// The judges, in the order given.
+    pub judges: Vec<String>,
+    /// How their verdicts are pooled.
+    pub pool: Pool,
+    /// Agreement between every pair of judges on the items both judged.
+    pub agreement: Vec<JudgePair>,
+    /// Each judge's own figures.
+    pub by_judge: Vec<JudgeFigures>,
+    /// The items the judges disagree on most, most first.
+    pub disagreements: Vec<Disagreement>,
+    /// Items on which the judges disagree at all.
+    pub disagreeing_items: usize,
+}
+
+/// One judge of a panel.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct JudgeFigures {
+    /// The judge.
+    pub judge: String,
+    /// Items it judged with a readable verdict.
+    pub judged: usize,
+    /// Items it judged without one.
+    pub failed: usize,
+    /// failed / (judged + failed).
+    pub failure_rate: Option<f64>,
+    /// Candidates of its own family (or itself): where self-preference can show.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub own_family: Vec<String>,
+    /// Its figure (mean grade, or adjusted win rate) of its own family's candidates minus the
+    /// other judges' mean figure of them; positive: it favours its own family.
+    pub self_preference: Option<f64>,
+    /// Share of its games whose two orders agree (pairwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<f64>,
+    /// Share of its decisive verdicts for the answer shown first (pairwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_position_win_rate: Option<f64>,
+    /// Its requests (judge stage, paid and from the cache).
+    pub requests: u64,
+    /// What they cost (`null`: no price configured).
+    pub cost: Option<f64>,
+}
+
+/// One item the judges disagree on.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Disagreement {
+    /// The question.
+    pub question_id: String,
+    /// The model graded, or the first model of the game.
+    pub model_1: String,
+    /// The second model of the game (grades: absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_2: Option<String>,
+    /// The turn.
+    pub turn: u32,
+    /// How far apart the judges are: highest minus lowest grade, or of the game's outcome
+    /// for model_1 (1 win, ½ tie, 0 loss).
+    pub spread: f64,
+    /// Each judge's verdict on it, in the panel's order (`-`: none).
+    pub verdicts: Vec<(String, String)>,
+}
+
+/// The name the panel's pooled report goes by (`panel(a, b, c)`).
+pub fn panel_name(judges: &[String]) -> String {
+    format!("panel({})", judges.join(", "))
+}
+
+/// One figure from several grades by `pool`. The most common grade wins a majority; grades
+/// tied for most common give their median.
+pub fn pool_grades(xs: &[f64], pool: Pool) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    let mut sorted = xs.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let median = |s: &[f64]| {
+        let n = s.len();
+        if n % 2 == 1 {
+            s[n / 2]
+        } else {
+            (s[n / 2 - 1] + s[n / 2]) / 2.0
+        }
+    };
+    Some(match pool {
+        Pool::Mean => sorted.iter().sum::<f64>() / sorted.len() as f64,
+        Pool::Median => median(&sorted),
+        Pool::Majority => {
+            let mut runs: Vec<(f64, usize)> = Vec::new();
+            for x in sorted {
+                match runs.last_mut() {
+                    Some((v, n)) if *v == x => *n += 1,
+                    _ => runs.push((x, 1)),
+                }
+            }
+            let most = runs.iter().map(|r| r.1).max().unwrap_or(0);
+            let tied: Vec<f64> = runs.iter().filter(|r| r.1 == most).map(|r| r.0).collect();
+            median(&tied)
+        }
+    })
+}
+
+/// The verdict of one order from several judges': the one with more votes than any other
+/// (judges without a verdict do not vote); a split vote is a tie; no vote at all, an error.
+pub fn pool_winners(ws: &[Winner]) -> Winner {
+    let count = |w: Winner| ws.iter().filter(|x| **x == w).count();
+    let votes = [Winner::Model1, Winner::Model2, Winner::Tie].map(|w| (w, count(w)));
+    let most = votes.iter().map(|v| v.1).max().unwrap_or(0);
+    if most == 0 {
+        return Winner::Error;
+    }
+    let leaders: Vec<Winner> = votes.iter().filter(|v| v.1 == most).map(|v| v.0).collect();
+    match leaders.as_slice() {
+        [one] => *one,
+        _ => Winner::Tie,
+    }
+}
+
+/// The panel's report of grades: each item's grades pooled, summarised as one judge's.
+#[allow(clippy::too_many_arguments)]
+pub fn pooled_single(
+    mode: Mode,
+    judges: &[String],
+    rows: &[Vec<SingleGrade>],
+    reports: &[Report],
+    pool: Pool,
+    opts: &StatsOptions,
+    index: &AnswerIndex,
+    exp: Option<&Expectation>,
+) -> Report {
+    let name = panel_name(judges);
+    type Key = (String, String, u32);
+    // Each item's grade by each judge (None: no readable grade).
+    let mut items: BTreeMap<Key, (Vec<Option<f64>>, &SingleGrade)> = BTreeMap::new();
+    let mut aspects: BTreeMap<Key, Vec<BTreeMap<String, f64>>> = BTreeMap::new();
+    for (j, judge_rows) in rows.iter().enumerate() {
+        for r in judge_rows {
+            let key = (r.question_id.to_string(), r.model.clone(), r.turn);
+            let e = items
+                .entry(key.clone())
+                .or_insert_with(|| (vec![None; judges.len()], r));
+            e.0[j] = r.valid_score();
+            if let (Some(a), Some(_)) = (&r.aspects, r.valid_score()) {
+                aspects.entry(key).or_default().push(a.clone());
+            }
+        }
+    }
+    let pooled: Vec<SingleGrade> = items
+        .iter()
+        .map(|(key, (grades, first))| {
+            let valid: Vec<f64> = grades.iter().flatten().copied().collect();
+            let score = pool_grades(&valid, pool);
+            let pooled_aspects = aspects.get(key).map(|all| {
+                let names: Vec<&String> = all[0].keys().collect();
+                names
+                    .into_iter()
+                    .filter_map(|a| {
+                        let xs: Vec<f64> = all.iter().filter_map(|m| m.get(a).copied()).collect();
+                        pool_grades(&xs, pool).map(|v| (a.clone(), v))
+                    })
+                    .collect()
+            });
+            SingleGrade {
+                judge: JudgeName(Name::intern(&name)),
+                score,
+                failed: score.is_none(),
+                aspects: if score.is_some() {
+                    pooled_aspects
+                } else {
+                    None
+                },
+                sample: None,
+                samples: Default::default(),
+                ..(*first).clone()
+            }
+        })
+        .collect();
+    let refs: Vec<&SingleGrade> = pooled.iter().collect();
+    let result = summarize_single(&refs, opts, index, exp);
+    let mut report = Report::single(mode, &name, result, exp);
+    // The panel's intervals resample the judges as well as the items.
+    for m in &mut report.models {
+        if let ModelSummary::Single(s) = m {
+            let of_model: Vec<Vec<Option<f64>>> = items
+                .iter()
+                .filter(|((_, model, _), _)| *model == s.model)
+                .map(|(_, (g, _))| g.clone())
+                .collect();
+            s.score_ci = two_level(&of_model, judges.len(), opts, &s.model, |xs| {
+                pool_grades(xs, pool)
+            });
+        }
+    }
+    let all: Vec<SingleGrade> = rows.iter().flatten().cloned().collect();
+    let figure = |r: &Report, model: &str| {
+        r.models.iter().find_map(|m| match m {
+            ModelSummary::Single(s) if s.model == model => s.score,
+            _ => None,
+        })
+    };
+    let mut disagreements: Vec<Disagreement> = items
+        .iter()
+        .filter_map(|((q, model, turn), (grades, _))| {
+            let valid: Vec<f64> = grades.iter().flatten().copied().collect();
+            if valid.len() < 2 {
+                return None;
+            }
+            let hi = valid.iter().copied().fold(f64::MIN, f64::max);
+            let lo = valid.iter().copied().fold(f64::MAX, f64::min);
+            (hi > lo).then(|| Disagreement {
+                question_id: q.clone(),
+                model_1: model.clone(),
+                model_2: None,
+                turn: *turn,
+                spread: hi - lo,
+                verdicts: judges
+                    .iter()
+                    .zip(grades)
+                    .map(|(j, g)| (j.clone(), g.map_or("-".into(), |g| format!("{g}"))))
+                    .collect(),
+            })
+        })
+        .collect();
+    let disagreeing = disagreements.len();
+    rank(&mut disagreements, opts.max_listed);
+    report.spend = panel_spend(reports);
+    report.panel = Some(Panel {
+        judges: judges.to_vec(),
+        pool,
+        agreement: single_agreement(&all).pairs,
+        by_judge: by_judge(judges, reports, figure),
+        disagreements,
+        disagreeing_items: disagreeing,
+    });
+    report
+}
+
+/// The panel's report of games: each order's verdict by majority, then the swap rule.
+#[allow(clippy::too_many_arguments)]
+pub fn pooled_pairs(
+    judges: &[String],
+    rows: &[Vec<PairGame>],
+    reports: &[Report],
+    pool: Pool,
+    baseline: Option<&str>,
+    opts: &StatsOptions,
+    index: &AnswerIndex,
+    exp: Option<&Expectation>,
+) -> Report {
+    let name = panel_name(judges);
+    let games = by_game(judges.len(), rows);
+    let pooled = pool_games(judges, rows);
+    let refs: Vec<&PairGame> = pooled.iter().collect();
+    let result = summarize_pairs(&refs, baseline, opts, index, exp);
+    let mut report = Report::pairwise(&name, baseline.map(str::to_string), result, exp);
+    // The adjusted win rate's interval resamples the judges as well as the games.
+    for m in &mut report.models {
+        if let ModelSummary::Pair(p) = m {
+            // Each game of the model: its verdicts by judge, oriented so model_1 is the model.
+            let of_model: Vec<Vec<Option<[Winner; 2]>>> = games
+                .iter()
+                .filter_map(|((_, m1, m2, _), (vs, _))| {
+                    if *m1 == p.model {
+                        Some(vs.clone())
+                    } else if *m2 == p.model {
+                        Some(
+                            vs.iter()
+                                .map(|v| v.map(|w| [flip(w[1]), flip(w[0])]))
+                                .collect(),
+                        )
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            p.adjusted_win_rate_ci = two_level(&of_model, judges.len(), opts, &p.model, |vs| {
+                let g1 = pool_winners(&vs.iter().map(|w| w[0]).collect::<Vec<_>>());
+                let g2 = pool_winners(&vs.iter().map(|w| w[1]).collect::<Vec<_>>());
+                match combine(g1, g2).0 {
+                    GameOutcome::Model1 => Some(1.0),
+                    GameOutcome::Tie => Some(0.5),
+                    GameOutcome::Model2 => Some(0.0),
+                    GameOutcome::Error => None,
+                }
+            });
+        }
+    }
+    let all: Vec<PairGame> = rows.iter().flatten().cloned().collect();
+    let figure = |r: &Report, model: &str| {
+        r.models.iter().find_map(|m| match m {
+            ModelSummary::Pair(p) if p.model == model => p.adjusted_win_rate,
+            _ => None,
+        })
+    };
+    let outcome_for_1 = |w: [Winner; 2]| match combine(w[0], w[1]).0 {
+        GameOutcome::Model1 => Some(1.0),
+        GameOutcome::Tie => Some(0.5),
+        GameOutcome::Model2 => Some(0.0),
+        GameOutcome::Error => None,
+    };
+    let say = |w: Winner, k: &GameKey| match w {
+        Winner::Model1 => k.1.clone(),
+        Winner::Model2 => k.2.clone(),
+        Winner::Tie => "tie".into(),
+        Winner::Error => "-".into(),
+    };
+    let mut disagreements: Vec<Disagreement> = games
+        .iter()
+        .filter_map(|(k, (vs, _))| {
+            let outcomes: Vec<f64> = vs
+                .iter()
+                .flatten()
+                .filter_map(|w| outcome_for_1(*w))
+                .collect();
+            if outcomes.len() < 2 {
+                return None;
+            }
+            let hi = outcomes.iter().copied().fold(f64::MIN, f64::max);
+            let lo = outcomes.iter().copied().fold(f64::MAX, f64::min);
+            (hi > lo).then(|| Disagreement {
+                question_id: k.0.clone(),
+                model_1: k.1.clone(),
+                model_2: Some(k.2.clone()),
+                turn: k.3,
+                spread: hi - lo,
+                verdicts: judges
+                    .iter()
+                    .zip(vs)
+                    .map(|(j, v)| {
+                        (
+                            j.clone(),
+                            v.map_or("-".into(), |w| {
+                                format!("{} / {}", say(w[0], k), say(w[1], k))
+                            }),
+                        )
+                    })
+                    .collect(),
+            })
+        })
+        .collect();
+    let disagreeing = disagreements.len();
+    rank(&mut disagreements, opts.max_listed);
+    report.spend = panel_spend(reports);
+    report.panel = Some(Panel {
+        judges: judges.to_vec(),
+        pool,
+        agreement: pairwise_agreement(&judge_votes(&all)).pairs,
+        by_judge: by_judge(judges, reports, figure),
+        disagreements,
+        disagreeing_items: disagreeing,
+    });
+    report
+}
+
+type GameKey = (String, String, String, u32);
+/// A game's verdicts by judge, and its first record (what the pooled record copies).
+type GameVerdicts<'a> = BTreeMap<GameKey, (Vec<Option<[Winner; 2]>>, &'a PairGame)>;
+
+/// Each game's verdicts by judge (in the panel's order; `None`: that judge has none).
+fn by_game(
+    judges: usize,
+    rows: &[Vec<PairGame>],
+) -> GameVerdicts<'_> {
+    let mut games: GameVerdicts = BTreeMap::new();
+    for (j, judge_rows) in rows.iter().enumerate() {
+        for r in judge_rows {
+            let key = (
+                r.question_id.to_string(),
+                r.model_1.to_string(),
+                r.model_2.to_string(),
+                r.turn,
+            );
+            let e = games.entry(key).or_insert_with(|| (vec![None; judges], r));
+            e.0[j] = Some([r.g1_winner, r.g2_winner]);
+        }
+    }
+    games
+}
+
+/// The panel's games: each order's verdict by the majority of the judges (`rows[j]`: judge
+/// `j`'s games), under the panel's name.
+pub fn pool_games(judges: &[String], rows: &[Vec<PairGame>]) -> Vec<PairGame> {
+    let name = panel_name(judges);
+    let order = |vs: &[Option<[Winner; 2]>], o: usize| -> Winner {
+        let ws: Vec<Winner> = vs.iter().flatten().map(|w| w[o]).collect();
+        pool_winners(&ws)
+    };
+    by_game(judges.len(), rows)
+        .values()
+        .map(|(vs, first)| PairGame {
+            judge: JudgeName(Name::intern(&name)),
+            g1_winner: order(vs, 0),
+            g2_winner: order(vs, 1),
+            sample: None,
+            samples: Default::default(),
+            ..(*first).clone()
+        })
+        .collect()
+}
+
+fn flip(w: Winner) -> Winner {
+    match w {
+        Winner::Model1 => Winner::Model2,
+        Winner::Model2 => Winner::Model1,
+        w => w,
+    }
+}
+
+/// Most disagreement first, then in question order; at most `max` (0: all).
+fn rank(d: &mut Vec<Disagreement>, max: usize) {
+    d.sort_by(|a, b| b.spread.total_cmp(&a.spread));
+    if max > 0 {
+        d.truncate(max);
+    }
+}
+
+/// A bootstrap that resamples the judges and the items: each round draws the panel's judges
+/// with replacement, then the items, pools each drawn item over the drawn judges, and takes
+/// the mean.
+fn two_level<T: Copy>(
+    items: &[Vec<Option<T>>],
+    judges: usize,
+    opts: &StatsOptions,
+    name: &str,
+    pool: impl Fn(&[T]) -> Option<f64>,
+) -> Option<[f64; 2]> {
+    let rounds = opts.bootstrap.rounds;
+    if items.is_empty() || rounds == 0 || judges == 0 {
+        return None;
+    }
+    let mut rng = rng_for(opts.bootstrap.seed, &format!("panel {name}"));
+    let mut means = Vec::with_capacity(rounds);
+    let mut drawn: Vec<T> = Vec::with_capacity(judges);
+    for _ in 0..rounds {
+        let panel: Vec<usize> = (0..judges).map(|_| rng.random_range(0..judges)).collect();
+        let (mut sum, mut n) = (0.0, 0usize);
+        for _ in 0..items.len() {
+            let item = &items[rng.random_range(0..items.len())];
+            drawn.clear();
+            drawn.extend(panel.iter().filter_map(|&j| item[j]));
+            if let Some(v) = pool(&drawn) {
+                sum += v;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            means.push(sum / n as f64);
+        }
+    }
+    interval(means)
+}
+
+/// Each judge's figures, from its own report.
+fn by_judge(
+    judges: &[String],
+    reports: &[Report],
+    figure: impl Fn(&Report, &str) -> Option<f64>,
+) -> Vec<JudgeFigures> {
+    judges
+        .iter()
+        .zip(reports)
+        .map(|(j, r)| {
+            let judged: usize = r.coverage.iter().map(|c| c.judged).sum();
+            let failed: usize = r.coverage.iter().map(|c| c.failed).sum();
+            let fam = family(j);
+            let models: Vec<String> = r
+                .models
+                .iter()
+                .map(|m| match m {
+                    ModelSummary::Single(s) => s.model.clone(),
+                    ModelSummary::Pair(p) => p.model.clone(),
+                })
+                .collect();
+            let own: Vec<String> = models
+                .iter()
+                .filter(|m| *m == j || (fam.is_some() && family(m) == fam))
+                .cloned()
+                .collect();
+            // Its figure of each own-family model against the other judges' mean of it.
+            let gaps: Vec<f64> = own
+                .iter()
+                .filter_map(|m| {
+                    let mine = figure(r, m)?;
+                    let others: Vec<f64> = reports
+                        .iter()
+                        .zip(judges)
+                        .filter(|(_, o)| *o != j)
+                        .filter_map(|(o, _)| figure(o, m))
+                        .collect();
+                    (!others.is_empty())
+                        .then(|| mine - others.iter().sum::<f64>() / others.len() as f64)
+                })
+                .collect();
+            let rows: Vec<&SpendRow> = r
+                .spend
+                .iter()
+                .filter(|s| s.stage == Stage::Judge && s.model == *j)
+                .collect();
+            let tried = judged + failed;
+            JudgeFigures {
+                judge: j.clone(),
+                judged,
+                failed,
+                failure_rate: (tried > 0).then(|| failed as f64 / tried as f64),
+                own_family: own,
+                self_preference: (!gaps.is_empty())
+                    .then(|| gaps.iter().sum::<f64>() / gaps.len() as f64),
+                consistency: r.position_bias.as_ref().and_then(|p| p.consistency),
+                first_position_win_rate: r
+                    .position_bias
+                    .as_ref()
+                    .and_then(|p| p.first_position_win_rate),
+                requests: rows
+                    .iter()
+                    .map(|s| s.spend.requests + s.spend.cache_hits)
+                    .sum(),
+                cost: total_cost(rows.iter().copied()),
+            }
+        })
+        .collect()
+}
+
+/// What the panel spent: the answers once, and every judge's judging.
+fn panel_spend(reports: &[Report]) -> Vec<SpendRow> {
+    let mut out: Vec<SpendRow> = Vec::new();
+    for (i, r) in reports.iter().enumerate() {
+        for s in &r.spend {
+            if s.stage == Stage::Judge || i == 0 {
+                out.push(s.clone());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grades_and_verdicts_pool_by_the_rule() {
+        assert_eq!(pool_grades(&[2.0, 8.0, 8.0], Pool::Mean), Some(6.0));
+        assert_eq!(pool_grades(&[2.0, 8.0, 9.0], Pool::Median), Some(8.0));
+        assert_eq!(pool_grades(&[2.0, 8.0], Pool::Median), Some(5.0));
+        assert_eq!(pool_grades(&[2.0, 8.0, 8.0], Pool::Majority), Some(8.0));
+        // Three grades, each once: their median.
+        assert_eq!(pool_grades(&[2.0, 5.0, 8.0], Pool::Majority), Some(5.0));
+        assert_eq!(pool_grades(&[], Pool::Mean), None);
+        use Winner::*;
+        assert_eq!(pool_winners(&[Model1, Model1, Model2]), Model1);
+        assert_eq!(pool_winners(&[Model1, Model2]), Tie);
+        assert_eq!(pool_winners(&[Model1, Tie, Model2]), Tie);
+        assert_eq!(pool_winners(&[Model2, Error, Error]), Model2);
+        assert_eq!(pool_winners(&[Error]), Error);
+    }
+}

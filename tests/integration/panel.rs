@@ -1,0 +1,325 @@
+//! A panel of judges in one run (`--judges`), through the real binary against a scripted
+//! fake: three judges — harsh, lenient (which is also a candidate, and favours itself) and
+//! position-biased — grade and play every item; each judge's figures and the panel's pooled
+//! ones equal hand-computed values; a second run pays nothing again; bad panels are refused.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::fake::{Fake, Reply, first_user};
+use crate::support::{asks, is_judge, run_bin, stdout_json, write};
+use shinpan::judge::verdict::Asks;
+
+/// Grades by judge and candidate: harsh grades alpha 6 and lenient 2; lenient grades alpha 7
+/// and itself 9; biased grades alpha 7 and lenient 4. In games, harsh prefers alpha,
+/// lenient prefers itself, and biased always picks the answer shown first.
+fn script(_: usize, body: &Value) -> Reply {
+    if !is_judge(body) {
+        return Reply::Text(format!("{}の答えです。", body["model"].as_str().unwrap()));
+    }
+    let judge = body["model"].as_str().unwrap();
+    let prompt = first_user(body);
+    match asks(body) {
+        Some(Asks::Choice) => {
+            let alpha_first =
+                prompt.find("alphaの答え").unwrap() < prompt.find("lenientの答え").unwrap();
+            let pick_alpha = match judge {
+                "harsh" => true,
+                "lenient" => false,
+                _ => alpha_first,
+            };
+            let v = if pick_alpha == alpha_first { "A" } else { "B" };
+            Reply::Text(format!("比べました。[[{v}]]"))
+        }
+        _ => {
+            let alpha = prompt.contains("alphaの答え");
+            let grade = match (judge, alpha) {
+                ("harsh", true) => 6,
+                ("harsh", false) => 2,
+                ("lenient", true) => 7,
+                ("lenient", false) => 9,
+                (_, true) => 7,
+                (_, false) => 4,
+            };
+            Reply::Text(format!("評価: [[{grade}]]"))
+        }
+    }
+}
+
+fn questions(dir: &Path) -> String {
+    write(
+        dir,
+        "q.jsonl",
+        "{\"question_id\": 1, \"category\": \"writing\", \"turns\": [\"春の俳句を\"]}\n{\"question_id\": 2, \"category\": \"writing\", \"turns\": [\"秋の俳句を\"]}\n",
+    )
+    .to_str()
+    .unwrap()
+    .to_string()
+}
+
+fn run(fake: &Fake, q: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    let url = fake.base_url();
+    let mut args = vec![
+        "run",
+        "--models",
+        "alpha,lenient",
+        "--judges",
+        "harsh,lenient,biased",
+        "--questions",
+        q,
+        "--out",
+        out.to_str().unwrap(),
+        "--base-url",
+        &url,
+        "--api-key-env",
+        "",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    run_bin(&args)
+}
+
+fn by_judge<'a>(reports: &'a [Value], judge: &str) -> &'a Value {
+    reports
+        .iter()
+        .find(|r| r["judge"] == judge)
+        .unwrap_or_else(|| panic!("no report of {judge}"))
+}
+
+fn figure(report: &Value, model: &str, field: &str) -> f64 {
+    report["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == model)
+        .unwrap_or_else(|| panic!("no {model} in {report}"))[field]
+        .as_f64()
+        .unwrap()
+}
+
+fn near(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panel_grades_every_item_with_every_judge_and_pools_them() {
+    let fake = Fake::start(script).await;
+    let dir = tempfile::tempdir().unwrap();
+    let q = questions(dir.path());
+    let out = dir.path().join("single");
+    let o = run(&fake, &q, &out, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reports = stdout_json(&o).as_array().unwrap().clone();
+    assert_eq!(reports.len(), 4, "each judge's report, then the panel's");
+    // Each judge graded every item: 2 questions × 2 models, one request each.
+    let judged = |j: &str| {
+        fake.seen()
+            .iter()
+            .filter(|s| is_judge(&s.body) && s.body["model"] == j)
+            .count()
+    };
+    for j in ["harsh", "lenient", "biased"] {
+        assert_eq!(judged(j), 4, "{j}");
+    }
+    assert_eq!(figure(by_judge(&reports, "harsh"), "alpha", "score"), 6.0);
+    assert_eq!(
+        figure(by_judge(&reports, "lenient"), "lenient", "score"),
+        9.0
+    );
+    // The panel: the mean of the three grades of each item.
+    let panel = by_judge(&reports, "panel(harsh, lenient, biased)");
+    assert!(near(figure(panel, "alpha", "score"), 20.0 / 3.0), "{panel}");
+    assert!(near(figure(panel, "lenient", "score"), 5.0), "{panel}");
+    let p = &panel["panel"];
+    assert_eq!(p["pool"], "mean");
+    assert_eq!(
+        p["judges"],
+        serde_json::json!(["harsh", "lenient", "biased"])
+    );
+    // Agreement between every pair of judges.
+    assert_eq!(p["agreement"].as_array().unwrap().len(), 3, "{p}");
+    // lenient judges itself: 9 against the others' mean of 3.
+    let lenient = p["by_judge"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["judge"] == "lenient")
+        .unwrap();
+    assert_eq!(lenient["own_family"], serde_json::json!(["lenient"]));
+    assert!(
+        near(lenient["self_preference"].as_f64().unwrap(), 6.0),
+        "{lenient}"
+    );
+    assert_eq!(lenient["failure_rate"], 0.0);
+    assert_eq!(lenient["requests"], 4);
+    // The most disputed items first: lenient's own answers, 9 against 2.
+    let first = &p["disagreements"][0];
+    assert_eq!(
+        (first["model_1"].as_str(), first["spread"].as_f64()),
+        (Some("lenient"), Some(7.0))
+    );
+    assert_eq!(p["disagreeing_items"], 4);
+    // The panel's interval resamples judges too: it is wider than the items alone give
+    // (every judge grades alpha's two answers alike, so items alone give no width).
+    let ci = panel["models"][0]["score_ci"].as_array().unwrap().clone();
+    assert!(ci[0].as_f64() < ci[1].as_f64(), "{ci:?}");
+    // Every judge has its own judgment file and manifest entry naming the panel.
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let evals = manifest["evaluations"].as_array().unwrap();
+    assert_eq!(evals.len(), 3);
+    for e in evals {
+        assert_eq!(
+            e["panel"],
+            serde_json::json!(["harsh", "lenient", "biased"])
+        );
+        assert_eq!(e["state"], "finished");
+        assert!(out.join(e["judgments"].as_str().unwrap()).is_file());
+    }
+    // `report DIR` shows the same pooled figures from the files.
+    let o = run_bin(&["report", out.to_str().unwrap(), "--format", "json"]);
+    let again = stdout_json(&o).as_array().unwrap().clone();
+    let panel_again = by_judge(&again, "panel(harsh, lenient, biased)");
+    assert!(near(figure(panel_again, "alpha", "score"), 20.0 / 3.0));
+    let o = run_bin(&["report", out.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    for says in [
+        "single (judge: panel(harsh, lenient, biased), scale 1-10), pooled by mean",
+        "agreement between judges",
+        "most disputed items (4 of 4)",
+    ] {
+        assert!(text.contains(says), "{says}: {text}");
+    }
+
+    // Run again: everything stands, nothing is asked again.
+    let before = fake.seen().len();
+    let o = run(&fake, &q, &out, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(fake.seen().len(), before, "a second run pays nothing");
+
+    // The median instead: alpha 7, lenient 4.
+    let o = run(&fake, &q, &dir.path().join("median"), &["--pool", "median"]);
+    let reports = stdout_json(&o).as_array().unwrap().clone();
+    let panel = by_judge(&reports, "panel(harsh, lenient, biased)");
+    assert_eq!(panel["panel"]["pool"], "median");
+    assert_eq!(figure(panel, "alpha", "score"), 7.0);
+    assert_eq!(figure(panel, "lenient", "score"), 4.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panel_plays_every_game_and_pools_each_order_by_majority() {
+    let fake = Fake::start(script).await;
+    let dir = tempfile::tempdir().unwrap();
+    let q = questions(dir.path());
+    let out = dir.path().join("pair");
+    let o = run(
+        &fake,
+        &q,
+        &out,
+        &["--mode", "pairwise-baseline", "--baseline", "alpha"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reports = stdout_json(&o).as_array().unwrap().clone();
+    // harsh: alpha wins both orders; lenient: itself; biased: the first shown, so its
+    // orders disagree (a tie).
+    let awr = |judge: &str| figure(by_judge(&reports, judge), "lenient", "adjusted_win_rate");
+    assert_eq!(awr("harsh"), 0.0);
+    assert_eq!(awr("lenient"), 1.0);
+    assert_eq!(awr("biased"), 0.5);
+    // Pooled: with lenient shown first, lenient and biased pick it (lenient wins that
+    // order); with alpha first, harsh and biased pick alpha: the orders disagree, a tie.
+    let panel = by_judge(&reports, "panel(harsh, lenient, biased)");
+    assert_eq!(
+        figure(panel, "lenient", "adjusted_win_rate"),
+        0.5,
+        "{panel}"
+    );
+    assert_eq!(panel["panel"]["pool"], "majority");
+    let biased = panel["panel"]["by_judge"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["judge"] == "biased")
+        .unwrap();
+    assert_eq!(biased["consistency"], 0.0, "{biased}");
+    assert_eq!(biased["first_position_win_rate"], 1.0, "{biased}");
+    assert_eq!(panel["panel"]["agreement"].as_array().unwrap().len(), 3);
+    // Every game is disputed: harsh says alpha, lenient says lenient.
+    let d = &panel["panel"]["disagreements"][0];
+    assert_eq!(d["spread"], 1.0, "{d}");
+}
+
+#[test]
+fn bad_panels_are_refused_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = questions(dir.path());
+    let base = |judges: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "run",
+            "--models",
+            "a,b",
+            "--questions",
+            &q,
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+            "--api-key-env",
+            "",
+            "--out",
+            dir.path().join("out").to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(judges.iter().map(|s| s.to_string()));
+        a
+    };
+    for (args, says) in [
+        (
+            base(&["--judge", "gpt-4o,claude"]),
+            "for a panel give --judges gpt-4o,claude",
+        ),
+        (
+            base(&["--judges", "x,y,x"]),
+            "--judges: \"x\" is named twice",
+        ),
+        (
+            base(&["--judge", "x", "--pool", "mean"]),
+            "--pool mean: a single judge has nothing to pool",
+        ),
+        (
+            base(&[
+                "--judges",
+                "x,y",
+                "--pool",
+                "mean",
+                "--mode",
+                "pairwise-all",
+            ]),
+            "--pool mean: the verdicts of a game are pooled by majority",
+        ),
+        (
+            base(&["--judges", "x,y", "--pool", "vote"]),
+            "--pool \"vote\": expected",
+        ),
+        (
+            base(&[
+                "--judges",
+                "x,y",
+                "--mode",
+                "pairwise-adaptive",
+                "--games",
+                "4",
+            ]),
+            "a panel (--judges) plays pairwise-all or pairwise-n",
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run_bin(&args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!dir.path().join("out").exists());
+    }
+}
