@@ -227,17 +227,12 @@ pub fn pooled_single(
         .iter()
         .filter_map(|((q, model, turn), (grades, _))| {
             let valid: Vec<f64> = grades.iter().flatten().copied().collect();
-            if valid.len() < 2 {
-                return None;
-            }
-            let hi = valid.iter().copied().fold(f64::MIN, f64::max);
-            let lo = valid.iter().copied().fold(f64::MAX, f64::min);
-            (hi > lo).then(|| Disagreement {
+            spread(&valid).map(|spread| Disagreement {
                 question_id: q.clone(),
                 model_1: model.clone(),
                 model_2: None,
                 turn: *turn,
-                spread: hi - lo,
+                spread,
                 verdicts: judges
                     .iter()
                     .zip(grades)
@@ -301,12 +296,7 @@ pub fn pooled_pairs(
             p.adjusted_win_rate_ci = two_level(&of_model, judges.len(), opts, &p.model, |vs| {
                 let g1 = pool_winners(&vs.iter().map(|w| w[0]).collect::<Vec<_>>());
                 let g2 = pool_winners(&vs.iter().map(|w| w[1]).collect::<Vec<_>>());
-                match combine(g1, g2).0 {
-                    GameOutcome::Model1 => Some(1.0),
-                    GameOutcome::Tie => Some(0.5),
-                    GameOutcome::Model2 => Some(0.0),
-                    GameOutcome::Error => None,
-                }
+                outcome_for_1([g1, g2])
             });
         }
     }
@@ -316,12 +306,6 @@ pub fn pooled_pairs(
             ModelSummary::Pair(p) if p.model == model => p.adjusted_win_rate,
             _ => None,
         })
-    };
-    let outcome_for_1 = |w: [Winner; 2]| match combine(w[0], w[1]).0 {
-        GameOutcome::Model1 => Some(1.0),
-        GameOutcome::Tie => Some(0.5),
-        GameOutcome::Model2 => Some(0.0),
-        GameOutcome::Error => None,
     };
     let say = |w: Winner, k: &GameKey| match w {
         Winner::Model1 => k.1.clone(),
@@ -337,17 +321,12 @@ pub fn pooled_pairs(
                 .flatten()
                 .filter_map(|w| outcome_for_1(*w))
                 .collect();
-            if outcomes.len() < 2 {
-                return None;
-            }
-            let hi = outcomes.iter().copied().fold(f64::MIN, f64::max);
-            let lo = outcomes.iter().copied().fold(f64::MAX, f64::min);
-            (hi > lo).then(|| Disagreement {
+            spread(&outcomes).map(|spread| Disagreement {
                 question_id: k.0.clone(),
                 model_1: k.1.clone(),
                 model_2: Some(k.2.clone()),
                 turn: k.3,
-                spread: hi - lo,
+                spread,
                 verdicts: judges
                     .iter()
                     .zip(vs)
@@ -382,10 +361,7 @@ type GameKey = (String, String, String, u32);
 type GameVerdicts<'a> = BTreeMap<GameKey, (Vec<Option<[Winner; 2]>>, &'a PairGame)>;
 
 /// Each game's verdicts by judge (in the panel's order; `None`: that judge has none).
-fn by_game(
-    judges: usize,
-    rows: &[Vec<PairGame>],
-) -> GameVerdicts<'_> {
+fn by_game(judges: usize, rows: &[Vec<PairGame>]) -> GameVerdicts<'_> {
     let mut games: GameVerdicts = BTreeMap::new();
     for (j, judge_rows) in rows.iter().enumerate() {
         for r in judge_rows {
@@ -421,6 +397,23 @@ pub fn pool_games(judges: &[String], rows: &[Vec<PairGame>]) -> Vec<PairGame> {
             ..(*first).clone()
         })
         .collect()
+}
+
+/// A game's outcome for its first model by the swap rule: 1 a win, ½ a tie, 0 a loss.
+fn outcome_for_1(w: [Winner; 2]) -> Option<f64> {
+    match combine(w[0], w[1]).0 {
+        GameOutcome::Model1 => Some(1.0),
+        GameOutcome::Tie => Some(0.5),
+        GameOutcome::Model2 => Some(0.0),
+        GameOutcome::Error => None,
+    }
+}
+
+/// Highest minus lowest of two or more values (`None` for fewer, or all equal).
+fn spread(xs: &[f64]) -> Option<f64> {
+    let hi = xs.iter().copied().fold(f64::MIN, f64::max);
+    let lo = xs.iter().copied().fold(f64::MAX, f64::min);
+    (xs.len() >= 2 && hi > lo).then_some(hi - lo)
 }
 
 fn flip(w: Winner) -> Winner {
