@@ -323,3 +323,87 @@ fn bad_panels_are_refused_before_any_request() {
         assert!(!dir.path().join("out").exists());
     }
 }
+
+#[test]
+fn a_sharded_panel_run_merges_into_the_figures_of_the_whole_run() {
+    use shinpan::simulate::{JudgeStyle, SimConfig};
+    let style = |offset, position_bias| JudgeStyle {
+        offset,
+        position_bias,
+    };
+    let sim = crate::support::Sim::start(SimConfig {
+        quality: [("a".to_string(), 0.8), ("b".to_string(), 0.4)].into(),
+        judges: [
+            ("harsh".to_string(), style(-2.0, 0.0)),
+            ("lenient".to_string(), style(2.0, 0.0)),
+            ("biased".to_string(), style(0.0, 0.6)),
+        ]
+        .into(),
+        ..SimConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c.sqlite");
+    let run = |out: &str, extra: &[&str]| {
+        let out = dir.path().join(out);
+        let mut args = vec![
+            "run",
+            "--models",
+            "a,b",
+            "--judges",
+            "harsh,lenient,biased",
+            "--questions",
+            crate::support::SAMPLE,
+            "--base-url",
+            &sim.url,
+            "--api-key-env",
+            "",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--format",
+            "json",
+            "-q",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = run_bin(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o
+    };
+    let whole = stdout_json(&run("whole", &[]));
+    run("s0", &["--shard", "0/2"]);
+    run("s1", &["--shard", "1/2"]);
+    let s = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let o = run_bin(&[
+        "merge",
+        &s("s0"),
+        &s("s1"),
+        "--out",
+        &s("merged"),
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let merged = stdout_json(&o);
+    let figures = |rs: &Value| -> Vec<(String, Value)> {
+        rs.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["judge"].as_str().unwrap().to_string(),
+                    r["models"].clone(),
+                )
+            })
+            .collect()
+    };
+    // The run lists its judges as given, merge by name: compare them judge by judge.
+    let (mut w, mut m) = (figures(&whole), figures(&merged));
+    w.sort_by(|a, b| a.0.cmp(&b.0));
+    m.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(w.len(), 4, "three judges and the panel");
+    assert_eq!(
+        w, m,
+        "every judge's and the panel's figures, intervals included"
+    );
+}
