@@ -11,39 +11,62 @@ use crate::fake::{Fake, Reply, first_user};
 use crate::support::{asks, is_judge, run_bin, stdout_json, write};
 use shinpan::judge::verdict::Asks;
 
-/// Grades by judge and candidate: harsh grades alpha 6 and lenient 2; lenient grades alpha 7
-/// and itself 9; biased grades alpha 7 and lenient 4. In games, harsh prefers alpha,
-/// lenient prefers itself, and biased always picks the answer shown first.
+/// The candidates a script knows, and each judge's order of preference between them.
+const MODELS: [&str; 3] = ["alpha", "gamma", "lenient"];
+
+/// The candidates whose answers a judge's prompt shows, in the order shown.
+fn shown(prompt: &str) -> Vec<&'static str> {
+    let mut at: Vec<(usize, &str)> = MODELS
+        .iter()
+        .filter_map(|m| prompt.find(&format!("{m}の答え")).map(|i| (i, *m)))
+        .collect();
+    at.sort();
+    at.into_iter().map(|(_, m)| m).collect()
+}
+
+/// Grades by judge and candidate: harsh grades alpha 6, gamma 5 and lenient 2; lenient
+/// grades alpha 7, gamma 6 and itself 9; biased grades alpha 7, gamma 5 and lenient 4. On a
+/// rubric, each gives that grade for 有用性, and for 正確性 one less (lenient: the same). In
+/// games, harsh prefers alpha > gamma > lenient; lenient prefers itself > alpha > gamma; and
+/// biased always picks the answer shown first.
 fn script(_: usize, body: &Value) -> Reply {
     if !is_judge(body) {
         return Reply::Text(format!("{}の答えです。", body["model"].as_str().unwrap()));
     }
     let judge = body["model"].as_str().unwrap();
-    let prompt = first_user(body);
+    let shown = shown(&first_user(body));
+    let rank = |m: &str| -> usize {
+        let order: &[&str] = match judge {
+            "harsh" => &["alpha", "gamma", "lenient"],
+            _ => &["lenient", "alpha", "gamma"],
+        };
+        order.iter().position(|x| *x == m).unwrap()
+    };
+    let grade = |m: &str| match (judge, m) {
+        ("harsh", "alpha") => 6,
+        ("harsh", "gamma") => 5,
+        ("harsh", _) => 2,
+        ("lenient", "alpha") => 7,
+        ("lenient", "gamma") => 6,
+        ("lenient", _) => 9,
+        (_, "alpha") => 7,
+        (_, "gamma") => 5,
+        (_, _) => 4,
+    };
     match asks(body) {
         Some(Asks::Choice) => {
-            let alpha_first =
-                prompt.find("alphaの答え").unwrap() < prompt.find("lenientの答え").unwrap();
-            let pick_alpha = match judge {
-                "harsh" => true,
-                "lenient" => false,
-                _ => alpha_first,
-            };
-            let v = if pick_alpha == alpha_first { "A" } else { "B" };
+            let first_wins = judge == "biased" || rank(shown[0]) < rank(shown[1]);
+            let v = if first_wins { "A" } else { "B" };
             Reply::Text(format!("比べました。[[{v}]]"))
         }
-        _ => {
-            let alpha = prompt.contains("alphaの答え");
-            let grade = match (judge, alpha) {
-                ("harsh", true) => 6,
-                ("harsh", false) => 2,
-                ("lenient", true) => 7,
-                ("lenient", false) => 9,
-                (_, true) => 7,
-                (_, false) => 4,
-            };
-            Reply::Text(format!("評価: [[{grade}]]"))
+        Some(Asks::Aspects) => {
+            let g = grade(shown[0]);
+            let exact = if judge == "lenient" { g } else { g - 1 };
+            Reply::Text(format!(
+                "観点ごとに。\n```json\n{{\"有用性\": {g}, \"正確性\": {exact}}}\n```"
+            ))
         }
+        _ => Reply::Text(format!("評価: [[{}]]", grade(shown[0]))),
     }
 }
 
@@ -59,11 +82,21 @@ fn questions(dir: &Path) -> String {
 }
 
 fn run(fake: &Fake, q: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    run_models(fake, "alpha,lenient", q, out, extra)
+}
+
+fn run_models(
+    fake: &Fake,
+    models: &str,
+    q: &str,
+    out: &Path,
+    extra: &[&str],
+) -> std::process::Output {
     let url = fake.base_url();
     let mut args = vec![
         "run",
         "--models",
-        "alpha,lenient",
+        models,
         "--judges",
         "harsh,lenient,biased",
         "--questions",
@@ -249,6 +282,177 @@ async fn a_panel_plays_every_game_and_pools_each_order_by_majority() {
     // Every game is disputed: harsh says alpha, lenient says lenient.
     let d = &panel["panel"]["disagreements"][0];
     assert_eq!(d["spread"], 1.0, "{d}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panel_grades_every_aspect_of_a_rubric_and_pools_each() {
+    let fake = Fake::start(script).await;
+    let dir = tempfile::tempdir().unwrap();
+    let q = questions(dir.path());
+    let out = dir.path().join("rubric");
+    let o = run(
+        &fake,
+        &q,
+        &out,
+        &["--mode", "rubric", "--aspects", "有用性,正確性"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reports = stdout_json(&o).as_array().unwrap().clone();
+    assert_eq!(reports.len(), 4);
+    let aspect = |r: &Value, model: &str, a: &str| -> f64 {
+        r["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["model"] == model)
+            .unwrap()["aspects"][a]["score"]
+            .as_f64()
+            .unwrap()
+    };
+    // Each judge's own figures: harsh grades alpha 6 and 5, its mean 5.5.
+    let harsh = by_judge(&reports, "harsh");
+    assert_eq!(aspect(harsh, "alpha", "有用性"), 6.0);
+    assert_eq!(aspect(harsh, "alpha", "正確性"), 5.0);
+    assert_eq!(figure(harsh, "alpha", "score"), 5.5);
+    // Pooled per aspect by the mean: alpha (6+7+7)/3 and (5+7+6)/3; lenient (2+9+4)/3 and
+    // (1+9+3)/3. The score pools the judges' scores: (5.5+7+6.5)/3 and (1.5+9+3.5)/3.
+    let panel = by_judge(&reports, "panel(harsh, lenient, biased)");
+    assert_eq!(panel["mode"], "rubric");
+    assert!(
+        near(aspect(panel, "alpha", "有用性"), 20.0 / 3.0),
+        "{panel}"
+    );
+    assert!(near(aspect(panel, "alpha", "正確性"), 6.0));
+    assert!(near(aspect(panel, "lenient", "有用性"), 5.0));
+    assert!(near(aspect(panel, "lenient", "正確性"), 13.0 / 3.0));
+    assert!(near(figure(panel, "alpha", "score"), 19.0 / 3.0));
+    assert!(near(figure(panel, "lenient", "score"), 14.0 / 3.0));
+    assert_eq!(panel["scale"], serde_json::json!({"min": 1, "max": 10}));
+    let p = &panel["panel"];
+    assert_eq!(p["pool"], "mean");
+    assert_eq!(p["agreement"].as_array().unwrap().len(), 3);
+    // lenient on itself: 9 against the others' (1.5 + 3.5) / 2.
+    let lenient = p["by_judge"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["judge"] == "lenient")
+        .unwrap();
+    assert!(near(lenient["self_preference"].as_f64().unwrap(), 6.5));
+    // Most disputed: lenient's answers, 9 against 1.5.
+    let first = &p["disagreements"][0];
+    assert_eq!(first["model_1"], "lenient");
+    assert!(near(first["spread"].as_f64().unwrap(), 7.5), "{first}");
+    // Read back from the files, the same.
+    let o = run_bin(&["report", out.to_str().unwrap(), "--format", "json"]);
+    let again = stdout_json(&o).as_array().unwrap().clone();
+    let panel_again = by_judge(&again, "panel(harsh, lenient, biased)");
+    assert!(near(aspect(panel_again, "lenient", "正確性"), 13.0 / 3.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panel_plays_every_pair_and_rates_the_pooled_games() {
+    let fake = Fake::start(script).await;
+    let dir = tempfile::tempdir().unwrap();
+    let q = questions(dir.path());
+    let out = dir.path().join("all");
+    let o = run_models(
+        &fake,
+        "alpha,gamma,lenient",
+        &q,
+        &out,
+        &["--mode", "pairwise-all"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reports = stdout_json(&o).as_array().unwrap().clone();
+    assert_eq!(reports.len(), 4);
+    // 3 pairs × 2 questions × 2 orders for each judge.
+    for j in ["harsh", "lenient", "biased"] {
+        let n = fake
+            .seen()
+            .iter()
+            .filter(|s| is_judge(&s.body) && s.body["model"] == j)
+            .count();
+        assert_eq!(n, 12, "{j}");
+    }
+    let awr = |r: &Value, m: &str| figure(r, m, "adjusted_win_rate");
+    // harsh: alpha beats both, gamma beats lenient. lenient: itself beats both, alpha beats
+    // gamma. biased: every game a tie (its orders disagree).
+    let harsh = by_judge(&reports, "harsh");
+    assert_eq!(
+        [
+            awr(harsh, "alpha"),
+            awr(harsh, "gamma"),
+            awr(harsh, "lenient")
+        ],
+        [1.0, 0.5, 0.0]
+    );
+    let lenient = by_judge(&reports, "lenient");
+    assert_eq!(
+        [
+            awr(lenient, "alpha"),
+            awr(lenient, "gamma"),
+            awr(lenient, "lenient")
+        ],
+        [0.5, 0.0, 1.0]
+    );
+    let biased = by_judge(&reports, "biased");
+    assert_eq!(
+        [
+            awr(biased, "alpha"),
+            awr(biased, "gamma"),
+            awr(biased, "lenient")
+        ],
+        [0.5, 0.5, 0.5]
+    );
+    // Pooled, each order by majority: alpha–gamma, harsh and lenient agree on alpha in both
+    // orders (alpha wins); alpha–lenient and gamma–lenient, harsh and lenient split and
+    // biased sides with whichever is shown first, so the orders disagree (ties).
+    // alpha: win + tie = 0.75; gamma: loss + tie = 0.25; lenient: two ties = 0.5.
+    let panel = by_judge(&reports, "panel(harsh, lenient, biased)");
+    assert_eq!(
+        [
+            awr(panel, "alpha"),
+            awr(panel, "gamma"),
+            awr(panel, "lenient")
+        ],
+        [0.75, 0.25, 0.5],
+        "{panel}"
+    );
+    // The pooled games are rated: alpha first, then lenient, then gamma.
+    let rating = |m: &str| figure(panel, m, "bt_rating");
+    assert!(rating("alpha") > rating("lenient") && rating("lenient") > rating("gamma"));
+    let p = &panel["panel"];
+    assert_eq!(p["pool"], "majority");
+    // lenient on itself: 1.0 against the others' (0.0 + 0.5) / 2.
+    let lenient = p["by_judge"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["judge"] == "lenient")
+        .unwrap();
+    assert!(near(lenient["self_preference"].as_f64().unwrap(), 0.75));
+    assert_eq!(lenient["consistency"], 1.0);
+    // harsh and lenient agree on alpha–gamma only: 4 of 12 verdicts (2 games × 2 orders).
+    let pair = p["agreement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["judge_a"] == "harsh" && a["judge_b"] == "lenient")
+        .unwrap_or_else(|| panic!("{p}"));
+    assert!(
+        near(pair["agreement"].as_f64().unwrap(), 1.0 / 3.0),
+        "{pair}"
+    );
+    // Every game is disputed; those with lenient in them the most (1 against 0).
+    assert_eq!(p["disagreeing_items"], 6);
+    let spreads: Vec<f64> = p["disagreements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["spread"].as_f64().unwrap())
+        .collect();
+    assert_eq!(spreads, [1.0, 1.0, 1.0, 1.0, 0.5, 0.5]);
 }
 
 #[test]
