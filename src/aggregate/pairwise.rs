@@ -197,6 +197,40 @@ pub fn summarize_pairs(
     }
 }
 
+/// Whether each answer of a game is off the question's language (`None`: not known).
+pub(super) fn off_languages(r: &PairGame, answers: &AnswerIndex) -> (Option<bool>, Option<bool>) {
+    let (qid, turn) = (r.question_id.as_str(), r.turn);
+    let a1 = r.answer_1.or_else(|| answers.answer(&r.model_1, qid, turn));
+    let a2 = r.answer_2.or_else(|| answers.answer(&r.model_2, qid, turn));
+    let q_ja = r
+        .question
+        .and_then(|q| q.japanese)
+        .or_else(|| answers.question_japanese(qid, turn));
+    (off_language(q_ja, a1), off_language(q_ja, a2))
+}
+
+/// A game's combined outcome as the figures count it: an error as a tie with
+/// `--errors-as-ties`; an answer off the question's language as a loss with
+/// `--non-japanese-as-failure`.
+pub(super) fn counted(
+    mut outcome: GameOutcome,
+    (off1, off2): (Option<bool>, Option<bool>),
+    opts: &StatsOptions,
+) -> GameOutcome {
+    if outcome == GameOutcome::Error && opts.errors_as_ties {
+        outcome = GameOutcome::Tie;
+    }
+    if opts.non_japanese_as_failure && outcome != GameOutcome::Error {
+        match (off1, off2) {
+            (Some(true), Some(true)) => {}
+            (Some(true), _) => outcome = GameOutcome::Model2,
+            (_, Some(true)) => outcome = GameOutcome::Model1,
+            _ => {}
+        }
+    }
+    outcome
+}
+
 /// Combines each game's two orders (FastChat's rule, then the options: errors as ties, answers
 /// not in Japanese as losses) and counts it for both players.
 fn count(
@@ -212,28 +246,15 @@ fn count(
         length_pairs: Vec::new(),
     };
     for r in games {
-        let (mut outcome, consistent) = combine(r.g1_winner, r.g2_winner);
+        let (combined, consistent) = combine(r.g1_winner, r.g2_winner);
         let (i1, i2) = (index[r.model_1.as_str()], index[r.model_2.as_str()]);
         let (qid, turn) = (r.question_id.as_str(), r.turn);
         let a1 = r.answer_1.or_else(|| answers.answer(&r.model_1, qid, turn));
         let a2 = r.answer_2.or_else(|| answers.answer(&r.model_2, qid, turn));
-        let q_ja = r
-            .question
-            .and_then(|q| q.japanese)
-            .or_else(|| answers.question_japanese(qid, turn));
-        let (off1, off2) = (off_language(q_ja, a1), off_language(q_ja, a2));
-        let error = outcome == GameOutcome::Error;
-        if error && opts.errors_as_ties {
-            outcome = GameOutcome::Tie;
-        }
-        if opts.non_japanese_as_failure && outcome != GameOutcome::Error {
-            match (off1, off2) {
-                (Some(true), Some(true)) => {}
-                (Some(true), _) => outcome = GameOutcome::Model2,
-                (_, Some(true)) => outcome = GameOutcome::Model1,
-                _ => {}
-            }
-        }
+        let off = off_languages(r, answers);
+        let (off1, off2) = off;
+        let error = combined == GameOutcome::Error;
+        let outcome = counted(combined, off, opts);
         if outcome != GameOutcome::Error {
             c.outcomes.push((i1, i2, outcome));
         }

@@ -6,16 +6,18 @@
 //! every pair of judges, each judge's failure rate, position bias, self-preference and cost,
 //! and the items the judges disagree on most.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::agreement::{JudgePair, judge_votes, pairwise_agreement, single_agreement};
 use super::answers::AnswerIndex;
 use super::bootstrap::{interval, rng_for};
 use super::family::family;
-use super::pairwise::{GameOutcome, combine};
+use super::pairwise::{GameOutcome, combine, counted, off_languages};
+use super::ratings::rate_redrawing;
 use super::{Expectation, ModelSummary, Report, StatsOptions, summarize_pairs, summarize_single};
 use crate::records::spend::{SpendRow, Stage, total_cost};
 use crate::records::{JudgeName, Name, PairGame, SingleGrade};
@@ -300,6 +302,16 @@ pub fn pooled_pairs(
             });
         }
     }
+    // So do the ratings' intervals.
+    let intervals = panel_rating_intervals(&games, judges.len(), baseline, opts, index);
+    for m in &mut report.models {
+        if let ModelSummary::Pair(p) = m
+            && let Some((rating, predicted)) = intervals.get(&p.model)
+        {
+            p.bt_ci = p.bt_rating.and(*rating);
+            p.predicted_win_rate_ci = p.predicted_win_rate.and(*predicted);
+        }
+    }
     let all: Vec<PairGame> = rows.iter().flatten().cloned().collect();
     let figure = |r: &Report, model: &str| {
         r.models.iter().find_map(|m| match m {
@@ -398,6 +410,69 @@ pub fn pool_games(judges: &[String], rows: &[Vec<PairGame>]) -> Vec<PairGame> {
         })
         .collect()
 }
+
+/// Intervals of the panel's Bradley-Terry ratings (and predicted win rates) by model: each
+/// bootstrap round draws the judges with replacement, pools every game over them, then
+/// resamples the games.
+fn panel_rating_intervals(
+    games: &GameVerdicts,
+    judges: usize,
+    baseline: Option<&str>,
+    opts: &StatsOptions,
+    answers: &AnswerIndex,
+) -> BTreeMap<String, RatingIntervals> {
+    let kept: Vec<_> = games
+        .iter()
+        .filter(|(k, _)| baseline.is_none_or(|b| k.1 == b || k.2 == b))
+        .collect();
+    let names: Vec<&str> = kept
+        .iter()
+        .flat_map(|(k, _)| [k.1.as_str(), k.2.as_str()])
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let index: BTreeMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let off: Vec<_> = kept
+        .iter()
+        .map(|(_, (_, first))| off_languages(first, answers))
+        .collect();
+    let outcomes = |panel: &[usize]| -> Vec<(usize, usize, GameOutcome)> {
+        kept.iter()
+            .zip(&off)
+            .filter_map(|((k, (vs, _)), off)| {
+                let order = |o: usize| {
+                    let ws: Vec<Winner> =
+                        panel.iter().filter_map(|&j| vs[j]).map(|w| w[o]).collect();
+                    pool_winners(&ws)
+                };
+                let outcome = counted(combine(order(0), order(1)).0, *off, opts);
+                (outcome != GameOutcome::Error)
+                    .then(|| (index[k.1.as_str()], index[k.2.as_str()], outcome))
+            })
+            .collect()
+    };
+    let everyone: Vec<usize> = (0..judges).collect();
+    let redraw = |rng: &mut ChaCha8Rng| {
+        let panel: Vec<usize> = (0..judges).map(|_| rng.random_range(0..judges)).collect();
+        outcomes(&panel)
+    };
+    let anchor = baseline.and_then(|b| index.get(b).copied());
+    let r = rate_redrawing(
+        names.len(),
+        &outcomes(&everyone),
+        anchor,
+        opts.bootstrap,
+        Some(&redraw),
+    );
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.to_string(), (r.rating_ci[i], r.predicted_ci[i])))
+        .collect()
+}
+
+/// A rating's interval, and of the win rate against the baseline it predicts.
+type RatingIntervals = (Option<[f64; 2]>, Option<[f64; 2]>);
 
 /// A game's outcome for its first model by the swap rule: 1 a win, ½ a tie, 0 a loss.
 fn outcome_for_1(w: [Winner; 2]) -> Option<f64> {
@@ -554,6 +629,78 @@ fn panel_spend(reports: &[Report]) -> Vec<SpendRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn game(q: u32, judge: &str, g: &str) -> PairGame {
+        serde_json::from_value(serde_json::json!({
+            "question_id": q, "model_1": "a", "model_2": "b", "g1_winner": g, "g2_winner": g,
+            "judge": [judge, "pair"], "turn": 1
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_panels_rating_intervals_resample_its_judges() {
+        // x always prefers a, y always b: pooled, every game is a tie, so resampling the
+        // games alone would give the ratings no width at all. Redrawing the judges does.
+        let judges = ["x".to_string(), "y".to_string()];
+        let rows: Vec<Vec<PairGame>> = [("x", "model_1"), ("y", "model_2")]
+            .iter()
+            .map(|(j, g)| (1..=20).map(|q| game(q, j, g)).collect())
+            .collect();
+        let opts = StatsOptions::default();
+        let r = pooled_pairs(
+            &judges,
+            &rows,
+            &[],
+            Pool::Majority,
+            None,
+            &opts,
+            &AnswerIndex::default(),
+            None,
+        );
+        let ModelSummary::Pair(a) = &r.models[0] else {
+            panic!()
+        };
+        assert_eq!(a.adjusted_win_rate, Some(0.5));
+        let [lo, hi] = a.bt_ci.unwrap();
+        assert!(hi - lo > 100.0, "{lo} {hi}");
+        // Judges who agree give the games-only interval back.
+        let same: Vec<Vec<PairGame>> = ["x", "y"]
+            .iter()
+            .map(|j| {
+                (1..=20)
+                    .map(|q| game(q, j, if q % 3 == 0 { "model_2" } else { "model_1" }))
+                    .collect()
+            })
+            .collect();
+        let r = pooled_pairs(
+            &judges,
+            &same,
+            &[],
+            Pool::Majority,
+            None,
+            &opts,
+            &AnswerIndex::default(),
+            None,
+        );
+        let one = crate::aggregate::summarize_pairs(
+            &same[0].iter().collect::<Vec<_>>(),
+            None,
+            &opts,
+            &AnswerIndex::default(),
+            None,
+        );
+        let bt = |m: &ModelSummary| match m {
+            ModelSummary::Pair(p) => (p.bt_rating, p.bt_ci),
+            _ => panic!(),
+        };
+        assert_eq!(bt(&r.models[0]).0, one.models[0].bt_rating);
+        let (lo, hi) = (bt(&r.models[0]).1.unwrap(), one.models[0].bt_ci.unwrap());
+        assert!(
+            (lo[0] - hi[0]).abs() < 30.0 && (lo[1] - hi[1]).abs() < 30.0,
+            "{lo:?} {hi:?}"
+        );
+    }
 
     #[test]
     fn grades_and_verdicts_pool_by_the_rule() {

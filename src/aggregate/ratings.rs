@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 
 use super::GameOutcome;
+use rand_chacha::ChaCha8Rng;
+
 use super::bootstrap::{BootstrapOptions, interval, resample_counts, rng_for};
 use super::bt::{Obs, PRIOR_TIES, components, difference_sds, elo, fit, win_probability};
 
@@ -99,6 +101,22 @@ pub fn rate(
     anchor: Option<usize>,
     opts: BootstrapOptions,
 ) -> Ratings {
+    rate_redrawing(k, outcomes, anchor, opts, None)
+}
+
+/// Draws one bootstrap round's outcomes before its games are resampled: a panel's redraw of
+/// its judges, each game pooled over the judges drawn.
+pub type Redraw<'a> = &'a dyn Fn(&mut ChaCha8Rng) -> Vec<(usize, usize, GameOutcome)>;
+
+/// [`rate`], with each bootstrap round's games first redrawn by `redraw` (the same games,
+/// their outcomes as another draw of the judges pools them), then resampled.
+pub fn rate_redrawing(
+    k: usize,
+    outcomes: &[(usize, usize, GameOutcome)],
+    anchor: Option<usize>,
+    opts: BootstrapOptions,
+    redraw: Option<Redraw>,
+) -> Ratings {
     if k == 0 || outcomes.is_empty() {
         return Ratings::default();
     }
@@ -161,7 +179,16 @@ pub fn rate(
         let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(opts.rounds); k];
         let mut pred_samples: Vec<Vec<f64>> = vec![Vec::with_capacity(opts.rounds); k];
         for _ in 0..opts.rounds {
-            let r = solve(&resample_counts(&counts, &mut rng));
+            let drawn = match redraw {
+                Some(redraw) => {
+                    let c = cells(&redraw(&mut rng));
+                    keys.iter()
+                        .flat_map(|k| c.get(k).copied().unwrap_or_default())
+                        .collect()
+                }
+                None => counts.clone(),
+            };
+            let r = solve(&resample_counts(&drawn, &mut rng));
             for i in (0..k).filter(|&i| estimable[i]) {
                 samples[i].push(r[i]);
                 if let Some(p) = predicted_of(&r, i) {
