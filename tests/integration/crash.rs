@@ -15,9 +15,27 @@ use crate::support::{SAMPLE, Sim};
 const MODELS: &str = "crash-a,crash-b,crash-c";
 
 fn spawn_run(url: &str, out: &Path, cache: &Path) -> Child {
+    spawn_judged(
+        url,
+        out,
+        cache,
+        &["--judge", "crash-judge", "--mode", "pairwise-all"],
+    )
+}
+
+/// A panel of three judges grading every turn: 96 answer requests, 3 × 96 grades.
+const PANEL: [&str; 3] = ["crash-j1", "crash-j2", "crash-j3"];
+
+fn spawn_panel(url: &str, out: &Path, cache: &Path) -> Child {
+    let judges = PANEL.join(",");
+    spawn_judged(url, out, cache, &["--judges", &judges, "--mode", "single"])
+}
+
+fn spawn_judged(url: &str, out: &Path, cache: &Path, judging: &[&str]) -> Child {
     crate::shinpan_bin()
-        .args(["run", "--models", MODELS, "--judge", "crash-judge"])
-        .args(["--mode", "pairwise-all", "--questions", SAMPLE])
+        .args(["run", "--models", MODELS])
+        .args(judging)
+        .args(["--questions", SAMPLE])
         .args([
             "--out",
             out.to_str().unwrap(),
@@ -192,6 +210,86 @@ async fn killed_at_random_points_then_finished_every_record_once_nothing_paid_tw
         before,
         "a finished run re-run makes no API call"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panel_killed_mid_run_finishes_with_every_grade_of_every_judge_once() {
+    let sim = sim();
+    let url = sim.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, cache) = (dir.path().join("out"), dir.path().join("cache.sqlite"));
+    let seed: u64 = rand::rng().random();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut asked_again = Vec::new();
+    // Four kills, each after 20-80 more answered requests: at most 320 of the 384.
+    for round in 0..4 {
+        let before = answered(&sim).len();
+        let held = cache_keys(&cache);
+        let mut child = spawn_panel(&url, &out, &cache);
+        let target = rng.random_range(20..=80);
+        let started = Instant::now();
+        while answered(&sim).len() - before < target && started.elapsed() < Duration::from_secs(60)
+        {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "seed {seed}: finished early"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..15))).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        asked_again.extend(
+            answered(&sim)[before..]
+                .iter()
+                .filter(|k| held.contains(*k))
+                .map(|k| format!("round {round}: {k}")),
+        );
+    }
+    let held = cache_keys(&cache);
+    let before = answered(&sim).len();
+    let o = spawn_panel(&url, &out, &cache).wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "seed {seed}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    asked_again.extend(
+        answered(&sim)[before..]
+            .iter()
+            .filter(|k| held.contains(*k))
+            .cloned(),
+    );
+    assert!(asked_again.is_empty(), "seed {seed}: {asked_again:?}");
+    // Every judge graded every turn of every answer exactly once, with a grade.
+    let recs = records(&out);
+    for j in PANEL {
+        let mut graded = HashSet::new();
+        for r in &recs[&format!("judgments/{j}_single.jsonl")] {
+            let key = (
+                r["question_id"].to_string(),
+                r["model"].to_string(),
+                r["turn"].to_string(),
+            );
+            assert!(graded.insert(key), "seed {seed}: {j} graded twice: {r}");
+            assert!(r["score"].is_number(), "seed {seed}: {r}");
+        }
+        assert_eq!(graded.len(), 96, "seed {seed}: {j}");
+    }
+    // The panel's report pools all three, and a run again costs nothing.
+    let report = crate::support::run_bin(&["report", out.to_str().unwrap(), "--format", "json"]);
+    let reports = crate::support::stdout_json(&report);
+    let panel = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["judge"] == "panel(crash-j1, crash-j2, crash-j3)")
+        .unwrap_or_else(|| panic!("{reports}"));
+    assert_eq!(panel["models"].as_array().unwrap().len(), 3);
+    let before = answered(&sim).len();
+    let o = spawn_panel(&url, &out, &cache).wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(answered(&sim).len(), before, "seed {seed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
