@@ -101,6 +101,12 @@ pub struct ReviewRecord {
     pub result: Option<Winner>,
     /// Whether the two orders agree (games), or the repeated judgments do (grades).
     pub consistent: bool,
+    /// How far apart the judges who judged this item are (a panel, or several judges' runs
+    /// in one directory): the highest minus the lowest grade, or of the game's outcome for
+    /// model_1 (1 a win, ½ a tie, 0 a loss). Absent when fewer than two judges gave a
+    /// verdict, or they all agree. Disputed items are listed first, most disputed first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judges_spread: Option<f64>,
     /// Why there is no verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -208,10 +214,13 @@ pub fn items(run: &Path, questions: Option<&Path>) -> Result<Vec<ReviewRecord>, 
             }
         }
     }
-    // Inconsistent items first (what a reviewer should look at), then by question and turn.
+    mark_disputes(&mut out);
+    // What a reviewer should look at first: items the judges disagree on (most first), then
+    // inconsistent ones, then by question and turn.
     out.sort_by(|a, b| {
-        a.consistent
-            .cmp(&b.consistent)
+        b.dispute()
+            .total_cmp(&a.dispute())
+            .then_with(|| a.consistent.cmp(&b.consistent))
             .then_with(|| a.mode.cmp(&b.mode))
             .then_with(|| a.question_id.cmp(&b.question_id))
             .then_with(|| a.turn.cmp(&b.turn))
@@ -220,6 +229,77 @@ pub fn items(run: &Path, questions: Option<&Path>) -> Result<Vec<ReviewRecord>, 
             .then_with(|| a.model_2.cmp(&b.model_2))
     });
     Ok(out)
+}
+
+impl ReviewRecord {
+    /// How disputed the item is on 0–1: [`Self::judges_spread`] over the scale's span for
+    /// grades (0 when undisputed).
+    pub fn dispute(&self) -> f64 {
+        let spread = self.judges_spread.unwrap_or(0.0);
+        match self.scale {
+            Some(scale) if self.mode != "pairwise" && scale.span() > 0.0 => spread / scale.span(),
+            _ => spread,
+        }
+    }
+
+    /// The item this record judges, whoever judged it.
+    fn item_key(&self) -> ItemOf {
+        (
+            self.mode.clone(),
+            self.question_id.clone(),
+            self.turn,
+            [&self.model, &self.model_1, &self.model_2].map(Clone::clone),
+            self.scale,
+        )
+    }
+
+    /// The verdict as a number, to compare judges by: the grade, or the game's outcome for
+    /// model_1.
+    fn verdict_value(&self) -> Option<f64> {
+        if self.error.is_some() {
+            return None;
+        }
+        match self.result {
+            Some(Winner::Model1) => Some(1.0),
+            Some(Winner::Model2) => Some(0.0),
+            Some(Winner::Tie) => Some(0.5),
+            Some(Winner::Error) => None,
+            None => self.score,
+        }
+    }
+}
+
+type ItemOf = (
+    String,
+    QuestionId,
+    u32,
+    [Option<String>; 3],
+    Option<crate::types::Scale>,
+);
+
+/// Sets [`ReviewRecord::judges_spread`] on every record of an item two or more judges
+/// disagree on.
+fn mark_disputes(records: &mut [ReviewRecord]) {
+    let mut values: HashMap<ItemOf, Vec<(String, f64)>> = HashMap::new();
+    for r in records.iter() {
+        if let Some(v) = r.verdict_value() {
+            values
+                .entry(r.item_key())
+                .or_default()
+                .push((r.judge.clone(), v));
+        }
+    }
+    for r in records.iter_mut() {
+        let Some(vs) = values.get(&r.item_key()) else {
+            continue;
+        };
+        let judges: std::collections::BTreeSet<&str> = vs.iter().map(|v| v.0.as_str()).collect();
+        let hi = vs.iter().map(|v| v.1).fold(f64::MIN, f64::max);
+        let lo = vs.iter().map(|v| v.1).fold(f64::MAX, f64::min);
+        if judges.len() >= 2 && hi > lo {
+            r.judges_spread = Some(hi - lo);
+        }
+    }
 }
 
 fn read<T: serde::de::DeserializeOwned>(
@@ -281,6 +361,7 @@ impl Context {
             g2_judgment: None,
             result: None,
             consistent: true,
+            judges_spread: None,
             error: None,
             label: None,
             comment: None,

@@ -69,6 +69,7 @@ pub(super) const COLUMNS: &[&str] = &[
     "g2_judgment",
     "result",
     "consistent",
+    "judges_spread",
     "error",
     "label",
     "comment",
@@ -128,6 +129,7 @@ fn csv(records: &[ReviewRecord]) -> anyhow::Result<Vec<u8>> {
             r.g2_judgment.clone().unwrap_or_default(),
             winner(r.result),
             r.consistent.to_string(),
+            r.judges_spread.map(|s| s.to_string()).unwrap_or_default(),
             r.error.clone().unwrap_or_default(),
             label,
             r.comment.clone().unwrap_or_default(),
@@ -162,25 +164,42 @@ fn cell_turns(v: &Option<Vec<String>>) -> String {
 fn markdown(records: &[ReviewRecord]) -> String {
     let mut out = String::from("# shinpan review\n\n");
     let inconsistent = records.iter().filter(|r| !r.consistent).count();
+    let disputed = records.iter().filter(|r| r.judges_spread.is_some()).count();
+    let disputes = if disputed > 0 {
+        format!(
+            "{disputed} disputed by the judges (listed first, most disputed first: the judges \
+             who judged the item disagree); "
+        )
+    } else {
+        String::new()
+    };
     out.push_str(&format!(
-        "{} item(s); {inconsistent} inconsistent (listed first: the two orders of a game, or the \
+        "{} item(s); {disputes}{inconsistent} inconsistent (listed first: the two orders of a game, or the \
          repeated judgments of an item, disagree). Fill `label` and `comment` in the JSONL or CSV \
          export and read it back with `shinpan agreement RUN --labels FILE`.\n\n",
         records.len()
     ));
+    let several_judges = records.iter().any(|r| r.judge != records[0].judge);
     for r in records {
-        let flag = if r.consistent {
-            ""
-        } else {
-            " — ⚠ inconsistent"
+        let mut flag = match r.judges_spread {
+            Some(s) => format!(" — ⚖ judges disagree by {s}"),
+            None => String::new(),
         };
+        if !r.consistent {
+            flag.push_str(" — ⚠ inconsistent");
+        }
         let who = match (&r.model, &r.model_1, &r.model_2) {
             (Some(m), _, _) => cell(m),
             (None, Some(a), Some(b)) => format!("{} vs {}", cell(a), cell(b)),
             _ => String::new(),
         };
+        let judge = if several_judges {
+            format!(" · judge {}", cell(&r.judge))
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "## Question {} · turn {} · {} · {who}{flag}\n\n",
+            "## Question {} · turn {} · {} · {who}{judge}{flag}\n\n",
             cell(&r.question_id.to_string()),
             r.turn,
             cell(&r.category)

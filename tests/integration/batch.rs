@@ -107,6 +107,78 @@ fn a_batched_run_sends_failed_lines_again_and_pays_the_batch_price() {
 }
 
 #[test]
+fn a_panel_is_judged_through_batches_each_judge_at_its_batch_price() {
+    let sim = Sim::start(SimConfig {
+        batch_delay: Duration::from_millis(50),
+        seed: 6,
+        ..SimConfig::default()
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(
+        tmp.path(),
+        "shinpan.toml",
+        &format!(
+            "models = [\"a\", \"b\"]\njudges = [\"j\", \"k\"]\nmode = \"pairwise-all\"\nquestions = \"{SAMPLE}\"\n\
+             [endpoint]\nbase_url = \"{url}\"\napi_key_env = \"\"\nbatch = true\nbatch_poll_secs = 0.05\n\
+             [model.j]\nprice = {{ input = 2.0, output = 8.0, batch = 0.5 }}\n\
+             [model.k]\nprice = {{ input = 1.0, output = 4.0, batch = 0.5 }}\n",
+            url = sim.url
+        ),
+    );
+    let out = tmp.path().join("out");
+    let o = run_bin(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let reports = stdout_json(&o);
+    let reports = reports.as_array().unwrap();
+    assert_eq!(reports.len(), 3, "j, k and the panel");
+    let panel = reports
+        .iter()
+        .find(|r| r["judge"] == "panel(j, k)")
+        .unwrap();
+    assert_eq!(panel["partial"], false, "{panel}");
+    // Every request went through batches: the answers once, each judge's 64 games.
+    let s = &sim.stats;
+    assert_eq!(s.ok.load(Ordering::Relaxed), REQUESTS + 64);
+    assert_eq!(
+        s.requests.load(Ordering::Relaxed),
+        s.batch_lines.load(Ordering::Relaxed)
+    );
+    for (judge, input, output) in [("j", 2.0, 8.0), ("k", 1.0, 4.0)] {
+        let r = panel["spend"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["model"] == judge)
+            .unwrap();
+        assert_eq!(r["requests"], 64, "{r}");
+        assert_eq!(r["batch_prompt_tokens"], r["prompt_tokens"], "{r}");
+        let (p, c) = (
+            r["prompt_tokens"].as_f64().unwrap(),
+            r["completion_tokens"].as_f64().unwrap(),
+        );
+        let expected = 0.5 * (p * input + c * output) / 1e6;
+        assert!(
+            (r["cost"].as_f64().unwrap() - expected).abs() < 1e-12,
+            "{r}"
+        );
+    }
+    let before = s.requests.load(Ordering::Relaxed);
+    let o = run_bin(&["run", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        s.requests.load(Ordering::Relaxed),
+        before,
+        "nothing asked again"
+    );
+}
+
+#[test]
 fn a_run_killed_while_its_batch_is_pending_waits_on_it_when_restarted() {
     let sim = Sim::start(SimConfig {
         batch_delay: Duration::from_millis(1500),

@@ -226,6 +226,52 @@ async fn a_panel_grades_every_item_with_every_judge_and_pools_them() {
         assert!(text.contains(says), "{says}: {text}");
     }
 
+    // The review export lists the disputed items first, most disputed first: lenient's
+    // answers (9 against 2), then alpha's (7 against 6).
+    let review = dir.path().join("review.jsonl");
+    let o = run_bin(&[
+        "export",
+        out.to_str().unwrap(),
+        "--out",
+        review.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: Vec<Value> = std::fs::read_to_string(&review)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 12, "each judge's verdict on each of 4 items");
+    let listed: Vec<(String, f64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["model"].as_str().unwrap().to_string(),
+                r["judges_spread"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        listed[..6].iter().all(|(m, s)| m == "lenient" && *s == 7.0),
+        "{listed:?}"
+    );
+    assert!(
+        listed[6..].iter().all(|(m, s)| m == "alpha" && *s == 1.0),
+        "{listed:?}"
+    );
+    // The page: the panel's section browses its judges' verdicts, disputed first.
+    let o = run_bin(&["report", out.to_str().unwrap(), "--format", "html"]);
+    let page = String::from_utf8_lossy(&o.stdout).to_string();
+    let panel_section = &page[page
+        .find("panel(harsh, lenient, biased)), pooled by mean</h2>")
+        .unwrap()..];
+    let disputed = panel_section.find("judges disagree by 7").unwrap();
+    assert!(panel_section.contains("agreement between judges"));
+    assert!(disputed < panel_section.find("judges disagree by 1<").unwrap());
+    for j in ["harsh", "lenient", "biased"] {
+        assert!(panel_section.contains(&format!("judge <b>{j}</b>")), "{j}");
+    }
+
     // Run again: everything stands, nothing is asked again.
     let before = fake.seen().len();
     let o = run(&fake, &q, &out, &[]);
@@ -610,4 +656,201 @@ fn a_sharded_panel_run_merges_into_the_figures_of_the_whole_run() {
         w, m,
         "every judge's and the panel's figures, intervals included"
     );
+}
+
+/// The simulator playing three judges of different strictness and bias.
+fn panel_sim(quality: &[(&str, f64)]) -> crate::support::Sim {
+    use shinpan::simulate::{JudgeStyle, SimConfig};
+    let style = |offset, position_bias| JudgeStyle {
+        offset,
+        position_bias,
+    };
+    crate::support::Sim::start(SimConfig {
+        quality: quality.iter().map(|(m, q)| (m.to_string(), *q)).collect(),
+        judges: [
+            ("harsh".to_string(), style(-2.0, 0.0)),
+            ("lenient".to_string(), style(2.0, 0.0)),
+            ("biased".to_string(), style(0.0, 0.6)),
+        ]
+        .into(),
+        ..SimConfig::default()
+    })
+}
+
+fn row<'a>(rows: &'a Value, model: &str, stage: &str) -> &'a Value {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["model"] == model && r["stage"] == stage)
+        .unwrap_or_else(|| panic!("no {model} {stage} in {rows}"))
+}
+
+#[test]
+fn estimate_counts_every_judge_of_a_panel_and_the_run_sends_that() {
+    let sim = panel_sim(&[("a", 0.8), ("b", 0.4)]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let args = |cmd: &str| -> Vec<String> {
+        [
+            cmd,
+            "--models",
+            "a,b",
+            "--judges",
+            "harsh,lenient,biased",
+            "--questions",
+            crate::support::SAMPLE,
+            "--base-url",
+            &sim.url,
+            "--api-key-env",
+            "",
+            "--no-cache",
+            "--format",
+            "json",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let call = |cmd: &str| {
+        let a = args(cmd);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = run_bin(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        stdout_json(&o)
+    };
+    let estimate = call("estimate")[0].clone();
+    assert_eq!(estimate["judge"], "harsh, lenient, biased");
+    let reports = call("run");
+    let panel = by_judge(reports.as_array().unwrap(), "panel(harsh, lenient, biased)");
+    // 16 two-turn questions × 2 models: 64 answers, each graded by each of three judges.
+    for j in ["harsh", "lenient", "biased"] {
+        let (e, r) = (
+            row(&estimate["rows"], j, "judge"),
+            row(&panel["spend"], j, "judge"),
+        );
+        assert_eq!(e["requests"], 64, "{j}: {e}");
+        assert_eq!(r["requests"], 64, "{j}: {r}");
+    }
+    // The answers once, in the estimate and in the panel's spend.
+    assert_eq!(row(&estimate["rows"], "a", "answer")["requests"], 32);
+    assert_eq!(row(&panel["spend"], "a", "answer")["requests"], 32);
+}
+
+#[test]
+fn compare_pools_a_panels_games() {
+    let sim = panel_sim(&[("strong", 0.9), ("weak", 0.2)]);
+    let dir = tempfile::tempdir().unwrap();
+    let o = run_bin(&[
+        "compare",
+        "strong",
+        "weak",
+        "--judges",
+        "harsh,lenient,biased",
+        "--questions",
+        crate::support::SAMPLE,
+        "--base-url",
+        &sim.url,
+        "--api-key-env",
+        "",
+        "--out",
+        dir.path().join("cmp").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let h = stdout_json(&o);
+    assert_eq!(h["judge"], "panel(harsh, lenient, biased)");
+    let n = |k: &str| h[k].as_u64().unwrap();
+    assert_eq!(n("games") + n("errors"), 32, "{h}");
+    assert!(h["adjusted_win_rate"].as_f64().unwrap() > 0.8, "{h}");
+    // Every judge played every game, in both orders.
+    for j in ["harsh", "lenient", "biased"] {
+        let lines =
+            std::fs::read_to_string(dir.path().join(format!("cmp/judgments/{j}_pair.jsonl")))
+                .unwrap()
+                .lines()
+                .count();
+        assert_eq!(lines, 32, "{j}");
+    }
+}
+
+#[test]
+fn a_recurring_panel_run_keeps_a_series_per_judge_and_for_the_panel() {
+    let (good, bad) = (
+        panel_sim(&[("my-model", 0.9), ("base", 0.5)]),
+        panel_sim(&[("my-model", 0.2), ("base", 0.5)]),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(crate::support::SAMPLE, dir.path().join("q.jsonl")).unwrap();
+    let cfg = write(
+        dir.path(),
+        "nightly.toml",
+        &format!(
+            "models = [\"my-model\", \"base\"]\njudges = [\"harsh\", \"lenient\", \"biased\"]\n\
+             modes = [\"single\"]\nquestions = \"q.jsonl\"\nout = \"nightly\"\n\
+             [endpoint]\nbase_url = \"{}\"\napi_key_env = \"\"\n[nightly]\nwatch = [\"my-model\"]\n",
+            good.url
+        ),
+    );
+    let cfg = cfg.to_str().unwrap();
+    let o = run_bin(&["run", cfg, "--name", "day1", "--format", "json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let history = || crate::support::jsonl(&dir.path().join("nightly/history.jsonl"));
+    let judges: std::collections::BTreeSet<String> = history()
+        .iter()
+        .filter(|l| l["model"] == "my-model")
+        .map(|l| l["judge"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        judges,
+        [
+            "biased",
+            "harsh",
+            "lenient",
+            "panel(harsh, lenient, biased)"
+        ]
+        .map(String::from)
+        .into(),
+        "one series per judge and one for the panel"
+    );
+    // The next night my-model is much worse: every series falls, the panel's among them.
+    let o = run_bin(&[
+        "run",
+        cfg,
+        "--name",
+        "day2",
+        "--format",
+        "json",
+        "--base-url",
+        &bad.url,
+        "--fail-on-regression",
+        "0.3",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let regressed: std::collections::BTreeSet<String> = out["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["model"] == "my-model" && c["status"] == "regressed")
+        .map(|c| c["judge"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        regressed.contains("panel(harsh, lenient, biased)") && regressed.len() == 4,
+        "{out}"
+    );
+    // The panel's series is its own: its night-two line compares with its night-one line.
+    let h = history();
+    let panel: Vec<&Value> = h
+        .iter()
+        .filter(|l| l["model"] == "my-model" && l["judge"] == "panel(harsh, lenient, biased)")
+        .collect();
+    assert_eq!(panel.len(), 2);
+    assert!(panel[1]["value"].as_f64() < panel[0]["value"].as_f64());
 }

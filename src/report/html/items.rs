@@ -33,17 +33,31 @@ pub fn section(id: &str, items: &[&ReviewRecord], out: &mut String) {
             "items whose repeated judgments disagree"
         }
     );
+    let several_judges = items.iter().any(|r| r.judge != items[0].judge);
+    let disputed = items.iter().filter(|r| r.judges_spread.is_some()).count();
+    if disputed > 0 {
+        let _ = write!(
+            out,
+            r#"<p class="muted">{disputed} verdicts on items the judges disagree on: those questions come first, the most disputed first, each verdict with its judge.</p>"#
+        );
+    }
     out.push_str(&filters(id, items));
-    for (qid, mut rs) in by_q {
+    let mut questions: Vec<(&QuestionId, Vec<&ReviewRecord>)> = by_q.into_iter().collect();
+    // The most disputed questions first (a stable sort: otherwise in question order).
+    let most = |rs: &[&ReviewRecord]| rs.iter().map(|r| r.dispute()).fold(0.0, f64::max);
+    questions.sort_by(|a, b| most(&b.1).total_cmp(&most(&a.1)));
+    for (qid, mut rs) in questions {
         rs.sort_by(|a, b| {
             a.turn
                 .cmp(&b.turn)
+                .then_with(|| b.dispute().total_cmp(&a.dispute()))
                 .then_with(|| a.consistent.cmp(&b.consistent))
                 .then_with(|| a.model.cmp(&b.model))
                 .then_with(|| a.model_1.cmp(&b.model_1))
                 .then_with(|| a.model_2.cmp(&b.model_2))
+                .then_with(|| a.judge.cmp(&b.judge))
         });
-        question(qid, &rs, out);
+        question(qid, &rs, several_judges, out);
     }
     out.push_str("</section>");
 }
@@ -65,6 +79,9 @@ fn verdicts(r: &ReviewRecord) -> Vec<String> {
     }
     if !r.consistent && r.error.is_none() {
         v.push("inconsistent".into());
+    }
+    if r.judges_spread.is_some() {
+        v.push("disputed".into());
     }
     v
 }
@@ -92,6 +109,7 @@ fn filters(id: &str, items: &[&ReviewRecord]) -> String {
             "tie" => "tie".into(),
             "inconsistent" if pairwise => "changed with the order".into(),
             "inconsistent" => "samples disagree".into(),
+            "disputed" => "judges disagree".into(),
             t => match (t.strip_prefix("win:"), t.strip_prefix("score:")) {
                 (Some(m), _) => format!("{m} won"),
                 (_, Some(s)) => format!("score {s}"),
@@ -141,7 +159,7 @@ fn filters(id: &str, items: &[&ReviewRecord]) -> String {
     )
 }
 
-fn question(qid: &QuestionId, rs: &[&ReviewRecord], out: &mut String) {
+fn question(qid: &QuestionId, rs: &[&ReviewRecord], several_judges: bool, out: &mut String) {
     let first = rs[0];
     let _ = write!(
         out,
@@ -186,7 +204,7 @@ fn question(qid: &QuestionId, rs: &[&ReviewRecord], out: &mut String) {
     }
     out.push_str("</div>");
     for r in rs {
-        item(r, out);
+        item(r, several_judges, out);
     }
     out.push_str("</article>");
 }
@@ -211,11 +229,12 @@ fn winner_name(w: Option<Winner>, r: &ReviewRecord) -> String {
     }
 }
 
-fn item(r: &ReviewRecord, out: &mut String) {
+fn item(r: &ReviewRecord, several_judges: bool, out: &mut String) {
     let flagged = !r.consistent && r.error.is_none();
-    let class = match (flagged, r.error.is_some()) {
-        (true, _) => "item inconsistent",
-        (_, true) => "item error",
+    let class = match (flagged, r.error.is_some(), r.judges_spread.is_some()) {
+        (true, _, _) => "item inconsistent",
+        (_, true, _) => "item error",
+        (_, _, true) => "item disputed",
         _ => "item",
     };
     let _ = write!(
@@ -224,6 +243,17 @@ fn item(r: &ReviewRecord, out: &mut String) {
         json_attr(&models_of(r)),
         json_attr(&verdicts(r))
     );
+    if several_judges || r.judges_spread.is_some() {
+        let _ = write!(out, r#"<p class="judge">judge <b>{}</b>"#, esc(&r.judge));
+        if let Some(s) = r.judges_spread {
+            let _ = write!(
+                out,
+                r#" <span class="badge">judges disagree by {}</span>"#,
+                esc(&format!("{s}"))
+            );
+        }
+        out.push_str("</p>");
+    }
     if r.mode == "pairwise" {
         game(r, flagged, out);
     } else {

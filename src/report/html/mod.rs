@@ -113,13 +113,21 @@ fn belongs(it: &ReviewRecord, r: &Report) -> bool {
         Mode::Rubric => "rubric",
         Mode::PairwiseBaseline | Mode::PairwiseAll => "pairwise",
     };
-    it.mode == mode && it.judge == r.judge && it.run == r.run && it.scale == r.scale
+    let judged = match &r.panel {
+        Some(p) => p.judges.contains(&it.judge),
+        None => it.judge == r.judge,
+    };
+    it.mode == mode && judged && it.run == r.run && it.scale == r.scale
 }
 
 fn heading(r: &Report) -> String {
     let h = match &r.baseline {
         Some(b) => format!("{} (judge: {}, baseline: {b})", r.mode.as_str(), r.judge),
         None => format!("{} (judge: {})", r.mode.as_str(), r.judge),
+    };
+    let h = match &r.panel {
+        Some(p) => format!("{h}, pooled by {}", p.pool),
+        None => h,
     };
     let h = match &r.bench {
         Some(b) => format!("{b}: {h}"),
@@ -143,9 +151,11 @@ fn report_section(id: &str, r: &Report, items: &[&ReviewRecord], out: &mut Strin
     }
     out.push_str(&cards(r));
     out.push_str(&leaderboard(r));
-    out.push_str(&categories(r, items));
+    // A panel's items are its judges' own verdicts: its figures come from the pooled ones.
+    let own: &[&ReviewRecord] = if r.panel.is_some() { &[] } else { items };
+    out.push_str(&categories(r, own));
     let scale = r.scale.unwrap_or_default();
-    let hist = items::score_histograms(items, scale);
+    let hist = items::score_histograms(own, scale);
     if !hist.is_empty() {
         let order: Vec<(String, Vec<usize>)> = singles(r)
             .iter()
