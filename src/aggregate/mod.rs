@@ -108,9 +108,13 @@ pub struct Report {
     /// How much repeated judgments (`--judge-samples`) disagreed, when there were any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sampling: Option<samples::Sampling>,
-    /// Models of the judge's own family (self-preference risk); empty when none.
+    /// Models of the judge's own family (self-preference risk), the judge itself included
+    /// when it is also a candidate; empty when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub same_family_as_judge: Vec<String>,
+    /// The judge is also a candidate: it grades (or plays) its own answers.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub self_judging: bool,
     /// Whether some expected judgment is failed or missing (or the run was interrupted): the
     /// figures describe only what was judged.
     pub partial: bool,
@@ -190,6 +194,7 @@ impl Report {
             length_bias: None,
             sampling: None,
             same_family_as_judge: Vec::new(),
+            self_judging: false,
             partial: !partial_reasons.is_empty(),
             partial_reasons,
             coverage,
@@ -211,9 +216,10 @@ impl Report {
                 ModelSummary::Pair(p) => p.model.as_str(),
             })
             .chain(self.baseline.as_deref())
-            .filter(|m| judge.is_some() && family::family(m) == judge)
+            .filter(|m| *m == self.judge || (judge.is_some() && family::family(m) == judge))
             .map(str::to_string)
             .collect();
+        self.self_judging = self.same_family_as_judge.contains(&self.judge);
         self
     }
 }

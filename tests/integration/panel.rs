@@ -186,6 +186,9 @@ async fn a_panel_grades_every_item_with_every_judge_and_pools_them() {
         "{lenient}"
     );
     assert_eq!(lenient["failure_rate"], 0.0);
+    // lenient's own report says it judged itself; the others' do not.
+    assert_eq!(by_judge(&reports, "lenient")["self_judging"], true);
+    assert!(by_judge(&reports, "harsh").get("self_judging").is_none());
     assert_eq!(lenient["requests"], 4);
     // The most disputed items first: lenient's own answers, 9 against 2.
     let first = &p["disagreements"][0];
@@ -222,6 +225,7 @@ async fn a_panel_grades_every_item_with_every_judge_and_pools_them() {
         "single (judge: panel(harsh, lenient, biased), scale 1-10), pooled by mean",
         "agreement between judges",
         "most disputed items (4 of 4)",
+        "(the judge itself: self-judging)",
     ] {
         assert!(text.contains(says), "{says}: {text}");
     }

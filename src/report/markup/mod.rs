@@ -205,11 +205,17 @@ fn self_preference_table(title: &str, r: &Report) -> Table {
             .iter()
             .map(|m| {
                 let f = crate::aggregate::family::family(m).unwrap_or("-");
-                vec![m.clone(), f.to_string()]
+                let f = if *m == r.judge {
+                    format!("{f} (the judge itself: self-judging)")
+                } else {
+                    f.to_string()
+                };
+                vec![m.clone(), f]
             })
             .collect(),
-        "These models share the judge's model family; judges tend to favour their own family, \
-         so compare their figures with another judge's before trusting them.",
+        "These models share the judge's model family, or are the judge itself; judges tend to \
+         favour their own family and their own answers, so compare their figures with another \
+         judge's before trusting them.",
     )
 }
 
