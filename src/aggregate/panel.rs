@@ -143,6 +143,16 @@ pub fn pool_winners(ws: &[Winner]) -> Winner {
     }
 }
 
+/// One item (question, model, turn) as every judge of a panel graded it.
+struct GradedItem<'a> {
+    /// Each judge's grade (`None`: no readable grade).
+    grades: Vec<Option<f64>>,
+    /// Each judge's aspect grades, where its grade is readable (rubric).
+    aspects: Vec<Option<&'a BTreeMap<String, f64>>>,
+    /// The first judge's record, which the pooled record copies.
+    first: &'a SingleGrade,
+}
+
 /// The panel's report of grades: each item's grades pooled, summarised as one judge's.
 #[allow(clippy::too_many_arguments)]
 pub fn pooled_single(
@@ -157,32 +167,29 @@ pub fn pooled_single(
 ) -> Report {
     let name = panel_name(judges);
     type Key = (String, String, u32);
-    // Each item's grade by each judge (None: no readable grade).
-    let mut items: BTreeMap<Key, (Vec<Option<f64>>, &SingleGrade)> = BTreeMap::new();
-    let mut aspects: BTreeMap<Key, Vec<BTreeMap<String, f64>>> = BTreeMap::new();
+    let mut items: BTreeMap<Key, GradedItem> = BTreeMap::new();
     for (j, judge_rows) in rows.iter().enumerate() {
         for r in judge_rows {
             let key = (r.question_id.to_string(), r.model.clone(), r.turn);
-            let e = items
-                .entry(key.clone())
-                .or_insert_with(|| (vec![None; judges.len()], r));
-            e.0[j] = r.valid_score();
-            if let (Some(a), Some(_)) = (&r.aspects, r.valid_score()) {
-                aspects.entry(key).or_default().push(a.clone());
-            }
+            let e = items.entry(key).or_insert_with(|| GradedItem {
+                grades: vec![None; judges.len()],
+                aspects: vec![None; judges.len()],
+                first: r,
+            });
+            e.grades[j] = r.valid_score();
+            e.aspects[j] = r.aspects.as_ref().filter(|_| r.valid_score().is_some());
         }
     }
     let pooled: Vec<SingleGrade> = items
-        .iter()
-        .map(|(key, (grades, first))| {
-            let valid: Vec<f64> = grades.iter().flatten().copied().collect();
+        .values()
+        .map(|it| {
+            let valid: Vec<f64> = it.grades.iter().flatten().copied().collect();
             let score = pool_grades(&valid, pool);
-            let pooled_aspects = aspects.get(key).map(|all| {
-                let names: Vec<&String> = all[0].keys().collect();
-                names
-                    .into_iter()
+            let given: Vec<&BTreeMap<String, f64>> = it.aspects.iter().flatten().copied().collect();
+            let pooled_aspects = given.first().map(|one| {
+                one.keys()
                     .filter_map(|a| {
-                        let xs: Vec<f64> = all.iter().filter_map(|m| m.get(a).copied()).collect();
+                        let xs: Vec<f64> = given.iter().filter_map(|m| m.get(a).copied()).collect();
                         pool_grades(&xs, pool).map(|v| (a.clone(), v))
                     })
                     .collect()
@@ -191,31 +198,47 @@ pub fn pooled_single(
                 judge: JudgeName(Name::intern(&name)),
                 score,
                 failed: score.is_none(),
-                aspects: if score.is_some() {
-                    pooled_aspects
-                } else {
-                    None
-                },
+                aspects: pooled_aspects.filter(|_| score.is_some()),
                 sample: None,
                 samples: Default::default(),
-                ..(*first).clone()
+                ..it.first.clone()
             }
         })
         .collect();
     let refs: Vec<&SingleGrade> = pooled.iter().collect();
     let result = summarize_single(&refs, opts, index, exp);
     let mut report = Report::single(mode, &name, result, exp);
-    // The panel's intervals resample the judges as well as the items.
+    // The panel's intervals resample the judges as well as the items: overall, per category
+    // and per aspect.
     for m in &mut report.models {
         if let ModelSummary::Single(s) = m {
-            let of_model: Vec<Vec<Option<f64>>> = items
+            let of_model: Vec<&GradedItem> = items
                 .iter()
                 .filter(|((_, model, _), _)| *model == s.model)
-                .map(|(_, (g, _))| g.clone())
+                .map(|(_, it)| it)
                 .collect();
-            s.score_ci = two_level(&of_model, judges.len(), opts, &s.model, |xs| {
-                pool_grades(xs, pool)
-            });
+            let ci = |name: &str, category: Option<&str>, aspect: Option<&str>| {
+                let values: Vec<Vec<Option<f64>>> = of_model
+                    .iter()
+                    .filter(|it| category.is_none_or(|c| category_of(it.first, index) == Some(c)))
+                    .map(|it| graded_values(it, aspect, opts, index))
+                    .collect();
+                two_level(&values, judges.len(), opts, name, |xs| {
+                    pool_grades(xs, pool)
+                })
+            };
+            let model = s.model.clone();
+            s.score_ci = ci(&model, None, None);
+            for (c, f) in &mut s.categories {
+                f.score_ci = ci(&format!("{model}\u{1f}{c}"), Some(c), None);
+            }
+            for (a, f) in &mut s.aspects {
+                f.score_ci = ci(&format!("{model}\u{1f}aspect\u{1f}{a}"), None, Some(a));
+                for (c, g) in &mut f.categories {
+                    let name = format!("{model}\u{1f}aspect\u{1f}{a}\u{1f}{c}");
+                    g.score_ci = ci(&name, Some(c), Some(a));
+                }
+            }
         }
     }
     let all: Vec<SingleGrade> = rows.iter().flatten().cloned().collect();
@@ -225,10 +248,10 @@ pub fn pooled_single(
             _ => None,
         })
     };
-    let mut disagreements: Vec<Disagreement> = items
+    let disagreements: Vec<Disagreement> = items
         .iter()
-        .filter_map(|((q, model, turn), (grades, _))| {
-            let valid: Vec<f64> = grades.iter().flatten().copied().collect();
+        .filter_map(|((q, model, turn), it)| {
+            let valid: Vec<f64> = it.grades.iter().flatten().copied().collect();
             spread(&valid).map(|spread| Disagreement {
                 question_id: q.clone(),
                 model_1: model.clone(),
@@ -237,24 +260,83 @@ pub fn pooled_single(
                 spread,
                 verdicts: judges
                     .iter()
-                    .zip(grades)
+                    .zip(&it.grades)
                     .map(|(j, g)| (j.clone(), g.map_or("-".into(), |g| format!("{g}"))))
                     .collect(),
             })
         })
         .collect();
-    let disagreeing = disagreements.len();
-    rank(&mut disagreements, opts.max_listed);
+    let agreement = single_agreement(&all).pairs;
     report.spend = panel_spend(reports);
-    report.panel = Some(Panel {
+    report.panel = Some(panel(
+        judges,
+        pool,
+        agreement,
+        reports,
+        figure,
+        disagreements,
+        opts,
+    ));
+    report
+}
+
+/// The question category of a grade, as the summaries read it.
+fn category_of<'a>(r: &'a SingleGrade, index: &'a AnswerIndex) -> Option<&'a str> {
+    r.category
+        .as_deref()
+        .or_else(|| index.category(r.question_id.as_str()))
+}
+
+/// Each judge's value of an item (its grade, or its grade of `aspect`), as the summaries
+/// count it: an answer off the question's language at the scale's lowest grade with
+/// `--non-japanese-as-failure`.
+fn graded_values(
+    it: &GradedItem,
+    aspect: Option<&str>,
+    opts: &StatsOptions,
+    index: &AnswerIndex,
+) -> Vec<Option<f64>> {
+    let values: Vec<Option<f64>> = match aspect {
+        None => it.grades.clone(),
+        Some(a) => it
+            .aspects
+            .iter()
+            .map(|m| m.and_then(|m| m.get(a).copied()))
+            .collect(),
+    };
+    let r = it.first;
+    let (qid, turn) = (r.question_id.as_str(), r.turn);
+    let off = super::answers::off_language(
+        index.question_japanese(qid, turn),
+        index.answer(&r.model, qid, turn),
+    );
+    if aspect.is_none() && opts.non_japanese_as_failure && off == Some(true) {
+        let lowest = f64::from(r.scale().min);
+        return values.iter().map(|v| v.map(|_| lowest)).collect();
+    }
+    values
+}
+
+/// What a report shows of a panel, from its judges' reports and the disputed items.
+fn panel(
+    judges: &[String],
+    pool: Pool,
+    agreement: Vec<JudgePair>,
+    reports: &[Report],
+    figure: impl Fn(&Report, &str) -> Option<f64>,
+    mut disagreements: Vec<Disagreement>,
+    opts: &StatsOptions,
+) -> Panel {
+    let disagreeing_items = disagreements.len();
+    rank(&mut disagreements, opts.max_listed);
+    Panel {
         judges: judges.to_vec(),
         pool,
-        agreement: single_agreement(&all).pairs,
+        agreement,
         by_judge: by_judge(judges, reports, figure),
         disagreements,
-        disagreeing_items: disagreeing,
-    });
-    report
+        disagreeing_items,
+    }
 }
 
 /// The panel's report of games: each order's verdict by majority, then the swap rule.
@@ -325,7 +407,7 @@ pub fn pooled_pairs(
         Winner::Tie => "tie".into(),
         Winner::Error => "-".into(),
     };
-    let mut disagreements: Vec<Disagreement> = games
+    let disagreements: Vec<Disagreement> = games
         .iter()
         .filter_map(|(k, (vs, _))| {
             let outcomes: Vec<f64> = vs
@@ -354,17 +436,17 @@ pub fn pooled_pairs(
             })
         })
         .collect();
-    let disagreeing = disagreements.len();
-    rank(&mut disagreements, opts.max_listed);
+    let agreement = pairwise_agreement(&judge_votes(&all)).pairs;
     report.spend = panel_spend(reports);
-    report.panel = Some(Panel {
-        judges: judges.to_vec(),
+    report.panel = Some(panel(
+        judges,
         pool,
-        agreement: pairwise_agreement(&judge_votes(&all)).pairs,
-        by_judge: by_judge(judges, reports, figure),
+        agreement,
+        reports,
+        figure,
         disagreements,
-        disagreeing_items: disagreeing,
-    });
+        opts,
+    ));
     report
 }
 

@@ -276,6 +276,12 @@ async fn a_panel_grades_every_item_with_every_judge_and_pools_them() {
         assert!(panel_section.contains(&format!("judge <b>{j}</b>")), "{j}");
     }
 
+    // The panel's tables as users read them, in the terminal and in Markdown.
+    for (format, name) in [("table", "panel_report_table"), ("md", "panel_report_md")] {
+        let o = run_bin(&["report", out.to_str().unwrap(), "--format", format]);
+        insta::assert_snapshot!(name, String::from_utf8(o.stdout).unwrap());
+    }
+
     // Run again: everything stands, nothing is asked again.
     let before = fake.seen().len();
     let o = run(&fake, &q, &out, &[]);
@@ -378,6 +384,22 @@ async fn a_panel_grades_every_aspect_of_a_rubric_and_pools_each() {
     assert!(near(figure(panel, "alpha", "score"), 19.0 / 3.0));
     assert!(near(figure(panel, "lenient", "score"), 14.0 / 3.0));
     assert_eq!(panel["scale"], serde_json::json!({"min": 1, "max": 10}));
+    // Aspect and category intervals resample the judges too: every judge grades alpha's two
+    // answers alike, so only the judges give them width.
+    let alpha = &panel["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "alpha")
+        .unwrap()
+        .clone();
+    for ci in [
+        &alpha["aspects"]["有用性"]["score_ci"],
+        &alpha["aspects"]["有用性"]["categories"]["writing"]["score_ci"],
+        &alpha["categories"]["writing"]["score_ci"],
+    ] {
+        assert!(ci[0].as_f64() < ci[1].as_f64(), "{ci}");
+    }
     let p = &panel["panel"];
     assert_eq!(p["pool"], "mean");
     assert_eq!(p["agreement"].as_array().unwrap().len(), 3);
