@@ -208,37 +208,10 @@ pub fn pooled_single(
     let refs: Vec<&SingleGrade> = pooled.iter().collect();
     let result = summarize_single(&refs, opts, index, exp);
     let mut report = Report::single(mode, &name, result, exp);
-    // The panel's intervals resample the judges as well as the items: overall, per category
-    // and per aspect.
+    // The panel's intervals resample the judges as well as the items.
     for m in &mut report.models {
         if let ModelSummary::Single(s) = m {
-            let of_model: Vec<&GradedItem> = items
-                .iter()
-                .filter(|((_, model, _), _)| *model == s.model)
-                .map(|(_, it)| it)
-                .collect();
-            let ci = |name: &str, category: Option<&str>, aspect: Option<&str>| {
-                let values: Vec<Vec<Option<f64>>> = of_model
-                    .iter()
-                    .filter(|it| category.is_none_or(|c| category_of(it.first, index) == Some(c)))
-                    .map(|it| graded_values(it, aspect, opts, index))
-                    .collect();
-                two_level(&values, judges.len(), opts, name, |xs| {
-                    pool_grades(xs, pool)
-                })
-            };
-            let model = s.model.clone();
-            s.score_ci = ci(&model, None, None);
-            for (c, f) in &mut s.categories {
-                f.score_ci = ci(&format!("{model}\u{1f}{c}"), Some(c), None);
-            }
-            for (a, f) in &mut s.aspects {
-                f.score_ci = ci(&format!("{model}\u{1f}aspect\u{1f}{a}"), None, Some(a));
-                for (c, g) in &mut f.categories {
-                    let name = format!("{model}\u{1f}aspect\u{1f}{a}\u{1f}{c}");
-                    g.score_ci = ci(&name, Some(c), Some(a));
-                }
-            }
+            resample_judges(s, &items, judges.len(), pool, opts, index);
         }
     }
     let all: Vec<SingleGrade> = rows.iter().flatten().cloned().collect();
@@ -278,6 +251,43 @@ pub fn pooled_single(
         opts,
     ));
     report
+}
+
+/// Sets a panel model's intervals — overall, per category and per aspect — to ones that
+/// resample the judges as well as the items.
+fn resample_judges(
+    s: &mut super::single::SingleSummary,
+    items: &BTreeMap<(String, String, u32), GradedItem>,
+    judges: usize,
+    pool: Pool,
+    opts: &StatsOptions,
+    index: &AnswerIndex,
+) {
+    let of_model: Vec<&GradedItem> = items
+        .iter()
+        .filter(|((_, model, _), _)| *model == s.model)
+        .map(|(_, it)| it)
+        .collect();
+    let ci = |name: &str, category: Option<&str>, aspect: Option<&str>| {
+        let values: Vec<Vec<Option<f64>>> = of_model
+            .iter()
+            .filter(|it| category.is_none_or(|c| category_of(it.first, index) == Some(c)))
+            .map(|it| graded_values(it, aspect, opts, index))
+            .collect();
+        two_level(&values, judges, opts, name, |xs| pool_grades(xs, pool))
+    };
+    let model = s.model.clone();
+    s.score_ci = ci(&model, None, None);
+    for (c, f) in &mut s.categories {
+        f.score_ci = ci(&format!("{model}\u{1f}{c}"), Some(c), None);
+    }
+    for (a, f) in &mut s.aspects {
+        f.score_ci = ci(&format!("{model}\u{1f}aspect\u{1f}{a}"), None, Some(a));
+        for (c, g) in &mut f.categories {
+            let name = format!("{model}\u{1f}aspect\u{1f}{a}\u{1f}{c}");
+            g.score_ci = ci(&name, Some(c), Some(a));
+        }
+    }
 }
 
 /// The question category of a grade, as the summaries read it.
@@ -360,28 +370,7 @@ pub fn pooled_pairs(
     // The adjusted win rate's interval resamples the judges as well as the games.
     for m in &mut report.models {
         if let ModelSummary::Pair(p) = m {
-            // Each game of the model: its verdicts by judge, oriented so model_1 is the model.
-            let of_model: Vec<Vec<Option<[Winner; 2]>>> = games
-                .iter()
-                .filter_map(|((_, m1, m2, _), (vs, _))| {
-                    if *m1 == p.model {
-                        Some(vs.clone())
-                    } else if *m2 == p.model {
-                        Some(
-                            vs.iter()
-                                .map(|v| v.map(|w| [flip(w[1]), flip(w[0])]))
-                                .collect(),
-                        )
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            p.adjusted_win_rate_ci = two_level(&of_model, judges.len(), opts, &p.model, |vs| {
-                let g1 = pool_winners(&vs.iter().map(|w| w[0]).collect::<Vec<_>>());
-                let g2 = pool_winners(&vs.iter().map(|w| w[1]).collect::<Vec<_>>());
-                outcome_for_1([g1, g2])
-            });
+            p.adjusted_win_rate_ci = win_rate_interval(&p.model, &games, judges.len(), opts, index);
         }
     }
     // So do the ratings' intervals.
@@ -491,6 +480,47 @@ pub fn pool_games(judges: &[String], rows: &[Vec<PairGame>]) -> Vec<PairGame> {
             ..(*first).clone()
         })
         .collect()
+}
+
+/// A panel model's adjusted win rate interval, resampling the judges and then the games;
+/// each game counted as the figures count it (see [`counted`]).
+fn win_rate_interval(
+    model: &str,
+    games: &GameVerdicts,
+    judges: usize,
+    opts: &StatsOptions,
+    index: &AnswerIndex,
+) -> Option<[f64; 2]> {
+    type Verdict = ([Winner; 2], (Option<bool>, Option<bool>));
+    // Each game of the model: its verdicts by judge, oriented so model_1 is the model.
+    let of_model: Vec<Vec<Option<Verdict>>> = games
+        .iter()
+        .filter_map(|((_, m1, m2, _), (vs, first))| {
+            let (off1, off2) = off_languages(first, index);
+            if m1 == model {
+                Some(vs.iter().map(|v| v.map(|w| (w, (off1, off2)))).collect())
+            } else if m2 == model {
+                let turned = |w: [Winner; 2]| [flip(w[1]), flip(w[0])];
+                Some(
+                    vs.iter()
+                        .map(|v| v.map(|w| (turned(w), (off2, off1))))
+                        .collect(),
+                )
+            } else {
+                None
+            }
+        })
+        .collect();
+    two_level(&of_model, judges, opts, model, |vs| {
+        let order = |o: usize| pool_winners(&vs.iter().map(|v| v.0[o]).collect::<Vec<_>>());
+        let off = vs.first()?.1;
+        match counted(combine(order(0), order(1)).0, off, opts) {
+            GameOutcome::Model1 => Some(1.0),
+            GameOutcome::Tie => Some(0.5),
+            GameOutcome::Model2 => Some(0.0),
+            GameOutcome::Error => None,
+        }
+    })
 }
 
 /// Intervals of the panel's Bradley-Terry ratings (and predicted win rates) by model: each

@@ -6,7 +6,16 @@ use crate::aggregate::panel::Panel;
 
 /// Appends the panel's tables under `title`.
 pub(super) fn panel_tables(title: &str, p: &Panel, out: &mut Vec<Table>) {
-    out.push(Table {
+    out.push(judges_table(title, p));
+    out.push(agreement_table(title, p));
+    if !p.disagreements.is_empty() {
+        out.push(disputed_table(title, p));
+    }
+}
+
+/// Each judge's own figures.
+fn judges_table(title: &str, p: &Panel) -> Table {
+    Table {
         title: format!("{title}: judges"),
         headers: [
             "judge",
@@ -49,8 +58,12 @@ pub(super) fn panel_tables(title: &str, p: &Panel, out: &mut Vec<Table>) {
             p.judges.len(),
             p.pool
         ),
-    });
-    out.push(Table {
+    }
+}
+
+/// Agreement between every pair of judges.
+fn agreement_table(title: &str, p: &Panel) -> Table {
+    Table {
         title: format!("{title}: agreement between judges"),
         headers: [
             "judge A",
@@ -83,46 +96,48 @@ pub(super) fn panel_tables(title: &str, p: &Panel, out: &mut Vec<Table>) {
             .collect(),
         alert: None,
         note: "On the items both judged: agreement of verdicts (games: per order), with Cohen's kappa; grades: their Pearson and Spearman correlations.".into(),
-    });
-    if !p.disagreements.is_empty() {
-        out.push(Table {
-            title: format!(
-                "{title}: most disputed items ({} of {})",
-                p.disagreements.len(),
-                p.disagreeing_items
-            ),
-            headers: [
-                vec!["question".to_string(), "turn".into(), "model".into(), "spread".into()],
-                p.judges.clone(),
-            ]
-            .concat(),
-            align: [
-                vec![Align::Left, Align::Right, Align::Left, Align::Right],
-                vec![Align::Left; p.judges.len()],
-            ]
-            .concat(),
-            rows: p
-                .disagreements
-                .iter()
-                .map(|d| {
-                    let model = match &d.model_2 {
-                        Some(m2) => format!("{} vs {m2}", d.model_1),
-                        None => d.model_1.clone(),
-                    };
-                    [
-                        vec![
-                            d.question_id.clone(),
-                            d.turn.to_string(),
-                            model,
-                            num(Some(d.spread), 2),
-                        ],
-                        d.verdicts.iter().map(|(_, v)| v.clone()).collect(),
-                    ]
-                    .concat()
-                })
-                .collect(),
-            alert: None,
-            note: "Where the judges are furthest apart (highest minus lowest grade; for a game, of its outcome for the first model): the items to review first.".into(),
-        });
+    }
+}
+
+/// The items the judges disagree on most.
+fn disputed_table(title: &str, p: &Panel) -> Table {
+    Table {
+        title: format!(
+            "{title}: most disputed items ({} of {})",
+            p.disagreements.len(),
+            p.disagreeing_items
+        ),
+        headers: [
+            vec!["question".to_string(), "turn".into(), "model".into(), "spread".into()],
+            p.judges.clone(),
+        ]
+        .concat(),
+        align: [
+            vec![Align::Left, Align::Right, Align::Left, Align::Right],
+            vec![Align::Left; p.judges.len()],
+        ]
+        .concat(),
+        rows: p
+            .disagreements
+            .iter()
+            .map(|d| {
+                let model = match &d.model_2 {
+                    Some(m2) => format!("{} vs {m2}", d.model_1),
+                    None => d.model_1.clone(),
+                };
+                [
+                    vec![
+                        d.question_id.clone(),
+                        d.turn.to_string(),
+                        model,
+                        num(Some(d.spread), 2),
+                    ],
+                    d.verdicts.iter().map(|(_, v)| v.clone()).collect(),
+                ]
+                .concat()
+            })
+            .collect(),
+        alert: None,
+        note: "Where the judges are furthest apart (highest minus lowest grade; for a game, of its outcome for the first model): the items to review first.".into(),
     }
 }
