@@ -21,7 +21,7 @@ use super::ratings::rate_redrawing;
 use super::{Expectation, ModelSummary, Report, StatsOptions, summarize_pairs, summarize_single};
 use crate::records::spend::{SpendRow, Stage, total_cost};
 use crate::records::{JudgeName, Name, PairGame, SingleGrade};
-use crate::types::{Mode, Pool, Winner};
+use crate::types::{Mode, Pool, QuestionId, Winner};
 
 /// What a report shows of a panel, beside its pooled figures.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -166,11 +166,11 @@ pub fn pooled_single(
     exp: Option<&Expectation>,
 ) -> Report {
     let name = panel_name(judges);
-    type Key = (String, String, u32);
+    type Key = (QuestionId, String, u32);
     let mut items: BTreeMap<Key, GradedItem> = BTreeMap::new();
     for (j, judge_rows) in rows.iter().enumerate() {
         for r in judge_rows {
-            let key = (r.question_id.to_string(), r.model.clone(), r.turn);
+            let key = (r.question_id.clone(), r.model.clone(), r.turn);
             let e = items.entry(key).or_insert_with(|| GradedItem {
                 grades: vec![None; judges.len()],
                 aspects: vec![None; judges.len()],
@@ -226,7 +226,7 @@ pub fn pooled_single(
         .filter_map(|((q, model, turn), it)| {
             let valid: Vec<f64> = it.grades.iter().flatten().copied().collect();
             spread(&valid).map(|spread| Disagreement {
-                question_id: q.clone(),
+                question_id: q.to_string(),
                 model_1: model.clone(),
                 model_2: None,
                 turn: *turn,
@@ -257,7 +257,7 @@ pub fn pooled_single(
 /// resample the judges as well as the items.
 fn resample_judges(
     s: &mut super::single::SingleSummary,
-    items: &BTreeMap<(String, String, u32), GradedItem>,
+    items: &BTreeMap<(QuestionId, String, u32), GradedItem>,
     judges: usize,
     pool: Pool,
     opts: &StatsOptions,
@@ -405,7 +405,7 @@ pub fn pooled_pairs(
                 .filter_map(|w| outcome_for_1(*w))
                 .collect();
             spread(&outcomes).map(|spread| Disagreement {
-                question_id: k.0.clone(),
+                question_id: k.0.to_string(),
                 model_1: k.1.clone(),
                 model_2: Some(k.2.clone()),
                 turn: k.3,
@@ -439,7 +439,7 @@ pub fn pooled_pairs(
     report
 }
 
-type GameKey = (String, String, String, u32);
+type GameKey = (QuestionId, String, String, u32);
 /// A game's verdicts by judge, and its first record (what the pooled record copies).
 type GameVerdicts<'a> = BTreeMap<GameKey, (Vec<Option<[Winner; 2]>>, &'a PairGame)>;
 
@@ -449,7 +449,7 @@ fn by_game(judges: usize, rows: &[Vec<PairGame>]) -> GameVerdicts<'_> {
     for (j, judge_rows) in rows.iter().enumerate() {
         for r in judge_rows {
             let key = (
-                r.question_id.to_string(),
+                r.question_id.clone(),
                 r.model_1.to_string(),
                 r.model_2.to_string(),
                 r.turn,
