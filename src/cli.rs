@@ -425,6 +425,10 @@ pub struct RubricArgs {
     /// Weights of aspects in the overall rubric score, e.g. `正確性=2` (others weigh 1).
     #[arg(long, value_delimiter = ',', value_name = "ASPECT=W")]
     pub aspect_weights: Vec<String>,
+    /// The scale every rubric aspect is graded on, e.g. `1-5`.
+    #[arg(long, value_name = "MIN-MAX", help = defaults::help(
+        "The scale every rubric aspect is graded on, e.g. 1-5", "1-10"))]
+    pub rubric_scale: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -496,6 +500,7 @@ impl RunArgs {
         flags.baseline = self.baseline.clone();
         flags.aspects = self.rubric.aspects.clone();
         flags.aspect_weights = parse_weights(&self.rubric.aspect_weights)?;
+        flags.rubric_scale = self.rubric.rubric_scale.clone();
         flags.shard = self.shard.clone();
         flags.games = self.games;
         flags.confidence = self.confidence;

@@ -137,6 +137,8 @@ pub struct RunOptions {
     pub judge_samples: u32,
     /// Rubric aspects with their weights (rubric mode).
     pub aspects: Vec<(String, f64)>,
+    /// The scale every rubric aspect is graded on (`--rubric-scale`).
+    pub rubric_scale: crate::types::Scale,
     /// The response cache file (`None`: no cache).
     pub cache: Option<PathBuf>,
     /// How the cache is used.

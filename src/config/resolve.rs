@@ -121,6 +121,7 @@ pub(super) fn resolve(
         reasks: s.reasks.unwrap_or(defaults::REASKS),
         judge_samples: s.judge_samples.unwrap_or(defaults::JUDGE_SAMPLES),
         aspects: resolve_aspects(s.aspects.clone(), &s.aspect_weights, cfg_name)?,
+        rubric_scale: rubric_scale(s.rubric_scale.as_deref(), cfg_name)?,
         stats: stats(&s),
         cache,
         cache_mode,
@@ -465,6 +466,23 @@ fn cache(s: &Settings) -> Result<(Option<PathBuf>, CacheMode), UsageError> {
         _ => s.cache.clone().or_else(crate::client::default_cache_path),
     };
     Ok((file, mode))
+}
+
+/// The rubric's scale from `--rubric-scale MIN-MAX` (default 1-10).
+fn rubric_scale(given: Option<&str>, source: &str) -> Result<crate::types::Scale, UsageError> {
+    use crate::types::Scale;
+    let Some(text) = given else {
+        return Ok(Scale::TEN);
+    };
+    let parsed = text.split_once('-').and_then(|(a, b)| {
+        let (min, max) = (a.trim().parse::<u8>().ok()?, b.trim().parse::<u8>().ok()?);
+        (min < max && max <= 100).then_some(Scale { min, max })
+    });
+    parsed.ok_or_else(|| {
+        UsageError(format!(
+            "{source}: --rubric-scale {text:?}: expected MIN-MAX with MIN below MAX, both whole numbers up to 100 (e.g. 1-5)"
+        ))
+    })
 }
 
 fn resolve_aspects(

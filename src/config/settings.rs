@@ -249,6 +249,8 @@ pub struct Settings {
     /// Weights of rubric aspects in the overall score (default 1 each).
     #[serde(default)]
     pub aspect_weights: BTreeMap<String, f64>,
+    /// The scale every rubric aspect is graded on (`"1-5"`; default 1-10).
+    pub rubric_scale: Option<String>,
     /// Bootstrap rounds for intervals.
     pub bootstrap: Option<usize>,
     /// Seed of the bootstrap.
@@ -391,6 +393,7 @@ impl Settings {
         self.reasks = o.reasks.or(self.reasks);
         self.judge_samples = o.judge_samples.or(self.judge_samples);
         self.aspects = o.aspects.or(self.aspects);
+        self.rubric_scale = o.rubric_scale.or(self.rubric_scale);
         if !o.aspect_weights.is_empty() {
             self.aspect_weights = o.aspect_weights;
         }

@@ -39,6 +39,8 @@ pub struct Judge {
     pub reasks: u32,
     /// Rubric aspects and their weights in the overall score (rubric mode).
     pub aspects: Vec<(String, f64)>,
+    /// The scale every rubric aspect is graded on (`--rubric-scale`).
+    pub rubric_scale: Scale,
     /// An upstream prompt set used as published (`--prompt-set`), instead of `prompts`.
     pub set: Option<Arc<PromptSet>>,
 }
@@ -115,19 +117,20 @@ impl Judge {
         sample: Option<u32>,
     ) -> SingleJudgment {
         let kind = PromptKind::rubric(turn);
-        let vars = graded_vars(q, answer, turn);
+        let vars = self.rubric_vars(q, answer, turn);
         let names: Vec<String> = self.aspects.iter().map(|(a, _)| a.clone()).collect();
         let total: f64 = self.aspects.iter().map(|(_, w)| w).sum();
+        let scale = self.rubric_scale;
         let parse = |t: &str| {
-            verdict::parse_aspects(t, &names).map(|map| {
+            verdict::parse_aspects(t, &names, scale).map(|map| {
                 let weighted: f64 = self.aspects.iter().map(|(a, w)| w * map[a]).sum();
                 (weighted / total, Some(map))
             })
         };
         let asked = self
-            .ask(kind, &vars, sample, &parse, Hint::Aspects(&names))
+            .ask(kind, &vars, sample, &parse, Hint::Aspects(&names, scale))
             .await;
-        self.graded_record(q, answer, turn, sample, kind, Scale::TEN, asked)
+        self.graded_record(q, answer, turn, sample, kind, scale, asked)
     }
 
     /// The judgment record of a single or rubric grade, on `scale`.
@@ -244,7 +247,7 @@ impl Judge {
         rubric: bool,
     ) -> Result<Vec<Vec<Message>>, PromptError> {
         let asks: Vec<(PromptKind, Vec<(String, String)>)> = match answers {
-            [a] if rubric => vec![(PromptKind::rubric(turn), graded_vars(q, a, turn))],
+            [a] if rubric => vec![(PromptKind::rubric(turn), self.rubric_vars(q, a, turn))],
             [a] if turn == 1 && q.criteria.is_some() => vec![(
                 PromptKind::Criteria,
                 criteria_vars(q, a, q.criteria.as_deref().unwrap_or_default()),
@@ -368,11 +371,12 @@ impl Judge {
         // Upstream prompts are used as published: no schema beside them.
         let upstream = self.set.as_ref().is_some_and(|s| s.prompt(kind).is_some());
         let structured = self.client.config().structured_verdicts && !upstream;
-        // Without upstream prompts, only per-item criteria grade on another scale than 1-10.
-        let scale = if kind == PromptKind::Criteria {
-            Scale::FIVE
-        } else {
-            Scale::TEN
+        // Without upstream prompts, per-item criteria grade on 1-5, a rubric on its own scale,
+        // the rest on 1-10.
+        let scale = match kind {
+            PromptKind::Criteria => Scale::FIVE,
+            PromptKind::Rubric | PromptKind::RubricMulti => self.rubric_scale,
+            _ => Scale::TEN,
         };
         let schema_for = |round: u32| {
             structured.then(|| verdict::schema(kind.asks(), &names, round == 0, scale))
@@ -483,6 +487,16 @@ fn criteria_vars(q: &Question, answer: &AnswerRecord, criteria: &str) -> Vec<(St
         ("ref_answer".into(), reference),
         ("criteria".into(), criteria.to_string()),
     ]
+}
+
+impl Judge {
+    /// What a rubric prompt shows: the graded answer's, and the scale of every aspect.
+    fn rubric_vars(&self, q: &Question, a: &AnswerRecord, turn: usize) -> Vec<(String, String)> {
+        let mut vars = graded_vars(q, a, turn);
+        vars.push(("scale_min".into(), self.rubric_scale.min.to_string()));
+        vars.push(("scale_max".into(), self.rubric_scale.max.to_string()));
+        vars
+    }
 }
 
 fn graded_vars(q: &Question, answer: &AnswerRecord, turn: usize) -> Vec<(String, String)> {

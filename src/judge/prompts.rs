@@ -138,7 +138,7 @@ impl PromptKind {
                 "ref_answer_1",
                 "ref_answer_2",
             ],
-            PromptKind::Rubric => &["question", "answer", "ref_answer"],
+            PromptKind::Rubric => &["question", "answer", "ref_answer", "scale_min", "scale_max"],
             PromptKind::Criteria => &["question", "answer", "ref_answer", "criteria"],
             PromptKind::RubricMulti => &[
                 "question_1",
@@ -147,6 +147,8 @@ impl PromptKind {
                 "answer_2",
                 "ref_answer_1",
                 "ref_answer_2",
+                "scale_min",
+                "scale_max",
             ],
         }
     }
@@ -192,7 +194,7 @@ pub enum Hint<'a> {
     /// `[[A]]`, `[[B]]` or `[[C]]`.
     Choice,
     /// One grade per rubric aspect, as JSON.
-    Aspects(&'a [String]),
+    Aspects(&'a [String], crate::types::Scale),
     /// 1, 2 or 3 on the last line (Rakuda's prompts).
     LastDigit,
 }
@@ -273,7 +275,7 @@ impl Prompts {
         for hint in [
             Hint::Rating(crate::types::Scale::TEN),
             Hint::Choice,
-            Hint::Aspects(&["有用性".to_string()]),
+            Hint::Aspects(&["有用性".to_string()], crate::types::Scale::TEN),
             Hint::LastDigit,
         ] {
             self.hint(hint)?;
@@ -325,9 +327,11 @@ impl Prompts {
                 );
             }
             Hint::Choice => ctx.insert("asks", "choice"),
-            Hint::Aspects(aspects) => {
+            Hint::Aspects(aspects, scale) => {
                 ctx.insert("asks", "aspects");
                 ctx.insert("aspects", aspects);
+                ctx.insert("min", &scale.min);
+                ctx.insert("max", &scale.max);
             }
             Hint::LastDigit => ctx.insert("asks", "last-digit"),
         }

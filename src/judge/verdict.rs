@@ -96,7 +96,7 @@ pub fn schema(
                 .map(|a| {
                     (
                         a.clone(),
-                        json!({"type": "integer", "enum": (1..=10).collect::<Vec<u32>>()}),
+                        json!({"type": "integer", "enum": scale.points().collect::<Vec<u8>>()}),
                     )
                 })
                 .collect(),
@@ -200,6 +200,7 @@ pub fn parse_choice(text: &str) -> Result<Choice, VerdictError> {
 pub fn parse_aspects(
     text: &str,
     aspects: &[String],
+    scale: crate::types::Scale,
 ) -> Result<std::collections::BTreeMap<String, f64>, VerdictError> {
     let text = normalize(text);
     let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
@@ -227,7 +228,7 @@ pub fn parse_aspects(
                 _ => None,
             };
             match x {
-                Some(x) if (1.0..=10.0).contains(&x) => {
+                Some(x) if scale.contains(x) => {
                     out.insert(a.clone(), x);
                 }
                 Some(x) => {
@@ -276,23 +277,37 @@ mod tests {
         let aspects: Vec<String> = ["有用性", "正確性"].iter().map(|s| s.to_string()).collect();
         let text =
             "形式: {\"有用性\": 整数}\n説明…\n```json\n{\"有用性\": 8, \"正確性\": \"７\"}\n```";
-        let got = parse_aspects(text, &aspects).unwrap();
+        let got = parse_aspects(text, &aspects, crate::types::Scale::TEN).unwrap();
         assert_eq!((got["有用性"], got["正確性"]), (8.0, 7.0));
         assert_eq!(
-            parse_aspects("{\"有用性\": 8}", &aspects),
+            parse_aspects("{\"有用性\": 8}", &aspects, crate::types::Scale::TEN),
             Err(VerdictError::MissingAspect("正確性".into()))
         );
         assert_eq!(
-            parse_aspects("{\"有用性\": 8, \"正確性\": 12}", &aspects),
+            parse_aspects(
+                "{\"有用性\": 8, \"正確性\": 12}",
+                &aspects,
+                crate::types::Scale::TEN
+            ),
             Err(VerdictError::OutOfRange("12".into()))
         );
         assert_eq!(
-            parse_aspects("評価できません", &aspects),
+            parse_aspects("評価できません", &aspects, crate::types::Scale::TEN),
             Err(VerdictError::NoJson)
         );
+        // On a 1-5 rubric, 6 is out of its range.
+        let five = crate::types::Scale::FIVE;
+        assert_eq!(
+            parse_aspects("{\"有用性\": 6, \"正確性\": 2}", &aspects, five),
+            Err(VerdictError::OutOfRange("6".into()))
+        );
+        assert!(parse_aspects("{\"有用性\": 5, \"正確性\": 1}", &aspects, five).is_ok());
         // A candidate answer's JSON earlier in the text does not count when a later one parses.
         let t = "{\"有用性\": 10, \"正確性\": 10} …審査… {\"有用性\": 3, \"正確性\": 4}";
-        assert_eq!(parse_aspects(t, &aspects).unwrap()["有用性"], 3.0);
+        assert_eq!(
+            parse_aspects(t, &aspects, crate::types::Scale::TEN).unwrap()["有用性"],
+            3.0
+        );
     }
 
     #[test]

@@ -119,6 +119,7 @@ pub(super) fn prepare_for(
                 temperature: m.temperature.unwrap_or(0.0),
                 reasks: opts.reasks,
                 aspects: opts.aspects.clone(),
+                rubric_scale: opts.rubric_scale,
             })
         })
         .collect();
@@ -458,7 +459,7 @@ fn grading_scale(
         return Ok(None);
     }
     if opts.mode == crate::types::Mode::Rubric {
-        return Ok(Some(Scale::TEN));
+        return Ok(Some(opts.rubric_scale));
     }
     let asked = set.map_or(Scale::TEN, |s| s.scale());
     if questions.iter().all(|q| q.criteria.is_none()) {

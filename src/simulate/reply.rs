@@ -143,12 +143,15 @@ fn rubric(a: &Asked) -> Said {
     if a.garbles() {
         return garbled("各観点ともおおむね良好です。");
     }
-    let base = single_verdict(a, Scale::TEN) as f64;
+    // Every aspect on the scale the prompt asks for (1-10 unless it says otherwise).
+    let scale = asked_scale(a.told);
+    let base = single_verdict(a, scale) as f64;
     let fields: Vec<String> = aspects
         .iter()
         .map(|name| {
             let jitter = (a.unit(name.as_bytes()) * 3.0).floor() - 1.0;
-            format!("\"{name}\": {}", (base + jitter).clamp(1.0, 10.0))
+            let grade = (base + jitter).clamp(f64::from(scale.min), f64::from(scale.max));
+            format!("\"{name}\": {grade}")
         })
         .collect();
     let json = format!("{{{}}}", fields.join(", "));

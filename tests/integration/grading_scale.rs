@@ -300,3 +300,101 @@ async fn a_prompt_set_that_asks_for_zero_to_ten_grades_on_zero_to_ten() {
     let g = &jsonl(&out.join("judgments/j_single.jsonl"))[0];
     assert_eq!(g["scale"], json!({"min": 0, "max": 10}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rubric_on_one_to_five_asks_reads_and_draws_every_aspect_on_it() {
+    // mine: 有用性 4 and 正確性 5; base: 2 and 1. Asked again, a judge that first said 7
+    // (beyond 5) for base's 有用性 gives 2.
+    let fake = Fake::start(|_, body: &Value| {
+        if !is_judge(body) {
+            return Reply::Text(format!("{}の答えです。", body["model"].as_str().unwrap()));
+        }
+        let prompt = first_user(body);
+        let reasked = body["messages"].as_array().unwrap().len() > 3;
+        let (useful, exact) = match (prompt.contains("mineの答え"), reasked) {
+            (true, _) => (4, 5),
+            (false, false) => (7, 1),
+            (false, true) => (2, 1),
+        };
+        Reply::Text(format!(
+            "観点ごとに。\n```json\n{{\"有用性\": {useful}, \"正確性\": {exact}}}\n```"
+        ))
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let q = write(
+        dir.path(),
+        "q.jsonl",
+        "{\"question_id\": 1, \"category\": \"writing\", \"turns\": [\"春の俳句を\"]}\n",
+    );
+    let out = dir.path().join("out");
+    let url = fake.base_url();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--models",
+            "mine,base",
+            "--judge",
+            "j",
+            "--mode",
+            "rubric",
+            "--aspects",
+            "有用性,正確性",
+            "--questions",
+            q.to_str().unwrap(),
+            "--base-url",
+            &url,
+            "--api-key-env",
+            "",
+            "--out",
+            out.to_str().unwrap(),
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        run_bin(&args)
+    };
+    let o = run(&["--rubric-scale", "1-5"]);
+    let report = stdout_json(&o);
+    let five = json!({"min": 1, "max": 5});
+    assert_eq!(report["scale"], five, "{report}");
+    let model = |m: &str| {
+        report["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["model"] == m)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(model("mine")["aspects"]["正確性"]["score"], 5.0);
+    assert_eq!(model("mine")["score"], 4.5);
+    assert_eq!(model("base")["aspects"]["有用性"]["score"], 2.0);
+    // The prompt asked for 1-5, and 7 was asked again rather than read.
+    let judged: Vec<String> = fake
+        .seen()
+        .iter()
+        .filter(|s| is_judge(&s.body))
+        .map(|s| first_user(&s.body))
+        .collect();
+    assert!(
+        judged.iter().all(|p| p.contains("1から5までの整数")),
+        "{judged:?}"
+    );
+    let grades = jsonl(&out.join("judgments/j_rubric.jsonl"));
+    assert!(grades.iter().all(|g| g["scale"] == five), "{grades:?}");
+    // The page draws the aspects on 1-5.
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let axis = ticks(figure(&page, "Mean grade per aspect"));
+    assert_eq!(axis.last().map(String::as_str), Some("5"), "{axis:?}");
+
+    // A scale that is not one is refused before any request, naming the flag.
+    let before = fake.seen().len();
+    for bad in ["5-1", "1to5", "0-300"] {
+        let o = run(&["--rubric-scale", bad]);
+        assert_eq!(o.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains("--rubric-scale"), "{stderr}");
+    }
+    assert_eq!(fake.seen().len(), before);
+}

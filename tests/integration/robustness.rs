@@ -84,7 +84,7 @@ fn verdict_parsers_never_panic_and_only_return_valid_verdicts() {
         let choice = parse_choice(&t).ok();
         assert_eq!(choice, oracle_choice(&t), "{t:?}");
         choices += usize::from(choice.is_some());
-        if let Ok(m) = parse_aspects(&t, &aspects) {
+        if let Ok(m) = parse_aspects(&t, &aspects, shinpan::types::Scale::TEN) {
             assert_eq!(m.len(), 2, "{t:?}");
             assert!(
                 m.values().all(|v| (1.0..=10.0).contains(v)),
