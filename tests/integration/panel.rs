@@ -880,3 +880,67 @@ fn a_recurring_panel_run_keeps_a_series_per_judge_and_for_the_panel() {
     assert_eq!(panel.len(), 2);
     assert!(panel[1]["value"].as_f64() < panel[0]["value"].as_f64());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_judge_of_a_panel_is_asked_through_its_own_endpoint() {
+    let (first, second) = (Fake::start(script).await, Fake::start(script).await);
+    let dir = tempfile::tempdir().unwrap();
+    let q = questions(dir.path());
+    let cfg = write(
+        dir.path(),
+        "shinpan.toml",
+        &format!(
+            "models = [\"alpha\", \"lenient\"]\njudges = [\"harsh\", \"biased\"]\nquestions = \"{q}\"\n\
+             [endpoint]\nbase_url = \"{}\"\napi_key_env = \"\"\n\
+             [endpoints.other]\nbase_url = \"{}\"\napi_key_env = \"\"\nrpm = 600\n\
+             [model.biased]\nendpoint = \"other\"\n",
+            first.base_url(),
+            second.base_url()
+        ),
+    );
+    let out = dir.path().join("out");
+    let o = run_bin(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let asked = |f: &Fake| -> Vec<String> {
+        let mut m: Vec<String> = f
+            .seen()
+            .iter()
+            .map(|s| s.body["model"].as_str().unwrap().to_string())
+            .collect();
+        m.sort();
+        m.dedup();
+        m
+    };
+    assert_eq!(asked(&first), ["alpha", "harsh", "lenient"]);
+    assert_eq!(asked(&second), ["biased"]);
+    // A judge's endpoint that does not exist is refused before any request, naming it.
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        &std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("endpoint = \"other\"", "endpoint = \"nope\""),
+    );
+    let before = first.seen().len() + second.seen().len();
+    let o = run_bin(&[
+        "run",
+        bad.to_str().unwrap(),
+        "--out",
+        dir.path().join("bad").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("model \"biased\" names endpoint \"nope\""),
+        "{stderr}"
+    );
+    assert_eq!(first.seen().len() + second.seen().len(), before);
+    assert!(!dir.path().join("bad").exists());
+}
