@@ -19,12 +19,15 @@
 //! - [`generate`]: candidate answers, turn by turn.
 //! - [`reasoning`]: a reasoning model's thinking, kept apart from its answer.
 //! - [`judge`]: prompts (tera templates in `prompts/`), verdict parsing, both-order games.
+//! - [`scorer`]: what grades an item, as a value a run holds a list of (an LLM judge today;
+//!   the one `match` where a rule-based metric joins).
 //! - [`pipeline`]: one run in stages: setup (one question set per directory, what the
 //!   endpoints serve) → resume → drive (Ctrl-C, SIGTERM and unwritable outputs stop it, the
 //!   requests in flight kept) → finish.
 //! - [`store`]: append-only JSONL writers (one per file), readers, atomic writes.
 //! - [`error`]: the typed errors that decide exit codes.
-//! - [`aggregate`]: scores, win rates and position consistency from judgment records.
+//! - [`aggregate`]: scores, win rates and position consistency from judgment records; a
+//!   panel's pooled figures (`aggregate::panel`).
 //! - [`report`]: exporters (terminal table, Markdown, JSON, the HTML page) behind one trait.
 //! - [`nightly`]: recurring runs: history lines, and the change against the previous
 //!   comparable run that the regression gate acts on.
