@@ -163,7 +163,7 @@ pub fn fit(k: usize, obs: &[Obs], anchor: usize, with_home: bool, prior: f64) ->
 
 /// Solves `a x = b` by Gaussian elimination with partial pivoting (a is small and positive
 /// definite here); `None` if singular.
-fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+pub(super) fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     let n = b.len();
     for col in 0..n {
         let piv = (col..n).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;

@@ -391,6 +391,7 @@ mod tests {
             answer_2: None,
             question: None,
             one_order: false,
+            preference: None,
             sample: None,
             samples: Default::default(),
             g1_failed: false,

@@ -117,6 +117,11 @@ fn read_group(
             None => {}
             Some(Kind::Single) => read_jsonl_into(&f, &mut out.single).map_err(|e| bad(&f, e))?,
             Some(Kind::Pair) => read_jsonl_into(&f, &mut out.pair).map_err(|e| bad(&f, e))?,
+            Some(Kind::AlpacaPair) => {
+                let rows: Vec<crate::records::pair::AlpacaAnnotation> =
+                    crate::records::read_array(&f).map_err(|e| bad(&f, e))?;
+                out.pair.extend(rows.iter().map(|r| r.game()));
+            }
             Some(Kind::RakudaPair) => {
                 let mut rows: Vec<crate::records::pair::RakudaJudgment> = Vec::new();
                 read_jsonl_into(&f, &mut rows).map_err(|e| bad(&f, e))?;
@@ -217,7 +222,10 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>, runs: &mut Vec<PathBuf>) -> std::
                 continue;
             }
             collect(&path, out, runs)?;
-        } else if path.extension().is_some_and(|e| e == "jsonl") {
+        } else if path.extension().is_some_and(|e| e == "jsonl")
+            || path.file_name().is_some_and(|n| n == "annotations.json")
+        {
+            // JSONL files, and AlpacaEval's `annotations.json` (its one JSON file).
             out.push(path);
         }
     }

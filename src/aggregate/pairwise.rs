@@ -8,13 +8,13 @@ use serde::Serialize;
 use super::answers::{AnswerIndex, off_language};
 use super::bootstrap::counts_mean_interval;
 use super::coverage::{Expectation, ModelCoverage, pair_coverage};
-use super::length::{length_controlled, pearson, std_dev};
+use super::length::{LcGame, length_controlled, pearson};
 use super::position::{PositionBias, measure_position};
 use super::ratings::{Ratings, rate};
 use super::samples::{Sampling, pair_sampling};
 use super::{LengthBias, StatsOptions, mean, ratio};
 use crate::records::{Current, PairGame};
-use crate::types::Winner;
+use crate::types::{QuestionId, Winner};
 
 /// The combined result of both orders of one game.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,9 +83,15 @@ pub struct PairSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicted_win_rate_ci: Option<[f64; 2]>,
     /// Length-controlled win rate against the baseline: the win rate predicted at equal
-    /// answer length (AlpacaEval-style), beside the raw `adjusted_win_rate`.
+    /// answer length, from one joint fit of every model's games against the baseline (see
+    /// [`super::length::length_controlled`]), beside the raw `adjusted_win_rate`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lc_win_rate: Option<f64>,
+    /// The mean of its share of continuous preferences (AlpacaEval's `win_rate`), when the
+    /// verdicts give them; `adjusted_win_rate` is then the discrete one (a preference above
+    /// ½ a win, ½ a tie).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preference_win_rate: Option<f64>,
     /// Mean answer length in characters over the games counted.
     pub answer_chars: Option<f64>,
     /// Mean characters of its thinking per answer turn (reasoning models).
@@ -121,8 +127,10 @@ struct Tally {
     chars: Vec<f64>,
     off_language: usize,
     language_known: usize,
-    /// (own length − opponent's, outcome from this side) of games against the baseline.
-    vs_baseline: Vec<(f64, f64)>,
+    /// Games against the baseline, for the length-controlled win rate.
+    vs_baseline: Vec<LcGame>,
+    /// Sum and count of its share of continuous preferences (AlpacaEval's annotations).
+    preference: (f64, usize),
 }
 
 /// Everything counted over the games, before the ratings.
@@ -164,14 +172,20 @@ pub fn summarize_pairs(
     let counts = count(&games, &index, anchor, opts, answers);
     let ratings = rate(names.len(), &counts.outcomes, anchor, opts.bootstrap);
     let diffs: Vec<f64> = counts.length_pairs.iter().map(|p| p.0).collect();
-    let scale = std_dev(&diffs).filter(|s| *s > 0.0);
+    // One joint fit of every model's games against the baseline.
+    let against: Vec<LcGame> = counts
+        .tallies
+        .iter()
+        .flat_map(|t| t.vs_baseline.iter().copied())
+        .collect();
+    let lc = length_controlled(&against, names.len());
     let mut models: Vec<PairSummary> = names
         .iter()
         .enumerate()
         .filter(|(i, _)| Some(*i) != anchor)
         .map(|(i, model)| PairSummary {
             reasoning_chars: answers.reasoning_chars(model),
-            ..summary(model, i, &counts.tallies[i], &ratings, scale, opts)
+            ..summary(model, i, &counts.tallies[i], &ratings, lc[i], opts)
         })
         .collect();
     models.sort_by(|a, b| {
@@ -245,6 +259,25 @@ fn count(
         outcomes: Vec::with_capacity(games.len()),
         length_pairs: Vec::new(),
     };
+    // Each (question, turn) numbered in their order, for the questions' difficulty in the
+    // length control (so the fit does not depend on the order of the games); only games
+    // against a baseline have one.
+    let questions: HashMap<(&str, u32), usize> = match anchor {
+        Some(_) => {
+            let mut keys: Vec<(&QuestionId, u32)> = games
+                .iter()
+                .map(|r| (&r.question_id, r.turn))
+                .collect::<std::collections::HashSet<_>>()
+                .into_iter()
+                .collect();
+            keys.sort();
+            keys.iter()
+                .enumerate()
+                .map(|(i, (q, t))| ((q.as_str(), *t), i))
+                .collect()
+        }
+        None => HashMap::new(),
+    };
     for r in games {
         let (combined, consistent) = combine(r.g1_winner, r.g2_winner);
         let (i1, i2) = (index[r.model_1.as_str()], index[r.model_2.as_str()]);
@@ -259,21 +292,21 @@ fn count(
             c.outcomes.push((i1, i2, outcome));
         }
         let y1 = match outcome {
+            // A continuous preference counts as given, unless an option overrode the verdict.
+            _ if outcome == combined && r.preference.is_some() => 1.0 - r.preference.unwrap_or(0.5),
             GameOutcome::Model1 => 1.0,
             GameOutcome::Model2 => 0.0,
             _ => 0.5,
         };
-        let diff = match (a1, a2) {
-            (Some(a), Some(b)) if outcome != GameOutcome::Error => {
-                let d = a.chars as f64 - b.chars as f64;
-                c.length_pairs.push((d, y1));
-                Some(d)
-            }
-            _ => None,
-        };
-        for (me, other, my_win, mine, off, sign) in [
-            (i1, i2, GameOutcome::Model1, a1, off1, 1.0),
-            (i2, i1, GameOutcome::Model2, a2, off2, -1.0),
+        let question = questions.get(&(qid, turn)).copied().unwrap_or(0);
+        if let (Some(a), Some(b)) = (a1, a2)
+            && outcome != GameOutcome::Error
+        {
+            c.length_pairs.push((a.chars as f64 - b.chars as f64, y1));
+        }
+        for (me, other, my_win, mine, theirs, off, sign) in [
+            (i1, i2, GameOutcome::Model1, a1, a2, off1, 1.0),
+            (i2, i1, GameOutcome::Model2, a2, a1, off2, -1.0),
         ] {
             let t = &mut c.tallies[me];
             if error {
@@ -296,25 +329,34 @@ fn count(
                 t.language_known += 1;
                 t.off_language += usize::from(off);
             }
-            if let Some(d) = diff
+            let my_share = if sign > 0.0 { y1 } else { 1.0 - y1 };
+            if let (Some(a), Some(b)) = (mine, theirs)
                 && Some(other) == anchor
+                && outcome != GameOutcome::Error
             {
-                let y = if sign > 0.0 { y1 } else { 1.0 - y1 };
-                t.vs_baseline.push((sign * d, y));
+                t.vs_baseline.push(LcGame {
+                    model: me,
+                    question,
+                    log_ratio: ((f64::from(a.chars) + 1.0) / (f64::from(b.chars) + 1.0)).ln(),
+                    y: my_share,
+                });
+            }
+            if r.preference.is_some() && outcome != GameOutcome::Error {
+                t.preference.0 += my_share;
+                t.preference.1 += 1;
             }
         }
     }
     c
 }
 
-/// One model's line: its tally, its rating, and its length-controlled win rate (`scale`: the
-/// spread of length differences).
+/// One model's line: its tally, its rating, and its length-controlled win rate.
 fn summary(
     model: &str,
     i: usize,
     t: &Tally,
     ratings: &Ratings,
-    scale: Option<f64>,
+    lc_win_rate: Option<f64>,
     opts: &StatsOptions,
 ) -> PairSummary {
     let n = t.wins + t.losses + t.ties;
@@ -341,11 +383,8 @@ fn summary(
         bt_not_estimable: ratings.not_estimable.get(i).cloned().flatten(),
         predicted_win_rate: ratings.predicted.get(i).copied().flatten(),
         predicted_win_rate_ci: ratings.predicted_ci.get(i).copied().flatten(),
-        lc_win_rate: scale.and_then(|sd| {
-            let xs: Vec<f64> = t.vs_baseline.iter().map(|(d, _)| (d / sd).tanh()).collect();
-            let ys: Vec<f64> = t.vs_baseline.iter().map(|(_, y)| *y).collect();
-            length_controlled(&xs, &ys)
-        }),
+        lc_win_rate,
+        preference_win_rate: (t.preference.1 > 0).then(|| t.preference.0 / t.preference.1 as f64),
         answer_chars: mean(&t.chars),
         reasoning_chars: None,
         non_japanese: ratio(t.off_language, t.language_known),

@@ -134,6 +134,9 @@ pub enum Kind {
     /// Rakuda's pairwise judgments: one order per record (`model1_id` shown first,
     /// `model2_id`, `winner`).
     RakudaPair,
+    /// AlpacaEval's annotations (`annotations.json`): a JSON array of one-order games with a
+    /// continuous `preference`.
+    AlpacaPair,
 }
 
 impl Kind {
@@ -148,8 +151,54 @@ impl Kind {
             Kind::JudgePrompts => "judge prompts",
             Kind::HumanVotes => "human votes",
             Kind::RakudaPair => "Rakuda pairwise judgments",
+            Kind::AlpacaPair => "AlpacaEval annotations",
         }
     }
+}
+
+/// What a file holding one JSON array holds, from its first element: AlpacaEval's
+/// annotations are the one such format read.
+fn array_kind(path: &Path) -> Result<Kind, StoreError> {
+    let rows = read_array::<serde_json::Value>(path)?;
+    let first = rows.first().and_then(|v| v.as_object());
+    let has = |k: &str| first.is_some_and(|o| o.contains_key(k));
+    if [
+        "instruction",
+        "output_1",
+        "generator_1",
+        "output_2",
+        "generator_2",
+    ]
+    .iter()
+    .all(|k| has(k))
+    {
+        return Ok(Kind::AlpacaPair);
+    }
+    let keys: Vec<&str> = first
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    Err(StoreError::Parse {
+        line: 1,
+        message: format!(
+            "a JSON array of records with fields {}; the arrays read are AlpacaEval's annotations (instruction, output_1, generator_1, output_2, generator_2, preference)",
+            if keys.is_empty() {
+                "none".to_string()
+            } else {
+                keys.join(", ")
+            }
+        ),
+    })
+}
+
+/// Reads a file holding one JSON array (one line or pretty-printed; a byte-order mark is
+/// skipped).
+pub fn read_array<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, StoreError> {
+    let bytes = std::fs::read(path)?;
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Parse {
+        line: e.line(),
+        message: format!("not a JSON array of records: {e}"),
+    })
 }
 
 /// Tells what a JSONL file holds from its first record (a UTF-8 byte-order mark is skipped;
@@ -178,6 +227,9 @@ pub fn kind_of(path: &Path) -> Result<Option<Kind>, StoreError> {
         };
         if text.trim().is_empty() {
             continue;
+        }
+        if text.trim_start().starts_with('[') {
+            return array_kind(path).map(Some);
         }
         let complete = buf.last() == Some(&b'\n');
         let v: serde_json::Value = match serde_json::from_str(text) {

@@ -127,6 +127,10 @@ pub struct PairGame {
     /// outcome is that order's, and it says nothing of position consistency.
     #[serde(skip)]
     pub one_order: bool,
+    /// model_2's share of a continuous preference (0 to 1), for a verdict that gives one
+    /// (AlpacaEval's weighted annotations); the winners are then its rounding.
+    #[serde(skip)]
+    pub preference: Option<f64>,
     /// Whether shinpan recorded why game 1 has no verdict (the text is not kept).
     #[serde(default, rename = "g1_error", deserialize_with = "present")]
     pub g1_failed: bool,
@@ -154,6 +158,7 @@ impl From<&PairJudgment> for PairGame {
             answer_2: None,
             question: None,
             one_order: false,
+            preference: None,
             sample: j.sample,
             samples: j.samples.clone(),
             g1_failed: j.g1_error.is_some(),
@@ -288,6 +293,77 @@ impl RakudaJudgment {
             sample: None,
             samples: Default::default(),
             one_order: true,
+            preference: None,
+            g1_failed: w == Winner::Error,
+            g2_failed: w == Winner::Error,
+            input_digest: None,
+        }
+    }
+}
+
+/// One of AlpacaEval's published annotations (`results/<model>/<annotator>/annotations.json`,
+/// a JSON array): `output_1` by `generator_1` (the baseline) against `output_2` by
+/// `generator_2`, judged in one order, `preference` from 1 (output_1 preferred) to 2 (output_2
+/// preferred), continuous for weighted annotators, as a number or a string; 0 or 1.5 is a
+/// tie, and none is a failed annotation.
+#[derive(Debug, Deserialize)]
+pub struct AlpacaAnnotation {
+    instruction: String,
+    output_1: String,
+    generator_1: String,
+    output_2: String,
+    generator_2: String,
+    #[serde(default, deserialize_with = "number_or_text")]
+    preference: Option<f64>,
+    #[serde(default)]
+    annotator: Option<String>,
+}
+
+fn number_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .filter(|p| p.is_finite()))
+}
+
+impl AlpacaAnnotation {
+    /// The game it records: one order (`generator_1` shown first), the verdict the
+    /// preference rounds to, and the preference itself as model_2's share.
+    pub fn game(&self) -> PairGame {
+        // AlpacaEval reads 0 as a tie (`replace({0.0: 1.5})`), then subtracts 1.
+        let share = self.preference.map(|p| {
+            if p == 0.0 {
+                0.5
+            } else {
+                (p - 1.0).clamp(0.0, 1.0)
+            }
+        });
+        let w = match share {
+            None => Winner::Error,
+            Some(s) if s > 0.5 => Winner::Model2,
+            Some(s) if s < 0.5 => Winner::Model1,
+            Some(_) => Winner::Tie,
+        };
+        let judge = self.annotator.as_deref().unwrap_or("alpaca_eval");
+        PairGame {
+            question_id: QuestionId::text(self.instruction.clone()),
+            model_1: Name::intern(&self.generator_1),
+            model_2: Name::intern(&self.generator_2),
+            g1_winner: w,
+            g2_winner: w,
+            judge: JudgeName(Name::intern(judge)),
+            turn: 1,
+            category: None,
+            bench: None,
+            answer_1: Some(TextStats::of(&self.output_1)),
+            answer_2: Some(TextStats::of(&self.output_2)),
+            question: Some(TextStats::of(&self.instruction)),
+            sample: None,
+            samples: Default::default(),
+            one_order: true,
+            preference: share,
             g1_failed: w == Winner::Error,
             g2_failed: w == Winner::Error,
             input_digest: None,
