@@ -49,10 +49,12 @@ struct MeasuredQuestion {
 /// questions (judgment records from upstream carry no category; the question file does).
 #[derive(Debug, Default)]
 pub struct AnswerIndex {
-    answers: HashMap<(String, String, u32), TextStats>,
+    /// By model, then question: each turn's statistics (looked up without allocating, as a
+    /// report looks up both answers of every game).
+    answers: HashMap<String, HashMap<String, Vec<Option<TextStats>>>>,
     /// Characters of a reasoning model's thinking, by (model, question, turn).
     reasoning: HashMap<(String, String, u32), usize>,
-    questions: HashMap<(String, u32), bool>,
+    questions: HashMap<String, Vec<Option<bool>>>,
     categories: HashMap<String, String>,
 }
 
@@ -136,30 +138,48 @@ impl AnswerIndex {
     }
 
     fn insert_answer(&mut self, model: &str, qid: &str, turns: impl Iterator<Item = TextStats>) {
+        let slots = self
+            .answers
+            .entry(model.to_string())
+            .or_default()
+            .entry(qid.to_string())
+            .or_default();
         for (i, t) in turns.enumerate() {
-            let key = (model.to_string(), qid.to_string(), i as u32 + 1);
-            self.answers.insert(key, t);
+            if slots.len() <= i {
+                slots.resize(i + 1, None);
+            }
+            slots[i] = Some(t);
         }
     }
 
     fn insert_question(&mut self, qid: &str, turns: impl Iterator<Item = TextStats>) {
+        let slots = self.questions.entry(qid.to_string()).or_default();
         for (i, t) in turns.enumerate() {
             if let Some(ja) = t.japanese {
-                self.questions.insert((qid.to_string(), i as u32 + 1), ja);
+                if slots.len() <= i {
+                    slots.resize(i + 1, None);
+                }
+                slots[i] = Some(ja);
             }
         }
     }
 
     /// The statistics of a model's answer, if known.
     pub fn answer(&self, model: &str, qid: &str, turn: u32) -> Option<TextStats> {
-        self.answers
-            .get(&(model.to_string(), qid.to_string(), turn))
+        let turns = self.answers.get(model)?.get(qid)?;
+        turns
+            .get((turn as usize).checked_sub(1)?)
             .copied()
+            .flatten()
     }
 
     /// Whether a question turn is in Japanese; `None` when the question is unknown.
     pub fn question_japanese(&self, qid: &str, turn: u32) -> Option<bool> {
-        self.questions.get(&(qid.to_string(), turn)).copied()
+        let turns = self.questions.get(qid)?;
+        turns
+            .get((turn as usize).checked_sub(1)?)
+            .copied()
+            .flatten()
     }
 
     /// The category of a question, when its question file was read.

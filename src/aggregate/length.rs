@@ -23,6 +23,37 @@ pub fn pearson(xs: &[f64], ys: &[f64]) -> Option<f64> {
     (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
 }
 
+/// Pearson's correlation over pairs added one at a time, in exact sums (so the result does not
+/// depend on their order, and a million games cost five sums, not a million pairs).
+#[derive(Debug, Default)]
+pub struct PearsonSums {
+    /// Pairs added.
+    pub n: usize,
+    sums: [ExactSum; 5],
+}
+
+impl PearsonSums {
+    /// Adds one pair.
+    pub fn add(&mut self, x: f64, y: f64) {
+        self.n += 1;
+        for (s, v) in self.sums.iter_mut().zip([x, y, x * x, y * y, x * y]) {
+            s.add(v);
+        }
+    }
+
+    /// The correlation, `None` with fewer than 3 pairs or no spread.
+    pub fn correlation(&self) -> Option<f64> {
+        if self.n < 3 {
+            return None;
+        }
+        let n = self.n as f64;
+        let [sx, sy, sxx, syy, sxy] = self.sums.each_ref().map(ExactSum::value);
+        let cxy = sxy - sx * sy / n;
+        let (cxx, cyy) = (sxx - sx * sx / n, syy - sy * sy / n);
+        (cxx > 0.0 && cyy > 0.0).then(|| (cxy / (cxx * cyy).sqrt()).clamp(-1.0, 1.0))
+    }
+}
+
 /// Standard deviation (population), `None` when empty.
 pub fn std_dev(xs: &[f64]) -> Option<f64> {
     if xs.is_empty() {

@@ -18,6 +18,7 @@ mod position;
 pub mod ratings;
 pub mod samples;
 mod single;
+pub mod style;
 pub mod sum;
 
 pub use crate::records::{PairGame, SingleGrade};
@@ -108,6 +109,10 @@ pub struct Report {
     /// How much repeated judgments (`--judge-samples`) disagreed, when there were any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sampling: Option<samples::Sampling>,
+    /// Style control (pairwise, answers known): how many games and each style feature's
+    /// coefficient; the models' `style_bt_rating` are the ratings it controls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub style_control: Option<style::StyleControl>,
     /// Models of the judge's own family (self-preference risk), the judge itself included
     /// when it is also a candidate; empty when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -168,6 +173,7 @@ impl Report {
             position_bias: Some(r.position),
             length_bias: r.length,
             sampling: r.sampling,
+            style_control: r.style,
             ..Report::new(mode, judge, baseline, models, r.coverage, exp)
         }
     }
@@ -193,6 +199,7 @@ impl Report {
             position_bias: None,
             length_bias: None,
             sampling: None,
+            style_control: None,
             same_family_as_judge: Vec::new(),
             self_judging: false,
             partial: !partial_reasons.is_empty(),

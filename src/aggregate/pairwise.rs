@@ -8,11 +8,12 @@ use serde::Serialize;
 use super::answers::{AnswerIndex, off_language};
 use super::bootstrap::counts_mean_interval;
 use super::coverage::{Expectation, ModelCoverage, pair_coverage};
-use super::length::{LcGame, length_controlled, pearson};
+use super::length::{LcGame, length_controlled};
 use super::position::{PositionBias, measure_position};
 use super::ratings::{Ratings, rate};
 use super::samples::{Sampling, pair_sampling};
-use super::{LengthBias, StatsOptions, mean, ratio};
+use super::style::{self, StyleControl, StyleGame, StyleGames, style_rate};
+use super::{LengthBias, StatsOptions, ratio};
 use crate::records::{Current, PairGame};
 use crate::types::{QuestionId, Winner};
 
@@ -76,6 +77,14 @@ pub struct PairSummary {
     /// others, so only the prior would bound it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bt_not_estimable: Option<String>,
+    /// Style-controlled Bradley-Terry rating (Elo scale, anchored as `bt_rating`): the rating
+    /// with answer length and Markdown density held equal (see the report's
+    /// `style_control`); `null` where `bt_rating` is, or when the answers are not known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub style_bt_rating: Option<f64>,
+    /// Its 95% bootstrap interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub style_bt_ci: Option<[f64; 2]>,
     /// Win probability against the baseline that the ratings imply.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicted_win_rate: Option<f64>,
@@ -114,6 +123,8 @@ pub struct PairwiseResult {
     pub sampling: Option<Sampling>,
     /// Per model: games expected, judged, failed and missing.
     pub coverage: Vec<ModelCoverage>,
+    /// Style control's coefficients, when answers' lengths and Markdown are known.
+    pub style: Option<StyleControl>,
 }
 
 #[derive(Default)]
@@ -124,7 +135,8 @@ struct Tally {
     errors: usize,
     consistent: usize,
     judged: usize,
-    chars: Vec<f64>,
+    /// Sum and count of its answers' lengths (integers: the mean is exact in any order).
+    chars: (u64, usize),
     off_language: usize,
     language_known: usize,
     /// Games against the baseline, for the length-controlled win rate.
@@ -138,8 +150,10 @@ struct Counts {
     tallies: Vec<Tally>,
     /// Combined outcomes as (model_1, model_2, outcome), for the ratings.
     outcomes: Vec<(usize, usize, GameOutcome)>,
+    /// Games with both answers known, for the style-controlled ratings.
+    style: StyleGames,
     /// (length of model_1's answer − model_2's, outcome from model_1's side) per game.
-    length_pairs: Vec<(f64, f64)>,
+    length_pairs: super::length::PearsonSums,
 }
 
 /// Summarises pairwise games per model, best first. With a baseline, only games against it
@@ -171,7 +185,14 @@ pub fn summarize_pairs(
     let anchor = baseline.and_then(|b| index.get(b).copied());
     let counts = count(&games, &index, anchor, opts, answers);
     let ratings = rate(names.len(), &counts.outcomes, anchor, opts.bootstrap);
-    let diffs: Vec<f64> = counts.length_pairs.iter().map(|p| p.0).collect();
+    let estimable: Vec<bool> = ratings.rating.iter().map(Option::is_some).collect();
+    let styled = style_rate(
+        names.len(),
+        &counts.style,
+        anchor,
+        &estimable,
+        opts.bootstrap,
+    );
     // One joint fit of every model's games against the baseline.
     let against: Vec<LcGame> = counts
         .tallies
@@ -185,6 +206,8 @@ pub fn summarize_pairs(
         .filter(|(i, _)| Some(*i) != anchor)
         .map(|(i, model)| PairSummary {
             reasoning_chars: answers.reasoning_chars(model),
+            style_bt_rating: styled.rating[i],
+            style_bt_ci: styled.rating_ci[i],
             ..summary(model, i, &counts.tallies[i], &ratings, lc[i], opts)
         })
         .collect();
@@ -195,12 +218,9 @@ pub fn summarize_pairs(
             .then_with(|| a.model.cmp(&b.model))
     });
     let position = measure_position(&games, &index, &names, opts.bootstrap, opts.max_listed);
-    let length = (!counts.length_pairs.is_empty()).then(|| {
-        let ys: Vec<f64> = counts.length_pairs.iter().map(|p| p.1).collect();
-        LengthBias {
-            n: counts.length_pairs.len(),
-            correlation: pearson(&diffs, &ys),
-        }
+    let length = (counts.length_pairs.n > 0).then(|| LengthBias {
+        n: counts.length_pairs.n,
+        correlation: counts.length_pairs.correlation(),
     });
     PairwiseResult {
         models,
@@ -208,6 +228,7 @@ pub fn summarize_pairs(
         length,
         sampling,
         coverage,
+        style: styled.control,
     }
 }
 
@@ -257,7 +278,8 @@ fn count(
     let mut c = Counts {
         tallies: (0..index.len()).map(|_| Tally::default()).collect(),
         outcomes: Vec::with_capacity(games.len()),
-        length_pairs: Vec::new(),
+        length_pairs: Default::default(),
+        style: StyleGames::default(),
     };
     // Each (question, turn) numbered in their order, for the questions' difficulty in the
     // length control (so the fit does not depend on the order of the games); only games
@@ -284,7 +306,11 @@ fn count(
         let (qid, turn) = (r.question_id.as_str(), r.turn);
         let a1 = r.answer_1.or_else(|| answers.answer(&r.model_1, qid, turn));
         let a2 = r.answer_2.or_else(|| answers.answer(&r.model_2, qid, turn));
-        let off = off_languages(r, answers);
+        let q_ja = r
+            .question
+            .and_then(|q| q.japanese)
+            .or_else(|| answers.question_japanese(qid, turn));
+        let off = (off_language(q_ja, a1), off_language(q_ja, a2));
         let (off1, off2) = off;
         let error = combined == GameOutcome::Error;
         let outcome = counted(combined, off, opts);
@@ -302,7 +328,19 @@ fn count(
         if let (Some(a), Some(b)) = (a1, a2)
             && outcome != GameOutcome::Error
         {
-            c.length_pairs.push((a.chars as f64 - b.chars as f64, y1));
+            c.length_pairs.add(a.chars as f64 - b.chars as f64, y1);
+            // The verdict as the plain ratings count it (a continuous preference rounded).
+            let discrete = match outcome {
+                GameOutcome::Model1 => 1.0,
+                GameOutcome::Model2 => 0.0,
+                _ => 0.5,
+            };
+            c.style.add(StyleGame {
+                a: i1,
+                b: i2,
+                features: style::features(a, b),
+                y: discrete,
+            });
         }
         for (me, other, my_win, mine, theirs, off, sign) in [
             (i1, i2, GameOutcome::Model1, a1, a2, off1, 1.0),
@@ -323,7 +361,8 @@ fn count(
                 _ => t.losses += 1,
             }
             if let Some(a) = mine {
-                t.chars.push(a.chars as f64);
+                t.chars.0 += u64::from(a.chars);
+                t.chars.1 += 1;
             }
             if let Some(off) = off {
                 t.language_known += 1;
@@ -381,11 +420,13 @@ fn summary(
         bt_rating: ratings.rating.get(i).copied().flatten(),
         bt_ci: ratings.rating_ci.get(i).copied().flatten(),
         bt_not_estimable: ratings.not_estimable.get(i).cloned().flatten(),
+        style_bt_rating: None,
+        style_bt_ci: None,
         predicted_win_rate: ratings.predicted.get(i).copied().flatten(),
         predicted_win_rate_ci: ratings.predicted_ci.get(i).copied().flatten(),
         lc_win_rate,
         preference_win_rate: (t.preference.1 > 0).then(|| t.preference.0 / t.preference.1 as f64),
-        answer_chars: mean(&t.chars),
+        answer_chars: (t.chars.1 > 0).then(|| t.chars.0 as f64 / t.chars.1 as f64),
         reasoning_chars: None,
         non_japanese: ratio(t.off_language, t.language_known),
     }

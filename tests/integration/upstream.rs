@@ -551,4 +551,29 @@ fn alpaca_eval_annotations_give_the_published_win_rates_and_length_control_withi
         v.into_iter().map(|x| x.0).collect::<Vec<_>>()
     };
     assert_eq!(order(|x| x.1), order(|x| x.2), "{ours:?}");
+    // Style control runs on the embedded answers: longer answers win (a length coefficient of
+    // +0.78), and every model has a style-controlled rating.
+    let length = &r["style_control"]["coefficients"][0];
+    assert_eq!(length["feature"], "length");
+    assert!(length["coefficient"].as_f64().unwrap() > 0.5, "{length}");
+    for (name, ..) in &published {
+        assert!(model(&r, name)["style_bt_rating"].is_number(), "{name}");
+    }
+    for format in ["table", "md", "html"] {
+        let o = crate::shinpan_bin()
+            .args([
+                "report",
+                &format!("{DS}/alpaca_eval/results"),
+                "--format",
+                format,
+            ])
+            .args(["--bootstrap", "0"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.contains("style coefficients") && text.contains("style-controlled"),
+            "{format}"
+        );
+    }
 }

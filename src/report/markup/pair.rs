@@ -14,6 +14,9 @@ pub(super) fn pair_tables(title: &str, r: &Report, pairs: &[&PairSummary]) -> Ve
                 .map(|why| vec![p.model.clone(), why.clone()])
         })
         .collect();
+    if let Some(s) = &r.style_control {
+        out.extend(style_tables(title, r, pairs, s));
+    }
     if !unrated.is_empty() {
         out.push(table(
             format!("{title}: ratings not estimable"),
@@ -25,6 +28,60 @@ pub(super) fn pair_tables(title: &str, r: &Report, pairs: &[&PairSummary]) -> Ve
         ));
     }
     out
+}
+
+/// The ratings with style controlled beside the plain ones, and the style coefficients.
+fn style_tables(
+    title: &str,
+    r: &Report,
+    pairs: &[&PairSummary],
+    s: &crate::aggregate::style::StyleControl,
+) -> Vec<Table> {
+    let mut rows: Vec<Vec<String>> = pairs
+        .iter()
+        .map(|p| {
+            vec![
+                p.model.clone(),
+                not_estimable(num(p.bt_rating, 0), &p.bt_not_estimable),
+                not_estimable(num(p.style_bt_rating, 0), &p.bt_not_estimable),
+                ci(p.style_bt_ci, 0),
+                num(p.answer_chars, 0),
+            ]
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        let v = |r: &Vec<String>| r[2].parse::<f64>().unwrap_or(f64::MIN);
+        v(b).total_cmp(&v(a))
+    });
+    let anchor = match &r.baseline {
+        Some(b) => format!("{b} at 1000"),
+        None => "the mean at 1000".to_string(),
+    };
+    let ratings = table(
+        format!("{title}: style control"),
+        vec!["model", "BT rating", "style-controlled", "95% CI", "chars"],
+        rows,
+        &format!(
+            "Bradley-Terry ratings with answer length and Markdown density (headers, list items,              bold; code blocks removed) fitted as covariates, as Chatbot Arena's style control              does: what each model would rate if its answers were as long and as formatted as its              opponents' ({anchor}; 95% bootstrap interval over {} games). Length is in              characters, not tokens.",
+            s.games
+        ),
+    );
+    let coefficients = table(
+        format!("{title}: style coefficients"),
+        vec!["feature", "coefficient", "95% CI"],
+        s.coefficients
+            .iter()
+            .map(|c| {
+                vec![
+                    c.feature.clone(),
+                    format!("{:+.3}", c.coefficient),
+                    ci(c.ci, 3),
+                ]
+            })
+            .collect(),
+        "Each feature is (a − b) / (a + b + 1) of the two answers (length; Markdown elements per          character), divided by its standard deviation over the games; a coefficient is the          change in the log-odds of winning per standard deviation: positive, the judge favours          longer (or more formatted) answers.",
+    );
+    vec![ratings, coefficients]
 }
 
 fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
@@ -50,6 +107,10 @@ fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
     let has_lc = pairs.iter().any(|p| p.lc_win_rate.is_some());
     if has_lc {
         headers.push("LC win");
+    }
+    let has_preference = pairs.iter().any(|p| p.preference_win_rate.is_some());
+    if has_preference {
+        headers.push("pref. win");
     }
     if has_text {
         headers.extend(["chars", "non-ja"]);
@@ -85,6 +146,9 @@ fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
             if has_lc {
                 row.push(num(p.lc_win_rate, 3));
             }
+            if has_preference {
+                row.push(num(p.preference_win_rate, 3));
+            }
             if has_text {
                 row.extend([num(p.answer_chars, 0), num(p.non_japanese, 3)]);
             }
@@ -111,9 +175,10 @@ fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
              bootstrap interval over games{}.",
             if r.baseline.is_some() {
                 "; pred. win: the win rate against the baseline that the ratings imply; LC win: \
-                 length-controlled win rate, the win rate predicted at equal answer length; \
-                 chars: mean answer length; non-ja: share of answers to Japanese questions \
-                 not in Japanese"
+                 length-controlled win rate, the win rate predicted at equal answer length (one \
+                 joint fit over the models here); pref. win: the mean of continuous preferences \
+                 (AlpacaEval's win rate); chars: mean answer length; non-ja: share of answers \
+                 to Japanese questions not in Japanese"
             } else {
                 "; chars: mean answer length; non-ja: share of answers to Japanese questions \
                  not in Japanese"
