@@ -552,10 +552,11 @@ pub struct ReportArgs {
 #[derive(Debug, Args)]
 pub struct AgreementArgs {
     /// Judgment files or directories holding judgments of two or more judges.
-    #[arg(required = true)]
+    #[arg(required_unless_present_any = ["human", "labels"])]
     pub paths: Vec<PathBuf>,
-    /// Human votes in FastChat's `compute_agreement` format (`question_id`, `model_a`,
-    /// `model_b`, `winner`, `judge`, `turn`); voters named `expert…`/`author…` pool as `human`.
+    /// Votes in FastChat's `compute_agreement` format (`question_id`, `model_a`, `model_b`,
+    /// `winner`, `judge`, `turn`), a JSON array or JSON lines; voters named `expert…` are the
+    /// group `human`, `author…` the group `author`, a `[model, prompt]` judge its model.
     #[arg(long, value_name = "FILE")]
     pub human: Vec<PathBuf>,
     /// A labelled review export (`shinpan export`, JSONL or CSV): each filled label is a

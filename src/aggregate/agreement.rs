@@ -78,6 +78,82 @@ pub struct JudgePair {
     pub ranking_spearman: Option<f64>,
     /// Kendall's tau-b of the model rankings.
     pub ranking_kendall: Option<f64>,
+    /// The vote pairs behind `agreement` and `agreement_without_ties` (pairwise), as
+    /// FastChat's `compute_agreement.py` prints them (#agree / #total).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<VoteCounts>,
+    /// The same per turn (pairwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub by_turn: Vec<TurnAgreement>,
+}
+
+/// Vote pairs compared and agreeing, with ties and without (pairs where either says tie left
+/// out; `tie` and `tie (bothbad)` agree with each other).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct VoteCounts {
+    /// Vote pairs with the same verdict.
+    pub agreed: usize,
+    /// Vote pairs compared.
+    pub total: usize,
+    /// Decisive vote pairs (neither a tie) with the same verdict.
+    pub agreed_without_ties: usize,
+    /// Decisive vote pairs compared.
+    pub total_without_ties: usize,
+}
+
+impl VoteCounts {
+    fn of(pairs: &[(Vote, Vote)]) -> Self {
+        let decisive = pairs
+            .iter()
+            .filter(|(x, y)| *x != Vote::Tie && *y != Vote::Tie);
+        VoteCounts {
+            agreed: pairs.iter().filter(|(x, y)| x == y).count(),
+            total: pairs.len(),
+            agreed_without_ties: decisive.clone().filter(|(x, y)| x == y).count(),
+            total_without_ties: decisive.count(),
+        }
+    }
+}
+
+/// Agreement of one turn's items.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TurnAgreement {
+    /// The turn.
+    pub turn: u32,
+    /// agreed / total.
+    pub agreement: Option<f64>,
+    /// agreed_without_ties / total_without_ties.
+    pub agreement_without_ties: Option<f64>,
+    /// The counts.
+    #[serde(flatten)]
+    pub counts: VoteCounts,
+}
+
+/// Agreement figures of vote pairs, overall and per turn (`turn_of`: each pair's turn).
+fn vote_agreement(pairs: &[(u32, Vote, Vote)]) -> (VoteCounts, Vec<TurnAgreement>) {
+    let all: Vec<(Vote, Vote)> = pairs.iter().map(|p| (p.1, p.2)).collect();
+    let turns: BTreeSet<u32> = pairs.iter().map(|p| p.0).collect();
+    let by_turn = turns
+        .into_iter()
+        .map(|t| {
+            let of: Vec<(Vote, Vote)> = pairs
+                .iter()
+                .filter(|p| p.0 == t)
+                .map(|p| (p.1, p.2))
+                .collect();
+            let counts = VoteCounts::of(&of);
+            TurnAgreement {
+                turn: t,
+                agreement: super::ratio(counts.agreed, counts.total),
+                agreement_without_ties: super::ratio(
+                    counts.agreed_without_ties,
+                    counts.total_without_ties,
+                ),
+                counts,
+            }
+        })
+        .collect();
+    (VoteCounts::of(&all), by_turn)
 }
 
 /// Agreement report for one mode.
@@ -242,6 +318,8 @@ pub fn single_agreement(rows: &[SingleGrade]) -> Agreement {
                 agreement_without_ties: None,
                 cohen_kappa: None,
                 score_pearson: pearson(&xs, &ys),
+                counts: None,
+                by_turn: Vec::new(),
                 score_spearman: spearman(&xs, &ys),
                 models,
                 ranking_spearman: rs,
@@ -301,16 +379,16 @@ pub fn judge_votes(rows: &[PairGame]) -> BTreeMap<String, Votes> {
     out
 }
 
-/// Votes in FastChat's human-judgment format; every voter whose name starts with `expert` or
-/// `author` is pooled as `human` (as FastChat's `compute_agreement.py` does), others keep
-/// their name.
+/// Votes in FastChat's human-judgment format, by voter group as FastChat's
+/// `compute_agreement.py` (lm-sys/FastChat at 0283a0b) groups them: voters named `expert_*`
+/// are `human`, `author_*` are `author`, others keep their name (a judge as `[model,
+/// prompt]` goes by its model).
 pub fn human_votes(votes: &[HumanVote]) -> BTreeMap<String, Votes> {
     let mut out: BTreeMap<String, Votes> = BTreeMap::new();
     for v in votes {
         let who = match &v.judge {
-            serde_json::Value::String(s) if s.starts_with("expert") || s.starts_with("author") => {
-                "human".to_string()
-            }
+            serde_json::Value::String(s) if s.starts_with("expert") => "human".to_string(),
+            serde_json::Value::String(s) if s.starts_with("author") => "author".to_string(),
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Array(a) => a
                 .first()
@@ -362,34 +440,38 @@ pub fn pairwise_agreement(votes: &BTreeMap<String, Votes>) -> Agreement {
             let (a, b) = (&votes[*ja], &votes[*jb]);
             let mut items: Vec<&Item> = a.keys().filter(|k| b.contains_key(*k)).collect();
             items.sort();
-            let mut vote_pairs: Vec<(Vote, Vote)> = Vec::new();
+            let mut turned: Vec<(u32, Vote, Vote)> = Vec::new();
             for k in &items {
                 for &va in &a[*k] {
                     for &vb in &b[*k] {
-                        vote_pairs.push((va, vb));
+                        turned.push((k.1, va, vb));
                     }
                 }
             }
-            let same = vote_pairs.iter().filter(|(x, y)| x == y).count();
-            let decisive: Vec<&(Vote, Vote)> = vote_pairs
-                .iter()
-                .filter(|(x, y)| *x != Vote::Tie && *y != Vote::Tie)
-                .collect();
-            let same_decisive = decisive.iter().filter(|(x, y)| x == y).count();
             let (models, rs, rk) = rank_models(&adjusted(a), &adjusted(b));
-            pairs.push(JudgePair {
-                judge_a: ja.to_string(),
-                judge_b: jb.to_string(),
-                n: items.len(),
-                agreement: super::ratio(same, vote_pairs.len()),
-                agreement_without_ties: super::ratio(same_decisive, decisive.len()),
-                cohen_kappa: cohen_kappa(&vote_pairs),
-                score_pearson: None,
-                score_spearman: None,
-                models,
-                ranking_spearman: rs,
-                ranking_kendall: rk,
-            });
+            pairs.push(vote_pair(ja, jb, items.len(), &turned, (models, rs, rk)));
+        }
+    }
+    // Within a group of voters (several votes on one item, as FastChat's human judgments
+    // have): every pair of its votes on an item, as compute_agreement's `human human` counts.
+    for j in &judges {
+        let mut turned: Vec<(u32, Vote, Vote)> = Vec::new();
+        let mut items = 0;
+        let mut keys: Vec<&Item> = votes[*j].keys().collect();
+        keys.sort();
+        for k in keys {
+            let vs = &votes[*j][k];
+            if vs.len() >= 2 {
+                items += 1;
+            }
+            for x in 0..vs.len() {
+                for y in x + 1..vs.len() {
+                    turned.push((k.1, vs[x], vs[y]));
+                }
+            }
+        }
+        if !turned.is_empty() {
+            pairs.push(vote_pair(j, j, items, &turned, (0, None, None)));
         }
     }
     let figures = votes
@@ -400,6 +482,33 @@ pub fn pairwise_agreement(votes: &BTreeMap<String, Votes>) -> Agreement {
         mode: "pairwise".into(),
         pairs,
         by_model: by_model(figures),
+    }
+}
+
+/// One pair's figures from its vote pairs (with their turns) and model-ranking correlations.
+fn vote_pair(
+    ja: &str,
+    jb: &str,
+    items: usize,
+    turned: &[(u32, Vote, Vote)],
+    (models, rs, rk): (usize, Option<f64>, Option<f64>),
+) -> JudgePair {
+    let vote_pairs: Vec<(Vote, Vote)> = turned.iter().map(|p| (p.1, p.2)).collect();
+    let (counts, by_turn) = vote_agreement(turned);
+    JudgePair {
+        judge_a: ja.to_string(),
+        judge_b: jb.to_string(),
+        n: items,
+        agreement: super::ratio(counts.agreed, counts.total),
+        agreement_without_ties: super::ratio(counts.agreed_without_ties, counts.total_without_ties),
+        cohen_kappa: cohen_kappa(&vote_pairs),
+        score_pearson: None,
+        score_spearman: None,
+        models,
+        ranking_spearman: rs,
+        ranking_kendall: rk,
+        counts: Some(counts),
+        by_turn,
     }
 }
 

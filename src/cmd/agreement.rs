@@ -46,11 +46,12 @@ pub fn agreement(a: AgreementArgs) -> anyhow::Result<()> {
         votes.entry(who).or_default().extend(v);
     }
     for f in &a.human {
-        let rows: Vec<HumanVote> = read_jsonl(f)
-            .map_err(|e| UsageError(format!("{} (--human): {e}", f.display())))?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect();
+        let rows = read_votes(f)?;
+        if rows.is_empty() {
+            return Err(
+                UsageError(format!("{} (--human): no votes in the file", f.display())).into(),
+            );
+        }
         for (who, v) in human_votes(&rows) {
             votes.entry(who).or_default().extend(v);
         }
@@ -76,7 +77,15 @@ pub fn agreement(a: AgreementArgs) -> anyhow::Result<()> {
     let tables: Vec<Table> = [&out.single, &out.pairwise]
         .into_iter()
         .flatten()
-        .flat_map(|a| [agreement_table(a), by_model_table(a)])
+        .flat_map(|a| {
+            [
+                Some(agreement_table(a)),
+                by_turn_table(a),
+                Some(by_model_table(a)),
+            ]
+            .into_iter()
+            .flatten()
+        })
         .collect();
     let text = match a.format {
         Format::Json => serde_json::to_string_pretty(&out)? + "\n",
@@ -85,6 +94,84 @@ pub fn agreement(a: AgreementArgs) -> anyhow::Result<()> {
     };
     print!("{text}");
     Ok(())
+}
+
+/// Votes in FastChat's `compute_agreement` format: a JSON array (one line or pretty-printed,
+/// as its own files are) or JSON lines.
+fn read_votes(f: &std::path::Path) -> Result<Vec<HumanVote>, UsageError> {
+    let bad = |e: &dyn std::fmt::Display| UsageError(format!("{} (--human): {e}", f.display()));
+    let head = std::fs::read(f).map_err(|e| bad(&e))?;
+    let text = String::from_utf8_lossy(&head);
+    let array = text
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .starts_with('[');
+    if array {
+        crate::records::read_array(f).map_err(|e| bad(&e))
+    } else {
+        Ok(read_jsonl(f)
+            .map_err(|e| bad(&e))?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+}
+
+/// Agreement per turn with the counts behind it (pairwise), as `compute_agreement.py`
+/// prints them.
+fn by_turn_table(a: &Agreement) -> Option<Table> {
+    let rows: Vec<Vec<String>> = a
+        .pairs
+        .iter()
+        .flat_map(|p| {
+            let pooled = p.counts.map(|c| {
+                vec![
+                    p.judge_a.clone(),
+                    p.judge_b.clone(),
+                    "all".to_string(),
+                    counted(p.agreement, c.agreed, c.total),
+                    counted(
+                        p.agreement_without_ties,
+                        c.agreed_without_ties,
+                        c.total_without_ties,
+                    ),
+                ]
+            });
+            p.by_turn
+                .iter()
+                .map(|t| {
+                    vec![
+                        p.judge_a.clone(),
+                        p.judge_b.clone(),
+                        t.turn.to_string(),
+                        counted(t.agreement, t.counts.agreed, t.counts.total),
+                        counted(
+                            t.agreement_without_ties,
+                            t.counts.agreed_without_ties,
+                            t.counts.total_without_ties,
+                        ),
+                    ]
+                })
+                .chain(pooled)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (!rows.is_empty()).then(|| {
+        table(
+            format!("{} agreement by turn", a.mode),
+            vec!["judge A", "judge B", "turn", "with ties", "without ties"],
+            rows,
+            "Agreement of vote pairs per turn and over all turns, with the counts (agreed / \
+             compared) as FastChat's compute_agreement.py prints them. A judge paired with \
+             itself is its voters with each other (every pair of votes on one item): the MT-bench \
+             paper's human-human agreement. Voters named expert_* are the group human, \
+             author_* the group author.",
+        )
+    })
+}
+
+fn counted(rate: Option<f64>, agreed: usize, total: usize) -> String {
+    format!("{} ({agreed}/{total})", num(rate, 3))
 }
 
 fn by_model_table(a: &Agreement) -> Table {

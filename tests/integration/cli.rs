@@ -763,10 +763,16 @@ fn agreement_between_judges_and_with_human_votes() {
         (j["cohen_kappa"].as_f64().unwrap() - 0.4375 / 0.6875).abs() < 1e-12,
         "{j}"
     );
+    // Experts are the group human; authors their own group (as compute_agreement.py has it).
     let h = find("human", "j1");
     assert_eq!(
         (h["n"].as_u64(), h["agreement"].as_f64()),
-        (Some(3), Some(1.0))
+        (Some(2), Some(1.0))
+    );
+    let au = find("author", "j1");
+    assert_eq!(
+        (au["n"].as_u64(), au["agreement"].as_f64()),
+        (Some(1), Some(1.0))
     );
     // Each model's figure from each judge, side by side.
     assert_eq!(out["single"]["by_model"]["m1"]["j1"], 8.5);
@@ -948,4 +954,87 @@ fn init_writes_an_example_config_and_completions_are_printed() {
         script.contains("_shinpan()") && script.contains("export"),
         "{script}"
     );
+}
+
+/// Votes in FastChat's `compute_agreement.py` formats: a pretty-printed JSON array of GPT-4's
+/// votes and a one-line array of human votes, two turns, experts and an author.
+#[test]
+fn agreement_per_turn_and_voter_group_with_counts_as_compute_agreement_prints_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let vote = |q: u32, a: &str, b: &str, w: &str, judge: serde_json::Value, turn: u32| serde_json::json!({"question_id": q, "model_a": a, "model_b": b, "winner": w, "judge": judge, "turn": turn});
+    let gpt4 = serde_json::json!(["gpt-4", "pair-v2"]);
+    let gpt4_votes = serde_json::Value::Array(vec![
+        vote(81, "a", "b", "model_a", gpt4.clone(), 1),
+        vote(81, "a", "b", "tie", gpt4.clone(), 2),
+        vote(82, "b", "a", "model_a", gpt4.clone(), 1),
+        vote(82, "a", "b", "model_a", gpt4.clone(), 2),
+    ]);
+    let e = |n: &str| serde_json::json!(n);
+    let human_votes = serde_json::Value::Array(vec![
+        vote(81, "a", "b", "model_a", e("expert_0"), 1),
+        vote(81, "a", "b", "model_b", e("expert_1"), 1),
+        vote(81, "b", "a", "model_b", e("author_0"), 1),
+        vote(81, "a", "b", "tie (bothbad)", e("expert_0"), 2),
+        vote(82, "a", "b", "model_b", e("expert_0"), 1),
+        vote(82, "a", "b", "model_b", e("expert_1"), 2),
+    ]);
+    let g = dir.path().join("gpt4_pair_judgments.json");
+    std::fs::write(&g, serde_json::to_string_pretty(&gpt4_votes).unwrap()).unwrap();
+    let h = dir.path().join("human_judgments.json");
+    std::fs::write(&h, serde_json::to_string(&human_votes).unwrap()).unwrap();
+    let args = |format: &str| {
+        run(&[
+            "agreement",
+            "--human",
+            g.to_str().unwrap(),
+            "--human",
+            h.to_str().unwrap(),
+            "--format",
+            format,
+        ])
+    };
+    let out = stdout_json(&args("json"));
+    let pairs = out["pairwise"]["pairs"].as_array().unwrap();
+    let find = |a: &str, b: &str| {
+        pairs
+            .iter()
+            .find(|p| p["judge_a"] == a && p["judge_b"] == b)
+            .unwrap_or_else(|| panic!("{a} {b}: {pairs:?}"))
+    };
+    let counts = |p: &serde_json::Value| {
+        [
+            p["agreed"].as_u64().unwrap(),
+            p["total"].as_u64().unwrap(),
+            p["agreed_without_ties"].as_u64().unwrap(),
+            p["total_without_ties"].as_u64().unwrap(),
+        ]
+    };
+    // GPT-4 against the experts, by hand: turn 1, q81 (a) against a and b, q82 (b) against b:
+    // 2 of 3 with ties and without. Turn 2, q81 tie against tie (bothbad) agrees, q82 a
+    // against b does not: 1 of 2; without ties only q82 counts: 0 of 1. Over both: 3/5, 2/4.
+    let gh = find("gpt-4", "human");
+    let turns = gh["by_turn"].as_array().unwrap();
+    assert_eq!(counts(&turns[0]), [2, 3, 2, 3], "{gh}");
+    assert_eq!(counts(&turns[1]), [1, 2, 0, 1], "{gh}");
+    assert_eq!(
+        gh["counts"],
+        serde_json::json!({"agreed": 3, "total": 5, "agreed_without_ties": 2, "total_without_ties": 4})
+    );
+    assert_eq!(gh["agreement"], 0.6);
+    // The author is its own group: q81 turn 1, a against a.
+    assert_eq!(counts(&find("author", "gpt-4")["counts"]), [1, 1, 1, 1]);
+    // Human-human: the two experts on q81 turn 1 disagree: 0 of 1.
+    let hh = find("human", "human");
+    assert_eq!(counts(&hh["counts"]), [0, 1, 0, 1], "{hh}");
+    // The table prints the counts beside each rate, per turn and over all.
+    let text = String::from_utf8(args("table").stdout).unwrap();
+    for says in [
+        "0.667 (2/3)",
+        "0.500 (1/2)",
+        "0.000 (0/1)",
+        "0.600 (3/5)",
+        "0.500 (2/4)",
+    ] {
+        assert!(text.contains(says), "{says}: {text}");
+    }
 }
