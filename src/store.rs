@@ -65,7 +65,15 @@ pub fn each_jsonl<T: DeserializeOwned>(
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<T>(line) {
+        let parsed = serde_json::from_str::<T>(line).or_else(|e| {
+            // Python's json and pandas write a missing number as the bare token NaN, which
+            // JSON has not: read it as null (a score left out, as pandas leaves it out).
+            match nan_as_null(line) {
+                Some(fixed) => serde_json::from_str::<T>(&fixed),
+                None => Err(e),
+            }
+        });
+        match parsed {
             Ok(v) => f(line_no, v),
             Err(_) if !complete => break,
             Err(e) => {
@@ -394,5 +402,49 @@ mod tests {
         std::fs::write(&p, "{\"a\":1}\nnot json\n{\"a\":2}\n").unwrap();
         let err = read_jsonl::<R>(&p).unwrap_err().to_string();
         assert!(err.starts_with("line 2:"), "{err}");
+    }
+}
+
+/// `line` with every bare `NaN`, `Infinity` or `-Infinity` outside strings replaced by `null`;
+/// `None` when it has none.
+pub(crate) fn nan_as_null(line: &str) -> Option<String> {
+    let mut out = String::with_capacity(line.len());
+    let (mut in_string, mut escaped, mut changed) = (false, false, false);
+    let mut rest = line;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some(token) = ["NaN", "-Infinity", "Infinity"]
+            .into_iter()
+            .find(|t| rest.starts_with(t))
+        {
+            out.push_str("null");
+            rest = &rest[token.len()..];
+            changed = true;
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    changed.then_some(out)
+}
+
+#[cfg(test)]
+mod nan_tests {
+    #[test]
+    fn bare_nan_outside_strings_reads_as_null() {
+        assert_eq!(
+            super::nan_as_null(r#"{"score": NaN, "judgment": "NaN \" NaN", "x": -Infinity}"#)
+                .as_deref(),
+            Some(r#"{"score": null, "judgment": "NaN \" NaN", "x": null}"#)
+        );
+        assert_eq!(super::nan_as_null(r#"{"a": "NaN"}"#), None);
     }
 }

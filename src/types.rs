@@ -94,6 +94,17 @@ impl<'de> Deserialize<'de> for QuestionId {
                 text: n.to_string().into_boxed_str(),
                 number: true,
             }),
+            // An integral float (`81.0`, as pandas writes an integer column with a missing
+            // value) is that integer, so it counts with `81`.
+            serde_json::Value::Number(n)
+                if n.as_f64()
+                    .is_some_and(|x| x.fract() == 0.0 && x.abs() < 9.0e15) =>
+            {
+                Ok(QuestionId {
+                    text: format!("{}", n.as_f64().unwrap_or_default() as i64).into_boxed_str(),
+                    number: true,
+                })
+            }
             serde_json::Value::Number(n) => Err(serde::de::Error::custom(format!(
                 "question_id must be an integer or a string, found {n} (not an integer, or too large to be exact)"
             ))),

@@ -40,7 +40,7 @@ pub struct HumanVote {
     /// Who voted (`expert_0`, `author_2`, …).
     pub judge: serde_json::Value,
     /// The turn.
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "crate::records::integral_u32")]
     pub turn: u32,
 }
 

@@ -232,7 +232,12 @@ pub fn kind_of(path: &Path) -> Result<Option<Kind>, StoreError> {
             return array_kind(path).map(Some);
         }
         let complete = buf.last() == Some(&b'\n');
-        let v: serde_json::Value = match serde_json::from_str(text) {
+        let parsed =
+            serde_json::from_str(text).or_else(|e| match crate::store::nan_as_null(text) {
+                Some(fixed) => serde_json::from_str(&fixed),
+                None => Err(e),
+            });
+        let v: serde_json::Value = match parsed {
             Ok(v) => v,
             // A torn first record of a file a killed run had just created.
             Err(_) if !complete => return Ok(None),
@@ -278,5 +283,21 @@ pub fn kind_of(path: &Path) -> Result<Option<Kind>, StoreError> {
             });
         };
         return Ok(Some(kind));
+    }
+}
+
+/// A whole number written as an integer or as an integral float (`1` or `1.0`, as pandas
+/// writes an integer column that had a missing value); `2.5` or a negative number is refused.
+pub fn integral_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    use serde::Deserialize;
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(v) = n.as_u64() {
+        return u32::try_from(v).map_err(|_| serde::de::Error::custom(format!("{n} is too large")));
+    }
+    match n.as_f64() {
+        Some(x) if x.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&x) => Ok(x as u32),
+        _ => Err(serde::de::Error::custom(format!(
+            "expected a whole number, found {n}"
+        ))),
     }
 }

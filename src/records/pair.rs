@@ -46,7 +46,7 @@ pub struct PairJudgment {
     #[serde(default)]
     pub g2_judgment: String,
     /// The turn compared (1-based).
-    #[serde(default = "default_turn")]
+    #[serde(default = "default_turn", deserialize_with = "super::integral_u32")]
     pub turn: u32,
     /// Unix time of the judgment.
     #[serde(default)]
@@ -100,7 +100,7 @@ pub struct PairGame {
     #[serde(default, alias = "judge_model")]
     pub judge: JudgeName,
     /// The turn (1-based).
-    #[serde(default = "default_turn")]
+    #[serde(default = "default_turn", deserialize_with = "super::integral_u32")]
     pub turn: u32,
     /// The question's category, when recorded.
     #[serde(default)]
@@ -255,7 +255,7 @@ pub struct RakudaJudgment {
     winner: serde_json::Value,
     #[serde(default)]
     judge: JudgeName,
-    #[serde(default = "default_turn")]
+    #[serde(default = "default_turn", deserialize_with = "super::integral_u32")]
     turn: u32,
 }
 

@@ -48,7 +48,7 @@ pub struct SingleJudgment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<Scale>,
     /// The turn graded (1-based).
-    #[serde(default = "default_turn")]
+    #[serde(default = "default_turn", deserialize_with = "super::integral_u32")]
     pub turn: u32,
     /// Unix time of the judgment.
     #[serde(default)]
@@ -112,7 +112,7 @@ pub struct SingleGrade {
     #[serde(default, rename = "scale")]
     pub stated_scale: Option<Scale>,
     /// The turn (1-based).
-    #[serde(default = "default_turn")]
+    #[serde(default = "default_turn", deserialize_with = "super::integral_u32")]
     pub turn: u32,
     /// The question's category, when recorded.
     #[serde(default)]

@@ -1038,3 +1038,63 @@ fn agreement_per_turn_and_voter_group_with_counts_as_compute_agreement_prints_th
         assert!(text.contains(says), "{says}: {text}");
     }
 }
+
+/// A FastChat judgment file as pandas writes it (`df.to_json(lines=True)` after a merge, or
+/// Python's json with a missing score): integral floats for integers, NaN for a missing score.
+#[test]
+fn pandas_written_fastchat_files_are_read_as_fastchat_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let single = dir.path().join("gpt-4_single.jsonl");
+    std::fs::write(
+        &single,
+        [
+            r#"{"question_id": 81.0, "model": "m", "judge": ["gpt-4", "single-v1"], "score": 8.0, "turn": 1.0}"#,
+            r#"{"question_id": 82.0, "model": "m", "judge": ["gpt-4", "single-v1"], "score": NaN, "turn": 1.0}"#,
+            r#"{"question_id": 81, "model": "m", "judge": ["gpt-4", "single-v1-multi-turn"], "score": 6.0, "turn": 2.0}"#,
+            r#"{"question_id": 82.0, "model": "m", "judge": ["gpt-4", "single-v1-multi-turn"], "score": 5.0, "turn": 2}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let r = stdout_json(&run(&[
+        "report",
+        single.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    let m = &r["models"][0];
+    // The NaN score is left out of every mean, as pandas' mean skips it: turn 1 is 8, turn 2
+    // is (6 + 5) / 2, and the mean is (8 + 6 + 5) / 3.
+    assert_eq!(m["turn1"], 8.0, "{m}");
+    assert_eq!(m["turn2"], 5.5, "{m}");
+    assert!(
+        (m["score"].as_f64().unwrap() - 19.0 / 3.0).abs() < 1e-12,
+        "{m}"
+    );
+    // … and counted as a grade without a verdict.
+    assert_eq!((m["n"].as_u64(), m["errors"].as_u64()), (Some(3), Some(1)));
+    let pair = dir.path().join("gpt-4_pair.jsonl");
+    std::fs::write(
+        &pair,
+        r#"{"question_id": 81.0, "model_1": "a", "model_2": "b", "g1_winner": "model_1", "g2_winner": "model_1", "judge": ["gpt-4", "pair-v2"], "turn": 1.0}"#,
+    )
+    .unwrap();
+    let r = stdout_json(&run(&[
+        "report",
+        pair.to_str().unwrap(),
+        "--format",
+        "json",
+        "--mode",
+        "pairwise-all",
+    ]));
+    assert_eq!(r["models"][0]["wins"], 1, "{r}");
+    // A turn that is not a whole number is still refused, naming the line.
+    std::fs::write(&pair, r#"{"question_id": 1, "model_1": "a", "model_2": "b", "g1_winner": "tie", "g2_winner": "tie", "turn": 1.5}"#.to_string() + "\n").unwrap();
+    let o = run(&["report", pair.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("line 1") && stderr.contains("whole number"),
+        "{stderr}"
+    );
+}
