@@ -392,6 +392,7 @@ mod tests {
             question: None,
             one_order: false,
             preference: None,
+            battles: [0, 0],
             sample: None,
             samples: Default::default(),
             g1_failed: false,

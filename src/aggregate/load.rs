@@ -122,6 +122,11 @@ fn read_group(
                     crate::records::read_array(&f).map_err(|e| bad(&f, e))?;
                 out.pair.extend(rows.iter().map(|r| r.game()));
             }
+            Some(Kind::ArenaHardPair) => {
+                let mut rows: Vec<crate::records::pair::ArenaHardJudgment> = Vec::new();
+                read_jsonl_into(&f, &mut rows).map_err(|e| bad(&f, e))?;
+                out.pair.extend(rows.iter().map(|r| r.game()));
+            }
             Some(Kind::RakudaPair) => {
                 let mut rows: Vec<crate::records::pair::RakudaJudgment> = Vec::new();
                 read_jsonl_into(&f, &mut rows).map_err(|e| bad(&f, e))?;
@@ -396,6 +401,11 @@ fn baseline_of(
 /// three models (with two models both play everywhere, so the first listed is not assumed).
 fn common_model(rows: &[&PairGame]) -> Option<String> {
     let first = rows.first()?;
+    // Arena-Hard-Auto's judgments are all against its (unnamed) baseline.
+    let arena = crate::records::pair::ARENA_HARD_BASELINE;
+    if rows.iter().all(|r| r.model_1 == arena) {
+        return Some(arena.to_string());
+    }
     let mut models: Vec<&str> = rows
         .iter()
         .flat_map(|r| [r.model_1.as_str(), r.model_2.as_str()])

@@ -101,6 +101,11 @@ pub struct PairSummary {
     /// ½ a win, ½ a tie).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preference_win_rate: Option<f64>,
+    /// Arena-Hard-Auto's score (its judgments only): each order of a game a battle, a strong
+    /// verdict (`A>>B`) three, a tie half a win; the mean of the battles' outcomes. Beside
+    /// it, the swap rule's `adjusted_win_rate` of the same games.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arena_hard_score: Option<f64>,
     /// Mean answer length in characters over the games counted.
     pub answer_chars: Option<f64>,
     /// Mean characters of its thinking per answer turn (reasoning models).
@@ -143,6 +148,8 @@ struct Tally {
     vs_baseline: Vec<LcGame>,
     /// Sum and count of its share of continuous preferences (AlpacaEval's annotations).
     preference: (f64, usize),
+    /// Its battle points and battles in Arena-Hard-Auto's scoring (Arena-Hard's records).
+    battles: (f64, u64),
 }
 
 /// Everything counted over the games, before the ratings.
@@ -384,6 +391,25 @@ fn count(
                 t.preference.0 += my_share;
                 t.preference.1 += 1;
             }
+            // Arena-Hard-Auto's scoring: each order a battle of its own, a strong verdict
+            // three; a game with an order without a verdict none (its `load_judgments`
+            // drops such records).
+            let both = r.g1_winner != Winner::Error && r.g2_winner != Winner::Error;
+            for (w, n) in [r.g1_winner, r.g2_winner]
+                .into_iter()
+                .zip(r.battles)
+                .filter(|_| both)
+            {
+                let first = match w {
+                    Winner::Model1 => 1.0,
+                    Winner::Model2 => 0.0,
+                    Winner::Tie => 0.5,
+                    Winner::Error => continue,
+                };
+                let mine = if sign > 0.0 { first } else { 1.0 - first };
+                t.battles.0 += f64::from(n) * mine;
+                t.battles.1 += u64::from(n);
+            }
         }
     }
     c
@@ -426,6 +452,7 @@ fn summary(
         predicted_win_rate_ci: ratings.predicted_ci.get(i).copied().flatten(),
         lc_win_rate,
         preference_win_rate: (t.preference.1 > 0).then(|| t.preference.0 / t.preference.1 as f64),
+        arena_hard_score: (t.battles.1 > 0).then(|| t.battles.0 / t.battles.1 as f64),
         answer_chars: (t.chars.1 > 0).then(|| t.chars.0 as f64 / t.chars.1 as f64),
         reasoning_chars: None,
         non_japanese: ratio(t.off_language, t.language_known),

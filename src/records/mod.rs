@@ -137,6 +137,8 @@ pub enum Kind {
     /// AlpacaEval's annotations (`annotations.json`): a JSON array of one-order games with a
     /// continuous `preference`.
     AlpacaPair,
+    /// Arena-Hard-Auto's judgments: a model's two games against the baseline (`games`).
+    ArenaHardPair,
 }
 
 impl Kind {
@@ -152,6 +154,7 @@ impl Kind {
             Kind::HumanVotes => "human votes",
             Kind::RakudaPair => "Rakuda pairwise judgments",
             Kind::AlpacaPair => "AlpacaEval annotations",
+            Kind::ArenaHardPair => "Arena-Hard-Auto judgments",
         }
     }
 }
@@ -249,7 +252,9 @@ pub fn kind_of(path: &Path) -> Result<Option<Kind>, StoreError> {
             }
         };
         let has = |k: &str| v.get(k).is_some();
-        let kind = if has("g1_winner") {
+        let kind = if has("games") && has("model") && (has("question_id") || has("uid")) {
+            Kind::ArenaHardPair
+        } else if has("g1_winner") {
             Kind::Pair
         } else if has("score") && has("model") {
             Kind::Single

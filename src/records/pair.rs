@@ -131,6 +131,10 @@ pub struct PairGame {
     /// (AlpacaEval's weighted annotations); the winners are then its rounding.
     #[serde(skip)]
     pub preference: Option<f64>,
+    /// How many battles each order's verdict counts as in Arena-Hard-Auto's scoring (3 for a
+    /// strong verdict, `A>>B`; 1 otherwise); `[0, 0]` for records of other formats.
+    #[serde(skip)]
+    pub battles: [u8; 2],
     /// Whether shinpan recorded why game 1 has no verdict (the text is not kept).
     #[serde(default, rename = "g1_error", deserialize_with = "present")]
     pub g1_failed: bool,
@@ -159,6 +163,7 @@ impl From<&PairJudgment> for PairGame {
             question: None,
             one_order: false,
             preference: None,
+            battles: [0, 0],
             sample: j.sample,
             samples: j.samples.clone(),
             g1_failed: j.g1_error.is_some(),
@@ -294,6 +299,7 @@ impl RakudaJudgment {
             samples: Default::default(),
             one_order: true,
             preference: None,
+            battles: [0, 0],
             g1_failed: w == Winner::Error,
             g2_failed: w == Winner::Error,
             input_digest: None,
@@ -364,8 +370,89 @@ impl AlpacaAnnotation {
             samples: Default::default(),
             one_order: true,
             preference: share,
+            battles: [0, 0],
             g1_failed: w == Winner::Error,
             g2_failed: w == Winner::Error,
+            input_digest: None,
+        }
+    }
+}
+
+/// One of Arena-Hard-Auto's judgments (`data/<bench>/model_judgment/<judge>/<model>.jsonl`, as
+/// its `gen_judgment.py` at 01109e9 writes them): a model's two games against the benchmark's
+/// baseline, which the record does not name. Game 1 shows the baseline as A and the model as
+/// B; game 2 the model as A. Verdicts are five-level labels (`A>>B`, `A>B`, `A=B`, `B>A`,
+/// `B>>A`, and their mirror spellings); `null` is a game without one.
+#[derive(Debug, Deserialize)]
+pub struct ArenaHardJudgment {
+    #[serde(alias = "uid")]
+    question_id: QuestionId,
+    model: String,
+    #[serde(default)]
+    judge: Option<String>,
+    games: Vec<Option<ArenaHardGame>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ArenaHardGame {
+    #[serde(default)]
+    score: Option<String>,
+}
+
+/// The name the unnamed baseline of Arena-Hard-Auto judgments goes by.
+pub const ARENA_HARD_BASELINE: &str = "arena-hard-baseline";
+
+impl ArenaHardJudgment {
+    /// The game as shinpan counts games (model_1 the baseline), with each order's battles.
+    pub fn game(&self) -> PairGame {
+        // A label read as (A's outcome, strong): A wins, B wins or a tie.
+        let read = |label: Option<&str>| -> (Winner, u8) {
+            let Some(l) = label else {
+                return (Winner::Error, 0);
+            };
+            match l.trim() {
+                "A>>B" | "B<<A" => (Winner::Model1, 3),
+                "A>B" | "B<A" => (Winner::Model1, 1),
+                "A=B" | "B=A" => (Winner::Tie, 1),
+                "B>A" | "A<B" => (Winner::Model2, 1),
+                "B>>A" | "A<<B" => (Winner::Model2, 3),
+                _ => (Winner::Error, 0),
+            }
+        };
+        let label = |i: usize| {
+            self.games
+                .get(i)
+                .and_then(|g| g.as_ref())
+                .and_then(|g| g.score.as_deref())
+        };
+        // Game 1: A is the baseline (model_1). Game 2: A is the model (model_2).
+        let (g1, b1) = read(label(0));
+        let (g2_a, b2) = read(label(1));
+        let g2 = match g2_a {
+            Winner::Model1 => Winner::Model2,
+            Winner::Model2 => Winner::Model1,
+            w => w,
+        };
+        PairGame {
+            question_id: self.question_id.clone(),
+            model_1: Name::intern(ARENA_HARD_BASELINE),
+            model_2: Name::intern(&self.model),
+            g1_winner: g1,
+            g2_winner: g2,
+            judge: JudgeName(Name::intern(self.judge.as_deref().unwrap_or("arena-hard"))),
+            turn: 1,
+            category: None,
+            bench: None,
+            answer_1: None,
+            answer_2: None,
+            question: None,
+            sample: None,
+            samples: Default::default(),
+            one_order: false,
+            preference: None,
+            battles: [b1, b2],
+            g1_failed: g1 == Winner::Error,
+            g2_failed: g2 == Winner::Error,
             input_digest: None,
         }
     }

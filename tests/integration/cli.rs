@@ -1098,3 +1098,50 @@ fn pandas_written_fastchat_files_are_read_as_fastchat_reads_them() {
         "{stderr}"
     );
 }
+
+/// Arena-Hard-Auto's judgment files (`model`, `games` of five-level verdicts, the baseline
+/// shown first in game 1), scored both ways, by hand.
+#[test]
+fn arena_hard_judgments_are_scored_as_arena_hard_does_and_by_the_swap_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("m.jsonl");
+    let rec = |q: &str, g1: Option<&str>, g2: Option<&str>| {
+        let game =
+            |s: Option<&str>| serde_json::json!({"user_prompt": "…", "judgment": "…", "score": s});
+        serde_json::json!({"question_id": q, "model": "m", "judge": "gpt-4-1106-preview",
+            "games": [game(g1), game(g2)]})
+        .to_string()
+    };
+    std::fs::write(
+        &f,
+        [
+            // m wins strongly as B, then as A: a win; battles 3 + 1, all m's.
+            rec("q1", Some("B>>A"), Some("A>B")),
+            // The baseline wins strongly, then a tie: a tie by the swap rule; battles 3 lost
+            // and one half.
+            rec("q2", Some("A>>B"), Some("A=B")),
+            // No verdict in game 2: no game, and no battles (Arena-Hard drops the record).
+            rec("q3", Some("A=B"), None),
+        ]
+        .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    let r = stdout_json(&run(&["report", f.to_str().unwrap(), "--format", "json"]));
+    assert_eq!(r["baseline"], "arena-hard-baseline", "{r}");
+    let m = &r["models"][0];
+    assert_eq!(m["model"], "m");
+    // Swap rule: a win and a tie of two games, one game without a verdict.
+    assert_eq!(
+        (m["wins"].as_u64(), m["ties"].as_u64(), m["errors"].as_u64()),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(m["adjusted_win_rate"], 0.75);
+    // Arena-Hard: (4 + 0 + 0.5) points over 4 + 3 + 1 battles.
+    assert_eq!(m["arena_hard_score"], 4.5 / 8.0);
+    let text = String::from_utf8(run(&["report", f.to_str().unwrap()]).stdout).unwrap();
+    assert!(
+        text.contains("Arena-Hard") && text.contains("0.562"),
+        "{text}"
+    );
+}

@@ -112,6 +112,10 @@ fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
     if has_preference {
         headers.push("pref. win");
     }
+    let has_arena = pairs.iter().any(|p| p.arena_hard_score.is_some());
+    if has_arena {
+        headers.push("Arena-Hard");
+    }
     if has_text {
         headers.extend(["chars", "non-ja"]);
     }
@@ -149,6 +153,9 @@ fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
             if has_preference {
                 row.push(num(p.preference_win_rate, 3));
             }
+            if has_arena {
+                row.push(num(p.arena_hard_score, 3));
+            }
             if has_text {
                 row.extend([num(p.answer_chars, 0), num(p.non_japanese, 3)]);
             }
@@ -177,8 +184,9 @@ fn pair_table(title: &str, r: &Report, pairs: &[&PairSummary]) -> Table {
                 "; pred. win: the win rate against the baseline that the ratings imply; LC win: \
                  length-controlled win rate, the win rate predicted at equal answer length (one \
                  joint fit over the models here); pref. win: the mean of continuous preferences \
-                 (AlpacaEval's win rate); chars: mean answer length; non-ja: share of answers \
-                 to Japanese questions not in Japanese"
+                 (AlpacaEval's win rate); Arena-Hard: Arena-Hard-Auto's score, each order a \
+                 battle and a strong verdict (A>>B) three; chars: mean answer length; non-ja: \
+                 share of answers to Japanese questions not in Japanese"
             } else {
                 "; chars: mean answer length; non-ja: share of answers to Japanese questions \
                  not in Japanese"
