@@ -122,6 +122,22 @@ fn read_group(
                     crate::records::read_array(&f).map_err(|e| bad(&f, e))?;
                 out.pair.extend(rows.iter().map(|r| r.game()));
             }
+            Some(Kind::ShaberiSingle) => {
+                use crate::records::single::{ShaberiFile, ShaberiJudgement};
+                let file = ShaberiFile::of(&f);
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    eprintln!(
+                        "shinpan: note: Shaberi judgements read by Shaberi's rules: Tengu-Bench questions 61-65 left out, as its tables leave them out; ELYZA-tasks-100 on its own 1-5 scale (Shaberi's tables double it)"
+                    )
+                });
+                crate::store::each_jsonl(&f, |row, r: ShaberiJudgement| {
+                    if let Some(g) = r.grade(&file, row) {
+                        out.single.push(g);
+                    }
+                })
+                .map_err(|e| bad(&f, e))?;
+            }
             Some(Kind::ArenaHardPair) => {
                 let mut rows: Vec<crate::records::pair::ArenaHardJudgment> = Vec::new();
                 read_jsonl_into(&f, &mut rows).map_err(|e| bad(&f, e))?;
@@ -229,8 +245,11 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>, runs: &mut Vec<PathBuf>) -> std::
             collect(&path, out, runs)?;
         } else if path.extension().is_some_and(|e| e == "jsonl")
             || path.file_name().is_some_and(|n| n == "annotations.json")
+            || (path.extension().is_some_and(|e| e == "json")
+                && path.components().any(|c| c.as_os_str() == "judgements"))
         {
-            // JSONL files, and AlpacaEval's `annotations.json` (its one JSON file).
+            // JSONL files, AlpacaEval's `annotations.json` (its one JSON file), and Shaberi's
+            // judgements (JSON lines named .json, under `judgements/`).
             out.push(path);
         }
     }

@@ -118,7 +118,7 @@ fn warn_mixed_versions(reports: &[crate::aggregate::Report]) {
     }
     for ((judge, kind), versions) in seen.into_iter().filter(|(_, v)| v.len() > 1) {
         eprintln!(
-            "shinpan: warning: {kind} judgments of {judge} come from {} benchmark versions ({}); they are reported apart",
+            "shinpan: warning: {kind} judgments of {judge} come from {} benchmark sets or versions ({}); they are reported apart",
             versions.len(),
             versions.join(", ")
         );

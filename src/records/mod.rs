@@ -139,6 +139,8 @@ pub enum Kind {
     AlpacaPair,
     /// Arena-Hard-Auto's judgments: a model's two games against the baseline (`games`).
     ArenaHardPair,
+    /// Shaberi's judgements: one grade per line (`Question`, `ModelAnswer`, `score`).
+    ShaberiSingle,
 }
 
 impl Kind {
@@ -155,6 +157,7 @@ impl Kind {
             Kind::RakudaPair => "Rakuda pairwise judgments",
             Kind::AlpacaPair => "AlpacaEval annotations",
             Kind::ArenaHardPair => "Arena-Hard-Auto judgments",
+            Kind::ShaberiSingle => "Shaberi judgements",
         }
     }
 }
@@ -254,6 +257,8 @@ pub fn kind_of(path: &Path) -> Result<Option<Kind>, StoreError> {
         let has = |k: &str| v.get(k).is_some();
         let kind = if has("games") && has("model") && (has("question_id") || has("uid")) {
             Kind::ArenaHardPair
+        } else if has("ModelAnswer") && has("score") && has("Question") {
+            Kind::ShaberiSingle
         } else if has("g1_winner") {
             Kind::Pair
         } else if has("score") && has("model") {

@@ -237,3 +237,112 @@ graded!(
     |g: &SingleGrade| g.failed,
     |g: &mut SingleGrade, f: Option<String>| g.failed = f.is_some()
 );
+
+/// One of Shaberi's judgements (shisa-ai/shaberi, `data/judgements/<judge>/<dataset>/<model>.json`,
+/// JSON lines with `Question`, `ModelAnswer`, `score` and, per dataset, `Category` or `id`).
+/// The judge, the dataset and the model come from the file's path, as Shaberi's
+/// `multijudge-viz.py` (at f8cd7a0) reads them.
+#[derive(Debug, Deserialize)]
+pub struct ShaberiJudgement {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default, rename = "Category")]
+    category: Option<String>,
+    #[serde(default)]
+    score: Option<f64>,
+}
+
+/// Where a Shaberi judgement file sits: its judge, dataset and model.
+#[derive(Debug, Clone)]
+pub struct ShaberiFile {
+    /// The judge directory's name without `judge_` (`gpt-4-turbo-preview`).
+    pub judge: String,
+    /// The dataset as Shaberi names it (`ELYZA-tasks-100`, `Rakuda`, `Tengu-Bench`,
+    /// `JA-MT-Bench`), or the directory's name.
+    pub dataset: String,
+    /// The model, `__` read as `/` (`shisa-ai/shisa-v2`).
+    pub model: String,
+}
+
+impl ShaberiFile {
+    /// The file's judge, dataset and model from `…/<judge>/<dataset>/<model>.json`.
+    pub fn of(path: &std::path::Path) -> Self {
+        let name = |p: Option<&std::path::Path>| {
+            p.and_then(|p| p.file_name())
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default()
+        };
+        let dataset_dir = name(path.parent());
+        let judge_dir = name(path.parent().and_then(|p| p.parent()));
+        let dataset = match dataset_dir.as_str() {
+            "elyza__ELYZA-tasks-100" => "ELYZA-tasks-100",
+            "yuzuai__rakuda-questions" => "Rakuda",
+            "lightblue__tengu_bench" => "Tengu-Bench",
+            "shisa-ai__ja-mt-bench-1shot" | "lightblue__japanes-mt-bench-oneshot" => "JA-MT-Bench",
+            other => other,
+        }
+        .to_string();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        ShaberiFile {
+            judge: judge_dir
+                .strip_prefix("judge_")
+                .unwrap_or(&judge_dir)
+                .to_string(),
+            dataset,
+            model: stem.replace("__", "/"),
+        }
+    }
+
+    /// The scale the dataset's prompt asks for: ELYZA-tasks-100 1-5, Tengu-Bench 0-10, the
+    /// rest 1-10.
+    pub fn scale(&self) -> Scale {
+        match self.dataset.as_str() {
+            "ELYZA-tasks-100" => Scale::FIVE,
+            "Tengu-Bench" => Scale { min: 0, max: 10 },
+            _ => Scale::TEN,
+        }
+    }
+
+    /// Question ids Shaberi leaves out of its means: Tengu-Bench 61-65
+    /// (`EXCLUDED_QUESTION_IDS_BY_DATASET` in its `evaluation_datasets_config.py`).
+    pub fn excluded(&self) -> &'static [u64] {
+        match self.dataset.as_str() {
+            "Tengu-Bench" => &[61, 62, 63, 64, 65],
+            _ => &[],
+        }
+    }
+}
+
+impl ShaberiJudgement {
+    /// The grade it records; `row` is its 1-based line, the id of a record without one (as
+    /// Shaberi numbers Tengu-Bench's rows). `None` for a question Shaberi leaves out.
+    pub fn grade(&self, file: &ShaberiFile, row: usize) -> Option<SingleGrade> {
+        let id = match &self.id {
+            Some(serde_json::Value::Number(n)) => n.as_u64().unwrap_or(row as u64),
+            Some(serde_json::Value::String(s)) => s.parse().unwrap_or(row as u64),
+            _ => row as u64,
+        };
+        if file.excluded().contains(&id) {
+            return None;
+        }
+        let score = self.score.filter(|s| s.is_finite());
+        Some(SingleGrade {
+            question_id: QuestionId::text(id.to_string()),
+            model: file.model.clone(),
+            judge: JudgeName(Name::intern(&file.judge)),
+            score,
+            stated_scale: Some(file.scale()),
+            turn: 1,
+            category: self.category.as_deref().map(Name::intern),
+            bench: Some(Name::intern(&format!("Shaberi {}", file.dataset))),
+            failed: score.is_none(),
+            sample: None,
+            samples: Default::default(),
+            aspects: None,
+            input_digest: None,
+        })
+    }
+}

@@ -1145,3 +1145,78 @@ fn arena_hard_judgments_are_scored_as_arena_hard_does_and_by_the_swap_rule() {
         "{text}"
     );
 }
+
+/// Shaberi's judgement files (`data/judgements/<judge>/<dataset>/<model>.json`, JSON lines):
+/// judge, dataset and model from the path, Tengu-Bench's questions 61-65 left out, ELYZA on
+/// 1-5, each dataset its own report; means by hand.
+#[test]
+fn shaberi_judgements_are_read_with_shaberis_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("data/judgements/judge_gpt-4-turbo-preview");
+    let put = |dataset: &str, lines: &[serde_json::Value]| {
+        let d = root.join(dataset);
+        std::fs::create_dir_all(&d).unwrap();
+        let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        std::fs::write(d.join("org__model-7b.json"), text.join("\n") + "\n").unwrap();
+    };
+    let rec = |id: Option<u64>, score: serde_json::Value| {
+        let mut v = serde_json::json!({"Question": "問", "ModelAnswer": "答え", "score": score, "Category": "c"});
+        if let Some(id) = id {
+            v["id"] = serde_json::json!(id);
+        }
+        v
+    };
+    // Tengu-Bench without ids: rows 60-66 by position (rows 1-59 graded 5).
+    let mut tengu: Vec<serde_json::Value> =
+        (1..=59).map(|_| rec(None, serde_json::json!(5))).collect();
+    tengu.extend([0, 0, 0, 0, 0, 0].map(|s| rec(None, serde_json::json!(s)))); // rows 60-65
+    tengu.push(rec(None, serde_json::json!(10))); // row 66
+    put("lightblue__tengu_bench", &tengu);
+    put(
+        "elyza__ELYZA-tasks-100",
+        &[
+            rec(Some(1), serde_json::json!(4)),
+            rec(Some(2), serde_json::json!(5)),
+            rec(Some(3), serde_json::Value::Null),
+        ],
+    );
+    let o = run(&[
+        "report",
+        root.to_str().unwrap(),
+        "--format",
+        "json",
+        "--bootstrap",
+        "0",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(
+        stderr.contains("Tengu-Bench questions 61-65 left out"),
+        "{stderr}"
+    );
+    let reports = stdout_json(&o);
+    let by = |bench: &str| {
+        reports
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["bench"] == bench)
+            .unwrap_or_else(|| panic!("{bench}: {reports}"))
+            .clone()
+    };
+    // Tengu: rows 1-60 and 66 count (61-65 left out): (59·5 + 0 + 10) / 61, on 0-10.
+    let t = by("Shaberi Tengu-Bench");
+    assert_eq!(t["judge"], "gpt-4-turbo-preview");
+    assert_eq!(t["scale"], serde_json::json!({"min": 0, "max": 10}));
+    let m = &t["models"][0];
+    assert_eq!(m["model"], "org/model-7b");
+    assert_eq!(m["n"], 61);
+    assert!(
+        (m["score"].as_f64().unwrap() - 305.0 / 61.0).abs() < 1e-12,
+        "{m}"
+    );
+    // ELYZA: (4 + 5) / 2 on 1-5, the null left out of the mean.
+    let e = by("Shaberi ELYZA-tasks-100");
+    assert_eq!(e["scale"], serde_json::json!({"min": 1, "max": 5}));
+    assert_eq!(e["models"][0]["score"], 4.5);
+    assert_eq!(e["models"][0]["errors"], 1);
+}
