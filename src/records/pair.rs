@@ -146,6 +146,41 @@ pub struct PairGame {
     pub input_digest: Option<InputDigest>,
 }
 
+impl PairGame {
+    /// A game read from another tool's records: its question, players, each order's verdict
+    /// and judge, on turn 1, with nothing else known (no answers, no samples, no digest).
+    fn read(
+        question_id: QuestionId,
+        model_1: &str,
+        model_2: &str,
+        [g1_winner, g2_winner]: [Winner; 2],
+        judge: &str,
+    ) -> Self {
+        PairGame {
+            question_id,
+            model_1: Name::intern(model_1),
+            model_2: Name::intern(model_2),
+            g1_winner,
+            g2_winner,
+            judge: JudgeName(Name::intern(judge)),
+            turn: 1,
+            category: None,
+            bench: None,
+            answer_1: None,
+            answer_2: None,
+            question: None,
+            sample: None,
+            samples: Default::default(),
+            one_order: false,
+            preference: None,
+            battles: [0, 0],
+            g1_failed: g1_winner == Winner::Error,
+            g2_failed: g2_winner == Winner::Error,
+            input_digest: None,
+        }
+    }
+}
+
 impl From<&PairJudgment> for PairGame {
     fn from(j: &PairJudgment) -> Self {
         PairGame {
@@ -283,26 +318,16 @@ impl RakudaJudgment {
             _ => Winner::Error,
         };
         PairGame {
-            question_id: self.question_id.clone(),
-            model_1: Name::intern(&self.model1_id),
-            model_2: Name::intern(&self.model2_id),
-            g1_winner: w,
-            g2_winner: w,
             judge: self.judge.clone(),
             turn: self.turn,
-            category: None,
-            bench: None,
-            answer_1: None,
-            answer_2: None,
-            question: None,
-            sample: None,
-            samples: Default::default(),
             one_order: true,
-            preference: None,
-            battles: [0, 0],
-            g1_failed: w == Winner::Error,
-            g2_failed: w == Winner::Error,
-            input_digest: None,
+            ..PairGame::read(
+                self.question_id.clone(),
+                &self.model1_id,
+                &self.model2_id,
+                [w, w],
+                "",
+            )
         }
     }
 }
@@ -354,26 +379,18 @@ impl AlpacaAnnotation {
         };
         let judge = self.annotator.as_deref().unwrap_or("alpaca_eval");
         PairGame {
-            question_id: QuestionId::text(self.instruction.clone()),
-            model_1: Name::intern(&self.generator_1),
-            model_2: Name::intern(&self.generator_2),
-            g1_winner: w,
-            g2_winner: w,
-            judge: JudgeName(Name::intern(judge)),
-            turn: 1,
-            category: None,
-            bench: None,
             answer_1: Some(TextStats::of(&self.output_1)),
             answer_2: Some(TextStats::of(&self.output_2)),
             question: Some(TextStats::of(&self.instruction)),
-            sample: None,
-            samples: Default::default(),
             one_order: true,
             preference: share,
-            battles: [0, 0],
-            g1_failed: w == Winner::Error,
-            g2_failed: w == Winner::Error,
-            input_digest: None,
+            ..PairGame::read(
+                QuestionId::text(self.instruction.clone()),
+                &self.generator_1,
+                &self.generator_2,
+                [w, w],
+                judge,
+            )
         }
     }
 }
@@ -434,26 +451,14 @@ impl ArenaHardJudgment {
             w => w,
         };
         PairGame {
-            question_id: self.question_id.clone(),
-            model_1: Name::intern(ARENA_HARD_BASELINE),
-            model_2: Name::intern(&self.model),
-            g1_winner: g1,
-            g2_winner: g2,
-            judge: JudgeName(Name::intern(self.judge.as_deref().unwrap_or("arena-hard"))),
-            turn: 1,
-            category: None,
-            bench: None,
-            answer_1: None,
-            answer_2: None,
-            question: None,
-            sample: None,
-            samples: Default::default(),
-            one_order: false,
-            preference: None,
             battles: [b1, b2],
-            g1_failed: g1 == Winner::Error,
-            g2_failed: g2 == Winner::Error,
-            input_digest: None,
+            ..PairGame::read(
+                self.question_id.clone(),
+                ARENA_HARD_BASELINE,
+                &self.model,
+                [g1, g2],
+                self.judge.as_deref().unwrap_or("arena-hard"),
+            )
         }
     }
 }
