@@ -349,6 +349,7 @@ fn count(
                 y: discrete,
             });
         }
+        let (points, battles) = arena_hard_battles(r);
         for (me, other, my_win, mine, theirs, off, sign) in [
             (i1, i2, GameOutcome::Model1, a1, a2, off1, 1.0),
             (i2, i1, GameOutcome::Model2, a2, a1, off2, -1.0),
@@ -391,28 +392,36 @@ fn count(
                 t.preference.0 += my_share;
                 t.preference.1 += 1;
             }
-            // Arena-Hard-Auto's scoring: each order a battle of its own, a strong verdict
-            // three; a game with an order without a verdict none (its `load_judgments`
-            // drops such records).
-            let both = r.g1_winner != Winner::Error && r.g2_winner != Winner::Error;
-            for (w, n) in [r.g1_winner, r.g2_winner]
-                .into_iter()
-                .zip(r.battles)
-                .filter(|_| both)
-            {
-                let first = match w {
-                    Winner::Model1 => 1.0,
-                    Winner::Model2 => 0.0,
-                    Winner::Tie => 0.5,
-                    Winner::Error => continue,
-                };
-                let mine = if sign > 0.0 { first } else { 1.0 - first };
-                t.battles.0 += f64::from(n) * mine;
-                t.battles.1 += u64::from(n);
-            }
+            t.battles.0 += if sign > 0.0 {
+                points
+            } else {
+                battles as f64 - points
+            };
+            t.battles.1 += battles;
         }
     }
     c
+}
+
+/// model_1's points and the battles of a game in Arena-Hard-Auto's scoring: each order a
+/// battle of its own, a strong verdict three, a tie half a point; a game with an order
+/// without a verdict none (its `load_judgments` drops such records).
+fn arena_hard_battles(r: &PairGame) -> (f64, u64) {
+    let orders = [r.g1_winner, r.g2_winner];
+    if orders.contains(&Winner::Error) {
+        return (0.0, 0);
+    }
+    orders
+        .into_iter()
+        .zip(r.battles)
+        .fold((0.0, 0), |(p, n), (w, b)| {
+            let first = match w {
+                Winner::Model1 => 1.0,
+                Winner::Tie => 0.5,
+                _ => 0.0,
+            };
+            (p + f64::from(b) * first, n + u64::from(b))
+        })
 }
 
 /// One model's line: its tally, its rating, and its length-controlled win rate.
