@@ -2,7 +2,10 @@
 //! (with its prompt set, endpoint, limits and cache); a rule-based metric that needs no
 //! judge (exact match, character F1 against references) is another variant here, asked in
 //! the same one place ([`Scorer::single`], [`Scorer::pair`]), with its own judgment file,
-//! journal, coverage and cost like any judge.
+//! journal, coverage and cost like any judge. [`metrics`] holds those metrics, as
+//! llm-jp-eval computes them.
+
+pub mod metrics;
 
 use crate::judge::Judge;
 use crate::records::{AnswerRecord, PairJudgment, Question, SingleJudgment};
