@@ -15,6 +15,7 @@ mod grading_scale;
 mod html;
 mod integrity;
 mod llama;
+mod metrics;
 mod nightly;
 mod outcomes;
 mod panel;
