@@ -14,6 +14,7 @@ use super::ratings::{Ratings, rate};
 use super::samples::{Sampling, pair_sampling};
 use super::style::{self, StyleControl, StyleGame, StyleGames, style_rate};
 use super::{LengthBias, StatsOptions, ratio};
+use crate::records::text::TextStats;
 use crate::records::{Current, PairGame};
 use crate::types::{QuestionId, Winner};
 
@@ -241,6 +242,18 @@ pub fn summarize_pairs(
 
 /// Whether each answer of a game is off the question's language (`None`: not known).
 pub(super) fn off_languages(r: &PairGame, answers: &AnswerIndex) -> (Option<bool>, Option<bool>) {
+    answers_of(r, answers).2
+}
+
+/// A game's two answers (embedded, or from the answer files) and whether each is off the
+/// question's language.
+type GameAnswers = (
+    Option<TextStats>,
+    Option<TextStats>,
+    (Option<bool>, Option<bool>),
+);
+
+fn answers_of(r: &PairGame, answers: &AnswerIndex) -> GameAnswers {
     let (qid, turn) = (r.question_id.as_str(), r.turn);
     let a1 = r.answer_1.or_else(|| answers.answer(&r.model_1, qid, turn));
     let a2 = r.answer_2.or_else(|| answers.answer(&r.model_2, qid, turn));
@@ -248,7 +261,7 @@ pub(super) fn off_languages(r: &PairGame, answers: &AnswerIndex) -> (Option<bool
         .question
         .and_then(|q| q.japanese)
         .or_else(|| answers.question_japanese(qid, turn));
-    (off_language(q_ja, a1), off_language(q_ja, a2))
+    (a1, a2, (off_language(q_ja, a1), off_language(q_ja, a2)))
 }
 
 /// A game's combined outcome as the figures count it: an error as a tie with
@@ -311,13 +324,7 @@ fn count(
         let (combined, consistent) = combine(r.g1_winner, r.g2_winner);
         let (i1, i2) = (index[r.model_1.as_str()], index[r.model_2.as_str()]);
         let (qid, turn) = (r.question_id.as_str(), r.turn);
-        let a1 = r.answer_1.or_else(|| answers.answer(&r.model_1, qid, turn));
-        let a2 = r.answer_2.or_else(|| answers.answer(&r.model_2, qid, turn));
-        let q_ja = r
-            .question
-            .and_then(|q| q.japanese)
-            .or_else(|| answers.question_japanese(qid, turn));
-        let off = (off_language(q_ja, a1), off_language(q_ja, a2));
+        let (a1, a2, off) = answers_of(r, answers);
         let (off1, off2) = off;
         let error = combined == GameOutcome::Error;
         let outcome = counted(combined, off, opts);

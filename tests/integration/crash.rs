@@ -58,6 +58,45 @@ fn sim() -> Sim {
     })
 }
 
+/// Starts a run (on `cache`) `rounds` times and SIGKILLs it after `after` more answered requests (drawn
+/// per round, plus 0-15 ms), so every round dies mid-run however fast the machine is. Returns
+/// what a round asked for that an earlier one had already stored in the cache.
+async fn kill_repeatedly(
+    sim: &Sim,
+    rounds: usize,
+    after: std::ops::RangeInclusive<usize>,
+    rng: &mut rand::rngs::StdRng,
+    seed: u64,
+    cache: &Path,
+    spawn: impl Fn() -> Child,
+) -> Vec<String> {
+    let mut asked_again = Vec::new();
+    for round in 0..rounds {
+        let before = answered(sim).len();
+        let held = cache_keys(cache);
+        let mut child = spawn();
+        let target = rng.random_range(after.clone());
+        let started = Instant::now();
+        while answered(sim).len() - before < target && started.elapsed() < Duration::from_secs(60) {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "seed {seed}: finished early"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..15))).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        asked_again.extend(
+            answered(sim)[before..]
+                .iter()
+                .filter(|k| held.contains(*k))
+                .map(|k| format!("round {round}: {k}")),
+        );
+    }
+    asked_again
+}
+
 fn answered(sim: &Sim) -> Vec<String> {
     sim.stats.answered.lock().unwrap().clone()
 }
@@ -143,37 +182,14 @@ async fn killed_at_random_points_then_finished_every_record_once_nothing_paid_tw
     let (out, cache) = (dir.path().join("out"), dir.path().join("cache.sqlite"));
     let seed: u64 = rand::rng().random();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut kills = 0;
-    let mut asked_again = Vec::new();
     // Kill points are drawn in progress (after 1-40 more answered requests, plus 0-15 ms),
     // not in wall time, so every round is killed mid-run however fast the machine is: six
     // rounds make at most 240 of the 288 requests.
-    for round in 0..6 {
-        let before = answered(&sim).len();
-        let held = cache_keys(&cache);
-        let mut child = spawn_run(&url, &out, &cache);
-        let target = rng.random_range(1..=40);
-        let started = Instant::now();
-        while answered(&sim).len() - before < target && started.elapsed() < Duration::from_secs(60)
-        {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "seed {seed}: finished early"
-            );
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(rng.random_range(0..15))).await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
-        // What this process sent that an earlier one had already stored.
-        asked_again.extend(
-            answered(&sim)[before..]
-                .iter()
-                .filter(|k| held.contains(*k))
-                .map(|k| format!("round {round}: {k}")),
-        );
-    }
+    let kills = 6;
+    let mut asked_again = kill_repeatedly(&sim, kills, 1..=40, &mut rng, seed, &cache, || {
+        spawn_run(&url, &out, &cache)
+    })
+    .await;
     let held = cache_keys(&cache);
     let before = answered(&sim).len();
     let child = spawn_run(&url, &out, &cache);
@@ -220,32 +236,11 @@ async fn a_panel_killed_mid_run_finishes_with_every_grade_of_every_judge_once() 
     let (out, cache) = (dir.path().join("out"), dir.path().join("cache.sqlite"));
     let seed: u64 = rand::rng().random();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut asked_again = Vec::new();
     // Four kills, each after 20-80 more answered requests: at most 320 of the 384.
-    for round in 0..4 {
-        let before = answered(&sim).len();
-        let held = cache_keys(&cache);
-        let mut child = spawn_panel(&url, &out, &cache);
-        let target = rng.random_range(20..=80);
-        let started = Instant::now();
-        while answered(&sim).len() - before < target && started.elapsed() < Duration::from_secs(60)
-        {
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "seed {seed}: finished early"
-            );
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(rng.random_range(0..15))).await;
-        child.kill().unwrap();
-        child.wait().unwrap();
-        asked_again.extend(
-            answered(&sim)[before..]
-                .iter()
-                .filter(|k| held.contains(*k))
-                .map(|k| format!("round {round}: {k}")),
-        );
-    }
+    let mut asked_again = kill_repeatedly(&sim, 4, 20..=80, &mut rng, seed, &cache, || {
+        spawn_panel(&url, &out, &cache)
+    })
+    .await;
     let held = cache_keys(&cache);
     let before = answered(&sim).len();
     let o = spawn_panel(&url, &out, &cache).wait_with_output().unwrap();

@@ -121,6 +121,16 @@ fn by_judge<'a>(reports: &'a [Value], judge: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no report of {judge}"))
 }
 
+/// One judge's figures in a panel report's `panel.by_judge`.
+fn judge_figures<'a>(panel: &'a Value, judge: &str) -> &'a Value {
+    panel["by_judge"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["judge"] == judge)
+        .unwrap_or_else(|| panic!("no {judge} in {panel}"))
+}
+
 fn figure(report: &Value, model: &str, field: &str) -> f64 {
     report["models"]
         .as_array()
@@ -174,12 +184,7 @@ async fn a_panel_grades_every_item_with_every_judge_and_pools_them() {
     // Agreement between every pair of judges.
     assert_eq!(p["agreement"].as_array().unwrap().len(), 3, "{p}");
     // lenient judges itself: 9 against the others' mean of 3.
-    let lenient = p["by_judge"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["judge"] == "lenient")
-        .unwrap();
+    let lenient = judge_figures(p, "lenient");
     assert_eq!(lenient["own_family"], serde_json::json!(["lenient"]));
     assert!(
         near(lenient["self_preference"].as_f64().unwrap(), 6.0),
@@ -326,12 +331,7 @@ async fn a_panel_plays_every_game_and_pools_each_order_by_majority() {
         "{panel}"
     );
     assert_eq!(panel["panel"]["pool"], "majority");
-    let biased = panel["panel"]["by_judge"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["judge"] == "biased")
-        .unwrap();
+    let biased = judge_figures(&panel["panel"], "biased");
     assert_eq!(biased["consistency"], 0.0, "{biased}");
     assert_eq!(biased["first_position_win_rate"], 1.0, "{biased}");
     assert_eq!(panel["panel"]["agreement"].as_array().unwrap().len(), 3);
@@ -404,12 +404,7 @@ async fn a_panel_grades_every_aspect_of_a_rubric_and_pools_each() {
     assert_eq!(p["pool"], "mean");
     assert_eq!(p["agreement"].as_array().unwrap().len(), 3);
     // lenient on itself: 9 against the others' (1.5 + 3.5) / 2.
-    let lenient = p["by_judge"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["judge"] == "lenient")
-        .unwrap();
+    let lenient = judge_figures(p, "lenient");
     assert!(near(lenient["self_preference"].as_f64().unwrap(), 6.5));
     // Most disputed: lenient's answers, 9 against 1.5.
     let first = &p["disagreements"][0];
@@ -497,12 +492,7 @@ async fn a_panel_plays_every_pair_and_rates_the_pooled_games() {
     let p = &panel["panel"];
     assert_eq!(p["pool"], "majority");
     // lenient on itself: 1.0 against the others' (0.0 + 0.5) / 2.
-    let lenient = p["by_judge"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["judge"] == "lenient")
-        .unwrap();
+    let lenient = judge_figures(p, "lenient");
     assert!(near(lenient["self_preference"].as_f64().unwrap(), 0.75));
     assert_eq!(lenient["consistency"], 1.0);
     // harsh and lenient agree on alpha–gamma only: 4 of 12 verdicts (2 games × 2 orders).
