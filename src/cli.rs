@@ -272,6 +272,17 @@ pub struct CommonArgs {
     /// questions, and its reference answers unless --references is given.
     #[arg(long, value_name = "NAME", conflicts_with = "questions")]
     pub bench: Option<String>,
+    /// llm-jp-eval task files, or directories of them (`evaluation/test/`): their samples
+    /// are answered and scored by rule (exact match, char_f1, set F1, correlations), with no
+    /// judge.
+    #[arg(long, value_name = "PATH", num_args = 1.., conflicts_with_all = ["questions", "bench"])]
+    pub tasks: Option<Vec<PathBuf>>,
+    /// Few-shots per task prompt, from the task's train/ file [default: 4, llm-jp-eval's].
+    #[arg(long, value_name = "N")]
+    pub few_shots: Option<u32>,
+    /// Samples per task, the first ones; -1 for all [default: 100, llm-jp-eval's].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub max_samples: Option<i64>,
     /// Judge prompts: `shinpan` (the built-in Japanese prompts), a fetched set's name
     /// (ja-vicuna-qa, japanese-mt-bench, rakuda, mt-bench: its judge_prompts.jsonl as
     /// published, records named as upstream names them), or a judge_prompts.jsonl file
@@ -388,6 +399,9 @@ impl CommonArgs {
             pool: self.pool.clone(),
             questions: self.questions.clone(),
             bench: self.bench.clone(),
+            tasks: self.tasks.clone(),
+            few_shots: self.few_shots,
+            max_samples: self.max_samples,
             data_dir: self.data_dir.clone(),
             prompt_set: self.prompt_set.clone(),
             references: self.references.clone(),

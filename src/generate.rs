@@ -66,10 +66,13 @@ pub fn turn_request(c: &Candidate, q: &Question, messages: &[Message]) -> ChatRe
     ChatRequest {
         model: c.api_model.clone(),
         messages: messages.to_vec(),
-        temperature: c
-            .temperature
-            .unwrap_or_else(|| category_temperature(&q.category)),
-        max_tokens: c.max_tokens,
+        // A task sample is answered greedily within its task's cap, as llm-jp-eval asks
+        // (a fixed --temperature still wins).
+        temperature: c.temperature.unwrap_or_else(|| match &q.task {
+            Some(_) => 0.0,
+            None => category_temperature(&q.category),
+        }),
+        max_tokens: q.task.as_ref().map_or(c.max_tokens, |t| t.output_length),
         sample: None,
         json_schema: None,
         account: Some(Account {

@@ -54,5 +54,6 @@ pub mod review;
 pub mod scorer;
 pub mod simulate;
 pub mod store;
+pub mod tasks;
 pub mod types;
 pub mod util;

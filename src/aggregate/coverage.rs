@@ -351,6 +351,7 @@ mod tests {
             samples: Default::default(),
             aspects: None,
             input_digest: None,
+            task: None,
         }
     }
 

@@ -328,6 +328,7 @@ fn graded_reports(loaded: &Loaded, mode: Option<Mode>, opts: &StatsOptions) -> V
         let result = summarize_single(&rows, opts, &loaded.answers, exp);
         let mut report = Report::single(this, judge, result, exp);
         report.bench = bench.map(str::to_string);
+        report.tasks = super::tasks::summarize(&rows, opts.bootstrap);
         out.push(report);
     }
     out

@@ -20,6 +20,7 @@ pub mod samples;
 mod single;
 pub mod style;
 pub mod sum;
+pub mod tasks;
 
 pub use crate::records::{PairGame, SingleGrade};
 pub use crate::types::Mode;
@@ -138,6 +139,10 @@ pub struct Report {
     /// A panel's own figures (the pooled report of a panel of judges).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub panel: Option<panel::Panel>,
+    /// llm-jp-eval's figures per model, when the items are task samples scored by rule
+    /// (`--tasks`): each task's scores, each category, AVG.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<Vec<tasks::TaskModel>>,
 }
 
 impl Report {
@@ -208,6 +213,7 @@ impl Report {
             aspects: Vec::new(),
             spend: exp.map(|e| e.spend.clone()).unwrap_or_default(),
             panel: None,
+            tasks: None,
         }
         .flag_self_preference()
     }

@@ -100,6 +100,15 @@ pub async fn data(c: DataCommand) -> anyhow::Result<()> {
                     f.elapsed.as_secs_f64(),
                     f.dir.display()
                 );
+                if f.converted > 0 {
+                    eprintln!(
+                        "shinpan: {}: {} llm-jp-eval task file(s) written under {} (use --tasks {})",
+                        s.name,
+                        f.converted,
+                        f.dir.join("evaluation").display(),
+                        s.name
+                    );
+                }
             }
             Ok(())
         }

@@ -108,6 +108,8 @@ pub struct RunOptions {
     pub judges: Vec<ModelOptions>,
     /// How a panel is pooled (`None`: one judge).
     pub pool: Option<crate::types::Pool>,
+    /// llm-jp-eval tasks scored by rule instead of judged (`--tasks`; then `judges` is empty).
+    pub tasks: Option<crate::tasks::TaskOptions>,
     /// Baseline (pairwise-baseline).
     pub baseline: Option<String>,
     /// Question file.

@@ -23,8 +23,16 @@ pub(super) fn resolve(
 ) -> Result<RunOptions, UsageError> {
     let (mode, names, baseline, sampled) = roles(&s)?;
     let plan = plan(&s, sampled)?;
-    let judge_names = judges(&s, cfg_name)?;
-    let pool = pool(&s, mode, judge_names.len())?;
+    let tasks = tasks(&s, mode, cfg_name)?;
+    // Tasks are scored by rule: no judge, nothing to pool.
+    let judge_names = match &tasks {
+        Some(_) => Vec::new(),
+        None => judges(&s, cfg_name)?,
+    };
+    let pool = match &tasks {
+        Some(_) => None,
+        None => pool(&s, mode, judge_names.len())?,
+    };
     if judge_names.len() > 1 && matches!(plan, Some(crate::records::GamePlan::Adaptive { .. })) {
         return usage(
             "--mode pairwise-adaptive chooses its next games from one judge's verdicts: a panel (--judges) plays pairwise-all or pairwise-n",
@@ -46,9 +54,10 @@ pub(super) fn resolve(
         .questions
         .clone()
         .or_else(|| bench.as_ref().map(|b| b.questions.clone()))
+        .or_else(|| tasks.as_ref().map(|t| t.paths[0].clone()))
     else {
         return usage(
-            "no question file: give --questions FILE, --bench NAME, or `questions = \"...\"` in the config",
+            "no question file: give --questions FILE, --bench NAME, --tasks PATH…, or `questions = \"...\"` in the config",
         );
     };
     if let Some(t) = s.temperature
@@ -96,7 +105,9 @@ pub(super) fn resolve(
     }
     // One judge's runs are named by it; a panel's by its judges.
     let default_run_out =
-        default_out(&s, &questions).join(crate::util::safe_file_name(&if judge_names.len() == 1 {
+        default_out(&s, &questions).join(crate::util::safe_file_name(&if tasks.is_some() {
+            crate::tasks::SCORER.to_string()
+        } else if judge_names.len() == 1 {
             judge_names[0].clone()
         } else {
             format!("panel-{}", judge_names.join("+"))
@@ -134,7 +145,74 @@ pub(super) fn resolve(
         models,
         judges,
         pool,
+        tasks,
     })
+}
+
+/// `--tasks` with `--few-shots` and `--max-samples`: single mode, no judge; the counts
+/// checked (`--max-samples -1` takes every sample).
+fn tasks(
+    s: &Settings,
+    mode: Mode,
+    cfg_name: &str,
+) -> Result<Option<crate::tasks::TaskOptions>, UsageError> {
+    let Some(paths) = &s.tasks else {
+        for (set, flag) in [
+            (s.few_shots.is_some(), "--few-shots"),
+            (s.max_samples.is_some(), "--max-samples"),
+        ] {
+            if set {
+                return usage(format!("{flag} applies to --tasks, and none are given"));
+            }
+        }
+        return Ok(None);
+    };
+    if paths.is_empty() {
+        return usage(format!("{cfg_name}: `tasks` names no task file"));
+    }
+    if s.questions.is_some() || s.bench.is_some() {
+        return usage(
+            "--tasks and --questions/--bench both name what is evaluated: give tasks and questions separate runs",
+        );
+    }
+    if mode != Mode::Single || s.modes.is_some() {
+        return usage(format!(
+            "--tasks are scored per sample by rule (single mode); --mode {} does not apply",
+            s.mode.as_deref().unwrap_or("(modes)")
+        ));
+    }
+    if s.judge.is_some() || s.judges.is_some() {
+        return usage(
+            "--tasks are scored by rule (llm-jp-eval's metrics) and need no judge: drop --judge/--judges",
+        );
+    }
+    let max_samples = match s.max_samples {
+        None => Some(crate::tasks::DEFAULT_MAX_SAMPLES),
+        Some(-1) => None,
+        Some(n) if n >= 1 => Some(n as usize),
+        Some(n) => {
+            return usage(format!(
+                "--max-samples {n}: give a positive count, or -1 for all"
+            ));
+        }
+    };
+    // A fetched task set by name (`--tasks jglue`): its converted test files.
+    let data_dir = s.data_dir.clone().unwrap_or_else(crate::data::default_dir);
+    let paths = paths
+        .iter()
+        .map(|p| match p.to_str() {
+            Some(name) if !p.exists() => match crate::data::task_dir(name, &data_dir) {
+                Some(dir) => dir.map_err(|e| UsageError(e.0)),
+                None => Ok(p.clone()),
+            },
+            _ => Ok(p.clone()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(crate::tasks::TaskOptions {
+        paths,
+        few_shots: s.few_shots,
+        max_samples,
+    }))
 }
 
 /// The judges of a run: `--judge`, or the panel of `--judges` (`judges = [...]`). A judge
@@ -320,6 +398,7 @@ fn colliding_files(names: &[String]) -> Result<(), UsageError> {
 pub fn default_out(s: &Settings, questions: &std::path::Path) -> PathBuf {
     let set = match &s.bench {
         Some(spec) => spec.trim().to_string(),
+        None if s.tasks.is_some() => "tasks".to_string(),
         None => questions
             .file_stem()
             .map(|n| n.to_string_lossy().into_owned())

@@ -214,6 +214,12 @@ pub struct Settings {
     pub bench: Option<String>,
     /// Where `shinpan data fetch` put the sets.
     pub data_dir: Option<PathBuf>,
+    /// llm-jp-eval task files, or directories of them, scored by rule instead of judged.
+    pub tasks: Option<Vec<PathBuf>>,
+    /// Few-shots per task prompt (tasks; llm-jp-eval's default 4).
+    pub few_shots: Option<u32>,
+    /// Samples per task (tasks; llm-jp-eval's default 100; -1: all).
+    pub max_samples: Option<i64>,
     /// Judge prompts: `shinpan` (the built-in ones), a fetched set's name (its
     /// `judge_prompts.jsonl` as published), or such a file; with `bench`, that set's.
     pub prompt_set: Option<String>,
@@ -317,6 +323,11 @@ impl Settings {
                 path.display()
             )));
         }
+        for t in cfg.tasks.iter_mut().flatten() {
+            if t.is_relative() {
+                *t = base.join(&*t);
+            }
+        }
         let history = cfg.nightly.as_mut().and_then(|n| n.history.as_mut());
         for p in [
             &mut cfg.questions,
@@ -378,6 +389,9 @@ impl Settings {
         self.questions = o.questions.or(self.questions);
         self.bench = o.bench.or(self.bench);
         self.data_dir = o.data_dir.or(self.data_dir);
+        self.tasks = o.tasks.or(self.tasks);
+        self.few_shots = o.few_shots.or(self.few_shots);
+        self.max_samples = o.max_samples.or(self.max_samples);
         self.prompt_set = o.prompt_set.or(self.prompt_set);
         self.keep_reasoning = o.keep_reasoning.or(self.keep_reasoning);
         self.references = o.references.or(self.references);

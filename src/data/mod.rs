@@ -4,6 +4,7 @@
 //! written into the data directory (`DATA/<set>/<version>/`) only once every file of the set
 //! is there and right: a failed fetch writes nothing. `--bench NAME` then finds them there.
 
+pub mod jglue;
 pub mod registry;
 
 use std::path::{Path, PathBuf};
@@ -105,6 +106,8 @@ pub struct Fetched {
     pub downloaded: Vec<(&'static str, u64)>,
     /// Files already there and verified.
     pub kept: usize,
+    /// Task files written by converting the set (task sets).
+    pub converted: usize,
     /// How long it took.
     pub elapsed: Duration,
     /// Where the set is.
@@ -186,13 +189,43 @@ pub async fn fetch(
         crate::store::write_atomic(&path, recorded.concat().as_bytes())
             .map_err(|e| io(&path, e))?;
     }
+    // A task set is converted once its files are right (again when they changed).
+    let converted =
+        if set.is_task_set() && (!downloaded.is_empty() || !dir.join("evaluation").is_dir()) {
+            jglue::convert(&dir)?.len()
+        } else {
+            0
+        };
     Ok(Fetched {
         set,
         downloaded,
+        converted,
         kept,
         elapsed: started.elapsed(),
         dir,
     })
+}
+
+/// A task set named by `--tasks NAME` (`jglue`): the directory of its converted test files,
+/// once fetched and unchanged; `None` when `name` is no task set.
+pub fn task_dir(name: &str, data_dir: &Path) -> Option<Result<PathBuf, DataError>> {
+    let set = find(name).filter(|s| s.is_task_set())?;
+    let dir = set_dir(data_dir, set);
+    for (f, state) in status(data_dir, set) {
+        if state != FileState::Verified {
+            return Some(Err(DataError(format!(
+                "--tasks {name}: {} is {} in {}; run `shinpan data fetch {name}` first (or give --data-dir)",
+                f.name,
+                if state == FileState::Missing {
+                    "missing"
+                } else {
+                    "changed"
+                },
+                dir.display()
+            ))));
+        }
+    }
+    Some(Ok(dir.join("evaluation").join("test")))
 }
 
 /// A `--bench NAME[@VARIANT]` resolved to its files in the data directory.
@@ -228,6 +261,11 @@ pub fn resolve(spec: &str, data_dir: &Path) -> Result<Bench, DataError> {
             names.join(", ")
         ))
     })?;
+    if set.is_task_set() {
+        return Err(DataError(format!(
+            "--bench {spec}: {name} is llm-jp-eval tasks scored by rule, not questions to judge: give --tasks {name}"
+        )));
+    }
     let (variant, file) = if variant.is_empty() {
         set.variants[0]
     } else {

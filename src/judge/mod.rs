@@ -168,6 +168,7 @@ impl Judge {
             reasks: asked.reasks,
             usage: Some(asked.usage),
             input_digest: Some(input_digest(q, &[answer], turn)),
+            task: None,
         }
     }
 

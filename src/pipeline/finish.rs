@@ -298,7 +298,8 @@ fn current_report(
             .collect();
         let refs: Vec<&SingleGrade> = grades.iter().collect();
         let result = summarize_single(&refs, &opts.stats, index, exp);
-        let report = Report::single(opts.mode, name, result, exp);
+        let mut report = Report::single(opts.mode, name, result, exp);
+        report.tasks = crate::aggregate::tasks::summarize(&refs, opts.stats.bootstrap);
         Ok((report, Judged::Grades(grades)))
     } else {
         let all: Vec<PairJudgment> = read_all(&journal)?;

@@ -122,6 +122,7 @@ pub(super) fn prepare_for(
                 rubric_scale: opts.rubric_scale,
             })
         })
+        .chain(opts.tasks.as_ref().map(|_| Scorer::Rules))
         .collect();
     if progress {
         for n in &opts.notes {
@@ -296,7 +297,10 @@ pub fn load_inputs(opts: &RunOptions) -> anyhow::Result<Vec<Question>> {
 
 /// The run's questions (its shard, references attached) and its question set.
 fn inputs(opts: &RunOptions) -> anyhow::Result<(Vec<Question>, String)> {
-    let mut qs = load_questions(&opts.questions).map_err(|e| UsageError(e.to_string()))?;
+    let mut qs = match &opts.tasks {
+        Some(t) => crate::tasks::questions(t).map_err(|e| UsageError(e.to_string()))?,
+        None => load_questions(&opts.questions).map_err(|e| UsageError(e.to_string()))?,
+    };
     let set = question_set(opts, &qs);
     if let Some(shard) = opts.shard {
         let mut position = 0..;
@@ -457,6 +461,9 @@ fn grading_scale(
     use crate::types::Scale;
     if !opts.mode.is_graded() {
         return Ok(None);
+    }
+    if opts.tasks.is_some() {
+        return Ok(Some(crate::tasks::SCALE));
     }
     if opts.mode == crate::types::Mode::Rubric {
         return Ok(Some(opts.rubric_scale));

@@ -390,6 +390,7 @@ mod tests {
             samples: Default::default(),
             aspects: None,
             input_digest: digest.map(InputDigest),
+            task: None,
         }
     }
 
@@ -457,6 +458,7 @@ mod tests {
             reference: None,
             criteria: None,
             bench: None,
+            task: None,
         }];
         let answer = |turns: &[&str]| AnswerRecord {
             question_id: QuestionId::number(1),

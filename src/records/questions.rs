@@ -35,6 +35,10 @@ pub struct Question {
     /// shinpan extension), so results of different versions are never mixed silently.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bench: Option<String>,
+    /// The llm-jp-eval task sample this question is (`--tasks`; shinpan extension): its
+    /// only turn is the task's prompt, its reference the gold, and it is scored by rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<crate::tasks::TaskRef>,
 }
 
 fn default_category() -> String {
@@ -143,6 +147,7 @@ pub fn tasks_csv(path: &Path) -> Result<Vec<(usize, Question)>, BenchError> {
                 reference: cell(output).map(|o| vec![o]),
                 criteria: cell(aspect),
                 bench: None,
+                task: None,
             },
         ));
     }
@@ -270,6 +275,7 @@ mod tests {
             reference: None,
             criteria: None,
             bench: None,
+            task: None,
         }];
         let f = file(
             "{\"question_id\": 7, \"answer_id\": \"x\", \"model_id\": \"gpt-4\", \"choices\": [{\"index\": 0, \"turns\": [\"2\"]}], \"tstamp\": 1.0}\n",

@@ -86,6 +86,11 @@ pub struct SingleJudgment {
         deserialize_with = "lenient_digest"
     )]
     pub input_digest: Option<InputDigest>,
+    /// A task sample's record, when a rule scored it (`--tasks`; shinpan extension): the
+    /// input, the prediction and gold as compared, the reply as given, each per-sample
+    /// metric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<crate::tasks::TaskGrade>,
 }
 
 impl SingleJudgment {
@@ -135,6 +140,9 @@ pub struct SingleGrade {
     /// Digest of the judged inputs (shinpan's records only).
     #[serde(default, deserialize_with = "lenient_digest")]
     pub input_digest: Option<InputDigest>,
+    /// A task sample's record (`--tasks`), boxed: most grades have none.
+    #[serde(default)]
+    pub task: Option<Box<crate::tasks::TaskGrade>>,
 }
 
 impl SingleGrade {
@@ -165,6 +173,7 @@ impl From<&SingleJudgment> for SingleGrade {
             samples: j.samples.clone(),
             aspects: j.aspects.clone(),
             input_digest: j.input_digest,
+            task: j.task.clone().map(Box::new),
         }
     }
 }
@@ -343,6 +352,7 @@ impl ShaberiJudgement {
             samples: Default::default(),
             aspects: None,
             input_digest: None,
+            task: None,
         })
     }
 }

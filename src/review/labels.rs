@@ -208,6 +208,7 @@ pub fn read_labels(path: &Path) -> Result<Labels, UsageError> {
                 // Rubric labels are compared with the rubric's overall grade.
                 aspects: (r.mode == "rubric").then(BTreeMap::new),
                 input_digest: None,
+                task: None,
             });
         }
     }

@@ -55,6 +55,19 @@ impl Metric {
         })
     }
 
+    /// The name llm-jp-eval's files and tables use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::ExactMatch => "exact_match",
+            Metric::ExactMatchFigure => "exact_match_figure",
+            Metric::CharF1 => "char_f1",
+            Metric::CharLevelF1 => "char_level_f1",
+            Metric::SetF1 => "set_f1",
+            Metric::Pearson => "pearson",
+            Metric::Spearman => "spearman",
+        }
+    }
+
     /// Whether the metric is computed over a task's samples together (correlations) rather
     /// than per sample and averaged.
     pub fn over_task(self) -> bool {

@@ -15,6 +15,8 @@ use crate::records::{AnswerRecord, PairJudgment, Question, SingleJudgment};
 pub enum Scorer {
     /// An LLM judge.
     Judge(Judge),
+    /// llm-jp-eval's rules: each task sample's metrics, computed here (`--tasks`).
+    Rules,
 }
 
 impl Scorer {
@@ -22,6 +24,7 @@ impl Scorer {
     pub fn name(&self) -> &str {
         match self {
             Scorer::Judge(j) => &j.name,
+            Scorer::Rules => crate::tasks::SCORER,
         }
     }
 
@@ -29,6 +32,7 @@ impl Scorer {
     pub fn judge(&self) -> Option<&Judge> {
         match self {
             Scorer::Judge(j) => Some(j),
+            Scorer::Rules => None,
         }
     }
 
@@ -44,6 +48,25 @@ impl Scorer {
         match self {
             Scorer::Judge(j) if rubric => j.rubric(q, answer, turn, sample).await,
             Scorer::Judge(j) => j.single(q, answer, turn, sample).await,
+            Scorer::Rules => match &q.task {
+                Some(t) => crate::tasks::grade(q, t, answer),
+                None => {
+                    let mut j = crate::tasks::grade(
+                        q,
+                        &crate::tasks::TaskRef {
+                            name: q.category.clone(),
+                            metrics: Vec::new(),
+                            input: String::new(),
+                            output_length: 0,
+                            answer_extract_pattern: None,
+                        },
+                        answer,
+                    );
+                    j.score = None;
+                    j.error = Some("not a task sample: rules score only --tasks".into());
+                    j
+                }
+            },
         }
     }
 
@@ -58,6 +81,9 @@ impl Scorer {
     ) -> PairJudgment {
         match self {
             Scorer::Judge(j) => j.pair(q, a1, a2, turn, sample).await,
+            Scorer::Rules => {
+                unreachable!("task runs are single mode (checked when the options are read)")
+            }
         }
     }
 }

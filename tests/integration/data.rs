@@ -182,7 +182,7 @@ fn every_pinned_set_fetches_from_a_mirror_and_checks_out() {
     }
     let list = listed(&data);
     for set in list.as_array().unwrap() {
-        let fetched = set["name"] != "elyza-tasks-100";
+        let fetched = set["name"] != "elyza-tasks-100" && set["name"] != "jglue";
         for f in set["files"].as_array().unwrap() {
             assert_eq!(f["fetched"], fetched, "{} {}", set["name"], f["name"]);
         }
@@ -781,4 +781,154 @@ fn the_simulator_grades_the_answer_under_judgment_with_every_prompt_set() {
             );
         }
     }
+}
+
+/// The sha256 of a file.
+fn sha256(path: &Path) -> String {
+    use std::fmt::Write;
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
+    digest.iter().fold(String::new(), |mut s, b| {
+        write!(s, "{b:02x}").unwrap();
+        s
+    })
+}
+
+/// JGLUE converted as llm-jp-eval 1.4.1 converts it: the JCommonsenseQA and JSTS dev files
+/// byte-identical to the ones llm-jp/scripts' installer checks
+/// (`evaluation/installers/llm-jp-eval-v1.4.1/resources/sha256sums.csv` at 0a70387), every
+/// test split complete; then `--tasks jglue` runs end to end against the simulator.
+#[test]
+fn jglue_converts_into_llm_jp_evals_files_byte_for_byte_and_runs_as_tasks() {
+    let mirror = Mirror::start();
+    // JNLI's and JSQuAD's train files are not among the shared files: small ones in their
+    // formats stand in (their checksums are recorded at the first fetch, as upstream's are).
+    let commit = "6791a5003e6deaa6fb2458bcb3aa1f58dc52ef33";
+    let jnli: String = (0..10)
+        .map(|i| format!("{{\"sentence_pair_id\": \"{i}\", \"yjcaptions_id\": \"x\", \"sentence1\": \"前提{i}\", \"sentence2\": \"仮説{i}\", \"label\": \"neutral\"}}\n"))
+        .collect();
+    let jsquad = r#"{"data": [{"title": "t", "paragraphs": [{"qas": [{"question": "q1", "id": "a", "answers": [{"text": "答え", "answer_start": 0}], "is_impossible": false}, {"question": "q2", "id": "b", "answers": [{"text": "別", "answer_start": 0}], "is_impossible": false}], "context": "t [SEP] 答え 別"}]}]}"#;
+    {
+        let mut files = mirror.files.lock().unwrap();
+        files.insert(
+            format!("/yahoojapan/JGLUE/{commit}/datasets/jnli-v1.1/train-v1.1.json"),
+            jnli.into_bytes(),
+        );
+        files.insert(
+            format!("/yahoojapan/JGLUE/{commit}/datasets/jsquad-v1.1/train-v1.1.json"),
+            jsquad.as_bytes().to_vec(),
+        );
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let started = Instant::now();
+    let o = fetch(&data, &mirror.base, &["jglue"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = String::from_utf8_lossy(&o.stderr);
+    eprintln!(
+        "{} ({:.2}s with the process)",
+        said.trim(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        said.contains("12 llm-jp-eval task file(s) written"),
+        "{said}"
+    );
+    let eval = data.join("jglue/6791a50/evaluation");
+    assert_eq!(
+        sha256(&eval.join("dev/jcommonsenseqa.json")),
+        "ac30df014eee8d24d62a5e1fbd4ed1e3b5d76bffb836ffb4c9fa59e72a056591"
+    );
+    assert_eq!(
+        sha256(&eval.join("dev/jsts.json")),
+        "e17f77bdd3ffc3cccf4b3a1af8a1463b8cae260ba8c607188b8e4b45f468806e"
+    );
+    // Every valid record becomes a test sample: 1,119 JCommonsenseQA, 2,434 JNLI, 4,442
+    // JSQuAD questions, 1,457 JSTS pairs; train splits 90 / 10.
+    let samples = |split: &str, task: &str| {
+        let v: Value = serde_json::from_slice(
+            &std::fs::read(eval.join(split).join(format!("{task}.json"))).unwrap(),
+        )
+        .unwrap();
+        v["samples"].as_array().unwrap().len()
+    };
+    assert_eq!(samples("test", "jcommonsenseqa"), 1119);
+    assert_eq!(samples("test", "jnli"), 2434);
+    assert_eq!(samples("test", "jsquad"), 4442);
+    assert_eq!(samples("test", "jsts"), 1457);
+    assert_eq!((samples("train", "jnli"), samples("dev", "jnli")), (9, 1));
+    assert_eq!(
+        (samples("train", "jsquad"), samples("dev", "jsquad")),
+        (1, 1)
+    );
+    // A task set is no question set.
+    let sim = Sim::start(SimConfig::default());
+    let out = tmp.path().join("out");
+    let o = run_on(&sim, &data, &out, "a", "j", &["--bench", "jglue"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--tasks jglue"));
+    // The four tasks answered by the simulator and scored by rule.
+    let o = run_bin(&[
+        "run",
+        "--models",
+        "a,b",
+        "--tasks",
+        "jglue",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--max-samples",
+        "5",
+        "--few-shots",
+        "1",
+        "--base-url",
+        &sim.url,
+        "--api-key-env",
+        "",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+        "--bootstrap",
+        "50",
+    ]);
+    let report = stdout_json(&o);
+    let report = if report.is_array() {
+        report[0].clone()
+    } else {
+        report
+    };
+    let models = report["tasks"].as_array().unwrap();
+    assert_eq!(models.len(), 2);
+    let names: Vec<&str> = models[0]["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "jcommonsenseqa_exact_match",
+            "jnli_exact_match",
+            "jsquad_char_f1",
+            "jsts_pearson",
+            "jsts_spearman"
+        ]
+    );
+    for s in models[0]["scores"].as_array().unwrap() {
+        assert_eq!(s["samples"], 5);
+        assert!(s["value"].is_number(), "{s}");
+    }
+    let cats: Vec<&str> = models[0]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(cats, ["NLI", "RC", "MC", "STS"]);
+    assert!(models[0]["avg"].is_number());
+    assert_eq!(
+        crate::support::jsonl(&out.join("judgments/rules_single.jsonl")).len(),
+        2 * 4 * 5
+    );
 }

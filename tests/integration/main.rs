@@ -27,6 +27,7 @@ mod robustness;
 mod scale;
 mod shard;
 mod support;
+mod tasks;
 mod upstream;
 
 pub use support::shinpan_bin;

@@ -4,6 +4,7 @@
 mod pair;
 mod panel;
 mod single;
+mod tasks;
 
 use unicode_width::UnicodeWidthStr;
 
@@ -74,6 +75,10 @@ pub fn tables(r: &Report) -> Vec<Table> {
         }
         _ => format!("{} (judge: {})", r.mode.as_str(), r.judge),
     };
+    let title = match &r.tasks {
+        Some(_) => "llm-jp-eval tasks (scored by rule)".to_string(),
+        None => title,
+    };
     let title = match &r.panel {
         Some(p) => format!("{title}, pooled by {}", p.pool),
         None => title,
@@ -111,7 +116,10 @@ pub fn tables(r: &Report) -> Vec<Table> {
     if r.partial {
         out.push(coverage_table(&title, r));
     }
-    if !singles.is_empty() {
+    if let Some(t) = &r.tasks {
+        // Scored by rule: llm-jp-eval's figures are the report.
+        tasks::task_tables(&title, t, &mut out);
+    } else if !singles.is_empty() {
         single::single_tables(&title, &singles, &r.aspects, &mut out);
     }
     if !pairs.is_empty() {

@@ -1,0 +1,330 @@
+//! llm-jp-eval tasks scored by rule, end to end: task files with train/ few-shots, answered
+//! through real HTTP by two scripted models, every sample recorded with its metrics, the
+//! task scores, categories and AVG equal to hand-computed values, a second run asking
+//! nothing, and bad task input named.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::fake::{Fake, Reply, first_user};
+use crate::support::{jsonl, run_bin, stderr, stdout_json};
+
+/// A task: its name, metrics, cap, and (input, gold, good's reply, poor's reply) per sample.
+type Task = (&'static str, Vec<&'static str>, u32, Vec<[&'static str; 4]>);
+
+fn tasks() -> Vec<Task> {
+    vec![
+        (
+            "jnli",
+            vec!["exact_match"],
+            3,
+            vec![
+                [
+                    "前提：犬が走る。\n仮説：動物が走る。",
+                    "entailment",
+                    "  Entailment\n\n理由：犬は動物。",
+                    "neutral",
+                ],
+                [
+                    "前提：空が青い。\n仮説：雨が降る。",
+                    "neutral",
+                    "neutral",
+                    "neutral",
+                ],
+                [
+                    "前提：猫が寝る。\n仮説：猫が走る。",
+                    "contradiction",
+                    "\"contradiction\"",
+                    "neutral",
+                ],
+                [
+                    "前提：人が歩く。\n仮説：誰かが座る。",
+                    "neutral",
+                    "ｎｅｕｔｒａｌ",
+                    "Neutral",
+                ],
+            ],
+        ),
+        (
+            "jsquad",
+            vec!["char_f1"],
+            25,
+            vec![
+                [
+                    "文章：首都は東京。\n質問：首都は？",
+                    "東京",
+                    "回答: 東京",
+                    "東京都",
+                ],
+                [
+                    "文章：梅雨がないのは小笠原諸島。\n質問：どこ？",
+                    "小笠原諸島",
+                    "小笠原諸島",
+                    "諸島",
+                ],
+            ],
+        ),
+        (
+            "jsts",
+            vec!["pearson", "spearman"],
+            3,
+            vec![
+                ["文1：a\n文2：b", "0.0", "0.0", "1"],
+                ["文1：c\n文2：d", "1.5", "1.5", "0"],
+                ["文1：e\n文2：f", "3.0", "3.0", "3"],
+                ["文1：g\n文2：h", "4.2", "4.2", "5点"],
+            ],
+        ),
+    ]
+}
+
+/// Writes `evaluation/{train,test}/<task>.json`; train holds two few-shots per task.
+fn write_tasks(dir: &Path) -> std::path::PathBuf {
+    let root = dir.join("evaluation");
+    for (name, metrics, cap, samples) in tasks() {
+        let body = |samples: Vec<Value>| {
+            json!({
+                "instruction": format!("{name}の指示です。"),
+                "output_length": cap,
+                "metrics": metrics,
+                "few_shots": [],
+                "samples": samples,
+            })
+        };
+        let test: Vec<Value> = samples
+            .iter()
+            .map(|s| json!({"input": s[0], "output": s[1]}))
+            .collect();
+        let train: Vec<Value> = (0..3)
+            .map(|i| json!({"input": format!("{name}の例{i}"), "output": format!("答{i}")}))
+            .collect();
+        for (split, rows) in [("test", test), ("train", train)] {
+            std::fs::create_dir_all(root.join(split)).unwrap();
+            std::fs::write(
+                root.join(split).join(format!("{name}.json")),
+                serde_json::to_string_pretty(&body(rows)).unwrap(),
+            )
+            .unwrap();
+        }
+    }
+    root.join("test")
+}
+
+/// The sample input a prompt ends with.
+fn input_of(prompt: &str) -> String {
+    let start = prompt.rfind("### 入力:\n").unwrap() + "### 入力:\n".len();
+    let end = prompt.rfind("\n\n### 応答:\n").unwrap();
+    prompt[start..end].to_string()
+}
+
+async fn fake() -> Fake {
+    let replies: HashMap<String, (String, String)> = tasks()
+        .into_iter()
+        .flat_map(|(_, _, _, s)| s)
+        .map(|s| (s[0].to_string(), (s[2].to_string(), s[3].to_string())))
+        .collect();
+    Fake::start(move |_, body| {
+        let (good, poor) = &replies[&input_of(&first_user(body))];
+        Reply::Text(if body["model"] == "good" { good } else { poor }.clone())
+    })
+    .await
+}
+
+fn run(test: &Path, out: &Path, url: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "run",
+        "--tasks",
+        test.to_str().unwrap(),
+        "--models",
+        "good,poor",
+        "--base-url",
+        url,
+        "--api-key-env",
+        "",
+        "--bootstrap",
+        "0",
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+        "--no-cache",
+    ];
+    if !extra.contains(&"--few-shots") {
+        args.extend(["--few-shots", "2"]);
+    }
+    args.extend_from_slice(extra);
+    run_bin(&args)
+}
+
+fn score<'a>(model: &'a Value, name: &str) -> &'a Value {
+    &model["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no {name}"))["value"]
+}
+
+fn category(model: &Value, name: &str) -> f64 {
+    model["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name}"))["value"]
+        .as_f64()
+        .unwrap()
+}
+
+fn close(v: &Value, want: f64) {
+    let got = v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"));
+    assert!((got - want).abs() < 1e-9, "{got} != {want}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_run_scores_every_sample_by_rule_as_llm_jp_eval_does() {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let test = write_tasks(dir.path());
+    let out = dir.path().join("out");
+    let o = run(&test, &out, &fake.base_url(), &[]);
+    let report = stdout_json(&o);
+    let report = if report.is_array() {
+        report[0].clone()
+    } else {
+        report
+    };
+    let models = report["tasks"].as_array().expect("task figures");
+    assert_eq!(models[0]["model"], "good");
+    let (good, poor) = (&models[0], &models[1]);
+
+    // good: every answer right once normalised (case, full width, quotes, first paragraph,
+    // 回答: dropped).
+    close(score(good, "jnli_exact_match"), 1.0);
+    close(score(good, "jsquad_char_f1"), 1.0);
+    close(score(good, "jsts_pearson"), 1.0);
+    close(score(good, "jsts_spearman"), 1.0);
+    close(&good["avg"], 1.0);
+    // poor: 2 of 4 NLI labels (「Neutral」 lower-cased); char_f1 80 (東京都/東京: 2·2/5) and 57 (諸島/小笠原諸島:
+    // 2·2/7 = 57.1, rounded); JSTS read as 1, 0, 3, 5 (「5点」 keeps its digits).
+    close(score(poor, "jnli_exact_match"), 0.5);
+    close(score(poor, "jsquad_char_f1"), (0.80 + 0.57) / 2.0);
+    // Pearson of (0, 1.5, 3, 4.2) and (1, 0, 3, 5), as scipy gives it; Spearman of the ranks
+    // (1 2 3 4) and (2 1 3 4): 1 − 6·2 / (4·15) = 0.8.
+    close(score(poor, "jsts_pearson"), 0.8597791940162166);
+    close(score(poor, "jsts_spearman"), 0.8);
+    close(&json!(category(poor, "NLI")), 0.5);
+    close(&json!(category(poor, "RC")), 0.685);
+    close(
+        &json!(category(poor, "STS")),
+        (0.8597791940162166 + 0.8) / 2.0,
+    );
+    // AVG: NLI and RC; STS is reported, not averaged (as llm-jp-eval's board).
+    close(&poor["avg"], (0.5 + 0.685) / 2.0);
+
+    // One record per sample and model, with its input, prediction, gold, reply and metrics.
+    let records = jsonl(&out.join("judgments").join("rules_single.jsonl"));
+    assert_eq!(records.len(), 2 * (4 + 2 + 4));
+    let r = records
+        .iter()
+        .find(|r| r["model"] == "good" && r["question_id"] == "jnli/0")
+        .unwrap();
+    assert_eq!(r["task"]["prediction"], "entailment");
+    assert_eq!(r["task"]["gold"], "entailment");
+    assert_eq!(r["task"]["reply"], "  Entailment\n\n理由：犬は動物。");
+    assert_eq!(r["task"]["input"], "前提：犬が走る。\n仮説：動物が走る。");
+    assert_eq!(r["task"]["scores"]["exact_match"], 1.0);
+    assert!(
+        r.get("aspects").is_none(),
+        "task metrics are not rubric aspects"
+    );
+    let r = records
+        .iter()
+        .find(|r| r["model"] == "poor" && r["question_id"] == "jsts/3")
+        .unwrap();
+    assert_eq!(r["task"]["value"], 5.0);
+
+    // Each prompt is llm-jp-eval's, with the first two train samples as few-shots; each
+    // answer greedy within the task's output_length.
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 20);
+    let jnli = seen
+        .iter()
+        .find(|s| {
+            s.body["model"] == "good"
+                && first_user(&s.body).ends_with("動物が走る。\n\n### 応答:\n")
+        })
+        .unwrap();
+    assert_eq!(
+        first_user(&jnli.body),
+        "以下は、タスクを説明する指示と、文脈のある入力の組み合わせです。要求を適切に満たす応答を書きなさい。\n\n### 指示:\njnliの指示です。\n\n### 入力:\njnliの例0\n\n### 応答:\n答0\n\n### 入力:\njnliの例1\n\n### 応答:\n答1\n\n### 入力:\n前提：犬が走る。\n仮説：動物が走る。\n\n### 応答:\n"
+    );
+    assert_eq!(jnli.body["max_tokens"], 3);
+    assert_eq!(jnli.body["temperature"], 0.0);
+
+    // Run again: every answer and score is kept, nothing is asked, the figures are the same.
+    let again = stdout_json(&run(&test, &out, &fake.base_url(), &[]));
+    let again = if again.is_array() {
+        again[0].clone()
+    } else {
+        again
+    };
+    assert_eq!(
+        fake.seen().len(),
+        20,
+        "a finished task run asks nothing again"
+    );
+    assert_eq!(again["tasks"], report["tasks"]);
+    // `report DIR` reads the same figures back from the files.
+    let back = crate::support::report_json(&out);
+    let back = if back.is_array() {
+        back[0].clone()
+    } else {
+        back
+    };
+    assert_eq!(back["tasks"], report["tasks"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_task_input_is_named_and_nothing_is_sent() {
+    let fake = fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let test = write_tasks(dir.path());
+    let out = dir.path().join("out");
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"instruction": "x", "output_length": 5, "metrics": ["comet_wmt22"], "samples": [{"input": "a", "output": "b"}]}),
+            "comet_wmt22",
+        ),
+        (
+            json!({"instruction": "x", "metrics": ["exact_match"], "samples": [{"input": "a", "output": "b"}]}),
+            "output_length",
+        ),
+        (
+            json!({"instruction": "x", "output_length": 5, "metrics": ["bleu_ja"], "samples": [{"input": "a", "output": "b"}]}),
+            "bleu_ja",
+        ),
+    ];
+    for (body, said) in cases {
+        let bad = test.join("zz_bad.json");
+        std::fs::write(&bad, body.to_string()).unwrap();
+        let o = run(&test, &out, &fake.base_url(), &[]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains("zz_bad.json") && e.contains(said), "{e}");
+    }
+    std::fs::remove_file(test.join("zz_bad.json")).unwrap();
+    let o = run(&test, &out, &fake.base_url(), &["--judge", "j"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("need no judge"), "{}", stderr(&o));
+    let o = run(&test, &out, &fake.base_url(), &["--few-shots", "5"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("5 few-shots asked"), "{}", stderr(&o));
+    assert!(fake.seen().is_empty(), "nothing is sent for bad input");
+    assert!(
+        !out.join("judgments").exists(),
+        "nothing is written for bad input"
+    );
+}
