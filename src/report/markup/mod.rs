@@ -137,7 +137,8 @@ pub fn tables(r: &Report) -> Vec<Table> {
     if let Some(s) = &r.sampling {
         sampling_tables(&title, r, s, &mut out);
     }
-    if let Some(l) = &r.length_bias {
+    // A task's reply is scored against its gold, not judged: no length bias to show.
+    if let (Some(l), None) = (&r.length_bias, &r.tasks) {
         out.push(length_table(&title, r, l));
     }
     if !r.spend.is_empty() {
