@@ -27,6 +27,10 @@ pub enum Command {
     Compare(CompareArgs),
     /// Summarise judgment files: a run directory or FastChat / ja-vicuna-qa judgment files.
     Report(ReportArgs),
+    /// One board across benchmarks: each model's figures from many runs side by side (judged
+    /// benchmarks on 0-1 by their scales, pairwise win rates, llm-jp-eval task scores and
+    /// AVG), with each cell's interval and source run, and an average.
+    Board(BoardArgs),
     /// Agreement between judges (and human votes) on the same answers.
     Agreement(AgreementArgs),
     /// The history of a recurring run: each model's figure run by run, with its interval and
@@ -559,6 +563,32 @@ pub struct ReportArgs {
     /// leaving them out (FastChat's rule).
     #[arg(long)]
     pub errors_as_ties: bool,
+    #[command(flatten)]
+    pub stats: StatsArgs,
+}
+
+/// Output formats of `board`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BoardFormat {
+    /// Aligned terminal table.
+    Table,
+    /// GitHub-flavoured Markdown.
+    Md,
+    /// JSON: columns (name, kind, normalisation, sources) and rows (cells with intervals and
+    /// source runs, average, missing count).
+    Json,
+    /// CSV: one row per model, each column's value and interval.
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct BoardArgs {
+    /// Run directories (each a benchmark run, a task run, …).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = BoardFormat::Table)]
+    pub format: BoardFormat,
     #[command(flatten)]
     pub stats: StatsArgs,
 }

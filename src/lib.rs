@@ -36,6 +36,7 @@
 //! - [`util`]: small helpers (time stamps, safe file names, secret redaction).
 
 pub mod aggregate;
+pub mod board;
 pub mod cli;
 pub mod client;
 pub mod cmd;

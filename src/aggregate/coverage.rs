@@ -50,6 +50,8 @@ pub struct Expectation {
     pub plan: Option<crate::records::GamePlan>,
     /// The official set and version the run's questions came from (`--bench`).
     pub bench: Option<String>,
+    /// The question set the run recorded (`run.json`'s `set`: a file's name and digest).
+    pub set: Option<String>,
     /// The scale the run grades on (graded modes).
     pub scale: Option<crate::types::Scale>,
     /// The panel the judge was one of (empty: a judge alone), and how it is pooled.

@@ -197,6 +197,7 @@ fn expect(manifest: Manifest, expected: &mut BTreeMap<(String, &'static str), Ex
         exp.baseline = exp.baseline.take().or(e.baseline);
         exp.plan = exp.plan.or(e.games);
         exp.bench = exp.bench.take().or(e.bench);
+        exp.set = exp.set.take().or(e.set);
         exp.scale = exp.scale.or(e.scale);
         if exp.panel.is_empty() {
             exp.panel = e.panel;

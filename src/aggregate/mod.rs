@@ -143,6 +143,10 @@ pub struct Report {
     /// (`--tasks`): each task's scores, each category, AVG.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tasks: Option<Vec<tasks::TaskModel>>,
+    /// The question set the run recorded (a file's name and digest), for the board's
+    /// columns; not in the JSON (`bench` names an official set there).
+    #[serde(skip)]
+    pub question_set: Option<String>,
 }
 
 impl Report {
@@ -214,6 +218,7 @@ impl Report {
             spend: exp.map(|e| e.spend.clone()).unwrap_or_default(),
             panel: None,
             tasks: None,
+            question_set: exp.and_then(|e| e.set.clone()),
         }
         .flag_self_preference()
     }

@@ -2,6 +2,7 @@
 
 mod agreement;
 mod batch;
+mod board;
 mod cache;
 mod data;
 mod demo;
@@ -25,6 +26,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Estimate(a) => estimate::estimate(a),
         Command::Compare(a) => run::compare(a).await,
         Command::Report(a) => report::report(a),
+        Command::Board(a) => board::board(a),
         Command::Agreement(a) => agreement::agreement(a),
         Command::Export(a) => export::export(a),
         Command::History(a) => history::history(a),

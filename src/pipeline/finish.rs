@@ -245,6 +245,7 @@ fn expectation(
         aspects: opts.aspects.iter().map(|(a, _)| a.clone()).collect(),
         plan: opts.plan,
         bench: opts.bench.clone(),
+        set: Some(setup.set.clone()),
         scale: setup.scale,
         panel: if setup.scorers.len() > 1 {
             setup.scorers.iter().map(|s| s.name().to_string()).collect()

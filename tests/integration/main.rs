@@ -3,6 +3,7 @@
 //! fake for fault injection, and shinpan's own simulator; [`support`] holds what they share.
 
 mod batch;
+mod board;
 mod claims;
 mod cli;
 mod client;

@@ -3,7 +3,6 @@
 //! task scores, categories and AVG equal to hand-computed values, a second run asking
 //! nothing, and bad task input named.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -81,7 +80,7 @@ fn tasks() -> Vec<Task> {
 }
 
 /// Writes `evaluation/{train,test}/<task>.json`; train holds two few-shots per task.
-fn write_tasks(dir: &Path) -> std::path::PathBuf {
+pub fn write_tasks(dir: &Path) -> std::path::PathBuf {
     let root = dir.join("evaluation");
     for (name, metrics, cap, samples) in tasks() {
         let body = |samples: Vec<Value>| {
@@ -119,17 +118,22 @@ fn input_of(prompt: &str) -> String {
     prompt[start..end].to_string()
 }
 
-async fn fake() -> Fake {
-    let replies: HashMap<String, (String, String)> = tasks()
+/// The scripted reply of `good` or `poor` to a task prompt (`None`: not a task prompt).
+pub fn task_reply(body: &Value) -> Option<String> {
+    let prompt = first_user(body);
+    if !prompt.ends_with("### 応答:\n") {
+        return None;
+    }
+    let input = input_of(&prompt);
+    let s = tasks()
         .into_iter()
         .flat_map(|(_, _, _, s)| s)
-        .map(|s| (s[0].to_string(), (s[2].to_string(), s[3].to_string())))
-        .collect();
-    Fake::start(move |_, body| {
-        let (good, poor) = &replies[&input_of(&first_user(body))];
-        Reply::Text(if body["model"] == "good" { good } else { poor }.clone())
-    })
-    .await
+        .find(|s| s[0] == input)?;
+    Some(if body["model"] == "good" { s[2] } else { s[3] }.to_string())
+}
+
+async fn fake() -> Fake {
+    Fake::start(move |_, body| Reply::Text(task_reply(body).expect("a task prompt"))).await
 }
 
 fn run(test: &Path, out: &Path, url: &str, extra: &[&str]) -> std::process::Output {

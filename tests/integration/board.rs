@@ -1,0 +1,208 @@
+//! One board over three runs: a single-mode benchmark graded 1-10, an ELYZA-style benchmark
+//! graded 1-5 by each task's criteria, and llm-jp-eval tasks scored by rule; every cell and
+//! average equal to hand-computed values, a missing cell marked and not counted, and two
+//! figures for one model in one column refused.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::fake::{Fake, Reply};
+use crate::support::{is_judge, run_bin, stderr, stdout_json, write};
+
+/// Every message of a request, joined.
+fn all_text(body: &Value) -> String {
+    body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Candidates answer by name (task prompts as the tasks test scripts them); the judge grades
+/// on 1-10 good 8, poor 6, third 5, and on 1-5 (criteria) good 4, poor 2.
+async fn fake() -> Fake {
+    Fake::start(|_, body| {
+        if !is_judge(body) {
+            return Reply::Text(
+                crate::tasks::task_reply(body)
+                    .unwrap_or_else(|| format!("{}の答えです。", body["model"].as_str().unwrap())),
+            );
+        }
+        let text = all_text(body);
+        let who = ["good", "poor", "third"]
+            .into_iter()
+            .find(|m| text.contains(&format!("{m}の答え")))
+            .unwrap();
+        let grade = if text.contains("課題") {
+            match who {
+                "good" => 4,
+                _ => 2,
+            }
+        } else {
+            match who {
+                "good" => 8,
+                "poor" => 6,
+                _ => 5,
+            }
+        };
+        Reply::Text(format!("評価: [[{grade}]]"))
+    })
+    .await
+}
+
+fn questions(dir: &Path, name: &str, criteria: bool) -> String {
+    let lines: Vec<String> = (1..=4)
+        .map(|i| {
+            let mut q = json!({"question_id": i, "category": "writing", "turns": [format!("{}{i}を説明して", if criteria { "課題" } else { "質問" })]});
+            if criteria {
+                q["eval_aspect"] = json!("- 正しくなければ1点");
+            }
+            q.to_string()
+        })
+        .collect();
+    write(dir, name, &(lines.join("\n") + "\n"))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn run(url: &str, out: &Path, models: &str, what: &[&str]) {
+    let mut args = vec![
+        "run",
+        "--models",
+        models,
+        "--base-url",
+        url,
+        "--api-key-env",
+        "",
+        "--out",
+        out.to_str().unwrap(),
+        "--no-cache",
+        "--bootstrap",
+        "0",
+        "--quiet",
+    ];
+    args.extend_from_slice(what);
+    let o = run_bin(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+fn close(v: &Value, want: f64) {
+    let got = v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"));
+    assert!((got - want).abs() < 1e-9, "{got} != {want}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_board_of_three_runs_equals_its_hand_computed_cells_and_averages() {
+    let fake = fake().await;
+    let url = fake.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let (mt, elyza, tasks) = (
+        dir.path().join("mt"),
+        dir.path().join("elyza"),
+        dir.path().join("tasks"),
+    );
+    let q = questions(dir.path(), "mt.jsonl", false);
+    run(
+        &url,
+        &mt,
+        "good,poor,third",
+        &["--judge", "j", "--questions", &q],
+    );
+    let q = questions(dir.path(), "elyza.jsonl", true);
+    run(
+        &url,
+        &elyza,
+        "good,poor",
+        &["--judge", "j", "--questions", &q],
+    );
+    let test = crate::tasks::write_tasks(dir.path());
+    run(
+        &url,
+        &tasks,
+        "good,poor",
+        &["--tasks", test.to_str().unwrap(), "--few-shots", "2"],
+    );
+
+    let paths = [
+        mt.to_str().unwrap(),
+        elyza.to_str().unwrap(),
+        tasks.to_str().unwrap(),
+    ];
+    let mut args = vec!["board", "--format", "json", "--bootstrap", "0"];
+    args.extend(paths);
+    let b = stdout_json(&run_bin(&args));
+    let columns: Vec<&str> = b["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        columns[0].starts_with("mt.jsonl sha256:") && columns[0].ends_with(" · j (single)"),
+        "{columns:?}"
+    );
+    assert!(columns[1].starts_with("elyza.jsonl sha256:"), "{columns:?}");
+    assert_eq!(
+        &columns[2..],
+        [
+            "jnli_exact_match",
+            "jsquad_char_f1",
+            "jsts_pearson",
+            "jsts_spearman",
+            "llm-jp-eval AVG"
+        ]
+    );
+    assert_eq!(b["columns"][0]["normalised"], "mean / 10 (scale 1-10)");
+    assert_eq!(b["columns"][1]["normalised"], "mean / 5 (scale 1-5)");
+    let row = |m: &str| {
+        b["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["model"] == m)
+            .unwrap()
+            .clone()
+    };
+    let (good, poor, third) = (row("good"), row("poor"), row("third"));
+    // 1-10 means over 10, 1-5 means over 5, the tasks' AVG as it is.
+    close(&good["cells"][0]["value"], 0.8);
+    close(&good["cells"][1]["value"], 0.8);
+    close(&good["cells"][6]["value"], 1.0);
+    close(&poor["cells"][0]["value"], 0.6);
+    close(&poor["cells"][1]["value"], 0.4);
+    close(&poor["cells"][3]["value"], 0.685);
+    close(&poor["cells"][6]["value"], (0.5 + 0.685) / 2.0);
+    // The averages: the three headline cells, not the task scores AVG already holds.
+    close(&good["average"], (0.8 + 0.8 + 1.0) / 3.0);
+    close(&poor["average"], (0.6 + 0.4 + 0.5925) / 3.0);
+    // third ran only the first benchmark: its other cells are missing, not zero.
+    close(&third["cells"][0]["value"], 0.5);
+    assert!(third["cells"][1].is_null() && third["cells"][6].is_null());
+    assert_eq!(third["missing"], 2);
+    close(&third["average"], 0.5);
+    assert_eq!(b["rows"][0]["model"], "good");
+    assert_eq!(good["cells"][0]["source"], paths[0]);
+    // CSV and the table carry the same figures; a missing cell is marked.
+    let mut args = vec!["board", "--format", "csv", "--bootstrap", "0"];
+    args.extend(paths);
+    let o = run_bin(&args);
+    let csv = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        csv.lines().any(|l| l.starts_with("third,0.5,2,0.5,,,,")),
+        "{csv}"
+    );
+    let mut args = vec!["board", "--bootstrap", "0"];
+    args.extend(paths);
+    let table = String::from_utf8(run_bin(&args).stdout).unwrap();
+    assert!(table.contains("—") && table.contains("0.8667"), "{table}");
+    // The same benchmark twice for one model: refused, both runs named.
+    let mut args = vec!["board", "--bootstrap", "0", paths[0], paths[0]];
+    args.truncate(5);
+    let o = run_bin(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("two figures"), "{}", stderr(&o));
+}
