@@ -589,6 +589,10 @@ pub struct BoardArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = BoardFormat::Table)]
     pub format: BoardFormat,
+    /// A known board's aggregation beside the cells: nejumi3 (Nejumi Leaderboard 3's GLP
+    /// categories, GLP, ALT and TOTAL).
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
     #[command(flatten)]
     pub stats: StatsArgs,
 }

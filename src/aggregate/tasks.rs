@@ -24,6 +24,9 @@ pub struct TaskModel {
     pub categories: Vec<CategoryScore>,
     /// The mean of the averaged categories (`None`: none of them has a score).
     pub avg: Option<f64>,
+    /// The few-shots every task was prompted with (`None`: tasks differ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub few_shots: Option<u32>,
     /// Its interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avg_ci: Option<[f64; 2]>,
@@ -45,6 +48,9 @@ pub struct TaskScore {
     pub ci: Option<[f64; 2]>,
     /// Samples scored.
     pub samples: usize,
+    /// Few-shots in the task's prompts.
+    #[serde(default)]
+    pub few_shots: u32,
     /// The category it counts in, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
@@ -72,6 +78,7 @@ pub struct CategoryScore {
 /// What one task's samples give every figure: per-sample values, or numbers to correlate.
 struct TaskData {
     task: String,
+    few_shots: u32,
     metrics: Vec<(String, Kind)>,
 }
 
@@ -211,6 +218,10 @@ fn task_data(task: &str, rows: &[&SingleGrade]) -> TaskData {
         .collect();
     TaskData {
         task: task.to_string(),
+        few_shots: rows
+            .first()
+            .and_then(|r| r.task.as_ref())
+            .map_or(0, |t| t.few_shots),
         metrics,
     }
 }
@@ -302,6 +313,7 @@ fn summarize_model(model: &str, data: &[TaskData], opts: BootstrapOptions) -> Ta
                 value,
                 ci: value.and_then(|_| interval(ds)),
                 samples: kind.samples(),
+                few_shots: d.few_shots,
                 missing: match kind {
                     Kind::Missing(why, _) => Some(why.clone()),
                     _ => None,
@@ -333,8 +345,10 @@ fn summarize_model(model: &str, data: &[TaskData], opts: BootstrapOptions) -> Ta
             })
         })
         .collect();
+    let shots = data.first().map(|d| d.few_shots);
     TaskModel {
         model: model.to_string(),
+        few_shots: shots.filter(|s| data.iter().all(|d| d.few_shots == *s)),
         scores,
         categories,
         avg,

@@ -7,6 +7,8 @@
 //! headline columns it has (each judged or pairwise benchmark, and the tasks' AVG — not the
 //! task scores, which AVG already holds); a missing cell is marked, never counted as zero.
 
+pub mod nejumi;
+
 use serde::Serialize;
 
 use crate::aggregate::{ModelSummary, Report};
@@ -78,6 +80,88 @@ pub struct Board {
     pub columns: Vec<Column>,
     /// Its rows, best average first.
     pub rows: Vec<Row>,
+    /// A preset's aggregation of the same runs (`--preset`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preset: Option<Preset>,
+}
+
+/// A known board's aggregation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Preset {
+    /// Its name (`nejumi3`).
+    pub name: String,
+    /// Each model's figures, best TOTAL (else GLP so far) first.
+    pub rows: Vec<nejumi::PresetRow>,
+}
+
+/// The presets `--preset` knows.
+pub const PRESETS: &[&str] = &["nejumi3"];
+
+/// The `name` preset over the runs.
+pub fn preset(name: &str, runs: &[(String, Vec<Report>)]) -> Result<Preset, UsageError> {
+    if name != "nejumi3" {
+        return Err(UsageError(format!(
+            "--preset {name:?}: known presets: {} (nejumi4 is not built yet)",
+            PRESETS.join(", ")
+        )));
+    }
+    let inputs = nejumi::inputs(runs);
+    if inputs.is_empty() {
+        return Err(UsageError(
+            "--preset nejumi3: none of the runs has jaster task scores or MT-bench categories to fill it".into(),
+        ));
+    }
+    let mut rows: Vec<nejumi::PresetRow> =
+        inputs.iter().map(|(m, i)| nejumi::nejumi3(m, i)).collect();
+    let key = |r: &nejumi::PresetRow| r.total.or(r.glp).or(r.glp_partial).unwrap_or(f64::MIN);
+    rows.sort_by(|a, b| {
+        key(b)
+            .total_cmp(&key(a))
+            .then_with(|| a.model.cmp(&b.model))
+    });
+    Ok(Preset {
+        name: name.to_string(),
+        rows,
+    })
+}
+
+/// The preset as a table: model, TOTAL, GLP, ALT, GLP so far, then every category.
+pub fn preset_table(p: &Preset) -> crate::report::markup::Table {
+    use crate::report::markup::num;
+    let names: Vec<String> = p
+        .rows
+        .first()
+        .map(|r| r.categories.iter().map(|c| c.name.clone()).collect())
+        .unwrap_or_default();
+    let mut headers: Vec<String> = ["model", "TOTAL", "GLP", "ALT", "GLP (filled)"]
+        .map(String::from)
+        .to_vec();
+    headers.extend(names.iter().cloned());
+    let rows = p
+        .rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                r.model.clone(),
+                num(r.total, 4),
+                num(r.glp, 4),
+                num(r.alt, 4),
+                format!("{} ({}/10)", num(r.glp_partial, 4), r.glp_filled),
+            ];
+            row.extend(r.categories.iter().map(|c| match c.value {
+                Some(v) => num(Some(v), 4),
+                None => "—".into(),
+            }));
+            row
+        })
+        .collect();
+    let hs: Vec<&str> = headers.iter().map(String::as_str).collect();
+    crate::report::markup::table(
+        format!("board: {}", p.name),
+        hs,
+        rows,
+        "Nejumi Leaderboard 3's aggregation (wandb/llm-leaderboard v3-maint aggregate.py): each          jaster task the mean of its 0- and 2-shot scores, each MT-bench category / 10; a          category is — when an input is missing (JSON lists which); GLP, ALT and TOTAL only          when every category under them is filled. ALT needs LCTG, toxicity, JBBQ, JMMLU          robustness and JTruthfulQA, which shinpan does not run.",
+    )
 }
 
 /// One figure found in a run: (column, kind, normalisation, model, value, interval).
@@ -107,7 +191,7 @@ fn figures(reports: &[Report]) -> Vec<Found> {
                 for s in &m.scores {
                     if let Some(v) = s.value {
                         out.push(Found {
-                            column: s.name.clone(),
+                            column: format!("{} ({}-shot)", s.name, s.few_shots),
                             kind: ColumnKind::Task,
                             normalised: "as llm-jp-eval scores it".into(),
                             model: m.model.clone(),
@@ -118,7 +202,10 @@ fn figures(reports: &[Report]) -> Vec<Found> {
                 }
                 if let Some(v) = m.avg {
                     out.push(Found {
-                        column: "llm-jp-eval AVG".into(),
+                        column: match m.few_shots {
+                            Some(n) => format!("llm-jp-eval AVG ({n}-shot)"),
+                            None => "llm-jp-eval AVG (mixed shots)".into(),
+                        },
                         kind: ColumnKind::TaskAverage,
                         normalised: "mean of llm-jp-eval's categories".into(),
                         model: m.model.clone(),
@@ -241,7 +328,11 @@ pub fn build(runs: &[(String, Vec<Report>)]) -> Result<Board, UsageError> {
             .total_cmp(&a.average.unwrap_or(f64::MIN))
             .then_with(|| a.model.cmp(&b.model))
     });
-    Ok(Board { columns, rows })
+    Ok(Board {
+        columns,
+        rows,
+        preset: None,
+    })
 }
 
 /// The board as a table: model, average, missing, then every column's figure.

@@ -1,7 +1,7 @@
 //! `shinpan board`.
 
 use crate::aggregate::{build_reports, load_runs};
-use crate::board::{build, csv, table};
+use crate::board::{build, csv, preset, preset_table, table};
 use crate::cli::{BoardArgs, BoardFormat};
 
 pub fn board(a: BoardArgs) -> anyhow::Result<()> {
@@ -15,14 +15,25 @@ pub fn board(a: BoardArgs) -> anyhow::Result<()> {
             runs.push((source, reports));
         }
     }
-    let b = build(&runs)?;
+    let mut b = build(&runs)?;
+    if let Some(p) = &a.preset {
+        b.preset = Some(preset(p, &runs)?);
+    }
+    let mut tables = vec![table(&b)];
+    tables.extend(b.preset.as_ref().map(preset_table));
     match a.format {
         BoardFormat::Json => println!("{}", serde_json::to_string_pretty(&b)?),
+        BoardFormat::Csv if b.preset.is_some() => {
+            return Err(crate::error::UsageError(
+                "--format csv writes the cells only; give --format json for the preset too".into(),
+            )
+            .into());
+        }
         BoardFormat::Csv => print!("{}", csv(&b)?),
-        BoardFormat::Table => print!("{}", crate::report::table::render(&[table(&b)])),
+        BoardFormat::Table => print!("{}", crate::report::table::render(&tables)),
         BoardFormat::Md => print!(
             "{}",
-            crate::report::markdown::document("shinpan board", &[table(&b)])
+            crate::report::markdown::document("shinpan board", &tables)
         ),
     }
     Ok(())

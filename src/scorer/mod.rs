@@ -58,6 +58,7 @@ impl Scorer {
                             metrics: Vec::new(),
                             input: String::new(),
                             output_length: 0,
+                            few_shots: 0,
                             answer_extract_pattern: None,
                         },
                         answer,

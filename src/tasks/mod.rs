@@ -39,6 +39,9 @@ pub struct TaskRef {
     pub input: String,
     /// The answer's token cap (`output_length`).
     pub output_length: u32,
+    /// Few-shots in its prompt.
+    #[serde(default)]
+    pub few_shots: u32,
     /// The v2 pattern that finds the answer in a reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer_extract_pattern: Option<String>,
@@ -85,6 +88,7 @@ pub fn questions(opts: &TaskOptions) -> Result<Vec<Question>, TaskError> {
                     metrics: t.metrics.clone(),
                     input: s.input.clone(),
                     output_length: t.output_length,
+                    few_shots: n as u32,
                     answer_extract_pattern: t.answer_extract_pattern.clone(),
                 }),
             });
@@ -108,6 +112,9 @@ pub struct TaskGrade {
     pub reply: String,
     /// The task's metrics, by llm-jp-eval's names.
     pub metrics: Vec<String>,
+    /// Few-shots in the prompt.
+    #[serde(default)]
+    pub few_shots: u32,
     /// The per-sample metrics' values (a correlation has none: it is the task's).
     pub scores: BTreeMap<String, f64>,
     /// The prediction read as a number, as a correlation reads it (tasks with one).
@@ -185,6 +192,7 @@ pub fn grade(q: &Question, task: &TaskRef, answer: &AnswerRecord) -> SingleJudgm
             gold,
             reply,
             metrics: task.metrics.clone(),
+            few_shots: task.few_shots,
             scores: aspects,
             value,
         }),

@@ -149,11 +149,11 @@ async fn a_board_of_three_runs_equals_its_hand_computed_cells_and_averages() {
     assert_eq!(
         &columns[2..],
         [
-            "jnli_exact_match",
-            "jsquad_char_f1",
-            "jsts_pearson",
-            "jsts_spearman",
-            "llm-jp-eval AVG"
+            "jnli_exact_match (2-shot)",
+            "jsquad_char_f1 (2-shot)",
+            "jsts_pearson (2-shot)",
+            "jsts_spearman (2-shot)",
+            "llm-jp-eval AVG (2-shot)"
         ]
     );
     assert_eq!(b["columns"][0]["normalised"], "mean / 10 (scale 1-10)");
@@ -199,6 +199,84 @@ async fn a_board_of_three_runs_equals_its_hand_computed_cells_and_averages() {
     args.extend(paths);
     let table = String::from_utf8(run_bin(&args).stdout).unwrap();
     assert!(table.contains("—") && table.contains("0.8667"), "{table}");
+    // The nejumi3 preset over the MT-bench-like run and the tasks at 0 and 2 shots: 情報検索
+    // is JSQuAD's mean of 0- and 2-shot; a category with an input missing is missing, and
+    // says which; GLP, ALT and TOTAL wait for every category.
+    let zero = dir.path().join("tasks0");
+    run(
+        &url,
+        &zero,
+        "good,poor",
+        &["--tasks", test.to_str().unwrap(), "--few-shots", "0"],
+    );
+    let o = run_bin(&[
+        "board",
+        "--format",
+        "json",
+        "--bootstrap",
+        "0",
+        "--preset",
+        "nejumi3",
+        paths[0],
+        paths[2],
+        zero.to_str().unwrap(),
+    ]);
+    let b = stdout_json(&o);
+    let preset = &b["preset"];
+    assert_eq!(preset["name"], "nejumi3");
+    let row = |m: &str| {
+        preset["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["model"] == m)
+            .unwrap()
+            .clone()
+    };
+    let cat = |r: &Value, n: &str| {
+        r["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    close(&cat(&row("good"), "GLP_情報検索")["value"], 1.0);
+    close(&cat(&row("poor"), "GLP_情報検索")["value"], 0.685);
+    let sem = cat(&row("good"), "GLP_意味解析");
+    assert!(sem["value"].is_null());
+    assert!(
+        sem["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "janli 0-shot"),
+        "{sem}"
+    );
+    assert!(
+        !sem["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "jnli 0-shot"),
+        "{sem}"
+    );
+    let expr = cat(&row("good"), "GLP_表現");
+    assert!(
+        expr["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "MT-bench roleplay"),
+        "{expr}"
+    );
+    assert_eq!(row("good")["glp_filled"], 1);
+    assert!(row("good")["glp"].is_null() && row("good")["total"].is_null());
+    close(&row("good")["glp_partial"], 1.0);
+    let o = run_bin(&["board", "--preset", "nejumi9", paths[0]]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nejumi3"), "{}", stderr(&o));
     // The same benchmark twice for one model: refused, both runs named.
     let mut args = vec!["board", "--bootstrap", "0", paths[0], paths[0]];
     args.truncate(5);
