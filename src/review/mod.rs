@@ -110,6 +110,10 @@ pub struct ReviewRecord {
     /// Why there is no verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A task sample scored by rule (`--tasks`): its input, prediction, gold, reply and
+    /// per-sample metrics. Task samples are listed worst-scored first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<crate::tasks::TaskGrade>,
     /// The human label: a grade on `scale` (single, rubric), or `model_1`, `model_2`, `tie`
     /// or a model's name (pairwise). Empty until a reviewer fills it in.
     #[serde(default)]
@@ -221,6 +225,14 @@ pub fn items(run: &Path, questions: Option<&Path>) -> Result<Vec<ReviewRecord>, 
         b.dispute()
             .total_cmp(&a.dispute())
             .then_with(|| a.consistent.cmp(&b.consistent))
+            .then_with(|| match (&a.task, &b.task) {
+                // Task samples: the worst-scored first.
+                (Some(_), Some(_)) => a
+                    .score
+                    .unwrap_or(f64::MIN)
+                    .total_cmp(&b.score.unwrap_or(f64::MIN)),
+                _ => std::cmp::Ordering::Equal,
+            })
             .then_with(|| a.mode.cmp(&b.mode))
             .then_with(|| a.question_id.cmp(&b.question_id))
             .then_with(|| a.turn.cmp(&b.turn))
@@ -363,6 +375,7 @@ impl Context {
             consistent: true,
             judges_spread: None,
             error: None,
+            task: None,
             label: None,
             comment: None,
             run: None,
@@ -385,6 +398,33 @@ impl Context {
             judgment.push_str(reask);
         }
         let grades: Vec<f64> = r.samples.iter().flatten().copied().collect();
+        if let Some(t) = &r.task {
+            // What a reviewer of a rule's score needs: the sample, the gold, what the rule
+            // compared, and every metric's value.
+            let scores: Vec<String> = t.scores.iter().map(|(m, v)| format!("{m} {v}")).collect();
+            judgment = format!(
+                "prediction: {}\ngold: {}\n{}",
+                t.prediction,
+                t.gold,
+                if scores.is_empty() {
+                    format!("read as {}", t.value.map_or("-".into(), |v| v.to_string()))
+                } else {
+                    scores.join(" · ")
+                }
+            );
+            let base = self.base("single", r.judge.model(), &r.question_id, r.turn);
+            return ReviewRecord {
+                questions: vec![t.input.clone()],
+                reference: Some(vec![t.gold.clone()]),
+                model: Some(r.model.clone()),
+                answer: Some(vec![t.reply.clone()]),
+                score: r.valid_score(),
+                scale: Some(r.scale.unwrap_or_default()),
+                judgment: Some(judgment),
+                task: Some(t.clone()),
+                ..base
+            };
+        }
         ReviewRecord {
             model: Some(r.model.clone()),
             answer: self.answer(&r.model, &r.question_id),

@@ -289,6 +289,25 @@ async fn a_task_run_scores_every_sample_by_rule_as_llm_jp_eval_does() {
         back
     };
     assert_eq!(back["tasks"], report["tasks"]);
+    // The review export lists the worst-scored samples first, with input, gold, prediction
+    // and each metric.
+    let file = dir.path().join("review.jsonl");
+    let o = run_bin(&[
+        "export",
+        out.to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let items = jsonl(&file);
+    assert_eq!(items.len(), 20);
+    let scores: Vec<f64> = items.iter().map(|i| i["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] <= w[1]), "{scores:?}");
+    assert_eq!(scores[0], 0.0);
+    let worst = &items[0];
+    assert_eq!(worst["model"], "poor");
+    assert_eq!(worst["questions"][0], worst["task"]["input"]);
+    assert!(worst["judgment"].as_str().unwrap().contains("gold: "), "{worst}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
