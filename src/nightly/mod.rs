@@ -49,7 +49,28 @@ pub fn lines(ctx: &RunContext, r: &Report, run_tokens: u64) -> anyhow::Result<Ve
             ModelSummary::Single(s) => Some(s.scale),
             ModelSummary::Pair(_) => None,
         };
+        // A task run's figure is llm-jp-eval's AVG (0-1), its task scores beside it.
+        let task = match m {
+            ModelSummary::Single(s) => r
+                .tasks
+                .as_ref()
+                .and_then(|t| t.iter().find(|t| t.model == s.model)),
+            ModelSummary::Pair(_) => None,
+        };
+        let scale = if task.is_some() { None } else { scale };
         let (model, metric, value, ci, n, errors, figures) = match m {
+            ModelSummary::Single(s) if let Some(t) = task => (
+                &s.model,
+                "llm_jp_eval_avg",
+                t.avg,
+                t.avg_ci,
+                s.n,
+                s.errors,
+                json!({
+                    "scores": t.scores.iter().map(|x| (x.name.clone(), json!({"value": x.value, "ci": x.ci}))).collect::<BTreeMap<_, _>>(),
+                    "categories": t.categories.iter().map(|c| (c.name.clone(), json!(c.value))).collect::<BTreeMap<_, _>>(),
+                }),
+            ),
             ModelSummary::Single(s) => (
                 &s.model,
                 "score",

@@ -307,7 +307,10 @@ async fn a_task_run_scores_every_sample_by_rule_as_llm_jp_eval_does() {
     let worst = &items[0];
     assert_eq!(worst["model"], "poor");
     assert_eq!(worst["questions"][0], worst["task"]["input"]);
-    assert!(worst["judgment"].as_str().unwrap().contains("gold: "), "{worst}");
+    assert!(
+        worst["judgment"].as_str().unwrap().contains("gold: "),
+        "{worst}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -350,4 +353,78 @@ async fn bad_task_input_is_named_and_nothing_is_sent() {
         !out.join("judgments").exists(),
         "nothing is written for bad input"
     );
+}
+
+/// A nightly task run: the history holds llm-jp-eval's AVG with the task scores beside it,
+/// and a night whose replies are worse fails the regression gate (exit 3).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nightly_task_run_is_gated_on_llm_jp_evals_avg() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let worse = Arc::new(AtomicBool::new(false));
+    let w = worse.clone();
+    let fake = Fake::start(move |_, body| {
+        let mut body = body.clone();
+        if w.load(Ordering::SeqCst) {
+            body["model"] = json!("poor");
+        }
+        Reply::Text(task_reply(&body).expect("a task prompt"))
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let test = write_tasks(dir.path());
+    let cfg = dir.path().join("nightly.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"
+models = ["good"]
+tasks = ["{test}"]
+few_shots = 2
+out = "{out}"
+[endpoint]
+base_url = "{url}"
+api_key_env = ""
+[nightly]
+watch = ["good"]
+"#,
+            test = test.display(),
+            out = dir.path().join("nightly").display(),
+            url = fake.base_url(),
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let o = run_bin(&[
+        "run",
+        cfg,
+        "--name",
+        "day1",
+        "--bootstrap",
+        "200",
+        "--quiet",
+        "--no-cache",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    worse.store(true, Ordering::SeqCst);
+    let o = run_bin(&[
+        "run",
+        cfg,
+        "--name",
+        "day2",
+        "--bootstrap",
+        "200",
+        "--quiet",
+        "--no-cache",
+        "--fail-on-regression",
+        "0.1",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let h = jsonl(&dir.path().join("nightly/history.jsonl"));
+    assert_eq!(h.len(), 2, "{h:?}");
+    assert!(h.iter().all(|l| l["metric"] == "llm_jp_eval_avg"), "{h:?}");
+    close(&h[0]["value"], 1.0);
+    close(&h[1]["value"], (0.5 + 0.685) / 2.0);
+    assert_eq!(h[1]["regressed"], true);
+    close(&h[1]["figures"]["scores"]["jsquad_char_f1"]["value"], 0.685);
 }
