@@ -579,6 +579,8 @@ pub enum BoardFormat {
     Json,
     /// CSV: one row per model, each column's value and interval.
     Csv,
+    /// One self-contained page: the tables and a radar per model.
+    Html,
 }
 
 #[derive(Debug, Args)]

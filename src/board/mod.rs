@@ -396,3 +396,62 @@ pub fn csv(b: &Board) -> Result<String, csv::Error> {
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
     Ok(String::from_utf8(bytes).expect("UTF-8 in, UTF-8 out"))
 }
+
+/// The board as one self-contained page (the HTML report's frame and policy): the board's
+/// table, the preset's, and per model a radar of its headline figures (and of the preset's
+/// GLP categories, with a preset).
+pub fn html(b: &Board) -> String {
+    use crate::report::html::charts::radar;
+    let mut body = String::new();
+    body.push_str(r#"<section id="board">"#);
+    crate::report::html::table_html(&table(b), &mut body);
+    if let Some(p) = &b.preset {
+        crate::report::html::table_html(&preset_table(p), &mut body);
+    }
+    body.push_str(
+        "<h3>Each model</h3><div class=\"radars\" style=\"display:flex;flex-wrap:wrap;gap:12px\">",
+    );
+    for (i, r) in b.rows.iter().enumerate() {
+        let axes: Vec<(String, Option<f64>)> = b
+            .columns
+            .iter()
+            .zip(&r.cells)
+            .filter(|(c, _)| c.kind.headline())
+            .map(|(c, cell)| (c.name.clone(), cell.as_ref().map(|x| x.value)))
+            .collect();
+        if axes.len() >= 3 {
+            body.push_str(&radar(&format!("radar: {}", r.model), &axes, i));
+        }
+        if let Some(row) = b
+            .preset
+            .as_ref()
+            .and_then(|p| p.rows.iter().find(|x| x.model == r.model))
+        {
+            let axes: Vec<(String, Option<f64>)> = row
+                .categories
+                .iter()
+                .filter(|c| c.name.starts_with("GLP_"))
+                .map(|c| (c.name.trim_start_matches("GLP_").to_string(), c.value))
+                .collect();
+            body.push_str(&radar(&format!("GLP: {}", r.model), &axes, i));
+        }
+    }
+    body.push_str("</div></section>");
+    let sources: Vec<String> = b
+        .columns
+        .iter()
+        .flat_map(|c| c.sources.iter().cloned())
+        .fold(Vec::new(), |mut v, s| {
+            if !v.contains(&s) {
+                v.push(s);
+            }
+            v
+        });
+    let header = format!(
+        "<p class=\"muted\">{} model(s), {} column(s), from {}</p>",
+        b.rows.len(),
+        b.columns.len(),
+        crate::report::html::esc(&sources.join(", "))
+    );
+    crate::report::html::document("shinpan board", &header, &body)
+}

@@ -30,6 +30,7 @@ pub fn board(a: BoardArgs) -> anyhow::Result<()> {
             .into());
         }
         BoardFormat::Csv => print!("{}", csv(&b)?),
+        BoardFormat::Html => print!("{}", crate::board::html(&b)),
         BoardFormat::Table => print!("{}", crate::report::table::render(&tables)),
         BoardFormat::Md => print!(
             "{}",

@@ -274,6 +274,28 @@ async fn a_board_of_three_runs_equals_its_hand_computed_cells_and_averages() {
     assert_eq!(row("good")["glp_filled"], 1);
     assert!(row("good")["glp"].is_null() && row("good")["total"].is_null());
     close(&row("good")["glp_partial"], 1.0);
+    // The page: both tables, a radar of each model's headline figures and of its GLP
+    // categories, under the report's content policy.
+    let o = run_bin(&[
+        "board",
+        "--format",
+        "html",
+        "--bootstrap",
+        "0",
+        "--preset",
+        "nejumi3",
+        paths[0],
+        paths[1],
+        paths[2],
+        zero.to_str().unwrap(),
+    ]);
+    let page = String::from_utf8(o.stdout).unwrap();
+    assert!(page.contains("Content-Security-Policy"));
+    for m in ["good", "poor"] {
+        assert!(page.contains(&format!("aria-label=\"radar: {m}\"")), "{m}");
+        assert!(page.contains(&format!("aria-label=\"GLP: {m}\"")), "{m}");
+    }
+    assert!(page.contains("board: nejumi3"));
     let o = run_bin(&["board", "--preset", "nejumi9", paths[0]]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nejumi3"), "{}", stderr(&o));

@@ -337,3 +337,80 @@ mod tests {
         assert!(!svg.contains("<img") && svg.contains("&lt;img"), "{svg}");
     }
 }
+
+/// A radar of one model's figures on 0-1: one axis per label, rings at each quarter, the
+/// model's polygon through its values; an axis without a value is marked `—` and drawn at
+/// the centre.
+pub fn radar(title: &str, axes: &[(String, Option<f64>)], colour_index: usize) -> String {
+    let (w, h, r0) = (640.0_f64, 360.0_f64, 115.0_f64);
+    let (cx, cy) = (w / 2.0, h / 2.0);
+    let n = axes.len().max(1) as f64;
+    let at = |i: usize, v: f64| {
+        let a = std::f64::consts::TAU * i as f64 / n - std::f64::consts::FRAC_PI_2;
+        (cx + r0 * v * a.cos(), cy + r0 * v * a.sin())
+    };
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<figure class="radar"><svg role="img" aria-label="{t}" viewBox="0 0 {w} {h}" width="{w}" height="{h}"><title>{t}</title>"#,
+        t = esc(title)
+    );
+    for ring in [0.25, 0.5, 0.75, 1.0] {
+        let pts: Vec<String> = (0..axes.len())
+            .map(|i| {
+                let (x, y) = at(i, ring);
+                format!("{x:.1},{y:.1}")
+            })
+            .collect();
+        let _ = write!(
+            s,
+            r##"<polygon points="{}" fill="none" stroke="#ccc" stroke-width="1"/>"##,
+            pts.join(" ")
+        );
+    }
+    for (i, (label, value)) in axes.iter().enumerate() {
+        let (x, y) = at(i, 1.0);
+        let _ = write!(
+            s,
+            r##"<line x1="{cx}" y1="{cy}" x2="{x:.1}" y2="{y:.1}" stroke="#ddd"/>"##
+        );
+        let (lx, ly) = at(i, 1.18);
+        let anchor = if (lx - cx).abs() < 1.0 {
+            "middle"
+        } else if lx > cx {
+            "start"
+        } else {
+            "end"
+        };
+        let shown = value.map_or("—".to_string(), |v| format!("{v:.2}"));
+        // Long labels are cut on the chart; the whole one is its tooltip.
+        let short: String = if label.chars().count() > 22 {
+            label.chars().take(21).chain(['…']).collect()
+        } else {
+            label.clone()
+        };
+        let _ = write!(
+            s,
+            r#"<text x="{lx:.1}" y="{ly:.1}" text-anchor="{anchor}" font-size="11"><title>{}</title>{} {}</text>"#,
+            esc(label),
+            esc(&short),
+            shown
+        );
+    }
+    let pts: Vec<String> = axes
+        .iter()
+        .enumerate()
+        .map(|(i, (_, v))| {
+            let (x, y) = at(i, v.unwrap_or(0.0).clamp(0.0, 1.0));
+            format!("{x:.1},{y:.1}")
+        })
+        .collect();
+    let c = colour(colour_index);
+    let _ = write!(
+        s,
+        r#"<polygon class="series" points="{}" fill="{c}" fill-opacity="0.25" stroke="{c}" stroke-width="2"/></svg><figcaption>{}</figcaption></figure>"#,
+        pts.join(" "),
+        esc(title)
+    );
+    s
+}

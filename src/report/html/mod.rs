@@ -8,7 +8,7 @@
 //! (by its hash) backs that up: even a slip in escaping could not run an answer's script or
 //! load anything.
 
-mod charts;
+pub mod charts;
 mod figures;
 mod items;
 mod text;
