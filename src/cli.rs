@@ -585,7 +585,8 @@ pub enum BoardFormat {
 
 #[derive(Debug, Args)]
 pub struct BoardArgs {
-    /// Run directories (each a benchmark run, a task run, …).
+    /// Run directories (each a benchmark run, a task run, …), or one board file (`*.toml`:
+    /// `runs`, an optional `preset`, and `[[category]]` tables of `name`, `cells`, `weight`).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Output format.

@@ -7,6 +7,7 @@
 //! headline columns it has (each judged or pairwise benchmark, and the tasks' AVG — not the
 //! task scores, which AVG already holds); a missing cell is marked, never counted as zero.
 
+pub mod file;
 pub mod nejumi;
 
 use serde::Serialize;
@@ -83,6 +84,9 @@ pub struct Board {
     /// A preset's aggregation of the same runs (`--preset`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preset: Option<Preset>,
+    /// A board file's own categories and total.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub own: Option<file::Own>,
 }
 
 /// A known board's aggregation.
@@ -332,6 +336,7 @@ pub fn build(runs: &[(String, Vec<Report>)]) -> Result<Board, UsageError> {
         columns,
         rows,
         preset: None,
+        own: None,
     })
 }
 
@@ -398,15 +403,15 @@ pub fn csv(b: &Board) -> Result<String, csv::Error> {
 }
 
 /// The board as one self-contained page (the HTML report's frame and policy): the board's
-/// table, the preset's, and per model a radar of its headline figures (and of the preset's
+/// table, `more` (the preset's, a board file's), and per model a radar of its headline figures (and of the preset's
 /// GLP categories, with a preset).
-pub fn html(b: &Board) -> String {
+pub fn html(b: &Board, more: &[crate::report::markup::Table]) -> String {
     use crate::report::html::charts::radar;
     let mut body = String::new();
     body.push_str(r#"<section id="board">"#);
     crate::report::html::table_html(&table(b), &mut body);
-    if let Some(p) = &b.preset {
-        crate::report::html::table_html(&preset_table(p), &mut body);
+    for t in more {
+        crate::report::html::table_html(t, &mut body);
     }
     body.push_str(
         "<h3>Each model</h3><div class=\"radars\" style=\"display:flex;flex-wrap:wrap;gap:12px\">",

@@ -296,6 +296,72 @@ async fn a_board_of_three_runs_equals_its_hand_computed_cells_and_averages() {
         assert!(page.contains(&format!("aria-label=\"GLP: {m}\"")), "{m}");
     }
     assert!(page.contains("board: nejumi3"));
+    // A board file: its runs (relative to it), categories over cells by pattern, weights.
+    let toml = write(
+        dir.path(),
+        "board.toml",
+        r#"
+runs = ["mt", "elyza", "tasks"]
+[[category]]
+name = "対話"
+cells = ["mt.jsonl*", "elyza.jsonl*"]
+[[category]]
+name = "jaster"
+cells = ["llm-jp-eval AVG*"]
+weight = 2
+"#,
+    );
+    let b = stdout_json(&run_bin(&[
+        "board",
+        toml.to_str().unwrap(),
+        "--format",
+        "json",
+        "--bootstrap",
+        "0",
+    ]));
+    let own = |m: &str| {
+        b["own"]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["model"] == m)
+            .unwrap()
+            .clone()
+    };
+    close(&own("good")["categories"][0][1], 0.8);
+    close(&own("good")["total"], (0.8 + 2.0 * 1.0) / 3.0);
+    close(&own("poor")["categories"][0][1], 0.5);
+    close(&own("poor")["total"], (0.5 + 2.0 * 0.5925) / 3.0);
+    // third has no jaster: the category is missing, so is the total; the filled mean beside.
+    assert!(own("third")["categories"][1][1].is_null());
+    assert!(own("third")["total"].is_null());
+    close(&own("third")["total_filled"], 0.5);
+    assert_eq!(b["own"]["rows"][0]["model"], "good");
+    // A category no run can fill: refused, the file and category named.
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "runs = [\"mt\"]\n[[category]]\nname = \"翻訳\"\ncells = [\"alt-e-to-j*\"]\n",
+    );
+    let o = run_bin(&["board", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("bad.toml") && stderr(&o).contains("翻訳"),
+        "{}",
+        stderr(&o)
+    );
+    let typo = write(
+        dir.path(),
+        "typo.toml",
+        "runs = [\"mt\"]\n[[category]]\nname = \"x\"\ncell = [\"a\"]\n",
+    );
+    let o = run_bin(&["board", typo.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("typo.toml") && stderr(&o).contains("cell"),
+        "{}",
+        stderr(&o)
+    );
     let o = run_bin(&["board", "--preset", "nejumi9", paths[0]]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nejumi3"), "{}", stderr(&o));
