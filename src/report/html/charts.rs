@@ -297,47 +297,6 @@ fn svg_open(title: &str, h: f64) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ticks_are_round_and_cover_the_range() {
-        let s = Scale {
-            lo: 0.0,
-            hi: 10.0,
-            reference: None,
-        };
-        assert_eq!(s.ticks(), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
-        let s = Scale {
-            lo: 0.0,
-            hi: 1.0,
-            reference: Some(0.5),
-        };
-        assert_eq!(s.ticks(), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
-    }
-
-    #[test]
-    fn labels_are_escaped() {
-        let b = Bar {
-            label: "<img src=x onerror=alert(1)>".into(),
-            value: Some(5.0),
-            ci: Some([4.0, 6.0]),
-            text: "5.0".into(),
-        };
-        let svg = bars(
-            "t",
-            &[b],
-            Scale {
-                lo: 0.0,
-                hi: 10.0,
-                reference: None,
-            },
-        );
-        assert!(!svg.contains("<img") && svg.contains("&lt;img"), "{svg}");
-    }
-}
-
 /// A radar of one model's figures on 0-1: one axis per label, rings at each quarter, the
 /// model's polygon through its values; an axis without a value is marked `—` and drawn at
 /// the centre.
@@ -413,4 +372,45 @@ pub fn radar(title: &str, axes: &[(String, Option<f64>)], colour_index: usize) -
         esc(title)
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_and_cover_the_range() {
+        let s = Scale {
+            lo: 0.0,
+            hi: 10.0,
+            reference: None,
+        };
+        assert_eq!(s.ticks(), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        let s = Scale {
+            lo: 0.0,
+            hi: 1.0,
+            reference: Some(0.5),
+        };
+        assert_eq!(s.ticks(), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+    }
+
+    #[test]
+    fn labels_are_escaped() {
+        let b = Bar {
+            label: "<img src=x onerror=alert(1)>".into(),
+            value: Some(5.0),
+            ci: Some([4.0, 6.0]),
+            text: "5.0".into(),
+        };
+        let svg = bars(
+            "t",
+            &[b],
+            Scale {
+                lo: 0.0,
+                hi: 10.0,
+                reference: None,
+            },
+        );
+        assert!(!svg.contains("<img") && svg.contains("&lt;img"), "{svg}");
+    }
 }
