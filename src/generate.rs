@@ -60,6 +60,12 @@ pub fn opening(c: &Candidate) -> Vec<Message> {
         .collect()
 }
 
+/// The output cap of one turn of `q`: a task sample's `output_length`, else the
+/// candidate's.
+pub fn answer_cap(c: &Candidate, q: &Question) -> u32 {
+    q.task.as_ref().map_or(c.max_tokens, |t| t.output_length)
+}
+
 /// The request for the next turn of `q`, `messages` being the conversation so far with the
 /// turn's user message last: what [`answer`] sends, and what `shinpan batch export` writes.
 pub fn turn_request(c: &Candidate, q: &Question, messages: &[Message]) -> ChatRequest {
@@ -72,7 +78,7 @@ pub fn turn_request(c: &Candidate, q: &Question, messages: &[Message]) -> ChatRe
             Some(_) => 0.0,
             None => category_temperature(&q.category),
         }),
-        max_tokens: q.task.as_ref().map_or(c.max_tokens, |t| t.output_length),
+        max_tokens: answer_cap(c, q),
         sample: None,
         json_schema: None,
         account: Some(Account {

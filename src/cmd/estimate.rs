@@ -35,7 +35,12 @@ pub fn estimate(a: EstimateArgs) -> anyhow::Result<()> {
 
 fn tables(e: &Estimate) -> Vec<Table> {
     let mode = e.games.map_or(e.mode.as_str(), |g| g.mode_name());
-    let title = format!("estimate: {mode} (judge: {})", e.judge);
+    let title = if e.judge.is_empty() {
+        // A task run: scored by rule, nothing judged.
+        format!("estimate: {mode} (scored by rule, no judge)")
+    } else {
+        format!("estimate: {mode} (judge: {})", e.judge)
+    };
     let mut rows: Vec<Vec<String>> = e
         .rows
         .iter()

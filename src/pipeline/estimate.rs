@@ -123,7 +123,7 @@ pub fn estimate(opts: &RunOptions, output_tokens: u32) -> anyhow::Result<Estimat
                     &c.name,
                     Stage::Answer,
                     prompt_tokens(&messages),
-                    c.max_tokens,
+                    crate::generate::answer_cap(c, q),
                 );
                 messages.push(Message::assistant(filler.clone()));
             }

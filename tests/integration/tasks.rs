@@ -193,6 +193,27 @@ async fn a_task_run_scores_every_sample_by_rule_as_llm_jp_eval_does() {
     let dir = tempfile::tempdir().unwrap();
     let test = write_tasks(dir.path());
     let out = dir.path().join("out");
+    // The estimate caps each answer at its task's output_length: 4·3 + 2·25 + 4·3 per model.
+    let e = stdout_json(&run_bin(&[
+        "estimate",
+        "--tasks",
+        test.to_str().unwrap(),
+        "--models",
+        "good,poor",
+        "--base-url",
+        &fake.base_url(),
+        "--api-key-env",
+        "",
+        "--format",
+        "json",
+        "--few-shots",
+        "2",
+    ]));
+    for row in e[0]["rows"].as_array().unwrap() {
+        assert_eq!(row["requests"], 10, "{row}");
+        assert_eq!(row["completion_cap"], 74, "{row}");
+    }
+    assert!(fake.seen().is_empty(), "an estimate sends nothing");
     let o = run(&test, &out, &fake.base_url(), &[]);
     let report = stdout_json(&o);
     let report = if report.is_array() {
