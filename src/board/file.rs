@@ -240,10 +240,7 @@ pub fn own_table(o: &Own, cats: &[FileCategory]) -> crate::report::markup::Table
                 num(r.total, 4),
                 format!("{} ({}/{})", num(r.total_filled, 4), r.filled, cats.len()),
             ];
-            row.extend(r.categories.iter().map(|(_, v)| match v {
-                Some(v) => num(Some(*v), 4),
-                None => "—".into(),
-            }));
+            row.extend(r.categories.iter().map(|(_, v)| super::cell(*v)));
             row
         })
         .collect();

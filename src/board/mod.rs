@@ -152,10 +152,7 @@ pub fn preset_table(p: &Preset) -> crate::report::markup::Table {
                 num(r.alt, 4),
                 format!("{} ({}/10)", num(r.glp_partial, 4), r.glp_filled),
             ];
-            row.extend(r.categories.iter().map(|c| match c.value {
-                Some(v) => num(Some(v), 4),
-                None => "—".into(),
-            }));
+            row.extend(r.categories.iter().map(|c| cell(c.value)));
             row
         })
         .collect();
@@ -340,6 +337,14 @@ pub fn build(runs: &[(String, Vec<Report>)]) -> Result<Board, UsageError> {
     })
 }
 
+/// A board cell as the tables print it: the figure, or `—` when missing (not zero).
+pub(crate) fn cell(v: Option<f64>) -> String {
+    match v {
+        Some(v) => crate::report::markup::num(Some(v), 4),
+        None => "—".into(),
+    }
+}
+
 /// The board as a table: model, average, missing, then every column's figure.
 pub fn table(b: &Board) -> crate::report::markup::Table {
     use crate::report::markup::num;
@@ -350,10 +355,7 @@ pub fn table(b: &Board) -> crate::report::markup::Table {
         .iter()
         .map(|r| {
             let mut row = vec![r.model.clone(), num(r.average, 4), r.missing.to_string()];
-            row.extend(r.cells.iter().map(|c| match c {
-                Some(c) => num(Some(c.value), 4),
-                None => "—".into(),
-            }));
+            row.extend(r.cells.iter().map(|c| cell(c.as_ref().map(|c| c.value))));
             row
         })
         .collect();

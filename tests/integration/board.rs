@@ -90,6 +90,15 @@ fn run(url: &str, out: &Path, models: &str, what: &[&str]) {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// The command exits 2, its error saying every one of `words`.
+fn refused(args: &[&str], words: &[&str]) {
+    let o = run_bin(args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    for w in words {
+        assert!(stderr(&o).contains(w), "{w}: {}", stderr(&o));
+    }
+}
+
 fn close(v: &Value, want: f64) {
     let got = v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"));
     assert!((got - want).abs() < 1e-9, "{got} != {want}");
@@ -343,25 +352,13 @@ weight = 2
         "bad.toml",
         "runs = [\"mt\"]\n[[category]]\nname = \"翻訳\"\ncells = [\"alt-e-to-j*\"]\n",
     );
-    let o = run_bin(&["board", bad.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("bad.toml") && stderr(&o).contains("翻訳"),
-        "{}",
-        stderr(&o)
-    );
+    refused(&["board", bad.to_str().unwrap()], &["bad.toml", "翻訳"]);
     let typo = write(
         dir.path(),
         "typo.toml",
         "runs = [\"mt\"]\n[[category]]\nname = \"x\"\ncell = [\"a\"]\n",
     );
-    let o = run_bin(&["board", typo.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("typo.toml") && stderr(&o).contains("cell"),
-        "{}",
-        stderr(&o)
-    );
+    refused(&["board", typo.to_str().unwrap()], &["typo.toml", "cell"]);
     let o = run_bin(&["board", "--preset", "nejumi9", paths[0]]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nejumi3"), "{}", stderr(&o));
