@@ -1,9 +1,9 @@
-//! What grades an item: a value a run holds a list of. Today every scorer is an LLM judge
-//! (with its prompt set, endpoint, limits and cache); a rule-based metric that needs no
-//! judge (exact match, character F1 against references) is another variant here, asked in
-//! the same one place ([`Scorer::single`], [`Scorer::pair`]), with its own judgment file,
-//! journal, coverage and cost like any judge. [`metrics`] holds those metrics, as
-//! llm-jp-eval computes them.
+//! What grades an item: a value a run holds a list of. An LLM judge (with its prompt set,
+//! endpoint, limits and cache), or llm-jp-eval's rules, which need no judge (`--tasks`:
+//! exact match, char_f1, set F1, correlations against each sample's gold), asked in the
+//! same one place ([`Scorer::single`], [`Scorer::pair`]), with its own judgment file,
+//! journal and coverage like any judge. [`metrics`] holds those metrics, as llm-jp-eval
+//! computes them.
 
 pub mod metrics;
 
@@ -48,26 +48,12 @@ impl Scorer {
         match self {
             Scorer::Judge(j) if rubric => j.rubric(q, answer, turn, sample).await,
             Scorer::Judge(j) => j.single(q, answer, turn, sample).await,
-            Scorer::Rules => match &q.task {
-                Some(t) => crate::tasks::grade(q, t, answer),
-                None => {
-                    let mut j = crate::tasks::grade(
-                        q,
-                        &crate::tasks::TaskRef {
-                            name: q.category.clone(),
-                            metrics: Vec::new(),
-                            input: String::new(),
-                            output_length: 0,
-                            few_shots: 0,
-                            answer_extract_pattern: None,
-                        },
-                        answer,
-                    );
-                    j.score = None;
-                    j.error = Some("not a task sample: rules score only --tasks".into());
-                    j
-                }
-            },
+            // A task run's questions are its task samples, and only they (setup).
+            Scorer::Rules => crate::tasks::grade(
+                q,
+                q.task.as_ref().expect("a task run asks only task samples"),
+                answer,
+            ),
         }
     }
 

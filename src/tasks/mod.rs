@@ -122,6 +122,20 @@ pub struct TaskGrade {
     pub value: Option<f64>,
 }
 
+/// A v2 task's answer pattern, compiled once per run (checked when its file was read).
+fn compiled(pattern: &str) -> Option<regex::Regex> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<HashMap<String, Option<regex::Regex>>>> = OnceLock::new();
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .expect("not poisoned");
+    seen.entry(pattern.to_string())
+        .or_insert_with(|| regex::Regex::new(pattern).ok())
+        .clone()
+}
+
 /// Rule scores lie on 0-1.
 pub const SCALE: Scale = Scale { min: 0, max: 1 };
 
@@ -135,10 +149,7 @@ pub fn grade(q: &Question, task: &TaskRef, answer: &AnswerRecord) -> SingleJudgm
         .and_then(|c| c.turns.first())
         .cloned()
         .unwrap_or_default();
-    let pattern = task
-        .answer_extract_pattern
-        .as_deref()
-        .and_then(|p| regex::Regex::new(p).ok());
+    let pattern = task.answer_extract_pattern.as_deref().and_then(compiled);
     let prediction = normalize::prediction(&task.name, &reply, pattern.as_ref());
     let gold = normalize::gold(
         q.reference
