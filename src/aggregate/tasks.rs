@@ -202,16 +202,27 @@ fn task_data(task: &str, rows: &[&SingleGrade]) -> TaskData {
                             None => Kind::Correlation(m, golds, preds),
                         }
                     }
-                    Ok(m) => Kind::Mean(
-                        rows.iter()
+                    Ok(m) => {
+                        let values: Vec<Option<f64>> = rows
+                            .iter()
                             .map(|r| {
                                 r.task
                                     .as_ref()
                                     .and_then(|t| t.scores.get(m.name()).copied())
-                                    .unwrap_or(0.0)
                             })
-                            .collect(),
-                    ),
+                            .collect();
+                        match values.iter().position(Option::is_none) {
+                            Some(i) => Kind::Missing(
+                                format!(
+                                    "sample {}: no {} value (it could not be computed when scored)",
+                                    rows[i].question_id,
+                                    m.name()
+                                ),
+                                rows.len(),
+                            ),
+                            None => Kind::Mean(values.into_iter().flatten().collect()),
+                        }
+                    }
                 };
             (name, kind)
         })

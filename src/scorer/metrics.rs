@@ -23,6 +23,10 @@ pub enum Metric {
     Pearson,
     /// Spearman correlation over a task's samples.
     Spearman,
+    /// Sentence BLEU of English (sacrebleu's `13a` tokens) / 100 ([`super::bleu`]).
+    BleuEn,
+    /// Sentence BLEU of Japanese (MeCab tokens with the IPA dictionary) / 100.
+    BleuJa,
 }
 
 impl Metric {
@@ -37,11 +41,8 @@ impl Metric {
             "set_f1" => Metric::SetF1,
             "pearson" => Metric::Pearson,
             "spearman" => Metric::Spearman,
-            "bleu_ja" | "bleu_en" => {
-                return Err(format!(
-                    "metric {name:?} is not computed yet (it needs sacrebleu's tokenisation, with MeCab and ipadic for Japanese); it is refused rather than approximated"
-                ));
-            }
+            "bleu_en" => Metric::BleuEn,
+            "bleu_ja" => Metric::BleuJa,
             "comet_wmt22" | "bert_score_en_f1" | "bert_score_ja_f1" | "code_exec" => {
                 return Err(format!(
                     "metric {name:?} needs a model or a sandbox shinpan does not run; it is refused rather than approximated"
@@ -49,7 +50,7 @@ impl Metric {
             }
             other => {
                 return Err(format!(
-                    "unknown metric {other:?} (known: exact_match, exact_match_figure, char_f1, char_level_f1, set_f1, pearson, spearman)"
+                    "unknown metric {other:?} (known: exact_match, exact_match_figure, char_f1, char_level_f1, set_f1, pearson, spearman, bleu_en, bleu_ja)"
                 ));
             }
         })
@@ -65,7 +66,24 @@ impl Metric {
             Metric::SetF1 => "set_f1",
             Metric::Pearson => "pearson",
             Metric::Spearman => "spearman",
+            Metric::BleuEn => "bleu_en",
+            Metric::BleuJa => "bleu_ja",
         }
+    }
+
+    /// Whether the metric can be computed on this machine (`bleu_ja` needs MeCab with the
+    /// IPA dictionary); else why not and how to fix it. Checked before a run asks anything.
+    pub fn ready(self) -> Result<(), String> {
+        match self {
+            Metric::BleuJa => super::mecab::ready(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the metric needs a non-empty gold (BLEU: sacrebleu's reference cannot be
+    /// empty, and llm-jp-eval raises on one).
+    pub fn needs_gold(self) -> bool {
+        matches!(self, Metric::BleuEn | Metric::BleuJa)
     }
 
     /// Whether the metric is computed over a task's samples together (correlations) rather
@@ -74,7 +92,8 @@ impl Metric {
         matches!(self, Metric::Pearson | Metric::Spearman)
     }
 
-    /// The per-sample value (`None` for the task-level metrics).
+    /// The per-sample value (`None` for the task-level metrics, and for `bleu_ja` when MeCab
+    /// fails mid-run).
     pub fn sample(self, pred: &str, gold: &str) -> Option<f64> {
         Some(match self {
             Metric::ExactMatch => f64::from(u8::from(pred == gold)),
@@ -82,6 +101,8 @@ impl Metric {
             Metric::CharF1 => f64::from(token_sort_ratio(pred, gold)) / 100.0,
             Metric::CharLevelF1 => char_level_f1(pred, gold),
             Metric::SetF1 => set_f1(pred, gold),
+            Metric::BleuEn => super::bleu::sample(pred, gold, super::bleu::Lang::En)?,
+            Metric::BleuJa => super::bleu::sample(pred, gold, super::bleu::Lang::Ja)?,
             Metric::Pearson | Metric::Spearman => return None,
         })
     }
@@ -332,7 +353,8 @@ mod tests {
     #[test]
     fn metrics_it_cannot_compute_faithfully_are_refused_by_name() {
         assert_eq!(Metric::parse("char_f1"), Ok(Metric::CharF1));
-        for name in ["comet_wmt22", "bert_score_ja_f1", "bleu_ja", "rouge"] {
+        assert_eq!(Metric::parse("bleu_ja"), Ok(Metric::BleuJa));
+        for name in ["comet_wmt22", "bert_score_ja_f1", "code_exec", "rouge"] {
             let e = Metric::parse(name).unwrap_err();
             assert!(e.contains(name), "{e}");
         }

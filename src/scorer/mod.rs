@@ -1,10 +1,12 @@
 //! What grades an item: a value a run holds a list of. An LLM judge (with its prompt set,
 //! endpoint, limits and cache), or llm-jp-eval's rules, which need no judge (`--tasks`:
-//! exact match, char_f1, set F1, correlations against each sample's gold), asked in the
+//! exact match, char_f1, set F1, correlations, BLEU against each sample's gold), asked in the
 //! same one place ([`Scorer::single`], [`Scorer::pair`]), with its own judgment file,
 //! journal and coverage like any judge. [`metrics`] holds those metrics, as llm-jp-eval
 //! computes them.
 
+pub mod bleu;
+pub mod mecab;
 pub mod metrics;
 
 use crate::judge::Judge;

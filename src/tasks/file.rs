@@ -108,11 +108,32 @@ impl TaskFile {
         if raw.metrics.is_empty() {
             return Err(err(path, format!("task {name}: `metrics` is empty")));
         }
+        let mut parsed = Vec::new();
         for m in &raw.metrics {
-            Metric::parse(m).map_err(|e| err(path, format!("task {name}: `metrics`: {e}")))?;
+            parsed.push(
+                Metric::parse(m).map_err(|e| err(path, format!("task {name}: `metrics`: {e}")))?,
+            );
         }
         if raw.samples.is_empty() {
             return Err(err(path, format!("task {name}: `samples` is empty")));
+        }
+        if let Some(m) = parsed.iter().find(|m| m.needs_gold())
+            && let Some(i) = raw
+                .samples
+                .iter()
+                .position(|s| crate::tasks::normalize::py_strip(&s.output).is_empty())
+        {
+            return Err(err(
+                path,
+                format!(
+                    "task {name}: sample {i}: `output` is empty, and {} needs a reference",
+                    m.name()
+                ),
+            ));
+        }
+        for m in &parsed {
+            m.ready()
+                .map_err(|e| err(path, format!("task {name}: `metrics`: {e}")))?;
         }
         if raw.output_length == 0 {
             return Err(err(path, format!("task {name}: `output_length` is 0")));

@@ -350,8 +350,8 @@ async fn bad_task_input_is_named_and_nothing_is_sent() {
             "output_length",
         ),
         (
-            json!({"instruction": "x", "output_length": 5, "metrics": ["bleu_ja"], "samples": [{"input": "a", "output": "b"}]}),
-            "bleu_ja",
+            json!({"instruction": "x", "output_length": 5, "metrics": ["bleu_en"], "samples": [{"input": "a", "output": "b"}, {"input": "c", "output": " \n"}]}),
+            "sample 1: `output` is empty, and bleu_en needs a reference",
         ),
     ];
     for (body, said) in cases {
@@ -448,4 +448,217 @@ watch = ["good"]
     close(&h[1]["value"], (0.5 + 0.685) / 2.0);
     assert_eq!(h[1]["regressed"], true);
     close(&h[1]["figures"]["scores"]["jsquad_char_f1"]["value"], 0.685);
+}
+
+/// A translation task: name, metrics, and (input, gold, reply, prediction) per sample.
+type BleuTask = (&'static str, Vec<&'static str>, Vec<[&'static str; 4]>);
+
+/// Translation tasks scored by BLEU through the binary: `bleu_en` (sacrebleu's 13a tokens)
+/// and `bleu_ja` (MeCab with the IPA dictionary of the metrics environment), each reply cut
+/// to its first paragraph and NFKC'd, every value equal to sacrebleu's as Nejumi's port
+/// calls it; a dictionary sacrebleu does not accept, or no MeCab, refused before anything
+/// is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn translation_tasks_are_scored_by_bleu_as_sacrebleu_scores_them() {
+    let Some(paths) = crate::support::installed(
+        "SHINPAN_METRICS_DIR",
+        "metrics",
+        &["venv/bin/python", "ipadic/sys.dic"],
+        "scripts/fetch-metrics.sh",
+        "bleu tasks against sacrebleu",
+    ) else {
+        return;
+    };
+    let dic = paths[1].parent().unwrap().to_path_buf();
+    // (task, metrics, [(input, gold, reply, the prediction the metrics see)]).
+    let tasks: Vec<BleuTask> = vec![
+        (
+            "alt-e-to-j",
+            vec!["bleu_ja", "char_f1"],
+            vec![
+                [
+                    "The weather is nice today.",
+                    "今日は天気が良いです。",
+                    "今日はいい天気です。\n\n（訳注）",
+                    "今日はいい天気です。",
+                ],
+                [
+                    "I live in Tokyo.",
+                    "私は東京に住んでいます。",
+                    "私は東京に住んでいます。",
+                    "私は東京に住んでいます。",
+                ],
+                [
+                    "Reiwa began in 2019.",
+                    "令和は２０１９年に始まった。",
+                    "令和は2019年に始まりました。",
+                    "令和は2019年に始まりました。",
+                ],
+            ],
+        ),
+        (
+            "alt-j-to-e",
+            vec!["bleu_en"],
+            vec![
+                [
+                    "猫が寝ている。",
+                    "The cat is sleeping.",
+                    "The cat sleeps.",
+                    "The cat sleeps.",
+                ],
+                [
+                    "彼は医者だ。",
+                    "He is a doctor.",
+                    "\"He is a doctor.\"",
+                    "He is a doctor.",
+                ],
+                ["雨が降った。", "It rained.", "  \n\nIt rained.", ""],
+            ],
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let test = dir.path().join("evaluation/test");
+    std::fs::create_dir_all(&test).unwrap();
+    for (name, metrics, samples) in &tasks {
+        let rows: Vec<Value> = samples
+            .iter()
+            .map(|s| json!({"input": s[0], "output": s[1]}))
+            .collect();
+        let body = json!({"instruction": "翻訳してください。", "output_length": 60, "metrics": metrics, "few_shots": [], "samples": rows});
+        std::fs::write(test.join(format!("{name}.json")), body.to_string()).unwrap();
+    }
+    let replies: Vec<(String, String)> = tasks
+        .iter()
+        .flat_map(|(_, _, s)| s.iter().map(|s| (s[0].to_string(), s[2].to_string())))
+        .collect();
+    let fake = Fake::start(move |_, body| {
+        let input = input_of(&first_user(body));
+        let r = replies
+            .iter()
+            .find(|(i, _)| *i == input)
+            .expect("a task prompt");
+        Reply::Text(r.1.clone())
+    })
+    .await;
+    let out = dir.path().join("out");
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "run",
+            "--tasks",
+            test.to_str().unwrap(),
+            "--models",
+            "m",
+            "--base-url",
+            &fake.base_url(),
+            "--api-key-env",
+            "",
+            "--bootstrap",
+            "0",
+            "--format",
+            "json",
+            "--few-shots",
+            "0",
+            "--no-cache",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+
+    // No MeCab, or a dictionary sacrebleu refuses: exit 2 naming the file and the metric.
+    let refused = |env: &[(&str, &str)], said: &[&str]| {
+        let mut c = crate::support::shinpan_bin();
+        c.args(args(&dir.path().join("refused")));
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let e = stderr(&o);
+        for s in said {
+            assert!(e.contains(s), "{s} not in {e}");
+        }
+    };
+    refused(
+        &[("SHINPAN_MECAB", "/nonexistent/mecab")],
+        &["alt-e-to-j.json", "bleu_ja", "pip install ipadic"],
+    );
+    let debian = Path::new("/var/lib/mecab/dic/ipadic-utf8");
+    if debian.join("sys.dic").is_file() {
+        refused(
+            &[("SHINPAN_MECAB_DIC", debian.to_str().unwrap())],
+            &["alt-e-to-j.json", "392127", "令和", "392126"],
+        );
+    }
+    assert!(
+        fake.seen().is_empty(),
+        "nothing is sent when a metric is refused"
+    );
+
+    let o = crate::support::shinpan_bin()
+        .args(args(&out))
+        .env("SHINPAN_MECAB_DIC", &dic)
+        .output()
+        .unwrap();
+    let report = stdout_json(&o);
+    let report = if report.is_array() {
+        report[0].clone()
+    } else {
+        report
+    };
+    let model = &report["tasks"][0];
+
+    // sacrebleu on the predictions, as Nejumi's blue_en / blue_ja call it.
+    let pairs: Vec<(&str, &str, &str)> = tasks
+        .iter()
+        .flat_map(|(name, _, s)| s.iter().map(move |s| (*name, s[3], s[1])))
+        .collect();
+    let script = r#"
+import json, sys, unicodedata
+from sacrebleu import BLEU
+out = []
+for task, pred, gold in json.loads(sys.argv[1]):
+    pred, gold = pred.strip(), unicodedata.normalize("NFKC", gold).strip()
+    lang = "ja" if task == "alt-e-to-j" else "en"
+    out.append(0.0 if not pred else BLEU(effective_order=True, trg_lang=lang).corpus_score([pred], [[gold]]).score / 100)
+print(json.dumps(out))
+"#;
+    let o = std::process::Command::new(&paths[0])
+        .args(["-c", script, &serde_json::to_string(&pairs).unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let py: Vec<f64> = serde_json::from_slice(&o.stdout).unwrap();
+    let records = jsonl(&out.join("judgments").join("rules_single.jsonl"));
+    for (i, (task, pred, _)) in pairs.iter().enumerate() {
+        let metric = if *task == "alt-e-to-j" {
+            "bleu_ja"
+        } else {
+            "bleu_en"
+        };
+        let r = records
+            .iter()
+            .find(|r| r["question_id"] == format!("{task}/{}", i % 3))
+            .unwrap();
+        assert_eq!(r["task"]["prediction"], *pred);
+        close(&r["task"]["scores"][metric], py[i]);
+    }
+    close(
+        score(model, "alt-e-to-j_bleu_ja"),
+        py[..3].iter().sum::<f64>() / 3.0,
+    );
+    close(
+        score(model, "alt-j-to-e_bleu_en"),
+        py[3..].iter().sum::<f64>() / 3.0,
+    );
+    // The identical translation scores 1, the empty prediction 0, the others in between.
+    assert!(
+        (py[1] - 1.0).abs() < 1e-12 && (py[4] - 1.0).abs() < 1e-12 && py[5] == 0.0,
+        "{py:?}"
+    );
+    assert!(
+        py[0] > 0.0 && py[0] < 1.0 && py[2] > 0.0 && py[2] < 1.0,
+        "{py:?}"
+    );
 }
