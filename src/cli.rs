@@ -593,7 +593,8 @@ pub struct BoardArgs {
     #[arg(long, value_enum, default_value_t = BoardFormat::Table)]
     pub format: BoardFormat,
     /// A known board's aggregation beside the cells: nejumi3 (Nejumi Leaderboard 3's GLP
-    /// categories, GLP, ALT and TOTAL).
+    /// categories, GLP, ALT and TOTAL) or nejumi4 (Nejumi 4's three-level GLP and weighted
+    /// TOTAL).
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
     #[command(flatten)]

@@ -44,7 +44,7 @@ pub struct FileCategory {
 pub struct BoardFile {
     /// Run directories, relative to the file.
     pub runs: Vec<PathBuf>,
-    /// A preset beside the cells (`nejumi3`).
+    /// A preset beside the cells (`nejumi3`, `nejumi4`).
     #[serde(default)]
     pub preset: Option<String>,
     /// The categories.

@@ -99,25 +99,34 @@ pub struct Preset {
 }
 
 /// The presets `--preset` knows.
-pub const PRESETS: &[&str] = &["nejumi3"];
+pub const PRESETS: &[&str] = &["nejumi3", "nejumi4"];
 
 /// The `name` preset over the runs.
 pub fn preset(name: &str, runs: &[(String, Vec<Report>)]) -> Result<Preset, UsageError> {
-    if name != "nejumi3" {
-        return Err(UsageError(format!(
-            "--preset {name:?}: known presets: {} (nejumi4 is not built yet)",
-            PRESETS.join(", ")
-        )));
-    }
+    let compute: fn(&str, &nejumi::Inputs) -> nejumi::PresetRow = match name {
+        "nejumi3" => nejumi::nejumi3,
+        "nejumi4" => nejumi::nejumi4,
+        _ => {
+            return Err(UsageError(format!(
+                "--preset {name:?}: known presets: {}",
+                PRESETS.join(", ")
+            )));
+        }
+    };
     let inputs = nejumi::inputs(runs);
     if inputs.is_empty() {
-        return Err(UsageError(
-            "--preset nejumi3: none of the runs has jaster task scores or MT-bench categories to fill it".into(),
-        ));
+        return Err(UsageError(format!(
+            "--preset {name}: none of the runs has jaster task scores or MT-bench categories to fill it"
+        )));
     }
-    let mut rows: Vec<nejumi::PresetRow> =
-        inputs.iter().map(|(m, i)| nejumi::nejumi3(m, i)).collect();
-    let key = |r: &nejumi::PresetRow| r.total.or(r.glp).or(r.glp_partial).unwrap_or(f64::MIN);
+    let mut rows: Vec<nejumi::PresetRow> = inputs.iter().map(|(m, i)| compute(m, i)).collect();
+    let key = |r: &nejumi::PresetRow| {
+        r.total
+            .or(r.total_partial)
+            .or(r.glp)
+            .or(r.glp_partial)
+            .unwrap_or(f64::MIN)
+    };
     rows.sort_by(|a, b| {
         key(b)
             .total_cmp(&key(a))
@@ -129,17 +138,31 @@ pub fn preset(name: &str, runs: &[(String, Vec<Report>)]) -> Result<Preset, Usag
     })
 }
 
-/// The preset as a table: model, TOTAL, GLP, ALT, GLP so far, then every category.
+/// The preset as a table: model, TOTAL, GLP, ALT, what is filled so far, then every
+/// category (nejumi4: level-3 names indented under their parents'; a value over some of
+/// its inputs marked `*`).
 pub fn preset_table(p: &Preset) -> crate::report::markup::Table {
     use crate::report::markup::num;
+    let four = p.name == "nejumi4";
     let names: Vec<String> = p
         .rows
         .first()
-        .map(|r| r.categories.iter().map(|c| c.name.clone()).collect())
+        .map(|r| {
+            r.categories
+                .iter()
+                .map(|c| match c.level {
+                    Some(3) => format!("· {}", c.name.trim_start_matches("GLP_")),
+                    _ => c.name.clone(),
+                })
+                .collect()
+        })
         .unwrap_or_default();
     let mut headers: Vec<String> = ["model", "TOTAL", "GLP", "ALT", "GLP (filled)"]
         .map(String::from)
         .to_vec();
+    if four {
+        headers.push("TOTAL (filled)".to_string());
+    }
     headers.extend(names.iter().cloned());
     let rows = p
         .rows
@@ -150,19 +173,25 @@ pub fn preset_table(p: &Preset) -> crate::report::markup::Table {
                 num(r.total, 4),
                 num(r.glp, 4),
                 num(r.alt, 4),
-                format!("{} ({}/10)", num(r.glp_partial, 4), r.glp_filled),
+                format!("{} ({}/{})", num(r.glp_partial, 4), r.glp_filled, r.glp_of),
             ];
-            row.extend(r.categories.iter().map(|c| cell(c.value)));
+            if four {
+                row.push(num(r.total_partial, 4));
+            }
+            row.extend(r.categories.iter().map(|c| {
+                let partial = four && c.value.is_some() && !c.missing.is_empty();
+                format!("{}{}", cell(c.value), if partial { "*" } else { "" })
+            }));
             row
         })
         .collect();
     let hs: Vec<&str> = headers.iter().map(String::as_str).collect();
-    crate::report::markup::table(
-        format!("board: {}", p.name),
-        hs,
-        rows,
-        "Nejumi Leaderboard 3's aggregation (wandb/llm-leaderboard v3-maint aggregate.py): each          jaster task the mean of its 0- and 2-shot scores, each MT-bench category / 10; a          category is — when an input is missing (JSON lists which); GLP, ALT and TOTAL only          when every category under them is filled. ALT needs LCTG, toxicity, JBBQ, JMMLU          robustness and JTruthfulQA, which shinpan does not run.",
-    )
+    let note = if four {
+        "Nejumi Leaderboard 4's aggregation (wandb/llm-leaderboard main aggregate.py): each jaster task the mean of its 0- and 2-shot scores, each MT-bench category / 10; each category the mean of the values under it that exist, as Nejumi 4 skips a missing one (* marks a value over some of its inputs; JSON lists the missing). GLP only with both MT-bench and jaster runs. ALT and TOTAL need JBBQ, toxicity and JTruthfulQA, which shinpan does not run; TOTAL (filled) is Nejumi 4's weighting over the filled categories, not its TOTAL."
+    } else {
+        "Nejumi Leaderboard 3's aggregation (wandb/llm-leaderboard v3-maint aggregate.py): each jaster task the mean of its 0- and 2-shot scores, each MT-bench category / 10; a category is — when an input is missing (JSON lists which); GLP, ALT and TOTAL only when every category under them is filled. ALT needs LCTG, toxicity, JBBQ, JMMLU robustness and JTruthfulQA, which shinpan does not run."
+    };
+    crate::report::markup::table(format!("board: {}", p.name), hs, rows, note)
 }
 
 /// One figure found in a run: (column, kind, normalisation, model, value, interval).
@@ -434,10 +463,11 @@ pub fn html(b: &Board, more: &[crate::report::markup::Table]) -> String {
             .as_ref()
             .and_then(|p| p.rows.iter().find(|x| x.model == r.model))
         {
+            // Nejumi 4 draws its five level-2 categories; Nejumi 3 its ten.
             let axes: Vec<(String, Option<f64>)> = row
                 .categories
                 .iter()
-                .filter(|c| c.name.starts_with("GLP_"))
+                .filter(|c| c.name.starts_with("GLP_") && c.level.is_none_or(|l| l == 2))
                 .map(|c| (c.name.trim_start_matches("GLP_").to_string(), c.value))
                 .collect();
             body.push_str(&radar(&format!("GLP: {}", r.model), &axes, i));

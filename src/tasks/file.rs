@@ -108,11 +108,25 @@ impl TaskFile {
         if raw.metrics.is_empty() {
             return Err(err(path, format!("task {name}: `metrics` is empty")));
         }
+        // A metric shinpan refuses is a marked cell; an unknown one, or no metric it computes,
+        // is an error.
         let mut parsed = Vec::new();
+        let mut refused = Vec::new();
         for m in &raw.metrics {
-            parsed.push(
-                Metric::parse(m).map_err(|e| err(path, format!("task {name}: `metrics`: {e}")))?,
-            );
+            match Metric::parse(m) {
+                Ok(x) => parsed.push(x),
+                Err(e) if Metric::refused(m) => refused.push(e),
+                Err(e) => return Err(err(path, format!("task {name}: `metrics`: {e}"))),
+            }
+        }
+        if parsed.is_empty() {
+            return Err(err(
+                path,
+                format!(
+                    "task {name}: `metrics`: none can be computed: {}",
+                    refused.join("; ")
+                ),
+            ));
         }
         if raw.samples.is_empty() {
             return Err(err(path, format!("task {name}: `samples` is empty")));

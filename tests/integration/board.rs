@@ -283,6 +283,72 @@ async fn a_board_of_three_runs_equals_its_hand_computed_cells_and_averages() {
     assert_eq!(row("good")["glp_filled"], 1);
     assert!(row("good")["glp"].is_null() && row("good")["total"].is_null());
     close(&row("good")["glp_partial"], 1.0);
+    // nejumi4 over the same runs: each category the mean of what is there (表現 from MT-bench
+    // writing alone, marked partial), its parents the mean of theirs, GLP theirs — given, as
+    // both MT-bench and jaster were run; ALT and TOTAL not.
+    let b4 = stdout_json(&run_bin(&[
+        "board",
+        "--format",
+        "json",
+        "--bootstrap",
+        "0",
+        "--preset",
+        "nejumi4",
+        paths[0],
+        paths[2],
+        zero.to_str().unwrap(),
+    ]));
+    let row4 = |m: &str| {
+        b4["preset"]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["model"] == m)
+            .unwrap()
+            .clone()
+    };
+    for (m, expr, rc, nli) in [("good", 0.8, 1.0, 1.0), ("poor", 0.6, 0.685, 0.5)] {
+        let r = row4(m);
+        close(&cat(&r, "GLP_表現")["value"], expr);
+        assert!(
+            cat(&r, "GLP_表現")["missing"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("MT-bench roleplay")),
+            "{r}"
+        );
+        close(&cat(&r, "GLP_情報検索")["value"], rc);
+        close(&cat(&r, "GLP_応用的言語性能")["value"], (expr + rc) / 2.0);
+        close(&cat(&r, "GLP_基礎的言語性能")["value"], nli);
+        assert!(cat(&r, "GLP_推論能力")["value"].is_null());
+        close(&r["glp"], ((expr + rc) / 2.0 + nli) / 2.0);
+        assert_eq!(
+            (r["glp_filled"].clone(), r["glp_of"].clone()),
+            (json!(2), json!(5))
+        );
+        assert!(r["alt"].is_null() && r["total"].is_null());
+        close(&r["total_partial"], ((expr + rc) / 2.0 + nli) / 2.0);
+    }
+    let table4 = String::from_utf8(
+        run_bin(&[
+            "board",
+            "--bootstrap",
+            "0",
+            "--preset",
+            "nejumi4",
+            paths[0],
+            paths[2],
+            zero.to_str().unwrap(),
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert!(
+        table4.contains("board: nejumi4")
+            && table4.contains("0.8000*")
+            && table4.contains("· 表現"),
+        "{table4}"
+    );
     // The page: both tables, a radar of each model's headline figures and of its GLP
     // categories, under the report's content policy.
     let o = run_bin(&[
@@ -361,7 +427,7 @@ weight = 2
     refused(&["board", typo.to_str().unwrap()], &["typo.toml", "cell"]);
     let o = run_bin(&["board", "--preset", "nejumi9", paths[0]]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("nejumi3"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nejumi3, nejumi4"), "{}", stderr(&o));
     // The same benchmark twice for one model: refused, both runs named.
     let mut args = vec!["board", "--bootstrap", "0", paths[0], paths[0]];
     args.truncate(5);

@@ -457,7 +457,7 @@ type BleuTask = (&'static str, Vec<&'static str>, Vec<[&'static str; 4]>);
 /// and `bleu_ja` (MeCab with the IPA dictionary of the metrics environment), each reply cut
 /// to its first paragraph and NFKC'd, every value equal to sacrebleu's as Nejumi's port
 /// calls it; a dictionary sacrebleu does not accept, or no MeCab, refused before anything
-/// is sent.
+/// is sent. COMET, which the task lists too, is a marked cell.
 #[tokio::test(flavor = "multi_thread")]
 async fn translation_tasks_are_scored_by_bleu_as_sacrebleu_scores_them() {
     let Some(paths) = crate::support::installed(
@@ -474,7 +474,7 @@ async fn translation_tasks_are_scored_by_bleu_as_sacrebleu_scores_them() {
     let tasks: Vec<BleuTask> = vec![
         (
             "alt-e-to-j",
-            vec!["bleu_ja", "char_f1"],
+            vec!["bleu_ja", "char_f1", "comet_wmt22"],
             vec![
                 [
                     "The weather is nice today.",
@@ -651,6 +651,18 @@ print(json.dumps(out))
     close(
         score(model, "alt-j-to-e_bleu_en"),
         py[3..].iter().sum::<f64>() / 3.0,
+    );
+    // COMET, listed as in llm-jp-eval's own file, is a marked cell saying why, not a zero.
+    assert!(score(model, "alt-e-to-j_comet_wmt22").is_null());
+    let comet = model["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "alt-e-to-j_comet_wmt22")
+        .unwrap();
+    assert!(
+        comet["missing"].as_str().unwrap().contains("refused"),
+        "{comet}"
     );
     // The identical translation scores 1, the empty prediction 0, the others in between.
     assert!(
