@@ -99,12 +99,14 @@ const ALT: &[&str] = &[
     "真実性",
 ];
 
-/// One model's inputs: jaster task → few-shots → every metric its file lists (in order) with
-/// its score; MT-bench category → mean (1-10).
+/// A task run's scores: every metric its file lists, in order, with its value.
+pub type TaskScores = Vec<(String, Option<f64>)>;
+
+/// One model's inputs: jaster task → few-shots → its scores; MT-bench category → mean (1-10).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inputs {
     /// Task scores by task and few-shot count.
-    pub jaster: BTreeMap<String, BTreeMap<u32, Vec<(String, Option<f64>)>>>,
+    pub jaster: BTreeMap<String, BTreeMap<u32, TaskScores>>,
     /// MT-bench category means, 1-10.
     pub mtbench: BTreeMap<String, f64>,
 }
@@ -328,9 +330,12 @@ enum Input4 {
     Other(&'static str),
 }
 
+/// A Nejumi 4 level-3 category and its inputs.
+type Category4 = (&'static str, &'static [Input4]);
+
 /// Nejumi 4's GLP hierarchy (main `aggregate.py`, `calculate_glp_scores`): the level-2
 /// categories, each with its level-3 categories and their inputs.
-const GLP4: &[(&str, &[(&str, &[Input4])])] = {
+const GLP4: &[(&str, &[Category4])] = {
     use Input4::{B, Other, T};
     &[
         (
