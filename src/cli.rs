@@ -597,6 +597,11 @@ pub struct BoardArgs {
     /// TOTAL).
     #[arg(long, value_name = "NAME")]
     pub preset: Option<String>,
+    /// The board over nightly runs: each path (or the board file's `runs`) is a recurring
+    /// run's directory (`OUT/<night>/`); each night's runs across them make one board, and
+    /// each model's figures are followed night by night.
+    #[arg(long)]
+    pub history: bool,
     #[command(flatten)]
     pub stats: StatsArgs,
 }

@@ -8,6 +8,7 @@
 //! task scores, which AVG already holds); a missing cell is marked, never counted as zero.
 
 pub mod file;
+pub mod history;
 pub mod nejumi;
 
 use serde::Serialize;

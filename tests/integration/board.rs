@@ -435,3 +435,171 @@ weight = 2
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("two figures"), "{}", stderr(&o));
 }
+
+/// The board over nightly runs: two recurring runs (a judged benchmark and tasks by rule),
+/// three nights; each night's runs on one board, each model's average followed night to
+/// night with its change, and a night whose benchmark changed version (other questions)
+/// given no change, as its average covers another column.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_boards_history_follows_each_model_night_by_night() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let worse = Arc::new(AtomicBool::new(false));
+    let w = worse.clone();
+    // good answers and is graded as poor on a worse night: 6 on 1-10, poor's task replies.
+    let fake = Fake::start(move |_, body| {
+        let worse = w.load(Ordering::SeqCst);
+        if !is_judge(body) {
+            let mut asked = body.clone();
+            if worse {
+                asked["model"] = json!("poor");
+            }
+            return Reply::Text(
+                crate::tasks::task_reply(&asked)
+                    .unwrap_or_else(|| format!("{}の答えです。", body["model"].as_str().unwrap())),
+            );
+        }
+        let good = all_text(body).contains("goodの答え");
+        Reply::Text(format!("評価: [[{}]]", if good && !worse { 8 } else { 6 }))
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let q = questions(dir.path(), "mt.jsonl", false);
+    let test = crate::tasks::write_tasks(dir.path());
+    let (mt_out, tasks_out) = (
+        dir.path().join("nightly-mt"),
+        dir.path().join("nightly-tasks"),
+    );
+    let config = |name: &str, body: String| {
+        write(
+            dir.path(),
+            name,
+            &format!(
+                "{body}\n[endpoint]\nbase_url = \"{}\"\napi_key_env = \"\"\n[nightly]\n",
+                fake.base_url()
+            ),
+        )
+    };
+    let mt = config(
+        "mt.toml",
+        format!(
+            "models = [\"good\", \"poor\"]\njudge = \"j\"\nquestions = \"{q}\"\nout = \"{}\"",
+            mt_out.display()
+        ),
+    );
+    let tasks = config(
+        "tasks.toml",
+        format!(
+            "models = [\"good\", \"poor\"]\ntasks = [\"{}\"]\nfew_shots = 2\nout = \"{}\"",
+            test.display(),
+            tasks_out.display()
+        ),
+    );
+    let night = |name: &str| {
+        for cfg in [&mt, &tasks] {
+            let o = run_bin(&[
+                "run",
+                cfg.to_str().unwrap(),
+                "--name",
+                name,
+                "--bootstrap",
+                "0",
+                "--quiet",
+            ]);
+            // A worse night fails the regression gate (3); the runs are written either way.
+            assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+        }
+    };
+    night("2026-12-01");
+    worse.store(true, Ordering::SeqCst);
+    night("2026-12-02");
+    // The benchmark's next version: other questions, so another column.
+    std::fs::write(
+        &q,
+        "{\"question_id\": 1, \"category\": \"writing\", \"turns\": [\"新しい質問を説明して\"]}\n",
+    )
+    .unwrap();
+    night("2026-12-03");
+
+    let outs = [mt_out.to_str().unwrap(), tasks_out.to_str().unwrap()];
+    let mut args = vec!["board", "--history", "--format", "json", "--bootstrap", "0"];
+    args.extend(outs);
+    let h = stdout_json(&run_bin(&args));
+    let nights: Vec<&str> = h["nights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["night"].as_str().unwrap())
+        .collect();
+    assert_eq!(nights, ["2026-12-01", "2026-12-02", "2026-12-03"]);
+    let series = |m: &str| {
+        h["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["model"] == m)
+            .unwrap()["points"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let good = series("good");
+    // Night 1: MT 8/10 and the tasks' AVG 1; night 2: MT 6/10 and poor's AVG (0.5 + 0.685) / 2.
+    close(&good[0]["average"], (0.8 + 1.0) / 2.0);
+    let second = (0.6 + 0.5925) / 2.0;
+    close(&good[1]["average"], second);
+    close(&good[1]["change"], second - 0.9);
+    assert_eq!(good[0]["columns"], good[1]["columns"]);
+    // Night 3: the same figures, but over another MT column: no change, marked.
+    close(&good[2]["average"], second);
+    assert_eq!(good[2]["columns_changed"], true);
+    assert!(good[2].get("change").is_none(), "{}", good[2]);
+    assert_ne!(good[2]["columns"], good[1]["columns"]);
+    // poor is the same every night.
+    let poor = series("poor");
+    close(&poor[1]["change"], 0.0);
+
+    // The table: one summary row per model and a table per model; CSV a row per night; the
+    // page a line per model.
+    let mut args = vec!["board", "--history", "--bootstrap", "0"];
+    args.extend(outs);
+    let table = String::from_utf8(run_bin(&args).stdout).unwrap();
+    assert!(
+        table.contains("board over the nights: good")
+            && table.contains("≠ columns")
+            && table.contains("columns changed")
+            && table.contains("-0.3038"),
+        "{table}"
+    );
+    let mut args = vec!["board", "--history", "--format", "csv", "--bootstrap", "0"];
+    args.extend(outs);
+    let csv = String::from_utf8(run_bin(&args).stdout).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 3, "{csv}");
+    assert!(
+        csv.lines().any(|l| l.starts_with("good,2026-12-03,")),
+        "{csv}"
+    );
+    let mut args = vec![
+        "board",
+        "--history",
+        "--format",
+        "html",
+        "--bootstrap",
+        "0",
+        "--preset",
+        "nejumi4",
+    ];
+    args.extend(outs);
+    let page = String::from_utf8(run_bin(&args).stdout).unwrap();
+    assert!(page.contains("Content-Security-Policy"));
+    assert!(page.contains("aria-label=\"average: good\""), "{page}");
+    assert!(
+        page.contains("nejumi4"),
+        "the preset's headline is a column"
+    );
+    // A path that is not a recurring run's directory is refused.
+    refused(
+        &["board", "--history", q.as_str()],
+        &["mt.jsonl", "recurring run"],
+    );
+}

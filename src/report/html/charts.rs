@@ -1,5 +1,6 @@
-//! Inline SVG charts: bars with their 95% intervals, bars grouped by category, and score
-//! histograms. Drawn on the server, so they show without a script and print as they look.
+//! Inline SVG charts: bars with their 95% intervals, bars grouped by category, score
+//! histograms, radars and lines over time. Drawn on the server, so they show without a
+//! script and print as they look.
 
 use std::fmt::Write;
 
@@ -371,6 +372,101 @@ pub fn radar(title: &str, axes: &[(String, Option<f64>)], colour_index: usize) -
         pts.join(" "),
         esc(title)
     );
+    s
+}
+
+/// A line of one model's figure on 0-1 over time: one point per label (a night), gridlines at
+/// each quarter, the first and last labels under the axis, each point's label and value as
+/// its tooltip; a label without a value breaks the line and is marked `—`.
+pub fn line(title: &str, points: &[(String, Option<f64>)], colour_index: usize) -> String {
+    let (w, h) = (480.0_f64, 220.0_f64);
+    let (left, right, top, bottom) = (40.0, 16.0, 16.0, 36.0);
+    let (pw, ph) = (w - left - right, h - top - bottom);
+    let n = points.len();
+    let x = |i: usize| {
+        if n <= 1 {
+            left + pw / 2.0
+        } else {
+            left + pw * i as f64 / (n - 1) as f64
+        }
+    };
+    let y = |v: f64| top + ph * (1.0 - v.clamp(0.0, 1.0));
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<figure class="line"><svg role="img" aria-label="{t}" viewBox="0 0 {w} {h}" width="{w}" height="{h}"><title>{t}</title>"#,
+        t = esc(title)
+    );
+    for q in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        let _ = write!(
+            s,
+            r##"<line x1="{left}" y1="{yy:.1}" x2="{x2:.1}" y2="{yy:.1}" stroke="#e5e5e5"/><text x="{lx:.1}" y="{ty:.1}" text-anchor="end" font-size="10">{q:.2}</text>"##,
+            yy = y(q),
+            x2 = left + pw,
+            lx = left - 4.0,
+            ty = y(q) + 3.0
+        );
+    }
+    let c = colour(colour_index);
+    let mut run: Vec<String> = Vec::new();
+    let flush = |run: &mut Vec<String>, s: &mut String| {
+        if run.len() > 1 {
+            let _ = write!(
+                s,
+                r#"<polyline class="series" points="{}" fill="none" stroke="{c}" stroke-width="2"/>"#,
+                run.join(" ")
+            );
+        }
+        run.clear();
+    };
+    for (i, (_, v)) in points.iter().enumerate() {
+        match v {
+            Some(v) => run.push(format!("{:.1},{:.1}", x(i), y(*v))),
+            None => flush(&mut run, &mut s),
+        }
+    }
+    flush(&mut run, &mut s);
+    for (i, (label, v)) in points.iter().enumerate() {
+        let shown = v.map_or("—".to_string(), |v| format!("{v:.4}"));
+        match v {
+            Some(v) => {
+                let _ = write!(
+                    s,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{c}"><title>{} {}</title></circle>"#,
+                    x(i),
+                    y(*v),
+                    esc(label),
+                    shown
+                );
+            }
+            None => {
+                let _ = write!(
+                    s,
+                    r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="10"><title>{}</title>—</text>"#,
+                    x(i),
+                    top + ph,
+                    esc(label)
+                );
+            }
+        }
+    }
+    if let (Some((first, _)), Some((last, _))) = (points.first(), points.last()) {
+        let base = h - bottom + 16.0;
+        let _ = write!(
+            s,
+            r#"<text x="{left}" y="{base}" font-size="10">{}</text>"#,
+            esc(first)
+        );
+        if n > 1 {
+            let _ = write!(
+                s,
+                r#"<text x="{:.1}" y="{base}" text-anchor="end" font-size="10">{}</text>"#,
+                left + pw,
+                esc(last)
+            );
+        }
+    }
+    let _ = write!(s, "</svg><figcaption>{}</figcaption></figure>", esc(title));
     s
 }
 
