@@ -63,7 +63,8 @@ pub struct TaskFile {
     pub samples: Vec<Sample>,
     /// The labels a classification task answers with (v2).
     pub label_list: Vec<String>,
-    /// A regular expression whose groups are the answer in a reply (v2).
+    /// A regular expression whose groups are the answer in a reply (v2: the file's own, else
+    /// the one its `answer_pattern_id` names).
     pub answer_extract_pattern: Option<String>,
     /// The task's own few-shot count (v2).
     pub num_few_shots: Option<u32>,
@@ -152,14 +153,24 @@ impl TaskFile {
         if raw.output_length == 0 {
             return Err(err(path, format!("task {name}: `output_length` is 0")));
         }
-        if let Some(p) = &raw.answer_extract_pattern {
-            regex::Regex::new(p).map_err(|e| {
-                err(
-                    path,
-                    format!("task {name}: `answer_extract_pattern` is not a regular expression shinpan reads: {e}"),
-                )
-            })?;
-        }
+        // The task's own pattern, else the one its answer_pattern_id names (v2).
+        let pattern = match (&raw.answer_extract_pattern, &raw.answer_pattern_id) {
+            (Some(p), _) => {
+                super::pattern::AnswerPattern::new(p).map_err(|e| {
+                    err(
+                        path,
+                        format!("task {name}: `answer_extract_pattern` is not a regular expression shinpan reads: {e}"),
+                    )
+                })?;
+                Some(p.clone())
+            }
+            (None, Some(id)) => Some(
+                super::pattern::by_id(id)
+                    .map_err(|e| err(path, format!("task {name}: `answer_pattern_id`: {e}")))?
+                    .to_string(),
+            ),
+            (None, None) => None,
+        };
         if let Some(t) = &raw.custom_prompt_template
             && !t.contains("{input}")
         {
@@ -168,7 +179,7 @@ impl TaskFile {
                 format!("task {name}: `custom_prompt_template` has no {{input}}"),
             ));
         }
-        let _ = (&raw.answer_pattern_id, &raw.language);
+        let _ = &raw.language;
         Ok(TaskFile {
             path: path.to_path_buf(),
             name,
@@ -178,7 +189,7 @@ impl TaskFile {
             few_shots: raw.few_shots,
             samples: raw.samples,
             label_list: raw.label_list,
-            answer_extract_pattern: raw.answer_extract_pattern,
+            answer_extract_pattern: pattern,
             num_few_shots: raw.num_few_shots,
             custom_prompt_template: raw.custom_prompt_template,
         })

@@ -7,6 +7,7 @@
 
 pub mod file;
 pub mod normalize;
+pub mod pattern;
 pub mod prompt;
 
 use std::collections::BTreeMap;
@@ -123,16 +124,17 @@ pub struct TaskGrade {
 }
 
 /// A v2 task's answer pattern, compiled once per run (checked when its file was read).
-fn compiled(pattern: &str) -> Option<regex::Regex> {
+fn compiled(pattern: &str) -> Option<pattern::AnswerPattern> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static SEEN: OnceLock<Mutex<HashMap<String, Option<regex::Regex>>>> = OnceLock::new();
+    type Seen = Mutex<HashMap<String, Option<pattern::AnswerPattern>>>;
+    static SEEN: OnceLock<Seen> = OnceLock::new();
     let mut seen = SEEN
         .get_or_init(Default::default)
         .lock()
         .expect("not poisoned");
     seen.entry(pattern.to_string())
-        .or_insert_with(|| regex::Regex::new(pattern).ok())
+        .or_insert_with(|| pattern::AnswerPattern::new(pattern).ok())
         .clone()
 }
 

@@ -2,7 +2,7 @@
 //! as Nejumi's port of llm-jp-eval does it (wandb/llm-leaderboard, branch v3-maint at
 //! 174c888: `scripts/evaluator/jaster.py` and `evaluate_utils/formatter.py`): the task's
 //! formatter, the first paragraph, stripped, quotes stripped, stripped again, NFKC; the gold
-//! NFKC'd. A v2 task's `answer_extract_pattern` takes the first paragraph's place.
+//! NFKC'd. A v2 task's answer pattern ([`super::pattern`]) takes the first paragraph's place.
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -47,26 +47,15 @@ pub fn format(task: &str, s: &str) -> String {
     }
 }
 
-/// The answer a v2 task's `answer_extract_pattern` finds: its groups joined (the whole match
-/// when it has none), empty when it does not match.
-fn extract(pattern: &regex::Regex, s: &str) -> String {
-    match pattern.captures(s) {
-        None => String::new(),
-        Some(c) if c.len() == 1 => c[0].to_string(),
-        Some(c) => c
-            .iter()
-            .skip(1)
-            .flatten()
-            .map(|m| m.as_str())
-            .collect::<String>(),
-    }
-}
-
 /// A reply as the prediction a metric compares.
-pub fn prediction(task: &str, reply: &str, pattern: Option<&regex::Regex>) -> String {
+pub fn prediction(
+    task: &str,
+    reply: &str,
+    pattern: Option<&super::pattern::AnswerPattern>,
+) -> String {
     let formatted = format(task, reply);
     let answer = match pattern {
-        Some(p) => extract(p, &formatted),
+        Some(p) => p.extract(&formatted),
         None => formatted
             .split("\n\n")
             .next()
@@ -105,7 +94,7 @@ mod tests {
 
     #[test]
     fn a_v2_pattern_takes_the_first_paragraphs_place() {
-        let p = regex::Regex::new(r"(?s)答え[:：]\s*(.*?)(?:\n|$)").unwrap();
+        let p = super::super::pattern::AnswerPattern::new(r"答え[:：]\s*(.*?)(?=\n|\Z)").unwrap();
         assert_eq!(prediction("x", "考え…\n\n答え: 3\n以上", Some(&p)), "3");
         assert_eq!(prediction("x", "答えなし", Some(&p)), "");
     }

@@ -674,3 +674,192 @@ print(json.dumps(out))
         "{py:?}"
     );
 }
+
+/// A v2 task end to end: llm-jp-eval v2's fields (`label_list`, `num_few_shots`,
+/// `answer_pattern_id`, `answer_extract_pattern` with Python's lookahead, a
+/// `custom_prompt_template`), few-shots from `train/`, each answer found by its pattern as
+/// Python's `re` finds it, and a bad pattern id named.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_v2_task_runs_end_to_end_with_its_answer_patterns() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("evaluation");
+    // (task, extra fields, [(input, gold, reply)]).
+    let tasks: Vec<(&str, Value, Vec<[&str; 3]>)> = vec![
+        (
+            "choice",
+            json!({"label_list": ["0", "1", "2"], "num_few_shots": 3, "answer_pattern_id": "choice_only_jp", "language": "ja"}),
+            vec![
+                ["問1", "2", "2\n理由：二番目が正しい。"],
+                ["問2", "0", "１\n"],
+            ],
+        ),
+        (
+            "tagged",
+            json!({"num_few_shots": 1, "answer_pattern_id": "answer_tags_jp", "custom_prompt_template": "{instruction}\n{few_shots_text}\n質問：{input}\n答え："}),
+            vec![
+                ["首都は？", "東京", "考えます。<answer> 東京 </answer>以上"],
+                ["川は？", "信濃川", "信濃川です"],
+            ],
+        ),
+        (
+            "lookahead",
+            json!({"num_few_shots": 0, "answer_extract_pattern": "答え[:：]\\s*(.*?)(?=\\n|\\Z)"}),
+            vec![
+                ["数は？", "3", "考え…\n答え: 3\n以上"],
+                ["色は？", "赤", "答え：赤"],
+            ],
+        ),
+    ];
+    for (name, extra, samples) in &tasks {
+        for split in ["test", "train"] {
+            let rows: Vec<Value> = if split == "test" {
+                samples
+                    .iter()
+                    .map(|s| json!({"input": s[0], "output": s[1]}))
+                    .collect()
+            } else {
+                (0..4)
+                    .map(|i| json!({"input": format!("例{i}"), "output": format!("{i}")}))
+                    .collect()
+            };
+            let mut body = json!({"instruction": format!("{name}の指示"), "output_length": 20, "metrics": ["exact_match"], "samples": rows});
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            std::fs::create_dir_all(root.join(split)).unwrap();
+            std::fs::write(
+                root.join(split).join(format!("{name}.json")),
+                body.to_string(),
+            )
+            .unwrap();
+        }
+    }
+    let replies: Vec<(String, String)> = tasks
+        .iter()
+        .flat_map(|(_, _, s)| s.iter().map(|s| (s[0].to_string(), s[2].to_string())))
+        .collect();
+    let fake = Fake::start(move |_, body| {
+        let prompt = first_user(body);
+        let r = replies
+            .iter()
+            .find(|(i, _)| {
+                prompt.contains(&format!("{i}\n\n### 応答:\n"))
+                    || prompt.ends_with(&format!("質問：{i}\n答え："))
+            })
+            .unwrap_or_else(|| panic!("a task prompt: {prompt}"));
+        Reply::Text(r.1.clone())
+    })
+    .await;
+    let test = root.join("test");
+    let out = dir.path().join("out");
+    let mut args = vec![
+        "run",
+        "--tasks",
+        test.to_str().unwrap(),
+        "--models",
+        "m",
+        "--base-url",
+    ];
+    let url = fake.base_url();
+    args.push(&url);
+    args.extend([
+        "--api-key-env",
+        "",
+        "--bootstrap",
+        "0",
+        "--format",
+        "json",
+        "--no-cache",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let report = stdout_json(&run_bin(&args));
+    let report = if report.is_array() {
+        report[0].clone()
+    } else {
+        report
+    };
+    let model = &report["tasks"][0];
+
+    // Each reply's answer as Python's re.search(pattern, reply, re.DOTALL) finds it, groups
+    // joined and stripped (then NFKC, as every prediction).
+    let patterns = [
+        r"(?s)^(.*?)(?=\n|\Z)",
+        r"<answer>(.*?)</answer>",
+        "答え[:：]\\s*(.*?)(?=\\n|\\Z)",
+    ];
+    let cases: Vec<(&str, &str)> = tasks
+        .iter()
+        .zip(patterns)
+        .flat_map(|((_, _, s), p)| s.iter().map(move |s| (p, s[2])))
+        .collect();
+    let script = r#"
+import json, re, sys, unicodedata
+out = []
+for p, reply in json.loads(sys.argv[1]):
+    m = re.search(p, reply, re.DOTALL)
+    out.append(unicodedata.normalize("NFKC", "".join(g or "" for g in m.groups()).strip() if m else ""))
+print(json.dumps(out, ensure_ascii=False))
+"#;
+    let o = std::process::Command::new("python3")
+        .args(["-c", script, &serde_json::to_string(&cases).unwrap()])
+        .output()
+        .expect("python3 runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let python: Vec<String> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(python, ["2", "1", "東京", "", "3", "赤"]);
+    let records = jsonl(&out.join("judgments").join("rules_single.jsonl"));
+    let predictions: Vec<String> = [
+        "choice/0",
+        "choice/1",
+        "tagged/0",
+        "tagged/1",
+        "lookahead/0",
+        "lookahead/1",
+    ]
+    .iter()
+    .map(|q| {
+        records.iter().find(|r| r["question_id"] == *q).unwrap()["task"]["prediction"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    })
+    .collect();
+    assert_eq!(predictions, python);
+    close(score(model, "choice_exact_match"), 0.5);
+    close(score(model, "tagged_exact_match"), 0.5);
+    close(score(model, "lookahead_exact_match"), 1.0);
+
+    // Few-shots from train/: 3 for choice (its num_few_shots), 1 in tagged's own template.
+    let seen = fake.seen();
+    let choice = seen
+        .iter()
+        .map(|s| first_user(&s.body))
+        .find(|p| p.contains("問1"))
+        .unwrap();
+    assert_eq!(choice.matches("### 入力:\n例").count(), 3, "{choice}");
+    let tagged = seen
+        .iter()
+        .map(|s| first_user(&s.body))
+        .find(|p| p.contains("首都は？"))
+        .unwrap();
+    assert_eq!(
+        tagged,
+        "taggedの指示\n\n\n### 入力:\n例0\n\n### 応答:\n0\n質問：首都は？\n答え："
+    );
+
+    // An unknown pattern id is named, and nothing is sent.
+    let bad = test.join("zz.json");
+    std::fs::write(&bad, json!({"instruction": "x", "output_length": 5, "metrics": ["exact_match"], "samples": [{"input": "a", "output": "b"}], "answer_pattern_id": "nope"}).to_string()).unwrap();
+    let before = fake.seen().len();
+    let o = run_bin(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("zz.json")
+            && stderr(&o).contains("answer_pattern_id")
+            && stderr(&o).contains("nope"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fake.seen().len(), before);
+}
