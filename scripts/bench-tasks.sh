@@ -3,8 +3,10 @@
 # rule, with 1000 bootstrap rounds: a task run is answered once by shinpan's simulator, then
 # its judgments are removed and the same command run again, which asks nothing (the answers
 # are kept) and only scores, aggregates and reports. The samples are split over four tasks
-# like JGLUE's (exact_match; char_f1 on JSQuAD-length passages; pearson and spearman).
-# Usage: scripts/bench-tasks.sh [N]
+# like JGLUE's (exact_match; char_f1 on JSQuAD-length passages; pearson and spearman); with
+# BLEU=1 over six, adding the translation tasks (bleu_ja through MeCab, which needs
+# SHINPAN_MECAB_DIC as the README says; bleu_en).
+# Usage: [BLEU=1] scripts/bench-tasks.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10000}
@@ -19,6 +21,9 @@ tasks = {
     "jsquad": (["char_f1"], 25, lambda i: ("文章：" + "梅雨は東アジアの広範囲でみられる気象現象で、5月から7月にかけて来る。" * 8 + "\n質問：梅雨がみられるのは？", "東アジアの広範囲")),
     "jsts": (["pearson", "spearman"], 3, lambda i: ("文1：川べりで人がサーフボードを持っている。\n文2：人がボードを運んでいる。", str((i % 51) / 10))),
 }
+if os.environ.get("BLEU"):
+    tasks["alt-e-to-j"] = (["bleu_ja"], 60, lambda i: ("When the rainy season ends, summer begins in most of Japan.", "梅雨が明けると、日本の多くの地域で夏が始まります。"))
+    tasks["alt-j-to-e"] = (["bleu_en"], 60, lambda i: ("梅雨が明けると、日本の多くの地域で夏が始まります。", "When the rainy season ends, summer begins in most of Japan."))
 per = n // len(tasks)
 for split in ("test", "train"):
     os.makedirs(f"{root}/{split}", exist_ok=True)
