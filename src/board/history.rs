@@ -189,7 +189,7 @@ pub fn tables(h: &BoardHistory) -> Vec<Table> {
     for s in &h.models {
         let mut headers = vec!["night".to_string(), "average".into(), "change".into()];
         if let Some(p) = preset {
-            headers.push(p.name.clone());
+            headers.push(format!("{} (headline)", p.name));
         }
         if own {
             headers.push("total (board file)".into());
@@ -234,11 +234,18 @@ pub fn tables(h: &BoardHistory) -> Vec<Table> {
             })
             .collect();
         let hs: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let mut note = "— is missing that night; ≠ columns: the average covers other columns than the night before, so no change is given.".to_string();
+        if let Some(p) = preset {
+            note.push_str(&format!(
+                " {} (headline): its TOTAL, else TOTAL (filled), else GLP, else GLP (filled), as the preset's table names them.",
+                p.name
+            ));
+        }
         out.push(table(
             format!("board over the nights: {}", s.model),
             hs,
             rows,
-            "— is missing that night; ≠ columns: the average covers other columns than the night before, so no change is given.",
+            &note,
         ));
     }
     out
