@@ -674,6 +674,10 @@ pub struct SimulateArgs {
     /// window's share of the minute's quota, no more.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub window_ms: u64,
+    /// Count the limits as a sliding log, at most the window's share in any window (as
+    /// gateways that allow "N in any second" do), rather than a bucket refilled evenly.
+    #[arg(long)]
+    pub sliding_window: bool,
     /// Send no x-ratelimit-* headers (as vLLM and llama.cpp), only 429s.
     #[arg(long)]
     pub no_rate_headers: bool,

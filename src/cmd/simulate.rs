@@ -108,6 +108,7 @@ pub async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
         rpm: a.rpm.and_then(NonZeroU32::new),
         tpm: a.tpm.and_then(NonZeroU32::new),
         window: Duration::from_millis(a.window_ms),
+        sliding_window: a.sliding_window,
         no_rate_headers: a.no_rate_headers,
         fail_rate: rate(a.fail_rate, "--fail-rate")?,
         garble_rate: rate(a.garble_rate, "--garble-rate")?,

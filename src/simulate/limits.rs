@@ -1,6 +1,8 @@
 //! The simulator's rate limits: requests and tokens per minute, each enforced over a window
-//! (a bucket holding the window's share of the minute's quota, refilled evenly), as providers
-//! do. A request is charged its prompt tokens plus its `max_tokens` before it is answered, as
+//! as providers do: a bucket holding the window's share of the minute's quota, refilled
+//! evenly (OpenAI's way), or, with `sliding`, at most that share in any window (a sliding
+//! log, as gateways that count "N in any second" do: stricter, since a bucket lets a window
+//! that starts full take its share again as it refills). A request is charged its prompt tokens plus its `max_tokens` before it is answered, as
 //! OpenAI counts them. Every reply states the limits in OpenAI's `x-ratelimit-*` headers
 //! unless told not to (vLLM and llama.cpp send none); a 429 adds `Retry-After`.
 
@@ -56,10 +58,112 @@ impl Bucket {
     }
 }
 
+/// One limit as a sliding log: at most `cap` units in any `window`.
+struct Sliding {
+    per_minute: u32,
+    cap: u32,
+    window: Duration,
+    log: std::sync::Mutex<std::collections::VecDeque<(std::time::Instant, u32)>>,
+}
+
+impl Sliding {
+    fn new(per_minute: NonZeroU32, window: Duration) -> Self {
+        let cap = ((per_minute.get() as f64 * window.as_secs_f64() / 60.0).floor() as u32).max(1);
+        Self {
+            per_minute: per_minute.get(),
+            cap,
+            window,
+            log: Default::default(),
+        }
+    }
+
+    /// Takes `n` units (at most the cap) when the last window holds room for them;
+    /// `Err(wait)` until enough of it has aged out.
+    fn take(&self, n: u32) -> Result<u32, Duration> {
+        let n = n.clamp(1, self.cap);
+        let now = std::time::Instant::now();
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        while log
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) >= self.window)
+        {
+            log.pop_front();
+        }
+        let used: u32 = log.iter().map(|(_, u)| u).sum();
+        if used + n <= self.cap {
+            log.push_back((now, n));
+            return Ok(self.cap - used - n);
+        }
+        let mut freed = 0;
+        for (t, u) in log.iter() {
+            freed += u;
+            if used - freed + n <= self.cap {
+                return Err((*t + self.window).saturating_duration_since(now));
+            }
+        }
+        Err(self.window)
+    }
+
+    /// (remaining, time until the window is empty again).
+    fn state(&self, taken: Result<u32, Duration>) -> (u32, Duration) {
+        let now = std::time::Instant::now();
+        let last = self
+            .log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .back()
+            .map(|(t, _)| *t);
+        let empty = last.map_or(Duration::ZERO, |t| {
+            (t + self.window).saturating_duration_since(now)
+        });
+        match taken {
+            Ok(remaining) => (remaining, empty),
+            Err(_) => (0, empty),
+        }
+    }
+}
+
+/// A limit, counted one way or the other.
+enum Counter {
+    Bucket(Bucket),
+    Sliding(Sliding),
+}
+
+impl Counter {
+    fn new(per_minute: NonZeroU32, window: Duration, sliding: bool) -> Self {
+        if sliding {
+            Counter::Sliding(Sliding::new(per_minute, window))
+        } else {
+            Counter::Bucket(Bucket::new(per_minute, window))
+        }
+    }
+
+    fn per_minute(&self) -> u32 {
+        match self {
+            Counter::Bucket(b) => b.per_minute,
+            Counter::Sliding(s) => s.per_minute,
+        }
+    }
+
+    fn take(&self, n: u32) -> Result<u32, Duration> {
+        match self {
+            Counter::Bucket(b) => b.take(n),
+            Counter::Sliding(s) => s.take(n),
+        }
+    }
+
+    fn state(&self, taken: Result<u32, Duration>) -> (u32, Duration) {
+        match self {
+            Counter::Bucket(b) => b.state(taken),
+            Counter::Sliding(s) => s.state(taken),
+        }
+    }
+}
+
 /// The limits of one simulator.
 pub(super) struct Limits {
-    requests: Option<Bucket>,
-    tokens: Option<Bucket>,
+    requests: Option<Counter>,
+    tokens: Option<Counter>,
     headers: bool,
 }
 
@@ -76,6 +180,7 @@ impl Limits {
         rpm: Option<NonZeroU32>,
         tpm: Option<NonZeroU32>,
         window: Duration,
+        sliding: bool,
         headers: bool,
     ) -> Self {
         let window = if window.is_zero() {
@@ -84,8 +189,8 @@ impl Limits {
             window
         };
         Self {
-            requests: rpm.map(|r| Bucket::new(r, window)),
-            tokens: tpm.map(|t| Bucket::new(t, window)),
+            requests: rpm.map(|r| Counter::new(r, window, sliding)),
+            tokens: tpm.map(|t| Counter::new(t, window, sliding)),
             headers,
         }
     }
@@ -118,7 +223,7 @@ impl Limits {
                 set(
                     &mut headers,
                     &format!("x-ratelimit-limit-{name}"),
-                    b.per_minute.to_string(),
+                    b.per_minute().to_string(),
                 );
                 set(
                     &mut headers,
@@ -133,5 +238,30 @@ impl Limits {
             }
         }
         Verdict { headers, refused }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sliding log allows the window's share in any window, and says when room comes back.
+    #[test]
+    fn a_sliding_window_allows_its_share_in_any_window() {
+        let s = Sliding::new(NonZeroU32::new(300).unwrap(), Duration::from_millis(200));
+        // 300 a minute over 200 ms: one at a time.
+        assert_eq!(s.take(1), Ok(0));
+        let wait = s.take(1).unwrap_err();
+        assert!(
+            wait <= Duration::from_millis(200) && wait > Duration::from_millis(150),
+            "{wait:?}"
+        );
+        std::thread::sleep(Duration::from_millis(210));
+        assert_eq!(s.take(1), Ok(0));
+        let five = Sliding::new(NonZeroU32::new(300).unwrap(), Duration::from_secs(1));
+        for left in (0..5).rev() {
+            assert_eq!(five.take(1), Ok(left));
+        }
+        assert!(five.take(1).is_err(), "a sixth in the same second");
     }
 }

@@ -47,6 +47,9 @@ pub struct SimConfig {
     /// The window both limits are enforced over (zero: one second): a bucket holds the
     /// window's share of the minute's quota.
     pub window: Duration,
+    /// Count both limits as a sliding log (at most the window's share in any window) rather
+    /// than a bucket refilled evenly.
+    pub sliding_window: bool,
     /// Send no `x-ratelimit-*` headers (as vLLM and llama.cpp), only 429s.
     pub no_rate_headers: bool,
     /// Share of requests answered with HTTP 500.
@@ -202,6 +205,7 @@ impl Sim {
             config.rpm,
             config.tpm,
             config.window,
+            config.sliding_window,
             !config.no_rate_headers,
         );
         Sim {
