@@ -681,6 +681,18 @@ pub struct SimulateArgs {
     /// Send no x-ratelimit-* headers (as vLLM and llama.cpp), only 429s.
     #[arg(long)]
     pub no_rate_headers: bool,
+    /// A self-hosted server's capacity: at most N requests served at once, each taking the
+    /// latency; more wait their turn.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub slots: Option<u64>,
+    /// Requests that may wait for a slot; beyond slots + queue, 503 "server overloaded"
+    /// (needs --slots; default: no bound).
+    #[arg(long, value_name = "N", requires = "slots")]
+    pub queue: Option<u64>,
+    /// Milliseconds added to each request's latency per other request served beside it (a
+    /// batch slows each of its sequences).
+    #[arg(long, default_value_t = 0)]
+    pub batch_latency_ms: u64,
     /// Milliseconds a batch (`/v1/batches`) stays in progress before its lines are answered.
     #[arg(long, default_value_t = 0)]
     pub batch_delay_ms: u64,

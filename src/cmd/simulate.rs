@@ -110,6 +110,11 @@ pub async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
         window: Duration::from_millis(a.window_ms),
         sliding_window: a.sliding_window,
         no_rate_headers: a.no_rate_headers,
+        capacity: crate::simulate::capacity::CapacityConfig {
+            slots: a.slots.map(|n| n as usize),
+            queue: a.queue.map(|n| n as usize),
+            batch_latency: Duration::from_millis(a.batch_latency_ms),
+        },
         fail_rate: rate(a.fail_rate, "--fail-rate")?,
         garble_rate: rate(a.garble_rate, "--garble-rate")?,
         position_bias: rate(a.position_bias, "--position-bias")?,

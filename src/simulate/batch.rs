@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Multipart, Path, State};
@@ -137,7 +138,8 @@ async fn run(sim: Arc<Sim>, id: String, input: Vec<u8>) {
         let draw = sim.counter.fetch_add(1, Ordering::Relaxed);
         let body = serde_json::to_vec(&v["body"]).unwrap_or_default();
         let resp = match parse_request(&body) {
-            Ok(parsed) => answer(&sim, draw, parsed).await,
+            // A batch is a hosted provider's: no capacity model.
+            Ok(parsed) => answer(&sim, draw, parsed, Duration::ZERO).await,
             Err(resp) => *resp,
         };
         let status = resp.status().as_u16();

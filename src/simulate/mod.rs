@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
 mod batch;
+pub mod capacity;
 mod faults;
 mod limits;
 mod reply;
@@ -52,6 +53,8 @@ pub struct SimConfig {
     pub sliding_window: bool,
     /// Send no `x-ratelimit-*` headers (as vLLM and llama.cpp), only 429s.
     pub no_rate_headers: bool,
+    /// A self-hosted server's capacity: slots, queue, latency that grows with the batch.
+    pub capacity: capacity::CapacityConfig,
     /// Share of requests answered with HTTP 500.
     pub fail_rate: f64,
     /// Share of judge replies with no readable verdict.
@@ -114,6 +117,8 @@ pub struct SimStats {
     pub batch_lines: AtomicU64,
     /// Polls of batches.
     pub batch_polls: AtomicU64,
+    /// What the capacity model counts (most in flight, most served at once, 503s).
+    pub capacity: capacity::CapacityStats,
 }
 
 impl SimStats {
@@ -128,6 +133,9 @@ impl SimStats {
             "failed": self.failed.load(Ordering::Relaxed),
             "judge_requests": self.judge_requests.load(Ordering::Relaxed),
             "garbled": self.garbled.load(Ordering::Relaxed),
+            "max_in_flight": self.capacity.max_in_flight.load(Ordering::Relaxed),
+            "max_serving": self.capacity.max_serving.load(Ordering::Relaxed),
+            "overloaded": self.capacity.overloaded.load(Ordering::Relaxed),
             "faults": *self.faults.lock().unwrap_or_else(|p| p.into_inner()),
             "answered": self.answered.lock().unwrap_or_else(|p| p.into_inner()).len(),
             "batches": self.batches.load(Ordering::Relaxed),
@@ -140,6 +148,7 @@ impl SimStats {
 struct Sim {
     config: SimConfig,
     limits: Limits,
+    capacity: capacity::Capacity,
     stats: Arc<SimStats>,
     counter: AtomicU64,
     /// Uploaded files and batches.
@@ -209,6 +218,7 @@ impl Sim {
             !config.no_rate_headers,
         );
         Sim {
+            capacity: capacity::Capacity::new(config.capacity.clone()),
             config,
             limits,
             stats: Arc::new(SimStats::default()),
@@ -303,19 +313,26 @@ async fn chat(State(swap): State<Arc<Swap>>, body: axum::body::Bytes) -> Respons
     let verdict = sim.limits.charge(cost);
     let mut resp = match verdict.refused {
         Some(wait) => rate_limited(&sim, wait),
-        None => {
-            stats
-                .tokens_charged
-                .fetch_add(cost as u64, Ordering::Relaxed);
-            answer(&sim, draw, parsed).await
-        }
+        None => match sim.capacity.admit(&stats.capacity).await {
+            None => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server overloaded (simulated)",
+            ),
+            Some((_inside, extra)) => {
+                stats
+                    .tokens_charged
+                    .fetch_add(cost as u64, Ordering::Relaxed);
+                answer(&sim, draw, parsed, extra).await
+            }
+        },
     };
     resp.headers_mut().extend(verdict.headers);
     resp
 }
 
-/// A reply to a request the limits let through.
-async fn answer(sim: &Sim, draw: u64, parsed: Parsed) -> Response {
+/// A reply to a request the limits and the capacity let through (`extra`: the latency its
+/// batch adds).
+async fn answer(sim: &Sim, draw: u64, parsed: Parsed, extra: Duration) -> Response {
     let stats = &sim.stats;
     let fault = pick_fault(&sim.config, draw);
     if let Some(f) = fault {
@@ -345,8 +362,9 @@ async fn answer(sim: &Sim, draw: u64, parsed: Parsed) -> Response {
         model,
         messages,
     } = parsed;
-    if !sim.config.latency.is_zero() {
-        tokio::time::sleep(sim.config.latency).await;
+    let latency = sim.config.latency + extra;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
     }
     let structured = req
         .pointer("/response_format/type")

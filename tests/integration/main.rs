@@ -4,6 +4,7 @@
 
 mod batch;
 mod board;
+mod capacity;
 mod claims;
 mod cli;
 mod client;
