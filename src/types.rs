@@ -136,6 +136,14 @@ pub struct Usage {
     /// Tokens generated.
     #[serde(default)]
     pub completion_tokens: u64,
+    /// Of the prompt tokens, those the provider served from its prompt cache
+    /// (`usage.prompt_tokens_details.cached_tokens`: OpenAI, vLLM), billed at their own rate.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cached_prompt_tokens: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Usage {
@@ -149,6 +157,7 @@ impl std::ops::AddAssign for Usage {
     fn add_assign(&mut self, rhs: Self) {
         self.prompt_tokens += rhs.prompt_tokens;
         self.completion_tokens += rhs.completion_tokens;
+        self.cached_prompt_tokens += rhs.cached_prompt_tokens;
     }
 }
 

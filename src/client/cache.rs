@@ -385,6 +385,7 @@ impl Cache {
                             usage: Usage {
                                 prompt_tokens: r.get::<_, i64>(2)? as u64,
                                 completion_tokens: r.get::<_, i64>(3)? as u64,
+                                ..Usage::default()
                             },
                             ..Default::default()
                         },
@@ -696,6 +697,7 @@ mod tests {
             usage: Usage {
                 prompt_tokens: 5,
                 completion_tokens: 3,
+                ..Usage::default()
             },
             attempts: 1,
             ..Default::default()

@@ -176,6 +176,7 @@ impl Endpoint {
                 r.usage = crate::types::Usage {
                     prompt_tokens: u64::from(estimated_prompt),
                     completion_tokens: u64::from(self.pace.prompt_tokens(r.content.len())),
+                    ..crate::types::Usage::default()
                 };
             }
             reply.prompt_tokens = Some((

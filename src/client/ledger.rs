@@ -23,7 +23,11 @@ impl Ledger {
     pub fn book_as(&self, account: &Account, usage: Option<Usage>, batched: bool, estimated: bool) {
         let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
         let row = rows.entry(account.clone()).or_default();
-        row.add(usage);
+        // A batch's tokens are all at the batch share: its cached ones are not counted apart.
+        row.add(usage.map(|u| Usage {
+            cached_prompt_tokens: if batched { 0 } else { u.cached_prompt_tokens },
+            ..u
+        }));
         if estimated && usage.is_some() {
             row.usage_estimated += 1;
         }

@@ -175,13 +175,29 @@ pub(crate) struct WireUsage {
     pub prompt_tokens: u64,
     #[serde(default)]
     pub completion_tokens: u64,
+    /// OpenAI's and vLLM's `prompt_tokens_details` (`cached_tokens`: served from the prompt
+    /// cache); absent or `null` on servers that do not say.
+    #[serde(default)]
+    pub prompt_tokens_details: Option<WireTokenDetails>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireTokenDetails {
+    #[serde(default)]
+    pub cached_tokens: Option<u64>,
 }
 
 impl From<WireUsage> for Usage {
     fn from(u: WireUsage) -> Self {
+        let cached = u
+            .prompt_tokens_details
+            .and_then(|d| d.cached_tokens)
+            .unwrap_or(0)
+            .min(u.prompt_tokens);
         Usage {
             prompt_tokens: u.prompt_tokens,
             completion_tokens: u.completion_tokens,
+            cached_prompt_tokens: cached,
         }
     }
 }

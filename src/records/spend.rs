@@ -47,6 +47,10 @@ pub struct Price {
     pub input: f64,
     /// Per million completion tokens.
     pub output: f64,
+    /// Per million prompt tokens served from the provider's prompt cache (OpenAI bills them
+    /// at a fraction of `input`); absent: the full input price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input: Option<f64>,
     /// The share of these prices that tokens sent through the Batch API cost (OpenAI: 0.5);
     /// absent: the full price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,11 +63,18 @@ impl Price {
         (prompt as f64 * self.input + completion as f64 * self.output) / 1e6
     }
 
-    /// What a spend row's tokens cost, those sent in batches at the batch share.
+    /// What a spend row's tokens cost: cached prompt tokens at `cached_input`, those sent in
+    /// batches at the batch share.
     pub fn cost_of(&self, s: &Spend) -> f64 {
         let share = self.batch.unwrap_or(1.0);
         let (bp, bc) = (s.batch_prompt_tokens, s.batch_completion_tokens);
-        self.cost(s.prompt_tokens - bp, s.completion_tokens - bc) + share * self.cost(bp, bc)
+        // Cached tokens are counted outside batches only (a batch's are at its share).
+        let cached = s.cached_prompt_tokens.min(s.prompt_tokens - bp);
+        let discount = self
+            .cached_input
+            .map_or(0.0, |c| cached as f64 * (self.input - c) / 1e6);
+        self.cost(s.prompt_tokens - bp, s.completion_tokens - bc) - discount
+            + share * self.cost(bp, bc)
     }
 }
 
@@ -78,6 +89,9 @@ pub struct Spend {
     pub prompt_tokens: u64,
     /// Completion tokens billed.
     pub completion_tokens: u64,
+    /// Of the prompt tokens outside batches, those served from the provider's prompt cache.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cached_prompt_tokens: u64,
     /// Of the prompt tokens, those sent through the Batch API.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub batch_prompt_tokens: u64,
@@ -103,6 +117,7 @@ impl Spend {
                 self.requests += 1;
                 self.prompt_tokens += u.prompt_tokens;
                 self.completion_tokens += u.completion_tokens;
+                self.cached_prompt_tokens += u.cached_prompt_tokens;
             }
         }
     }
@@ -113,6 +128,7 @@ impl Spend {
         self.cache_hits += o.cache_hits;
         self.prompt_tokens += o.prompt_tokens;
         self.completion_tokens += o.completion_tokens;
+        self.cached_prompt_tokens += o.cached_prompt_tokens;
         self.batch_prompt_tokens += o.batch_prompt_tokens;
         self.batch_completion_tokens += o.batch_completion_tokens;
         self.usage_estimated += o.usage_estimated;

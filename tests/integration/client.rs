@@ -178,3 +178,73 @@ async fn a_hung_server_times_out_and_is_retried() {
     let r = client.chat(&request()).await.unwrap();
     assert_eq!(r.attempts, 2);
 }
+
+/// Prompt tokens a provider served from its prompt cache (`usage.prompt_tokens_details
+/// .cached_tokens`) are recorded and priced at `cached_input`; a reply that does not say is
+/// billed at the full input price.
+#[tokio::test(flavor = "multi_thread")]
+async fn cached_prompt_tokens_are_recorded_and_priced_at_their_own_rate() {
+    let fake = crate::fake::Fake::start(|_, body| {
+        let (content, usage) = if crate::support::is_judge(body) {
+            ("評価: [[7]]", r#"{"prompt_tokens": 500, "completion_tokens": 20}"#)
+        } else {
+            (
+                "はい、答えです。",
+                r#"{"prompt_tokens": 1000, "completion_tokens": 100, "prompt_tokens_details": {"cached_tokens": 600}}"#,
+            )
+        };
+        crate::fake::Reply::Raw(
+            200,
+            vec![("content-type", "application/json".into())],
+            format!(
+                r#"{{"choices": [{{"message": {{"role": "assistant", "content": "{content}"}}, "finish_reason": "stop"}}], "usage": {usage}}}"#
+            ),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crate::support::write(
+        dir.path(),
+        "c.toml",
+        "[model.m]\nprice = { input = 2.0, cached_input = 0.5, output = 8.0 }\n[model.judge]\nprice = { input = 2.0, cached_input = 0.5, output = 8.0 }\n",
+    );
+    let o = crate::support::run_on(
+        dir.path(),
+        &fake.base_url(),
+        "m",
+        &[cfg.to_str().unwrap(), "--no-cache"],
+    );
+    let report = crate::support::stdout_json(&o);
+    let report = if report.is_array() {
+        report[0].clone()
+    } else {
+        report
+    };
+    let row = |stage: &str| {
+        report["spend"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["stage"] == stage)
+            .unwrap()
+            .clone()
+    };
+    let (answer, judge) = (row("answer"), row("judge"));
+    let n = answer["requests"].as_f64().unwrap();
+    assert!(n > 0.0);
+    assert_eq!(answer["cached_prompt_tokens"].as_f64(), Some(600.0 * n));
+    // 400 uncached at 2, 600 cached at 0.5, 100 out at 8, per million.
+    let want = n * (400.0 * 2.0 + 600.0 * 0.5 + 100.0 * 8.0) / 1e6;
+    assert!(
+        (answer["cost"].as_f64().unwrap() - want).abs() < 1e-12,
+        "{answer}"
+    );
+    // The judge's replies said nothing of a cache: the full input price.
+    let j = judge["requests"].as_f64().unwrap();
+    assert!(judge.get("cached_prompt_tokens").is_none(), "{judge}");
+    let want = j * (500.0 * 2.0 + 20.0 * 8.0) / 1e6;
+    assert!(
+        (judge["cost"].as_f64().unwrap() - want).abs() < 1e-12,
+        "{judge}"
+    );
+}
