@@ -137,6 +137,14 @@ fn headline_columns(h: &BoardHistory) -> Vec<String> {
     out
 }
 
+/// The model's value in `column` on the night of `point` (`None`: missing that night).
+fn cell_value(h: &BoardHistory, model: &str, point: &Point, column: &str) -> Option<f64> {
+    let n = h.nights.iter().find(|n| n.night == point.night)?;
+    let i = n.board.columns.iter().position(|c| c.name == column)?;
+    let row = n.board.rows.iter().find(|r| r.model == model)?;
+    row.cells[i].as_ref().map(|c| c.value)
+}
+
 fn signed(v: Option<f64>) -> String {
     v.map_or_else(String::new, |v| format!("{v:+.4}"))
 }
@@ -199,12 +207,6 @@ pub fn tables(h: &BoardHistory) -> Vec<Table> {
             .points
             .iter()
             .map(|p| {
-                let n = h
-                    .nights
-                    .iter()
-                    .find(|n| n.night == p.night)
-                    .expect("a point is a night's");
-                let row = n.board.rows.iter().find(|r| r.model == s.model);
                 let mut r = vec![
                     p.night.clone(),
                     num(p.average, 4),
@@ -221,14 +223,7 @@ pub fn tables(h: &BoardHistory) -> Vec<Table> {
                     r.push(num(p.own_total, 4));
                 }
                 for c in &columns {
-                    let v = n
-                        .board
-                        .columns
-                        .iter()
-                        .position(|x| &x.name == c)
-                        .and_then(|i| row.and_then(|r| r.cells[i].as_ref()))
-                        .map(|x| x.value);
-                    r.push(cell(v));
+                    r.push(cell(cell_value(h, &s.model, p, c)));
                 }
                 r
             })
@@ -270,12 +265,6 @@ pub fn csv(h: &BoardHistory) -> Result<String, csv::Error> {
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     for s in &h.models {
         for p in &s.points {
-            let n = h
-                .nights
-                .iter()
-                .find(|n| n.night == p.night)
-                .expect("a point is a night's");
-            let row = n.board.rows.iter().find(|r| r.model == s.model);
             let mut rec = vec![
                 s.model.clone(),
                 p.night.clone(),
@@ -286,13 +275,7 @@ pub fn csv(h: &BoardHistory) -> Result<String, csv::Error> {
                 opt(p.own_total),
             ];
             for c in &columns {
-                rec.push(opt(n
-                    .board
-                    .columns
-                    .iter()
-                    .position(|x| &x.name == c)
-                    .and_then(|i| row.and_then(|r| r.cells[i].as_ref()))
-                    .map(|x| x.value)));
+                rec.push(opt(cell_value(h, &s.model, p, c)));
             }
             w.write_record(&rec)?;
         }
