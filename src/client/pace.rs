@@ -2,7 +2,7 @@
 //!
 //! The limits in force are the lower of those configured (`--rpm`, `--tpm`) and those the
 //! provider states in its `x-ratelimit-limit-*` headers, times a share that 429s lower and
-//! time restores, less 1% of headroom for the jitter of sends at an exact limit. With no limit
+//! time restores, less room for the jitter of sends at an exact limit ([`JITTER`]). With no limit
 //! known at all, 429s set a pace found by trial (90% of the rate the server accepted while it
 //! refused) that then grows by 5% a second, and a 429's `Retry-After` pauses it. Under a
 //! known limit a single 429 only moves the next send one interval later; only 429s that come
@@ -28,12 +28,17 @@ use super::stats::Holdup;
 
 /// How far a 429 cuts the share of the known limits that is used.
 const CUT: f64 = 0.8;
-/// The share of a known limit the pace sends at: a stated limit is enforced over short
-/// windows (often "N in any second"), and a send paced at exactly 1/N s reaches the server
-/// a few milliseconds early or late, so the (N+1)-th in a window earns a 429. 1% keeps 10 ms
-/// of a 1-second window free for that jitter (no 429 at 1 to 100 per second in any 1-second
-/// window, with both cores busy: `scripts/bench-stated-limit.sh`).
+/// The share of a known token limit the pace sends at: a stated limit is enforced over short
+/// windows, and a send paced exactly at it reaches the server a little early now and then.
 const HEADROOM: f64 = 0.99;
+/// The jitter a window of a known request limit is kept free for: sends paced at exactly
+/// 1/N s reach the server a few milliseconds early or late, so the (N+1)-th in a window would
+/// earn a 429. Spread over the window's share of requests — learned from the headers'
+/// `remaining` (a full window's capacity), else taken as a second's worth — 10 ms is 1% of a
+/// 1-second window's intervals and 10% of a window that holds one request (no 429 at 1 to
+/// 100 per second in any 1-second window with both cores busy:
+/// `scripts/bench-stated-limit.sh`).
+const JITTER: f64 = 0.010;
 /// How fast the share (or a pace found by trial) grows back, per second.
 const REGROW: f64 = 0.05;
 /// How far back sends are remembered (replayed when the pace slows).
@@ -93,6 +98,9 @@ struct State {
     replies: VecDeque<(Instant, bool)>,
     /// Bumped when the pace is slowed: slots reserved before it are reserved again.
     generation: u64,
+    /// The most requests a window of the server's holds, as its headers said (`remaining`
+    /// after a request, plus that one).
+    window_requests: Option<f64>,
 }
 
 impl std::fmt::Debug for Pace {
@@ -126,6 +134,7 @@ impl Pace {
                 recent: VecDeque::new(),
                 replies: VecDeque::new(),
                 generation: 0,
+                window_requests: None,
             }),
         }
     }
@@ -165,7 +174,11 @@ impl Pace {
         let rpm = min(self.configured.rpm, s.learned.rpm);
         let tpm = min(self.configured.tpm, s.learned.tpm);
         let rps = match rpm {
-            Some(r) => Some(r / 60.0 * s.share * HEADROOM),
+            Some(r) => {
+                let rate = r / 60.0 * s.share;
+                let per_window = s.window_requests.unwrap_or(rate).max(1.0);
+                Some(1.0 / (1.0 / rate + JITTER / per_window))
+            }
             None if tpm.is_none() => s.trial_rps,
             None => None,
         };
@@ -267,6 +280,12 @@ impl Pace {
         }
         if let Some(l) = h.tokens.limit {
             s.learned.tpm = Some(l);
+        }
+        if let Some(r) = h.requests.remaining
+            && !reply.rate_limited
+        {
+            let seen = r + 1.0;
+            s.window_requests = Some(s.window_requests.map_or(seen, |w| w.max(seen)));
         }
         let (rps, tps) = self.rates(&s);
         // A limit stated as spent: nothing more until one unit is back (a reset to full would
@@ -414,9 +433,10 @@ mod tests {
         NonZeroU32::new(v)
     }
 
-    /// The interval at `rpm` with the headroom: 600 rpm is one send per 100 ms / 0.99.
+    /// The interval at `rpm` with no window known (a second's worth): 600 rpm is one send
+    /// per 100 ms + 10 ms / 10.
     fn interval(rpm: f64) -> Duration {
-        Duration::from_secs_f64(60.0 / rpm / HEADROOM)
+        Duration::from_secs_f64(60.0 / rpm + JITTER / (rpm / 60.0))
     }
 
     #[tokio::test(start_paused = true)]
@@ -428,8 +448,8 @@ mod tests {
         for (a, w) in at.iter().zip(&want) {
             assert!(a.abs_diff(*w) < Duration::from_micros(5), "{at:?} {want:?}");
         }
-        // 1% under the limit: ten sends take 1.0101 s, not 1 s.
-        assert!(want[4] > Duration::from_millis(404));
+        // 1% under the limit: four intervals take 404 ms, not 400.
+        assert!(want[4] > Duration::from_micros(403_900));
     }
 
     /// Paced to a known limit, an occasional 429 moves the next send one interval later and
@@ -437,6 +457,20 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_occasional_429_under_a_known_limit_costs_one_interval() {
         let p = Pace::new(nz(300), None);
+        let stated = |remaining: f64| Reply {
+            headers: RateHeaders {
+                requests: Stated {
+                    limit: Some(300.0),
+                    remaining: Some(remaining),
+                    reset: Some(Duration::from_secs(1)),
+                },
+                ..RateHeaders::default()
+            },
+            ..Reply::default()
+        };
+        // The first reply finds a window of five (four left after it): the second's worth
+        // the pace assumed.
+        p.observe(&stated(4.0));
         let t0 = Instant::now();
         for _ in 0..5 {
             p.reserve(1);
@@ -453,23 +487,11 @@ mod tests {
             next.abs_diff(interval(300.0) * 6) < Duration::from_micros(5),
             "{next:?}"
         );
-        assert_eq!(
-            p.rps(),
-            Some(5.0 * HEADROOM),
+        assert!(
+            (p.rps().unwrap() - 1.0 / interval(300.0).as_secs_f64()).abs() < 1e-9,
             "one 429 does not cut the share"
         );
-        let spent = Reply {
-            headers: RateHeaders {
-                requests: Stated {
-                    limit: Some(300.0),
-                    remaining: Some(0.0),
-                    reset: Some(Duration::from_secs(1)),
-                },
-                ..RateHeaders::default()
-            },
-            ..Reply::default()
-        };
-        p.observe(&spent);
+        p.observe(&stated(0.0));
         let after = p.reserve(1).at - t0;
         assert!(
             after.abs_diff(interval(300.0) * 7) < Duration::from_micros(5),
@@ -479,6 +501,20 @@ mod tests {
         let q = Pace::new(None, None);
         q.observe(&refused);
         assert!(q.reserve(1).at >= Instant::now() + Duration::from_secs(1));
+        // A window that holds one request keeps the whole 10 ms free in each interval.
+        let one = Pace::new(nz(600), None);
+        one.observe(&Reply {
+            headers: RateHeaders {
+                requests: Stated {
+                    limit: Some(600.0),
+                    remaining: Some(0.0),
+                    reset: Some(Duration::from_millis(100)),
+                },
+                ..RateHeaders::default()
+            },
+            ..Reply::default()
+        });
+        assert!((one.rps().unwrap() - 1.0 / 0.110).abs() < 1e-9);
     }
 
     #[tokio::test(start_paused = true)]
@@ -495,9 +531,10 @@ mod tests {
             ..Reply::default()
         };
         p.observe(&stated(6000.0));
-        assert_eq!(p.rps(), Some(10.0 * HEADROOM));
+        let close = |a: Option<f64>, b: f64| assert!((a.unwrap() - b).abs() < 1e-9, "{a:?} {b}");
+        close(p.rps(), 1.0 / (0.1 + JITTER / 10.0));
         p.observe(&stated(120.0));
-        assert_eq!(p.rps(), Some(2.0 * HEADROOM));
+        close(p.rps(), 1.0 / (0.5 + JITTER / 2.0));
     }
 
     #[tokio::test(start_paused = true)]
