@@ -99,6 +99,16 @@ fn refused(args: &[&str], words: &[&str]) {
     }
 }
 
+/// The entry of `model` in a JSON array of rows (`"model"` fields).
+fn by_model(rows: &Value, model: &str) -> Value {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["model"] == model)
+        .unwrap_or_else(|| panic!("no row for {model} in {rows}"))
+        .clone()
+}
+
 fn close(v: &Value, want: f64) {
     let got = v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"));
     assert!((got - want).abs() < 1e-9, "{got} != {want}");
@@ -167,15 +177,7 @@ async fn a_board_of_three_runs_equals_its_hand_computed_cells_and_averages() {
     );
     assert_eq!(b["columns"][0]["normalised"], "mean / 10 (scale 1-10)");
     assert_eq!(b["columns"][1]["normalised"], "mean / 5 (scale 1-5)");
-    let row = |m: &str| {
-        b["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["model"] == m)
-            .unwrap()
-            .clone()
-    };
+    let row = |m: &str| by_model(&b["rows"], m);
     let (good, poor, third) = (row("good"), row("poor"), row("third"));
     // 1-10 means over 10, 1-5 means over 5, the tasks' AVG as it is.
     close(&good["cells"][0]["value"], 0.8);
@@ -233,15 +235,7 @@ async fn a_board_of_three_runs_equals_its_hand_computed_cells_and_averages() {
     let b = stdout_json(&o);
     let preset = &b["preset"];
     assert_eq!(preset["name"], "nejumi3");
-    let row = |m: &str| {
-        preset["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["model"] == m)
-            .unwrap()
-            .clone()
-    };
+    let row = |m: &str| by_model(&preset["rows"], m);
     let cat = |r: &Value, n: &str| {
         r["categories"]
             .as_array()
@@ -298,15 +292,7 @@ async fn a_board_of_three_runs_equals_its_hand_computed_cells_and_averages() {
         paths[2],
         zero.to_str().unwrap(),
     ]));
-    let row4 = |m: &str| {
-        b4["preset"]["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["model"] == m)
-            .unwrap()
-            .clone()
-    };
+    let row4 = |m: &str| by_model(&b4["preset"]["rows"], m);
     for (m, expr, rc, nli) in [("good", 0.8, 1.0, 1.0), ("poor", 0.6, 0.685, 0.5)] {
         let r = row4(m);
         close(&cat(&r, "GLP_表現")["value"], expr);
@@ -394,15 +380,7 @@ weight = 2
         "--bootstrap",
         "0",
     ]));
-    let own = |m: &str| {
-        b["own"]["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["model"] == m)
-            .unwrap()
-            .clone()
-    };
+    let own = |m: &str| by_model(&b["own"]["rows"], m);
     close(&own("good")["categories"][0][1], 0.8);
     close(&own("good")["total"], (0.8 + 2.0 * 1.0) / 3.0);
     close(&own("poor")["categories"][0][1], 0.5);
