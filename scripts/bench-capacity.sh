@@ -13,7 +13,7 @@ shift $(($# > 2 ? 2 : $#))
 cargo build --release --quiet
 BIN=$PWD/target/release/shinpan
 work=$(mktemp -d)
-trap 'kill "$sim" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "$sim" 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"' EXIT
 python3 -c "
 import json
 for i in range(1, $q + 1):
@@ -24,7 +24,8 @@ sim=$!
 sleep 0.5
 start=$(date +%s.%N)
 "$BIN" run --models a,b --judge j --questions "$work/q.jsonl" --base-url "http://127.0.0.1:$port/v1" \
-  --api-key-env "" --out "$work/out" --no-cache --quiet "$@" > /dev/null
+  --api-key-env "" --out "$work/out" --no-cache "$@" 2> "$work/run.log" > /dev/null
+grep "concurrency:" "$work/run.log" || true
 end=$(date +%s.%N)
 curl -s "http://127.0.0.1:$port/stats" | python3 -c "
 import json, sys

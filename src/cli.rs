@@ -664,6 +664,10 @@ pub struct SimulateArgs {
     /// Delay before each reply, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Each reply's latency drawn up to this share above or below it (0.5: ±50 %), the same
+    /// for the same seed and request order.
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
+    pub latency_jitter: f64,
     /// Requests per minute before answering 429 with Retry-After.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub rpm: Option<u32>,
@@ -738,4 +742,12 @@ pub struct DemoArgs {
     /// Format of the reports printed at the end.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// A share in [0, 1] (`--latency-jitter`).
+fn share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a share between 0 and 1")),
+    }
 }

@@ -6,8 +6,11 @@
 pub const BASE_URL: &str = "https://api.openai.com/v1";
 /// The environment variable holding the default endpoint's API key.
 pub const API_KEY_ENV: &str = "OPENAI_API_KEY";
-/// Requests in flight at once, per endpoint.
+/// Requests in flight at once, per endpoint, where auto starts (and its least under a rate
+/// limit).
 pub const CONCURRENCY: u32 = 8;
+/// The most requests in flight auto goes to, per endpoint.
+pub const MAX_CONCURRENCY: u32 = 1024;
 /// Seconds one attempt may take.
 pub const TIMEOUT_SECS: u64 = 120;
 /// Attempts per request, the first included.

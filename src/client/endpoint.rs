@@ -1,29 +1,34 @@
 //! One endpoint of a client: its URL and key, its pace, its slots (requests in flight) and its
 //! health, and one HTTP attempt against it.
 //!
-//! Slots adapt unless `--concurrency` fixes them: with nothing known about the endpoint's
+//! Slots adapt unless `--concurrency` fixes them. With nothing known about the endpoint's
 //! limits, one request goes first (a probe; its reply may state the limits) and the rest wait
-//! for it; after that, enough slots to keep the pace busy at the latency seen (the pace's
-//! requests per second times the latency, with room to spare), never fewer than the default.
-
+//! for it. After that, under a known rate limit, enough slots to keep the pace busy at the
+//! latency seen (the pace's requests per second times the latency, with room to spare), never
+//! fewer than the default; with none known, what the adaptive limiter finds the server can
+//! take (see [`super::adapt`]). Either way at most `--max-concurrency`, and under the level at
+//! which the server last refused for overload.
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Notify, Semaphore, SemaphorePermit};
+use tokio::sync::{Notify, SemaphorePermit};
 use tokio::time::Instant;
 
+use super::adapt::{Limiter, Outcome, Why};
 use super::health::Health;
 use super::pace::{Pace, Reply};
 use super::ratelimit::RateHeaders;
+use super::slots::Slots;
 use super::stats::{ClientStats, Gauge, Holdup};
 use super::wire::{error_message, parse_response};
 use super::{ChatResponse, ClientError, EndpointConfig, describe, parse_retry_after};
 use crate::defaults;
 
-/// The most slots an endpoint grows to by itself.
-const MAX_SLOTS: usize = 1024;
+/// Requests in flight auto starts from after the first reply, when no limit is known (a
+/// server that states none is usually self-hosted, and takes that many at once or queues).
+const AUTO_START: usize = 32;
 /// How long the rest of a run waits for the probe's reply before opening up anyway.
 pub(super) const PROBE_WAIT: Duration = Duration::from_secs(1);
 
@@ -34,9 +39,13 @@ pub(super) struct Endpoint {
     pub api_key: Option<String>,
     pub http: reqwest::Client,
     pub pace: Pace,
-    slots: Semaphore,
-    /// Slots now (they only grow).
-    cap: AtomicUsize,
+    pub slots: Slots,
+    /// The adaptive limiter (it also counts the requests in flight).
+    limiter: Mutex<Limiter>,
+    /// The first request is still out alone, nothing known yet.
+    probing: AtomicBool,
+    /// The limiter's clock starts here.
+    origin: Instant,
     /// Mean seconds per successful attempt (exponentially weighted), `None` before one.
     latency: Mutex<Option<f64>>,
     pub health: Health,
@@ -61,18 +70,21 @@ impl Endpoint {
             .build()
             .map_err(|e| ClientError::Config(e.to_string()))?;
         let pace = Pace::new(config.rpm, config.tpm);
+        let max = config.max_concurrency.max(1);
         let cap = match config.concurrency {
             Some(n) => n.max(1),
-            None if pace.known() => defaults::CONCURRENCY as usize,
+            None if pace.known() => (defaults::CONCURRENCY as usize).min(max),
             None => 1,
         };
         Ok(Self {
             url: format!("{base}/chat/completions"),
             api_key: api_key.map(|k| k.trim().to_string()),
             http,
+            probing: AtomicBool::new(config.concurrency.is_none() && !pace.known()),
             pace,
-            slots: Semaphore::new(cap),
-            cap: AtomicUsize::new(cap),
+            slots: Slots::new(cap),
+            limiter: Mutex::new(Limiter::new(AUTO_START, max)),
+            origin: Instant::now(),
             latency: Mutex::new(None),
             health: Health::default(),
             freed,
@@ -82,23 +94,85 @@ impl Endpoint {
 
     /// Slots now.
     pub fn slots(&self) -> usize {
-        self.cap.load(Ordering::Relaxed)
+        self.slots.cap()
     }
 
     fn latency(&self) -> Option<f64> {
         *self.latency.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn limiter(&self) -> std::sync::MutexGuard<'_, Limiter> {
+        self.limiter.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn clock(&self) -> f64 {
+        self.origin.elapsed().as_secs_f64()
+    }
+
     /// A free slot, if there is one.
     pub fn try_slot(&self) -> Option<SemaphorePermit<'_>> {
-        self.slots.try_acquire().ok()
+        self.slots.try_take()
     }
 
     /// The probe has been out too long (a slow or hung server): the rest of the run must
     /// not wait for its reply, so the slots open up without it.
     pub fn probe_overdue(&self) {
-        if self.config.concurrency.is_none() {
-            self.grow_to(defaults::CONCURRENCY as usize);
+        if self.probing.swap(false, Ordering::Relaxed) {
+            // Not yet what auto starts from: a server that has not answered one request may
+            // be hung, and the default is enough to find out.
+            let n = (defaults::CONCURRENCY as usize).min(self.config.max_concurrency.max(1));
+            self.slots.set(n, &self.freed);
+        }
+    }
+
+    /// How many requests may be in flight and why.
+    pub fn concurrency(&self) -> super::Concurrency {
+        let limiter = self.limiter().clone();
+        let mut server_bound = false;
+        let why = match self.config.concurrency {
+            Some(_) => "fixed by --concurrency".to_string(),
+            None if self.probing.load(Ordering::Relaxed) => {
+                "auto: one request first, to learn the limits".to_string()
+            }
+            None => match (self.pace.rps(), self.latency()) {
+                (Some(rps), lat) => {
+                    let mut s = match lat {
+                        Some(lat) => format!(
+                            "auto: what the rate limit's pace ({rps:.1} requests/s) needs at {lat:.2} s a request"
+                        ),
+                        None => "auto: the rate limit's pace, no reply yet".to_string(),
+                    };
+                    if let Some(w) = limiter.ceiling_why() {
+                        s.push_str(&format!(", held under the level where {}", w.describe()));
+                        server_bound = true;
+                    }
+                    s
+                }
+                (None, _) => {
+                    let w = limiter.why();
+                    server_bound = matches!(w, Why::Saturated { .. } | Why::Overloaded { .. });
+                    let w = match w {
+                        Why::Max => {
+                            format!("held at --max-concurrency {}", self.config.max_concurrency)
+                        }
+                        w => w.describe(),
+                    };
+                    if self.pace.known() {
+                        // A token limit alone: it paces the run, and the slots follow what the
+                        // server takes under it.
+                        format!("auto: under the token limit's pace; {w}")
+                    } else {
+                        format!("auto: {w}")
+                    }
+                }
+            },
+        };
+        super::Concurrency {
+            url: self.config.base_url.clone(),
+            slots: self.slots(),
+            most: limiter.most(),
+            why,
+            server_bound,
         }
     }
 
@@ -125,11 +199,12 @@ impl Endpoint {
     pub async fn attempt(
         &self,
         body: &async_openai::types::chat::CreateChatCompletionRequest,
-        (estimated_prompt, prompt_bytes): (u32, usize),
+        (estimated_prompt, prompt_bytes, cost): (u32, usize, u32),
         stats: &ClientStats,
     ) -> Result<ChatResponse, ClientError> {
         stats.attempts.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
+        let tag = self.limiter().sent(self.clock());
         let mut rb = self.http.post(&self.url).json(body);
         if let Some(key) = &self.api_key {
             rb = rb.bearer_auth(key);
@@ -156,7 +231,12 @@ impl Endpoint {
         let (status, headers, retry_after, text) = match result {
             Ok(r) => r,
             Err(e) => {
-                self.open_up();
+                let outcome = match e {
+                    ClientError::Timeout(_) => Outcome::Overload(None),
+                    _ => Outcome::Other,
+                };
+                self.limiter().observe(tag, self.clock(), outcome);
+                self.replied();
                 return Err(e);
             }
         };
@@ -167,6 +247,7 @@ impl Endpoint {
             retry_after: retry_after.map(|r| r.min(self.config.retry.max_delay)),
             prompt_tokens: None,
             prompt_bytes,
+            cost,
         };
         let mut result = self.read(status, &text.text, retry_after, stats);
         if let Ok(r) = &mut result {
@@ -187,8 +268,15 @@ impl Endpoint {
             let mut lat = self.latency.lock().unwrap_or_else(|p| p.into_inner());
             *lat = Some(lat.map_or(secs, |l| 0.9 * l + 0.1 * secs));
         }
+        let outcome = match (&result, status.as_u16()) {
+            (Ok(_), _) => Outcome::Ok(started.elapsed().as_secs_f64()),
+            // Overloaded, or a gateway in front of a server that is.
+            (Err(_), s @ (502 | 503 | 504 | 529)) => Outcome::Overload(Some(s)),
+            _ => Outcome::Other,
+        };
+        self.limiter().observe(tag, self.clock(), outcome);
         self.pace.observe(&reply);
-        self.open_up();
+        self.replied();
         result
     }
 
@@ -233,27 +321,32 @@ impl Endpoint {
         Ok(resp)
     }
 
-    /// Grows the slots to what the pace and latency call for (see the module doc).
-    fn open_up(&self) {
-        if self.config.concurrency.is_some() {
-            return;
-        }
-        let base = defaults::CONCURRENCY as usize;
-        let target = match (self.pace.rps(), self.latency()) {
-            (Some(rps), Some(lat)) => {
-                ((rps * lat * 1.5).ceil() as usize + 1).clamp(base, MAX_SLOTS)
-            }
-            _ => base,
-        };
-        self.grow_to(target);
+    /// A reply (or a failure) came: the probe is over, and the slots follow what is known.
+    fn replied(&self) {
+        self.probing.store(false, Ordering::Relaxed);
+        self.retarget();
     }
 
-    fn grow_to(&self, target: usize) {
-        let old = self.cap.fetch_max(target, Ordering::Relaxed);
-        if target > old {
-            self.slots.add_permits(target - old);
-            self.freed.notify_waiters();
+    /// Sets the slots to what the pace and latency, or the limiter, call for (see the
+    /// module doc).
+    fn retarget(&self) {
+        if self.config.concurrency.is_some() || self.probing.load(Ordering::Relaxed) {
+            return;
         }
+        let max = self.config.max_concurrency.max(1);
+        let target = match self.pace.rps() {
+            Some(rps) => {
+                let base = defaults::CONCURRENCY as usize;
+                let paced = match self.latency() {
+                    Some(lat) => (rps * lat * 1.5).ceil() as usize + 1,
+                    None => base,
+                };
+                let cap = self.limiter().ceiling().unwrap_or(usize::MAX);
+                paced.max(base).min(cap)
+            }
+            None => self.limiter().limit(),
+        };
+        self.slots.set(target.clamp(1, max), &self.freed);
     }
 }
 

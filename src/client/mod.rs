@@ -9,6 +9,7 @@
 //! `finish_reason` (see `../shared/NOTES.md`). Here every attempt, first or retry, waits for
 //! the limiter.
 
+mod adapt;
 mod batch;
 mod cache;
 mod cached;
@@ -23,6 +24,7 @@ mod ratelimit;
 mod retry;
 mod send;
 mod served;
+mod slots;
 mod stats;
 mod wire;
 
@@ -69,8 +71,11 @@ pub struct EndpointConfig {
     pub rpm: Option<NonZeroU32>,
     /// Tokens per minute, prompt plus completion cap (`None`: unlimited).
     pub tpm: Option<NonZeroU32>,
-    /// Requests in flight at once (`None`: as many as the limits and latency call for).
+    /// Requests in flight at once (`None`: auto, as many as the limits and latency call for,
+    /// or the server takes).
     pub concurrency: Option<usize>,
+    /// The most requests in flight auto goes to.
+    pub max_concurrency: usize,
     /// Limit on one attempt, from sending to the last byte of the reply.
     pub timeout: Duration,
     /// How failed attempts are retried.
@@ -93,12 +98,39 @@ impl Default for EndpointConfig {
             rpm: None,
             tpm: None,
             concurrency: None,
+            max_concurrency: crate::defaults::MAX_CONCURRENCY as usize,
             timeout: Duration::from_secs(defaults::TIMEOUT_SECS),
             retry: RetryPolicy::default(),
             structured_verdicts: false,
             batch: None,
             max_reply_bytes: defaults::MAX_REPLY_BYTES,
         }
+    }
+}
+
+/// How many requests an endpoint may have in flight, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Concurrency {
+    /// Its base URL.
+    pub url: String,
+    /// Requests it may have in flight now.
+    pub slots: usize,
+    /// The most it has had in flight at once.
+    pub most: usize,
+    /// Why, in words ("auto: server saturated at ~61 in flight (128.0 requests/s)").
+    pub why: String,
+    /// The server's capacity is what holds it (auto found the knee, or an overload), not a
+    /// number of ours.
+    pub server_bound: bool,
+}
+
+impl Concurrency {
+    /// One line for the closing summary.
+    pub fn line(&self) -> String {
+        format!(
+            "{}: {} allowed in flight at the end, {} at most ({})",
+            self.url, self.slots, self.most, self.why
+        )
     }
 }
 
@@ -291,6 +323,18 @@ impl Client {
             return batch::MAX_LINES / 4;
         }
         self.inner.endpoints.iter().map(Endpoint::slots).sum()
+    }
+
+    /// How many requests each endpoint may have in flight now and why.
+    pub fn concurrency(&self) -> Vec<Concurrency> {
+        if self.inner.batcher.is_some() {
+            return Vec::new();
+        }
+        self.inner
+            .endpoints
+            .iter()
+            .map(Endpoint::concurrency)
+            .collect()
     }
 
     /// The limits each endpoint's provider stated so far, by base URL.

@@ -101,6 +101,10 @@ struct State {
     /// The most requests a window of the server's holds, as its headers said (`remaining`
     /// after a request, plus that one).
     window_requests: Option<f64>,
+    /// The same for tokens (`remaining` after a request, plus what it was charged).
+    window_tokens: Option<f64>,
+    /// The most tokens one request of [`RECENT`] was charged.
+    largest: u32,
 }
 
 impl std::fmt::Debug for Pace {
@@ -135,6 +139,8 @@ impl Pace {
                 replies: VecDeque::new(),
                 generation: 0,
                 window_requests: None,
+                window_tokens: None,
+                largest: 0,
             }),
         }
     }
@@ -182,7 +188,16 @@ impl Pace {
             None if tpm.is_none() => s.trial_rps,
             None => None,
         };
-        (rps, tpm.map(|t| t / 60.0 * s.share * HEADROOM))
+        // A window that holds W tokens, paced evenly, can still take one request more than
+        // its share: the one sent at its start. Where the headers tell W, that request's
+        // room is kept free (the largest of late). With no headers, W is not known and no
+        // room is kept: assumed a second, it would halve the pace whenever one request is
+        // half a second's tokens, where providers count tokens over a minute.
+        let room = match s.window_tokens {
+            Some(w) if w > 0.0 => (1.0 - f64::from(s.largest) / w).clamp(0.5, 1.0),
+            _ => 1.0,
+        };
+        (rps, tpm.map(|t| t / 60.0 * s.share * HEADROOM * room))
     }
 
     /// When the next request could go, without reserving it.
@@ -232,6 +247,7 @@ impl Pace {
             s.recent.pop_front();
         }
         s.recent.push_back((at, tokens));
+        s.largest = s.recent.iter().map(|r| r.1).max().unwrap_or(0);
         Slot {
             at,
             by,
@@ -286,6 +302,12 @@ impl Pace {
         {
             let seen = r + 1.0;
             s.window_requests = Some(s.window_requests.map_or(seen, |w| w.max(seen)));
+        }
+        if let Some(r) = h.tokens.remaining
+            && !reply.rate_limited
+        {
+            let seen = r + f64::from(reply.cost);
+            s.window_tokens = Some(s.window_tokens.map_or(seen, |w| w.max(seen)));
         }
         let (rps, tps) = self.rates(&s);
         // A limit stated as spent: nothing more until one unit is back (a reset to full would
@@ -382,6 +404,8 @@ pub struct Reply {
     pub prompt_tokens: Option<(u32, u32)>,
     /// Bytes of message text the prompt estimate was made from.
     pub prompt_bytes: usize,
+    /// Tokens the request was charged by the pace (prompt estimate plus output cap).
+    pub cost: u32,
 }
 
 /// When recent replies show the server refusing for rate (at least 3 and a quarter of them

@@ -7,6 +7,7 @@ use tokio::sync::Notify;
 
 use super::endpoint::{self, Endpoint};
 use super::error::worth_again;
+use super::slots::Slots;
 use super::{ChatRequest, ChatResponse, Client, ClientError, keys::redact, stats};
 
 impl Client {
@@ -40,6 +41,7 @@ impl Client {
                 if let Some(permit) = e.try_slot() {
                     let slot = Slot {
                         permit: Some(permit),
+                        slots: &e.slots,
                         freed: &inner.freed,
                     };
                     return Ok((e, slot));
@@ -97,7 +99,8 @@ impl Client {
                     continue;
                 }
                 let _sent = stats::Gauge::enter(&stats.in_flight);
-                ep.attempt(&body, (prompt, bytes), stats).await
+                let cost = prompt.saturating_add(req.max_tokens);
+                ep.attempt(&body, (prompt, bytes, cost), stats).await
             };
             ep.health.observe(&ep.config.base_url, &result);
             match result {
@@ -144,13 +147,16 @@ impl Client {
 /// A slot taken on one endpoint; freeing it tells the requests waiting for one.
 pub(super) struct Slot<'a> {
     permit: Option<tokio::sync::SemaphorePermit<'a>>,
+    slots: &'a Slots,
     freed: &'a Notify,
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         // The permit goes back first, so the request woken finds it.
-        drop(self.permit.take());
+        if let Some(p) = self.permit.take() {
+            self.slots.give_back(p);
+        }
         self.freed.notify_one();
     }
 }

@@ -85,6 +85,9 @@ pub(super) fn summarize(opts: &RunOptions, out: &RunOutput, verbosity: Verbosity
         for l in out.summary.failure_lines() {
             eprintln!("shinpan:   {l}");
         }
+        for k in &out.summary.concurrency {
+            eprintln!("shinpan: concurrency: {}", k.line());
+        }
         eprintln!("shinpan: results in {}", opts.out.display());
     }
 }

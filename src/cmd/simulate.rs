@@ -105,6 +105,7 @@ pub fn parse_faults(items: &[String]) -> Result<Vec<(Fault, f64)>, UsageError> {
 pub async fn simulate(a: SimulateArgs) -> anyhow::Result<()> {
     let config = SimConfig {
         latency: Duration::from_millis(a.latency_ms),
+        latency_jitter: a.latency_jitter,
         rpm: a.rpm.and_then(NonZeroU32::new),
         tpm: a.tpm.and_then(NonZeroU32::new),
         window: Duration::from_millis(a.window_ms),

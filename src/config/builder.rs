@@ -84,7 +84,7 @@ impl RunOptionsBuilder {
 
     /// Requests in flight at once.
     pub fn concurrency(self, n: u32) -> Self {
-        self.with(|s| s.endpoint.concurrency = Some(n))
+        self.with(|s| s.endpoint.concurrency = Some(super::settings::Concurrency::Fixed(n)))
     }
 
     /// Requests per minute.

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use super::settings::Concurrency;
 use super::{EndpointSettings, ModelOptions};
 use crate::client::{EndpointConfig, RetryPolicy};
 use crate::defaults;
@@ -46,7 +47,20 @@ pub(super) fn endpoint(s: &EndpointSettings, source: &str) -> Result<EndpointCon
         Some(0) => usage(format!("{source}: {what} must be at least 1")),
         v => Ok(v.and_then(NonZeroU32::new)),
     };
-    let concurrency = nonzero(s.concurrency, "concurrency (--concurrency)")?;
+    let concurrency = match s.concurrency {
+        None | Some(Concurrency::Auto) => None,
+        Some(Concurrency::Fixed(n)) => nonzero(Some(n), "concurrency (--concurrency)")?,
+    };
+    let max_concurrency = nonzero(s.max_concurrency, "max_concurrency (--max-concurrency)")?
+        .map_or(defaults::MAX_CONCURRENCY as usize, |n| n.get() as usize);
+    if let Some(n) = concurrency
+        && s.max_concurrency.is_some()
+        && n.get() as usize > max_concurrency
+    {
+        return usage(format!(
+            "{source}: concurrency (--concurrency) {n} is above max_concurrency (--max-concurrency) {max_concurrency}; give one or the other"
+        ));
+    }
     let max_attempts = nonzero(s.max_attempts, "max_attempts (--max-attempts)")?
         .map_or(defaults::MAX_ATTEMPTS, NonZeroU32::get);
     let timeout = match s.timeout_secs {
@@ -63,6 +77,7 @@ pub(super) fn endpoint(s: &EndpointSettings, source: &str) -> Result<EndpointCon
         rpm: nonzero(s.rpm, "rpm (--rpm)")?,
         tpm: nonzero(s.tpm, "tpm (--tpm)")?,
         concurrency: concurrency.map(|n| n.get() as usize),
+        max_concurrency,
         timeout,
         retry: RetryPolicy {
             max_attempts,
@@ -152,6 +167,40 @@ mod tests {
     use std::path::PathBuf;
 
     use super::super::{Layers, Settings, test_flags};
+
+    #[test]
+    fn concurrency_is_auto_or_a_number_and_a_fixed_one_above_the_cap_is_refused() {
+        use super::super::EndpointSettings;
+        let table = |t: &str| toml::from_str::<EndpointSettings>(t);
+        let auto =
+            super::endpoint(&table("concurrency = \"auto\"").unwrap(), "[endpoint]").unwrap();
+        assert_eq!((auto.concurrency, auto.max_concurrency), (None, 1024));
+        let fixed = super::endpoint(&table("concurrency = 6").unwrap(), "[endpoint]").unwrap();
+        assert_eq!(fixed.concurrency, Some(6));
+        let capped =
+            super::endpoint(&table("max_concurrency = 40").unwrap(), "[endpoint]").unwrap();
+        assert_eq!((capped.concurrency, capped.max_concurrency), (None, 40));
+        let e = table("concurrency = \"fast\"").unwrap_err().to_string();
+        assert!(e.contains("neither auto nor a number"), "{e}");
+        let zero = super::endpoint(&table("concurrency = 0").unwrap(), "[endpoint]").unwrap_err();
+        assert!(
+            zero.0
+                .contains("concurrency (--concurrency) must be at least 1"),
+            "{}",
+            zero.0
+        );
+        let over = super::endpoint(
+            &table("concurrency = 9\nmax_concurrency = 4").unwrap(),
+            "[endpoint]",
+        )
+        .unwrap_err();
+        assert!(over.0.contains("is above max_concurrency"), "{}", over.0);
+        assert_eq!(
+            "auto".parse::<super::Concurrency>(),
+            Ok(super::Concurrency::Auto)
+        );
+        assert!("0".parse::<super::Concurrency>().is_err());
+    }
 
     #[test]
     fn config_tables_give_per_model_endpoints_and_flags_reach_endpoints_that_leave_a_field_out() {

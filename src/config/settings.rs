@@ -33,10 +33,14 @@ pub struct EndpointSettings {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
         help = "Tokens per minute (prompt estimate plus the output cap), paced evenly [default: what the provider's x-ratelimit headers say, else unlimited]")]
     pub tpm: Option<u32>,
-    /// Requests in flight at once (default: what the pace needs at the latency seen).
+    /// Requests in flight at once: `auto` (the default) adapts, a number fixes it.
+    #[arg(long, value_name = "auto|N",
+        help = format!("Requests in flight at once: auto adapts (under a rate limit, what its pace needs at the latency seen, at least {}; with none, what the server's throughput shows it can take), a number fixes it [default: auto]", defaults::CONCURRENCY))]
+    pub concurrency: Option<Concurrency>,
+    /// The most requests in flight `--concurrency auto` goes to.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
-        help = format!("Requests in flight at once [default: what the pace needs at the latency seen, at least {}]", defaults::CONCURRENCY))]
-    pub concurrency: Option<u32>,
+        help = defaults::help("The most requests in flight --concurrency auto goes to, per endpoint", defaults::MAX_CONCURRENCY))]
+    pub max_concurrency: Option<u32>,
     /// Seconds one attempt may take.
     #[arg(long = "timeout", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..),
         help = defaults::help("Seconds one attempt may take", defaults::TIMEOUT_SECS))]
@@ -70,6 +74,7 @@ pub const ENDPOINT_FLAGS: &[&str] = &[
     "--rpm",
     "--tpm",
     "--concurrency",
+    "--max-concurrency",
     "--timeout",
     "--max-attempts",
     "--structured-verdicts",
@@ -86,6 +91,7 @@ impl EndpointSettings {
         self.rpm = o.rpm.or(self.rpm);
         self.tpm = o.tpm.or(self.tpm);
         self.concurrency = o.concurrency.or(self.concurrency);
+        self.max_concurrency = o.max_concurrency.or(self.max_concurrency);
         self.timeout_secs = o.timeout_secs.or(self.timeout_secs);
         self.max_attempts = o.max_attempts.or(self.max_attempts);
         self.structured_verdicts = o.structured_verdicts.or(self.structured_verdicts);
@@ -102,6 +108,7 @@ impl EndpointSettings {
             self.rpm.is_some(),
             self.tpm.is_some(),
             self.concurrency.is_some(),
+            self.max_concurrency.is_some(),
             self.timeout_secs.is_some(),
             self.max_attempts.is_some(),
             self.structured_verdicts.is_some(),
@@ -114,6 +121,49 @@ impl EndpointSettings {
             .filter(|(_, s)| *s)
             .map(|(f, _)| *f)
             .collect()
+    }
+}
+
+/// `concurrency`: `"auto"` (`--concurrency auto`) or a number of requests in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concurrency {
+    /// Adapt to the limits and the server.
+    Auto,
+    /// Exactly this many (at least 1; 0 is refused where it is validated).
+    Fixed(u32),
+}
+
+impl std::str::FromStr for Concurrency {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(Concurrency::Auto);
+        }
+        match s.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(Concurrency::Fixed(n)),
+            _ => Err(format!(
+                "{s:?} is neither auto nor a number of requests (1 or more)"
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Concurrency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(i64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => u32::try_from(n)
+                .map(Concurrency::Fixed)
+                .map_err(|_| serde::de::Error::custom(format!("concurrency {n} is out of range"))),
+            Raw::S(s) => s.parse().map_err(serde::de::Error::custom),
+        }
     }
 }
 

@@ -330,6 +330,9 @@ fn count_requests(opts: &RunOptions, setup: &Setup, summary: &mut RunSummary) {
         summary.tokens += s.tokens.load(Relaxed);
         summary.invalid_utf8 += s.invalid_utf8.load(Relaxed);
         summary.usage_estimated += s.usage_estimated.load(Relaxed);
+        summary
+            .concurrency
+            .extend(c.concurrency().into_iter().filter(|k| k.most > 0));
     }
     if let Some(c) = &setup.cache {
         summary.cache_hits = c.hits.load(Relaxed);

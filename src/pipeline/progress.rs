@@ -167,17 +167,37 @@ impl Progress {
     fn status(&self, s: &RunSummary) -> String {
         let (mut in_flight, mut cap, mut tokens) = (0, 0, 0);
         let mut holdups = Vec::new();
+        // Why the endpoints whose slots are full have the slots they have.
+        let mut why: Vec<String> = Vec::new();
+        let mut server_bound = true;
         for c in &self.clients {
             let st = c.stats();
             in_flight += st.in_flight.load(Relaxed);
             cap += c.slots() as u64;
             tokens += st.tokens.load(Relaxed);
-            holdups.push(st.holdup());
+            let h = st.holdup();
+            if h == Holdup::Concurrency {
+                for k in c.concurrency() {
+                    server_bound &= k.server_bound;
+                    if !why.contains(&k.why) {
+                        why.push(k.why);
+                    }
+                }
+            }
+            holdups.push(h);
         }
-        let holdup = [Holdup::Rpm, Holdup::Tpm, Holdup::Concurrency]
+        let mut holdup = [Holdup::Rpm, Holdup::Tpm, Holdup::Concurrency]
             .into_iter()
             .find(|h| holdups.contains(h))
             .unwrap_or(Holdup::Server);
+        let mut detail = String::new();
+        if holdup == Holdup::Concurrency {
+            if server_bound && !why.is_empty() {
+                // Auto found what the server can take: it is the bound, not a number of ours.
+                holdup = Holdup::Server;
+            }
+            detail = format!(" ({})", why.join("; "));
+        }
         let done =
             s.answers_generated + s.answers_cached + s.answer_errors.len() + s.judgments_made;
         let total = self.answers_total + self.judgments_total;
@@ -189,7 +209,7 @@ impl Progress {
             "ETA -".into()
         };
         format!(
-            "{} failed · {rate:.1}/s · {eta} · in flight {in_flight}/{cap} · held back by {} · {tokens} tokens",
+            "{} failed · {rate:.1}/s · {eta} · in flight {in_flight}/{cap} · held back by {}{detail} · {tokens} tokens",
             s.answer_errors.len() + s.judgment_errors,
             holdup.as_str()
         )

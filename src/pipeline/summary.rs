@@ -54,6 +54,8 @@ pub struct RunSummary {
     pub spend: Vec<crate::records::spend::SpendRow>,
     /// What a sampled mode played and why it stopped (`pairwise-adaptive`).
     pub games: Option<String>,
+    /// Each endpoint's requests in flight and why (`--concurrency`).
+    pub concurrency: Vec<crate::client::Concurrency>,
 }
 
 impl RunSummary {

@@ -41,6 +41,8 @@ use reply::reply;
 pub struct SimConfig {
     /// Delay before every reply.
     pub latency: Duration,
+    /// Each reply's delay is drawn up to this share above or below `latency` (0: none).
+    pub latency_jitter: f64,
     /// Requests per minute before answering 429 (`None`: no limit).
     pub rpm: Option<NonZeroU32>,
     /// Tokens per minute (prompt plus `max_tokens`) before answering 429 (`None`: no limit).
@@ -362,7 +364,15 @@ async fn answer(sim: &Sim, draw: u64, parsed: Parsed, extra: Duration) -> Respon
         model,
         messages,
     } = parsed;
-    let latency = sim.config.latency + extra;
+    let mut latency = sim.config.latency + extra;
+    if sim.config.latency_jitter > 0.0 {
+        let u = unit(&[
+            &sim.config.seed.to_le_bytes(),
+            &draw.to_le_bytes(),
+            b"latency",
+        ]);
+        latency = latency.mul_f64((1.0 + sim.config.latency_jitter * (2.0 * u - 1.0)).max(0.0));
+    }
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }

@@ -2,6 +2,7 @@
 //! They run the real binary and real HTTP against in-process servers on port 0: a scripted
 //! fake for fault injection, and shinpan's own simulator; [`support`] holds what they share.
 
+mod adaptive;
 mod batch;
 mod board;
 mod capacity;
