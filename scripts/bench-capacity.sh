@@ -4,7 +4,8 @@
 # headers (as vLLM and llama.cpp): 2 models × Q questions, single mode (4·Q requests), with
 # the client flags given (none: the default concurrency). Prints the wall time against the
 # bound the server allows (requests ÷ (slots ÷ latency)), the most requests in flight the
-# server saw, and the 503s. Usage: scripts/bench-capacity.sh [SLOTS] [Q] [client flags…]
+# server saw, and the 503s (BATCH_MS=N: each request N ms slower per other one served beside
+# it; the bound then counts only slots ÷ latency). Usage: scripts/bench-capacity.sh [SLOTS] [Q] [client flags…]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 slots=${1:-64}
@@ -19,7 +20,7 @@ import json
 for i in range(1, $q + 1):
     print(json.dumps({'question_id': i, 'category': 'stem', 'turns': [f'質問{i}: 空はなぜ青いのですか。']}, ensure_ascii=False))" > "$work/q.jsonl"
 port=$((20000 + RANDOM % 20000))
-"$BIN" simulate --port "$port" --latency-ms 500 --slots "$slots" --queue 64 --no-rate-headers > "$work/sim.log" 2>&1 &
+"$BIN" simulate --port "$port" --latency-ms 500 --slots "$slots" --queue 64 --no-rate-headers ${BATCH_MS:+--batch-latency-ms "$BATCH_MS"} > "$work/sim.log" 2>&1 &
 sim=$!
 sleep 0.5
 start=$(date +%s.%N)

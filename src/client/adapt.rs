@@ -458,7 +458,16 @@ impl Limiter {
             .max_by(|x, y| x.rate().total_cmp(&y.rate()));
         match below {
             None => true,
-            Some(o) => b.rate() >= o.rate() * (b.n / o.n).powf(elastic),
+            // Over a wide gap (the first level after a request alone) a server with a
+            // few slots would still show a rise by the fourth root: it takes the square root.
+            Some(o) => {
+                let e = if b.n > 4.0 * o.n {
+                    elastic.max(0.5)
+                } else {
+                    elastic
+                };
+                b.rate() >= o.rate() * (b.n / o.n).powf(e)
+            }
         }
     }
 
