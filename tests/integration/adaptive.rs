@@ -11,20 +11,7 @@ use std::time::Duration;
 use shinpan::simulate::SimConfig;
 use shinpan::simulate::capacity::CapacityConfig;
 
-use crate::support::{Sim, shinpan_bin, stderr};
-
-fn questions(dir: &Path, n: usize) -> String {
-    let q = dir.join("q.jsonl");
-    let lines: String = (1..=n)
-        .map(|i| {
-            format!(
-                "{{\"question_id\": {i}, \"category\": \"stem\", \"turns\": [\"質問{i}: 空はなぜ青いのですか。\"]}}\n"
-            )
-        })
-        .collect();
-    std::fs::write(&q, lines).unwrap();
-    q.to_str().unwrap().to_string()
-}
+use crate::support::{Sim, numbered_questions as questions, shinpan_bin, stderr};
 
 /// `run` of two models and a judge, single mode, against `url`, with `extra` flags.
 fn args(url: &str, q: &str, out: &Path, extra: &[&str]) -> Vec<String> {

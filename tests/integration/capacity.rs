@@ -101,13 +101,7 @@ async fn a_run_at_a_fixed_concurrency_is_seen_at_that_concurrency() {
         ..SimConfig::default()
     });
     let dir = tempfile::tempdir().unwrap();
-    let q = dir.path().join("q.jsonl");
-    let lines: String = (1..=40)
-        .map(|i| {
-            format!("{{\"question_id\": {i}, \"category\": \"stem\", \"turns\": [\"質問{i}\"]}}\n")
-        })
-        .collect();
-    std::fs::write(&q, lines).unwrap();
+    let q = crate::support::numbered_questions(dir.path(), 40);
     let o = run_bin(&[
         "run",
         "--models",
@@ -115,7 +109,7 @@ async fn a_run_at_a_fixed_concurrency_is_seen_at_that_concurrency() {
         "--judge",
         "j",
         "--questions",
-        q.to_str().unwrap(),
+        &q,
         "--base-url",
         &sim.url,
         "--api-key-env",

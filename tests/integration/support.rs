@@ -365,3 +365,17 @@ pub async fn counting_fake() -> (Fake, Arc<AtomicUsize>) {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// `n` one-turn questions (`質問1: 空はなぜ青いのですか。`, …) in `dir/q.jsonl`; its path.
+pub fn numbered_questions(dir: &Path, n: usize) -> String {
+    let q = dir.join("q.jsonl");
+    let lines: String = (1..=n)
+        .map(|i| {
+            format!(
+                "{{\"question_id\": {i}, \"category\": \"stem\", \"turns\": [\"質問{i}: 空はなぜ青いのですか。\"]}}\n"
+            )
+        })
+        .collect();
+    std::fs::write(&q, lines).unwrap();
+    q.to_str().unwrap().to_string()
+}
