@@ -4,41 +4,15 @@
 //! the concurrency and a server that recovers is found again; noisy latency still converges.
 
 use std::num::NonZeroU32;
-use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use shinpan::simulate::SimConfig;
 use shinpan::simulate::capacity::CapacityConfig;
 
-use crate::support::{Sim, numbered_questions as questions, shinpan_bin, stderr};
-
-/// `run` of two models and a judge, single mode, against `url`, with `extra` flags.
-fn args(url: &str, q: &str, out: &Path, extra: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = [
-        "run",
-        "--models",
-        "a,b",
-        "--judge",
-        "j",
-        "--questions",
-        q,
-        "--base-url",
-        url,
-        "--api-key-env",
-        "",
-        "--out",
-        out.to_str().unwrap(),
-        "--no-cache",
-        "--bootstrap",
-        "0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    a.extend(extra.iter().map(|s| s.to_string()));
-    a
-}
+use crate::support::{
+    Sim, numbered_questions as questions, shinpan_bin, sim_run_args as args, stderr,
+};
 
 fn run(a: Vec<String>) -> std::process::Output {
     shinpan_bin().args(&a).output().unwrap()

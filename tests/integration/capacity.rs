@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use shinpan::simulate::SimConfig;
 use shinpan::simulate::capacity::CapacityConfig;
 
-use crate::support::{Sim, run_bin, stderr};
+use crate::support::{Sim, stderr};
 
 fn http() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -102,25 +102,9 @@ async fn a_run_at_a_fixed_concurrency_is_seen_at_that_concurrency() {
     });
     let dir = tempfile::tempdir().unwrap();
     let q = crate::support::numbered_questions(dir.path(), 40);
-    let o = run_bin(&[
-        "run",
-        "--models",
-        "a,b",
-        "--judge",
-        "j",
-        "--questions",
-        &q,
-        "--base-url",
-        &sim.url,
-        "--api-key-env",
-        "",
-        "--out",
-        dir.path().join("out").to_str().unwrap(),
-        "--no-cache",
-        "--quiet",
-        "--concurrency",
-        "5",
-    ]);
+    let out = dir.path().join("out");
+    let args = crate::support::sim_run_args(&sim.url, &q, &out, &["--quiet", "--concurrency", "5"]);
+    let o = crate::support::shinpan_bin().args(&args).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let s = stats(&sim.url).await;
     assert_eq!(s["max_in_flight"], 5, "{s}");

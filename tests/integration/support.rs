@@ -379,3 +379,31 @@ pub fn numbered_questions(dir: &Path, n: usize) -> String {
     std::fs::write(&q, lines).unwrap();
     q.to_str().unwrap().to_string()
 }
+
+/// `run` of models a and b judged by j, single mode, against `url` with no key and no
+/// cache, writing to `out`, with `extra` flags.
+pub fn sim_run_args(url: &str, q: &str, out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "run",
+        "--models",
+        "a,b",
+        "--judge",
+        "j",
+        "--questions",
+        q,
+        "--base-url",
+        url,
+        "--api-key-env",
+        "",
+        "--out",
+        out.to_str().unwrap(),
+        "--no-cache",
+        "--bootstrap",
+        "0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
